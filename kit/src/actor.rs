@@ -1,0 +1,133 @@
+//! who is calling. The gateway authenticates the bearer token and passes the actor
+//! to services in the `x-memberhub-actor` metadata entry; services re-check tenancy.
+
+use std::fmt;
+
+use crate::error::Failure;
+
+/// The metadata key carrying the actor.
+pub const ACTOR_METADATA_KEY: &str = "x-memberhub-actor";
+
+/// The caller of an RPC.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// A platform operator: may act platform-wide.
+    Operator,
+    /// A merchant acting for one shop.
+    Merchant { shop_id: String },
+    /// A shopper acting on their own data.
+    Shopper { user_id: String },
+    /// Another service (the order system, campaign-svc ...).
+    Service { name: String },
+}
+
+impl Actor {
+    /// Reads the actor from request metadata; UNAUTHENTICATED when absent or malformed.
+    pub fn from_metadata(metadata: &tonic::metadata::MetadataMap) -> Result<Self, Failure> {
+        let raw = metadata
+            .get(ACTOR_METADATA_KEY)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Failure::Unauthenticated("missing x-memberhub-actor metadata".into()))?;
+        raw.parse()
+    }
+
+    /// Writes the actor into request metadata.
+    pub fn insert_into(&self, metadata: &mut tonic::metadata::MetadataMap) {
+        if let Ok(value) = self.to_string().parse() {
+            metadata.insert(ACTOR_METADATA_KEY, value);
+        }
+    }
+
+    /// May this actor act on `shop_id` as its owner (merchant of that shop, operator or service)?
+    pub fn ensure_shop_admin(&self, shop_id: &str) -> Result<(), Failure> {
+        match self {
+            Actor::Operator | Actor::Service { .. } => Ok(()),
+            Actor::Merchant { shop_id: own } if own == shop_id => Ok(()),
+            _ => Err(Failure::PermissionDenied(format!("caller may not manage shop {shop_id}"))),
+        }
+    }
+
+    /// May this actor act for shopper `user_id` (the shopper themself, operator or service)?
+    pub fn ensure_user(&self, user_id: &str) -> Result<(), Failure> {
+        match self {
+            Actor::Operator | Actor::Service { .. } => Ok(()),
+            Actor::Shopper { user_id: own } if own == user_id => Ok(()),
+            _ => Err(Failure::PermissionDenied("caller may not act for this shopper".into())),
+        }
+    }
+
+    /// Only operators (and trusted services) act platform-wide.
+    pub fn ensure_operator(&self) -> Result<(), Failure> {
+        match self {
+            Actor::Operator | Actor::Service { .. } => Ok(()),
+            _ => Err(Failure::PermissionDenied("only platform operators may do this".into())),
+        }
+    }
+
+    /// Any authenticated caller may read storefront-public data such as a card face.
+    pub fn ensure_any(&self) -> Result<(), Failure> {
+        Ok(())
+    }
+
+    /// The tenant an idempotency key is scoped to.
+    pub fn scope(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Operator => f.write_str("operator"),
+            Actor::Merchant { shop_id } => write!(f, "merchant:{shop_id}"),
+            Actor::Shopper { user_id } => write!(f, "shopper:{user_id}"),
+            Actor::Service { name } => write!(f, "service:{name}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Actor {
+    type Err = Failure;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let bad = || Failure::Unauthenticated("malformed x-memberhub-actor metadata".into());
+        match raw.split_once(':') {
+            None if raw == "operator" => Ok(Actor::Operator),
+            Some(("merchant", id)) if !id.is_empty() => Ok(Actor::Merchant { shop_id: id.into() }),
+            Some(("shopper", id)) if !id.is_empty() => Ok(Actor::Shopper { user_id: id.into() }),
+            Some(("service", name)) if !name.is_empty() => Ok(Actor::Service { name: name.into() }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x1_actor_round_trips_through_its_text_form() {
+        for actor in [
+            Actor::Operator,
+            Actor::Merchant { shop_id: "s1".into() },
+            Actor::Shopper { user_id: "u1".into() },
+            Actor::Service { name: "orders".into() },
+        ] {
+            assert_eq!(actor.to_string().parse::<Actor>().ok(), Some(actor));
+        }
+        assert!("merchant:".parse::<Actor>().is_err());
+        assert!("root".parse::<Actor>().is_err());
+    }
+
+    #[test]
+    fn x1_merchant_manages_only_its_own_shop() {
+        let merchant = Actor::Merchant { shop_id: "a".into() };
+        assert!(merchant.ensure_shop_admin("a").is_ok());
+        assert!(merchant.ensure_shop_admin("b").is_err());
+        assert!(merchant.ensure_operator().is_err());
+        let shopper = Actor::Shopper { user_id: "u".into() };
+        assert!(shopper.ensure_shop_admin("a").is_err());
+        assert!(shopper.ensure_user("u").is_ok());
+        assert!(shopper.ensure_user("v").is_err());
+    }
+}

@@ -1,0 +1,103 @@
+//! Typed configuration from the environment, validated at start.
+//!
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `DATABASE_URL` | Postgres to use | discovered, see [`crate::db::discover`] |
+//! | `MEMBERHUB_DB_POOL_SIZE` | connections per service pool | 8 |
+//! | `MEMBERHUB_REQUEST_TIMEOUT_MS` | server-side deadline for one RPC | 10000 |
+//! | `MEMBERHUB_CONCURRENCY_LIMIT` | RPCs in flight per server | 1024 |
+//! | `MEMBERHUB_LOG_FORMAT` | `pretty` or `json` | pretty |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/gRPC collector; unset: no export | — |
+
+use std::time::Duration;
+
+/// A configuration value that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name}={value:?} is invalid: {reason}")]
+pub struct ConfigError {
+    pub name: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// What every service process needs.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// `None`: discover a database (see [`crate::db::discover`]).
+    pub database_url: Option<String>,
+    pub pool_size: u32,
+    pub request_timeout: Duration,
+    pub concurrency_limit: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            pool_size: 8,
+            request_timeout: Duration::from_secs(10),
+            concurrency_limit: 1024,
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        Ok(Self {
+            database_url: lookup("DATABASE_URL").filter(|v| !v.is_empty()),
+            pool_size: parse(&lookup, "MEMBERHUB_DB_POOL_SIZE", defaults.pool_size, |v| *v >= 1)?,
+            request_timeout: Duration::from_millis(parse(
+                &lookup,
+                "MEMBERHUB_REQUEST_TIMEOUT_MS",
+                defaults.request_timeout.as_millis() as u64,
+                |v| *v >= 1,
+            )?),
+            concurrency_limit: parse(&lookup, "MEMBERHUB_CONCURRENCY_LIMIT", defaults.concurrency_limit, |v| {
+                *v >= 1
+            })?,
+        })
+    }
+}
+
+/// Parses `name` when set, else `default`; refuses values that fail `valid`.
+pub fn parse<T>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let Some(raw) = lookup(name) else { return Ok(default) };
+    let error = |reason: String| ConfigError { name: name.into(), value: raw.clone(), reason };
+    let value = raw.trim().parse::<T>().map_err(|e| error(e.to_string()))?;
+    if valid(&value) { Ok(value) } else { Err(error("out of range".into())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() -> Result<(), ConfigError> {
+        let config = ServiceConfig::from_lookup(|_| None)?;
+        assert_eq!(config.pool_size, 8);
+        assert!(config.database_url.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable() {
+        let err = ServiceConfig::from_lookup(|n| (n == "MEMBERHUB_DB_POOL_SIZE").then(|| "zero".into()));
+        assert!(err.is_err_and(|e| e.name == "MEMBERHUB_DB_POOL_SIZE"));
+    }
+}

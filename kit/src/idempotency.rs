@@ -1,0 +1,85 @@
+//! idempotency keys. A key is unique per (scope, method, key), where the scope is the
+//! calling actor, so one tenant never sees another's stored response. The fingerprint is a
+//! hash of the whole request: the same key with a different request is refused with
+//! `IDEMPOTENCY_KEY_REUSED`. Each service stores keys in its own schema, in the same
+//! transaction as the effect (see each service's `store::idempotency`).
+
+use sha2::{Digest, Sha256};
+
+use crate::actor::Actor;
+use crate::error::{Failure, FieldViolation};
+
+/// The longest accepted key.
+pub const MAX_KEY_LEN: usize = 128;
+
+/// A request's idempotency identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub scope: String,
+    pub method: &'static str,
+    pub key: String,
+    pub fingerprint: Vec<u8>,
+}
+
+impl IdempotencyKey {
+    /// Builds the key of a mutating request; INVALID_ARGUMENT on `request_id` when absent.
+    pub fn new<M: prost::Message>(
+        actor: &Actor,
+        method: &'static str,
+        request_id: &str,
+        request: &M,
+    ) -> Result<Self, FieldViolation> {
+        let key = parse_request_id(request_id)?;
+        Ok(Self { scope: actor.scope(), method, key, fingerprint: fingerprint(method, request) })
+    }
+}
+
+/// Validates a `request_id`.
+pub fn parse_request_id(raw: &str) -> Result<String, FieldViolation> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(FieldViolation::new("request_id", "required: an idempotency key for this mutation"));
+    }
+    if trimmed.len() > MAX_KEY_LEN || !trimmed.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(FieldViolation::new("request_id", "must be 1 to 128 printable ASCII characters"));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// SHA-256 of the method and the encoded request.
+pub fn fingerprint<M: prost::Message>(method: &str, request: &M) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update([0]);
+    hasher.update(request.encode_to_vec());
+    hasher.finalize().to_vec()
+}
+
+/// The refusal for a key used before with a different request.
+pub fn key_reused() -> Failure {
+    Failure::precondition(
+        "IDEMPOTENCY_KEY_REUSED",
+        "this idempotency key was used before with a different request",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x2_fingerprint_differs_when_the_request_differs() {
+        let a = prost_types::Timestamp { seconds: 1, nanos: 0 };
+        let b = prost_types::Timestamp { seconds: 2, nanos: 0 };
+        assert_eq!(fingerprint("m", &a), fingerprint("m", &a));
+        assert_ne!(fingerprint("m", &a), fingerprint("m", &b));
+        assert_ne!(fingerprint("m", &a), fingerprint("n", &a));
+    }
+
+    #[test]
+    fn x2_request_id_is_required_and_bounded() {
+        assert!(parse_request_id("").is_err());
+        assert!(parse_request_id(&"k".repeat(129)).is_err());
+        assert_eq!(parse_request_id(" abc ").ok().as_deref(), Some("abc"));
+    }
+}

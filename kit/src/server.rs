@@ -1,0 +1,240 @@
+//! The one gRPC server builder every service uses: health and reflection (v1 and v1alpha),
+//! tower layers for request ids, tracing with W3C context, RED metrics, a global concurrency
+//! limit and a server-side deadline, and graceful shutdown on a bound listener.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tonic::server::NamedService;
+use tonic::service::RoutesBuilder;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tracing::Instrument;
+
+use crate::config::ServiceConfig;
+use crate::telemetry;
+
+/// The server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Builds and runs one service's gRPC server.
+pub struct GrpcServer {
+    name: &'static str,
+    config: ServiceConfig,
+    routes: RoutesBuilder,
+    health: HealthReporter,
+    services: Vec<&'static str>,
+    readiness: Option<sqlx::PgPool>,
+}
+
+impl GrpcServer {
+    /// A server named `name` (for logs and metrics) with health and reflection registered.
+    pub fn new(name: &'static str, config: &ServiceConfig) -> Result<Self, ServeError> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let mut routes = RoutesBuilder::default();
+        routes.add_service(health_service);
+        routes.add_service(reflection().build_v1()?);
+        // grpcurl 1.8 speaks only v1alpha.
+        routes.add_service(reflection().build_v1alpha()?);
+        Ok(Self { name, config: config.clone(), routes, health, services: Vec::new(), readiness: None })
+    }
+
+    /// Adds a service; its health turns SERVING when the server starts.
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.services.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    /// Reports NOT_SERVING while `pool` cannot reach Postgres, SERVING again when it can.
+    pub fn with_readiness(mut self, pool: sqlx::PgPool) -> Self {
+        self.readiness = Some(pool);
+        self
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains in-flight RPCs.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        for service in std::iter::once("").chain(self.services.iter().copied()) {
+            self.health.set_service_status(service, ServingStatus::Serving).await;
+        }
+        let watcher = self.readiness.map(|pool| {
+            tokio::spawn(watch_readiness(pool, self.health.clone(), self.services.clone()))
+        });
+        let address = listener.local_addr().ok();
+        tracing::info!(service = self.name, address = ?address, "serving gRPC");
+        // Small RPCs: do not wait for Nagle.
+        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let result = tonic::transport::Server::builder()
+            // honours grpc-timeout too: the smaller deadline wins
+            .timeout(self.config.request_timeout)
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            // the span must exist before the limit so queued RPCs are traced too
+            .layer(RpcTelemetryLayer { service: self.name })
+            .layer(GlobalConcurrencyLimitLayer::new(self.config.concurrency_limit))
+            .add_routes(self.routes.routes())
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await;
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
+        tracing::info!(service = self.name, "gRPC server stopped");
+        Ok(result?)
+    }
+}
+
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(memberhub_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
+async fn watch_readiness(pool: sqlx::PgPool, health: HealthReporter, services: Vec<&'static str>) {
+    let mut serving = true;
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let ok = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&pool))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if ok != serving {
+            serving = ok;
+            let status = if ok { ServingStatus::Serving } else { ServingStatus::NotServing };
+            tracing::warn!(database_reachable = ok, "readiness changed");
+            for service in std::iter::once("").chain(services.iter().copied()) {
+                health.set_service_status(service, status).await;
+            }
+        }
+    }
+}
+
+/// Per RPC: a span parented on the caller's W3C trace context, RED metrics, and the
+/// trace id echoed in the `x-trace-id` response header so callers can quote it.
+#[derive(Debug, Clone, Copy)]
+pub struct RpcTelemetryLayer {
+    service: &'static str,
+}
+
+impl<S> tower::Layer<S> for RpcTelemetryLayer {
+    type Service = RpcTelemetry<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcTelemetry { inner, service: self.service }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RpcTelemetry<S> {
+    inner: S,
+    service: &'static str,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B, RB> tower::Service<http::Request<B>> for RpcTelemetry<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>> + Send,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+{
+    type Response = http::Response<RB>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = request.uri().path().to_string();
+        let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let span = tracing::info_span!("rpc", rpc.method = %method, request_id = %request_id, otel.kind = "server");
+        telemetry::set_parent_from_headers(&span, request.headers());
+        let trace_id = telemetry::trace_id(&span);
+        let service = self.service;
+        let started = Instant::now();
+        let response = self.inner.call(request).instrument(span);
+        Box::pin(async move {
+            let mut response = response.await?;
+            let code = grpc_code_name(response.headers().get("grpc-status"));
+            crate::metrics::record_rpc(service, method, code, started);
+            if let Some(value) = trace_id.and_then(|t| http::HeaderValue::from_str(&t).ok()) {
+                response.headers_mut().insert("x-trace-id", value);
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// Errors come back trailers-only with `grpc-status` in the headers; success carries it
+/// in the trailers, so a missing header means OK.
+fn grpc_code_name(header: Option<&http::HeaderValue>) -> &'static str {
+    let code = header.and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
+    match tonic::Code::from(code) {
+        tonic::Code::Ok => "OK",
+        tonic::Code::Cancelled => "CANCELLED",
+        tonic::Code::Unknown => "UNKNOWN",
+        tonic::Code::InvalidArgument => "INVALID_ARGUMENT",
+        tonic::Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        tonic::Code::NotFound => "NOT_FOUND",
+        tonic::Code::AlreadyExists => "ALREADY_EXISTS",
+        tonic::Code::PermissionDenied => "PERMISSION_DENIED",
+        tonic::Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        tonic::Code::FailedPrecondition => "FAILED_PRECONDITION",
+        tonic::Code::Aborted => "ABORTED",
+        tonic::Code::OutOfRange => "OUT_OF_RANGE",
+        tonic::Code::Unimplemented => "UNIMPLEMENTED",
+        tonic::Code::Internal => "INTERNAL",
+        tonic::Code::Unavailable => "UNAVAILABLE",
+        tonic::Code::DataLoss => "DATA_LOSS",
+        tonic::Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Completes on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,132 @@
+//! A fresh migrated database per test, cloned from a template (so tests run in parallel,
+//! even as separate processes under nextest). The template's name carries a hash of the
+//! migrations, so a changed migration builds a new one. A test database is dropped when
+//! its test passes and kept (its name printed) when it fails, for a look.
+
+use sha2::{Digest, Sha256};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPool;
+use uuid::Uuid;
+
+use crate::db::{self, DbError};
+
+/// A database of one's own.
+#[derive(Debug)]
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    /// Discovers Postgres (as `memberhub dev` does), then clones the template migrated with
+    /// `migrators`. Fails, never skips, when no Postgres can be had.
+    pub async fn new(migrators: &[&Migrator]) -> Result<Self, DbError> {
+        let server = db::discover().await?;
+        let admin = db::connect(&server.url, 2, "memberhub-test-admin").await?;
+        let template = ensure_template(&admin, &server.url, migrators).await?;
+        let name = format!("memberhub_test_{}", Uuid::now_v7().simple());
+        create_from_template(&admin, &name, &template).await?;
+        admin.close().await;
+        Ok(Self { url: db::with_database(&server.url, &name), admin_url: server.url, name })
+    }
+
+    /// A pool to this database.
+    pub async fn pool(&self, size: u32) -> Result<PgPool, DbError> {
+        db::connect(&self.url, size, "memberhub-test").await
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test failed: its database {} is kept for inspection", self.name);
+            return;
+        }
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; use a thread with its own runtime.
+        let dropper = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(async move {
+                if let Ok(admin) = db::connect(&admin_url, 1, "memberhub-test-admin").await {
+                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
+                    admin.close().await;
+                }
+            });
+        });
+        let _ = dropper.join();
+    }
+}
+
+fn template_name(migrators: &[&Migrator]) -> String {
+    let mut hasher = Sha256::new();
+    for migrator in migrators {
+        for migration in migrator.iter() {
+            hasher.update(migration.version.to_le_bytes());
+            hasher.update(&migration.checksum);
+        }
+    }
+    format!("memberhub_tpl_{}", &hex::encode(hasher.finalize())[..16])
+}
+
+async fn ensure_template(admin: &PgPool, server_url: &str, migrators: &[&Migrator]) -> Result<String, DbError> {
+    let template = template_name(migrators);
+    let mut lock = admin.acquire().await?;
+    // One builder at a time across test processes.
+    sqlx::query("SELECT pg_advisory_lock(727001)").execute(&mut *lock).await?;
+    let exists = database_exists(&mut lock, &template).await;
+    let built = match exists {
+        Ok(true) => Ok(()),
+        Ok(false) => build_template(&mut lock, server_url, &template, migrators).await,
+        Err(e) => Err(e),
+    };
+    sqlx::query("SELECT pg_advisory_unlock(727001)").execute(&mut *lock).await?;
+    built.map(|()| template)
+}
+
+async fn database_exists(conn: &mut sqlx::PgConnection, name: &str) -> Result<bool, DbError> {
+    let found: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1").bind(name).fetch_optional(conn).await?;
+    Ok(found.is_some())
+}
+
+async fn build_template(
+    conn: &mut sqlx::PgConnection,
+    server_url: &str,
+    template: &str,
+    migrators: &[&Migrator],
+) -> Result<(), DbError> {
+    // Build under a scratch name, then rename: a crash never leaves a half-built template.
+    let scratch = format!("{template}_building");
+    execute(conn, format!("DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)")).await?;
+    execute(conn, format!("CREATE DATABASE \"{scratch}\"")).await?;
+    let pool = db::connect(&db::with_database(server_url, &scratch), 2, "memberhub-test-template").await?;
+    for migrator in migrators {
+        db::migrate(&pool, migrator).await?;
+    }
+    pool.close().await;
+    execute(conn, format!("ALTER DATABASE \"{scratch}\" RENAME TO \"{template}\"")).await?;
+    execute(conn, format!("ALTER DATABASE \"{template}\" WITH IS_TEMPLATE true")).await
+}
+
+async fn create_from_template(admin: &PgPool, name: &str, template: &str) -> Result<(), DbError> {
+    let sql = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
+    let mut attempt = 0;
+    loop {
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(admin).await {
+            Ok(_) => return Ok(()),
+            // 55006: the template is briefly in use by another clone; try again.
+            Err(e) if db::sqlstate(&e).as_deref() == Some("55006") && attempt < 50 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn execute(conn: &mut sqlx::PgConnection, sql: String) -> Result<(), DbError> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(conn).await?;
+    Ok(())
+}
