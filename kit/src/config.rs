@@ -101,3 +101,24 @@ mod tests {
         assert!(err.is_err_and(|e| e.name == "MEMBERHUB_DB_POOL_SIZE"));
     }
 }
+
+/// What a service process needs: the shared settings, its database and where to listen.
+#[derive(Debug, Clone)]
+pub struct ProcessConfig {
+    pub service: ServiceConfig,
+    pub database_url: String,
+    pub listen: std::net::SocketAddr,
+}
+
+impl ProcessConfig {
+    /// Reads `listen_var` (default 127.0.0.1:`default_port`) and the shared variables;
+    /// `discovered_database_url` is used when `DATABASE_URL` is unset.
+    pub fn from_env(listen_var: &str, default_port: u16, discovered_database_url: String) -> Result<Self, ConfigError> {
+        let service = ServiceConfig::from_env()?;
+        let lookup = |name: &str| std::env::var(name).ok();
+        let default_listen = std::net::SocketAddr::from(([127, 0, 0, 1], default_port));
+        let listen = parse(&lookup, listen_var, default_listen, |_| true)?;
+        let database_url = service.database_url.clone().unwrap_or(discovered_database_url);
+        Ok(Self { service, database_url, listen })
+    }
+}

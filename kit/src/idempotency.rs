@@ -28,8 +28,8 @@ impl IdempotencyKey {
         method: &'static str,
         request_id: &str,
         request: &M,
-    ) -> Result<Self, FieldViolation> {
-        let key = parse_request_id(request_id)?;
+    ) -> Result<Self, Failure> {
+        let key = parse_request_id(request_id).map_err(|v| Failure::InvalidArgument(vec![v]))?;
         Ok(Self { scope: actor.scope(), method, key, fingerprint: fingerprint(method, request) })
     }
 }

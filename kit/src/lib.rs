@@ -22,3 +22,6 @@ pub mod pg_cluster;
 pub mod server;
 pub mod telemetry;
 pub mod testing;
+
+/// A boxed error for `serve` functions that may fail for several reasons at start-up.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

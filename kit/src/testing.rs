@@ -130,3 +130,37 @@ async fn execute(conn: &mut sqlx::PgConnection, sql: String) -> Result<(), DbErr
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(conn).await?;
     Ok(())
 }
+
+/// Binds 127.0.0.1:0 for a server under test.
+pub async fn bind_loopback() -> std::io::Result<(tokio::net::TcpListener, std::net::SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    Ok((listener, address))
+}
+
+/// Waits (up to 30 s) until the gRPC server at `address` reports SERVING; never sleeps blindly.
+pub async fn wait_until_serving(address: std::net::SocketAddr) -> Result<tonic::transport::Channel, String> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}")).map_err(|e| e.to_string())?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(channel) = endpoint.connect().await {
+            let check = HealthClient::new(channel.clone()).check(HealthCheckRequest { service: String::new() }).await;
+            if check.is_ok_and(|r| r.get_ref().status == ServingStatus::Serving as i32) {
+                return Ok(channel);
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("server at {address} did not become SERVING within 30 s"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A request carrying `actor` in its metadata.
+pub fn as_actor<T>(actor: &crate::actor::Actor, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    actor.insert_into(request.metadata_mut());
+    request
+}

@@ -28,6 +28,8 @@ fn generate(out_dir: &Path) -> anyhow_free::Result {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // RPCs a service does not serve yet answer UNIMPLEMENTED, honestly.
+        .generate_default_stubs(true)
         .out_dir(out_dir)
         .compile_fds(fds)?;
     Ok(())

@@ -877,64 +877,90 @@ pub mod campaign_service_server {
         async fn create_open_card_gift(
             &self,
             request: tonic::Request<super::CreateOpenCardGiftRequest>,
-        ) -> std::result::Result<tonic::Response<super::OpenCardGift>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::OpenCardGift>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn get_open_card_gift(
             &self,
             request: tonic::Request<super::GetOpenCardGiftRequest>,
-        ) -> std::result::Result<tonic::Response<super::OpenCardGift>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::OpenCardGift>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn list_open_card_gifts(
             &self,
             request: tonic::Request<super::ListOpenCardGiftsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListOpenCardGiftsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn update_open_card_gift(
             &self,
             request: tonic::Request<super::UpdateOpenCardGiftRequest>,
-        ) -> std::result::Result<tonic::Response<super::OpenCardGift>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::OpenCardGift>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn close_open_card_gift(
             &self,
             request: tonic::Request<super::CloseOpenCardGiftRequest>,
-        ) -> std::result::Result<tonic::Response<super::OpenCardGift>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::OpenCardGift>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn get_open_card_gift_statistics(
             &self,
             request: tonic::Request<super::GetOpenCardGiftStatisticsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::OpenCardGiftStatistics>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn create_gift_pack(
             &self,
             request: tonic::Request<super::CreateGiftPackRequest>,
-        ) -> std::result::Result<tonic::Response<super::GiftPack>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::GiftPack>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn get_gift_pack(
             &self,
             request: tonic::Request<super::GetGiftPackRequest>,
-        ) -> std::result::Result<tonic::Response<super::GiftPack>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::GiftPack>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn list_gift_packs(
             &self,
             request: tonic::Request<super::ListGiftPacksRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListGiftPacksResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn close_gift_pack(
             &self,
             request: tonic::Request<super::CloseGiftPackRequest>,
-        ) -> std::result::Result<tonic::Response<super::GiftPack>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::GiftPack>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn claim_gift_pack(
             &self,
             request: tonic::Request<super::ClaimGiftPackRequest>,
-        ) -> std::result::Result<tonic::Response<super::Claim>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Claim>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn exchange_points(
             &self,
             request: tonic::Request<super::ExchangePointsRequest>,
-        ) -> std::result::Result<tonic::Response<super::Claim>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Claim>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn get_claim(
             &self,
             request: tonic::Request<super::GetClaimRequest>,
-        ) -> std::result::Result<tonic::Response<super::Claim>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Claim>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// What the storefront member center shows of campaigns for this shopper.
         async fn get_storefront_offers(
             &self,
@@ -942,7 +968,9 @@ pub mod campaign_service_server {
         ) -> std::result::Result<
             tonic::Response<super::StorefrontOffers>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
     }
     /// Open-card gifts, gift packs, points exchanges and their claims
     /// (OC-1..OC-10, GP-1..GP-9, PT-3). Declared now; served once the campaign issue lands.

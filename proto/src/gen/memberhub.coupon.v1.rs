@@ -978,88 +978,123 @@ pub mod coupon_service_server {
         async fn create_batch(
             &self,
             request: tonic::Request<super::CreateBatchRequest>,
-        ) -> std::result::Result<tonic::Response<super::Batch>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Batch>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn get_batch(
             &self,
             request: tonic::Request<super::GetBatchRequest>,
-        ) -> std::result::Result<tonic::Response<super::Batch>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Batch>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn list_batches(
             &self,
             request: tonic::Request<super::ListBatchesRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListBatchesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn submit_batch(
             &self,
             request: tonic::Request<super::SubmitBatchRequest>,
-        ) -> std::result::Result<tonic::Response<super::Batch>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Batch>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn approve_batch(
             &self,
             request: tonic::Request<super::ApproveBatchRequest>,
-        ) -> std::result::Result<tonic::Response<super::Batch>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Batch>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn reject_batch(
             &self,
             request: tonic::Request<super::RejectBatchRequest>,
-        ) -> std::result::Result<tonic::Response<super::Batch>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Batch>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn close_batch(
             &self,
             request: tonic::Request<super::CloseBatchRequest>,
-        ) -> std::result::Result<tonic::Response<super::Batch>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Batch>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn issue_coupons(
             &self,
             request: tonic::Request<super::IssueCouponsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::IssueCouponsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn reserve_allocation(
             &self,
             request: tonic::Request<super::ReserveAllocationRequest>,
-        ) -> std::result::Result<tonic::Response<super::Allocation>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Allocation>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn release_allocation(
             &self,
             request: tonic::Request<super::ReleaseAllocationRequest>,
-        ) -> std::result::Result<tonic::Response<super::Allocation>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Allocation>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn list_wallet_coupons(
             &self,
             request: tonic::Request<super::ListWalletCouponsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListWalletCouponsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn evaluate_cart(
             &self,
             request: tonic::Request<super::EvaluateCartRequest>,
         ) -> std::result::Result<
             tonic::Response<super::EvaluateCartResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn lock_coupons(
             &self,
             request: tonic::Request<super::LockCouponsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::LockCouponsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn redeem_coupons(
             &self,
             request: tonic::Request<super::RedeemCouponsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::RedeemCouponsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn release_coupons(
             &self,
             request: tonic::Request<super::ReleaseCouponsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ReleaseCouponsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn get_batch_statistics(
             &self,
             request: tonic::Request<super::GetBatchStatisticsRequest>,
-        ) -> std::result::Result<tonic::Response<super::BatchStatistics>, tonic::Status>;
+        ) -> std::result::Result<
+            tonic::Response<super::BatchStatistics>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
     }
     /// Coupon batches, allocations, issued coupons, locks and redemptions (CP-1..CP-9).
     /// Declared now; served once the coupon issue lands.

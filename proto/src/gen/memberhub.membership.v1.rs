@@ -1906,60 +1906,82 @@ pub mod membership_service_server {
         async fn create_shop(
             &self,
             request: tonic::Request<super::CreateShopRequest>,
-        ) -> std::result::Result<tonic::Response<super::Shop>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Shop>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn get_shop(
             &self,
             request: tonic::Request<super::GetShopRequest>,
-        ) -> std::result::Result<tonic::Response<super::Shop>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Shop>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// MP-1..MP-4: the shop's program.
         async fn get_program(
             &self,
             request: tonic::Request<super::GetProgramRequest>,
-        ) -> std::result::Result<tonic::Response<super::Program>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Program>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// MP-2: the join policy.
         async fn set_join_policy(
             &self,
             request: tonic::Request<super::SetJoinPolicyRequest>,
-        ) -> std::result::Result<tonic::Response<super::Program>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Program>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// MP-3: card name, logo and images (never a level change, LV-4).
         async fn update_card_face(
             &self,
             request: tonic::Request<super::UpdateCardFaceRequest>,
-        ) -> std::result::Result<tonic::Response<super::Program>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Program>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// MP-4: activate the shop's card-verification SMS service.
         async fn activate_sms_service(
             &self,
             request: tonic::Request<super::ActivateSmsServiceRequest>,
-        ) -> std::result::Result<tonic::Response<super::Program>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Program>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// MP-4: turn SMS verification at card opening on or off.
         async fn set_sms_verification(
             &self,
             request: tonic::Request<super::SetSmsVerificationRequest>,
-        ) -> std::result::Result<tonic::Response<super::Program>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Program>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// MP-5: what the storefront member center shows this shopper.
         async fn get_member_center(
             &self,
             request: tonic::Request<super::GetMemberCenterRequest>,
-        ) -> std::result::Result<tonic::Response<super::MemberCenter>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::MemberCenter>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// LV-1..LV-6: levels and their benefits.
         async fn get_level_rules(
             &self,
             request: tonic::Request<super::GetLevelRulesRequest>,
-        ) -> std::result::Result<tonic::Response<super::LevelRules>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::LevelRules>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn update_level_rules(
             &self,
             request: tonic::Request<super::UpdateLevelRulesRequest>,
         ) -> std::result::Result<
             tonic::Response<super::UpdateLevelRulesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn update_level_benefits(
             &self,
             request: tonic::Request<super::UpdateLevelBenefitsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::UpdateLevelBenefitsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// MB-1..MB-5: members.
         async fn send_card_sms_code(
             &self,
@@ -1967,40 +1989,54 @@ pub mod membership_service_server {
         ) -> std::result::Result<
             tonic::Response<super::SendCardSmsCodeResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn open_card(
             &self,
             request: tonic::Request<super::OpenCardRequest>,
-        ) -> std::result::Result<tonic::Response<super::Membership>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Membership>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn quit_membership(
             &self,
             request: tonic::Request<super::QuitMembershipRequest>,
-        ) -> std::result::Result<tonic::Response<super::Membership>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Membership>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn get_membership(
             &self,
             request: tonic::Request<super::GetMembershipRequest>,
-        ) -> std::result::Result<tonic::Response<super::Membership>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Membership>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn list_members(
             &self,
             request: tonic::Request<super::ListMembersRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListMembersResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn follow_shop(
             &self,
             request: tonic::Request<super::FollowShopRequest>,
         ) -> std::result::Result<
             tonic::Response<super::FollowShopResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn unfollow_shop(
             &self,
             request: tonic::Request<super::UnfollowShopRequest>,
         ) -> std::result::Result<
             tonic::Response<super::FollowShopResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// OR-1..OR-4: order events from the commerce platform.
         async fn report_order_event(
             &self,
@@ -2008,65 +2044,77 @@ pub mod membership_service_server {
         ) -> std::result::Result<
             tonic::Response<super::ReportOrderEventResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn batch_report_order_events(
             &self,
             request: tonic::Request<super::BatchReportOrderEventsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::BatchReportOrderEventsResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// PT-1..PT-5: the ledger.
         async fn create_transfer(
             &self,
             request: tonic::Request<super::CreateTransferRequest>,
-        ) -> std::result::Result<tonic::Response<super::Transfer>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Transfer>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn recharge_budget(
             &self,
             request: tonic::Request<super::RechargeBudgetRequest>,
-        ) -> std::result::Result<tonic::Response<super::Transfer>, tonic::Status>;
+        ) -> std::result::Result<tonic::Response<super::Transfer>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn reserve_budget(
             &self,
             request: tonic::Request<super::ReserveBudgetRequest>,
         ) -> std::result::Result<
             tonic::Response<super::BudgetReservation>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn release_budget_reservation(
             &self,
             request: tonic::Request<super::ReleaseBudgetReservationRequest>,
         ) -> std::result::Result<
             tonic::Response<super::BudgetReservation>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn list_ledger_entries(
             &self,
             request: tonic::Request<super::ListLedgerEntriesRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListLedgerEntriesResponse>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         async fn list_budget_balances(
             &self,
             request: tonic::Request<super::ListBudgetBalancesRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListBudgetBalancesResponse>,
             tonic::Status,
-        >;
-        /// Server streaming response type for the WatchEvents method.
-        type WatchEventsStream: tonic::codegen::tokio_stream::Stream<
-                Item = std::result::Result<super::WatchEventsResponse, tonic::Status>,
-            >
-            + std::marker::Send
-            + 'static;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// The outbox as a resumable stream: events strictly after `after_cursor`.
         async fn watch_events(
             &self,
             request: tonic::Request<super::WatchEventsRequest>,
         ) -> std::result::Result<
-            tonic::Response<Self::WatchEventsStream>,
+            tonic::Response<BoxStream<super::WatchEventsResponse>>,
             tonic::Status,
-        >;
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
     }
     /// Shops, their membership programs, levels, members, order facts, the points
     /// and asset ledger, and the domain-event feed. Rule IDs refer to spec.md.
@@ -3381,7 +3429,7 @@ pub mod membership_service_server {
                     > tonic::server::ServerStreamingService<super::WatchEventsRequest>
                     for WatchEventsSvc<T> {
                         type Response = super::WatchEventsResponse;
-                        type ResponseStream = T::WatchEventsStream;
+                        type ResponseStream = BoxStream<super::WatchEventsResponse>;
                         type Future = BoxFuture<
                             tonic::Response<Self::ResponseStream>,
                             tonic::Status,

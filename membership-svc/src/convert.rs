@@ -1,0 +1,116 @@
+//! Domain values to protobuf messages (and enum decoding), so handlers stay recipes.
+
+use memberhub_kit::clock::to_timestamp;
+use memberhub_proto::{common as pbc, membership as pb};
+
+use crate::domain::program::{JoinPolicy, JoinRoute, Program};
+use crate::domain::shop::{Shop, ShopType};
+
+impl From<ShopType> for pbc::ShopType {
+    fn from(t: ShopType) -> Self {
+        match t {
+            ShopType::Pop => pbc::ShopType::Pop,
+            ShopType::SelfOperated => pbc::ShopType::SelfOperated,
+        }
+    }
+}
+
+pub fn shop_type(raw: i32) -> Option<ShopType> {
+    match pbc::ShopType::try_from(raw).ok()? {
+        pbc::ShopType::Pop => Some(ShopType::Pop),
+        pbc::ShopType::SelfOperated => Some(ShopType::SelfOperated),
+        pbc::ShopType::Unspecified => None,
+    }
+}
+
+impl From<JoinPolicy> for pb::JoinPolicy {
+    fn from(p: JoinPolicy) -> Self {
+        match p {
+            JoinPolicy::Order => pb::JoinPolicy::Order,
+            JoinPolicy::Card => pb::JoinPolicy::Card,
+            JoinPolicy::OrderOrCard => pb::JoinPolicy::OrderOrCard,
+            JoinPolicy::OrderAndCard => pb::JoinPolicy::OrderAndCard,
+        }
+    }
+}
+
+pub fn join_policy(raw: i32) -> Option<JoinPolicy> {
+    match pb::JoinPolicy::try_from(raw).ok()? {
+        pb::JoinPolicy::Order => Some(JoinPolicy::Order),
+        pb::JoinPolicy::Card => Some(JoinPolicy::Card),
+        pb::JoinPolicy::OrderOrCard => Some(JoinPolicy::OrderOrCard),
+        pb::JoinPolicy::OrderAndCard => Some(JoinPolicy::OrderAndCard),
+        pb::JoinPolicy::Unspecified => None,
+    }
+}
+
+impl From<JoinRoute> for pb::JoinRoute {
+    fn from(r: JoinRoute) -> Self {
+        match r {
+            JoinRoute::None => pb::JoinRoute::None,
+            JoinRoute::OpenCard => pb::JoinRoute::OpenCard,
+            JoinRoute::PlaceOrder => pb::JoinRoute::PlaceOrder,
+            JoinRoute::OpenCardAndOrder => pb::JoinRoute::OpenCardAndOrder,
+        }
+    }
+}
+
+impl From<Shop> for pb::Shop {
+    fn from(shop: Shop) -> Self {
+        pb::Shop {
+            shop_id: shop.id.to_string(),
+            name: shop.name,
+            r#type: pbc::ShopType::from(shop.shop_type).into(),
+            logo_url: shop.logo_url,
+            time_zone: shop.time_zone,
+            gift_items: shop.gift_items,
+            create_time: Some(to_timestamp(shop.created_at)),
+        }
+    }
+}
+
+fn card_face(program: &Program) -> pb::CardFace {
+    let face = &program.card_face;
+    pb::CardFace {
+        card_name: face.card_name.clone(),
+        logo_url: face.logo_url.clone(),
+        opening_image_url: face.opening_image_url.clone(),
+        level_images: face
+            .level_images
+            .iter()
+            .map(|(level, url)| pb::LevelCardImage { level: *level, image_url: url.clone() })
+            .collect(),
+    }
+}
+
+impl From<Program> for pb::Program {
+    fn from(program: Program) -> Self {
+        pb::Program {
+            shop_id: program.shop_id.to_string(),
+            join_policy: pb::JoinPolicy::from(program.join_policy).into(),
+            card_face: Some(card_face(&program)),
+            join_terms: crate::domain::program::JOIN_TERMS.to_string(),
+            sms_service_active: program.sms_service_active,
+            sms_verification_enabled: program.sms_verification_enabled,
+            update_time: Some(to_timestamp(program.updated_at)),
+        }
+    }
+}
+
+/// MP-5 for a shopper who has not opened the card. Memberships arrive with the members
+/// issue; until then nobody holds a card, so this is every shopper's view.
+pub fn member_center_for_non_member(program: &Program) -> pb::MemberCenter {
+    let route = JoinRoute::for_policy(program.join_policy);
+    pb::MemberCenter {
+        shop_id: program.shop_id.to_string(),
+        shop_name: program.shop_name.clone(),
+        card_face: Some(card_face(program)),
+        join_terms: crate::domain::program::JOIN_TERMS.to_string(),
+        is_member: false,
+        card_opened: false,
+        join_route: pb::JoinRoute::from(route).into(),
+        phone_required: program.join_policy.allows_card_opening(),
+        sms_code_required: program.join_policy.allows_card_opening() && program.sms_verification_enabled,
+        membership: None,
+    }
+}

@@ -1,0 +1,221 @@
+//! MP-1..MP-5: a shop's membership program.
+
+use chrono::{DateTime, Utc};
+use memberhub_kit::error::{Failure, Violations};
+
+use super::ids::ShopId;
+use super::shop::{Shop, ShopType};
+use super::text;
+
+/// MP-1: the fixed join terms shown on the card-opening page; merchants cannot edit them.
+pub const JOIN_TERMS: &str = "By opening this card you agree to the marketplace membership terms: the shop \
+receives your membership data and the phone number you give, may send you member offers, and you may quit \
+at any time from the member center.";
+/// MP-3: the platform's default card-opening page image.
+pub const DEFAULT_OPENING_IMAGE_URL: &str = "https://static.memberhub.dev/card/opening-default.png";
+/// MP-3: the platform's default member-card image of level `n` (1..5).
+pub fn default_level_image_url(level: i32) -> String {
+    format!("https://static.memberhub.dev/card/level-{level}-default.png")
+}
+/// LV-1: the most levels a program may have.
+pub const MAX_LEVELS: i32 = 5;
+
+/// MP-2: how a shopper becomes a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinPolicy {
+    Order,
+    Card,
+    OrderOrCard,
+    OrderAndCard,
+}
+
+impl JoinPolicy {
+    pub fn as_db(self) -> &'static str {
+        match self {
+            JoinPolicy::Order => "ORDER",
+            JoinPolicy::Card => "CARD",
+            JoinPolicy::OrderOrCard => "ORDER_OR_CARD",
+            JoinPolicy::OrderAndCard => "ORDER_AND_CARD",
+        }
+    }
+
+    pub fn from_db(raw: &str) -> Option<Self> {
+        match raw {
+            "ORDER" => Some(JoinPolicy::Order),
+            "CARD" => Some(JoinPolicy::Card),
+            "ORDER_OR_CARD" => Some(JoinPolicy::OrderOrCard),
+            "ORDER_AND_CARD" => Some(JoinPolicy::OrderAndCard),
+            _ => None,
+        }
+    }
+
+    /// MB-2: opening a card is refused only under `ORDER`.
+    pub fn allows_card_opening(self) -> bool {
+        self != JoinPolicy::Order
+    }
+}
+
+/// MP-5: how a shopper without the card can get it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinRoute {
+    None,
+    OpenCard,
+    PlaceOrder,
+    OpenCardAndOrder,
+}
+
+impl JoinRoute {
+    pub fn for_policy(policy: JoinPolicy) -> Self {
+        match policy {
+            JoinPolicy::Order => JoinRoute::PlaceOrder,
+            JoinPolicy::Card | JoinPolicy::OrderOrCard => JoinRoute::OpenCard,
+            JoinPolicy::OrderAndCard => JoinRoute::OpenCardAndOrder,
+        }
+    }
+}
+
+/// MP-3: what the card looks like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardFace {
+    pub card_name: String,
+    pub logo_url: String,
+    pub opening_image_url: String,
+    /// Levels 1..=5 in order, defaults filled in.
+    pub level_images: Vec<(i32, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    pub shop_id: ShopId,
+    pub shop_type: ShopType,
+    pub shop_name: String,
+    pub join_policy: JoinPolicy,
+    pub card_face: CardFace,
+    pub sms_service_active: bool,
+    pub sms_verification_enabled: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// MP-1: the program a new shop starts with.
+#[derive(Debug, Clone)]
+pub struct ProgramDefaults {
+    pub join_policy: JoinPolicy,
+    pub card_name: String,
+    pub card_logo_url: String,
+    pub opening_image_url: String,
+}
+
+impl ProgramDefaults {
+    pub fn for_shop(shop: &Shop) -> Self {
+        // A shop name may be up to 30 characters; the card name only 20.
+        let card_name = shop.name.chars().take(20).collect();
+        Self {
+            join_policy: JoinPolicy::Order,
+            card_name,
+            card_logo_url: shop.logo_url.clone(),
+            opening_image_url: DEFAULT_OPENING_IMAGE_URL.to_string(),
+        }
+    }
+}
+
+/// MP-3: a validated card-face change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct CardFaceChange {
+    pub card_name: Option<String>,
+    pub logo_url: Option<String>,
+    pub opening_image_url: Option<String>,
+    /// `None` image restores the platform default for that level.
+    pub level_images: Vec<(i32, Option<String>)>,
+}
+
+impl CardFaceChange {
+    pub fn parse(
+        card_name: Option<&str>,
+        logo_url: Option<&str>,
+        opening_image_url: Option<&str>,
+        level_images: &[(i32, &str)],
+    ) -> Result<Self, Failure> {
+        let mut violations = Violations::new();
+        let card_name = card_name.and_then(|n| violations.check(text::display_name("card_name", n, 1, 20)));
+        let logo_url = logo_url.and_then(|u| violations.check(text::image_url("logo_url", u)));
+        let opening_image_url =
+            opening_image_url.and_then(|u| violations.check(text::image_url("opening_image_url", u)));
+        let mut levels = Vec::new();
+        for (index, (level, url)) in level_images.iter().enumerate() {
+            if !(1..=MAX_LEVELS).contains(level) {
+                violations.add(format!("level_images[{index}].level"), "must be a level from 1 to 5");
+                continue;
+            }
+            if levels.iter().any(|(seen, _)| seen == level) {
+                violations.add(format!("level_images[{index}].level"), "each level may appear once");
+                continue;
+            }
+            if url.trim().is_empty() {
+                levels.push((*level, None));
+            } else if let Some(url) = violations.check(text::image_url(&format!("level_images[{index}].image_url"), url)) {
+                levels.push((*level, Some(url)));
+            }
+        }
+        violations.finish()?;
+        Ok(Self { card_name, logo_url, opening_image_url, level_images: levels })
+    }
+}
+
+/// MP-4: may this program turn SMS verification on?
+pub fn check_sms_verification(shop_type: ShopType, sms_service_active: bool, enable: bool) -> Result<(), Failure> {
+    if !enable {
+        return Ok(());
+    }
+    if shop_type != ShopType::Pop {
+        return Err(Failure::precondition(
+            "SMS_VERIFICATION_POP_ONLY",
+            "only POP shops may require SMS verification at card opening",
+        ));
+    }
+    if !sms_service_active {
+        return Err(Failure::precondition(
+            "SMS_SERVICE_NOT_ACTIVATED",
+            "activate the shop's card-verification SMS service before enabling SMS verification",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(result: Result<(), Failure>) -> Option<&'static str> {
+        match result {
+            Err(Failure::FailedPrecondition { reason, .. }) => Some(reason),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn mp4_only_pop_shops_with_an_active_service_may_enable_sms() {
+        assert!(check_sms_verification(ShopType::Pop, true, true).is_ok());
+        assert_eq!(reason(check_sms_verification(ShopType::Pop, false, true)), Some("SMS_SERVICE_NOT_ACTIVATED"));
+        assert_eq!(
+            reason(check_sms_verification(ShopType::SelfOperated, true, true)),
+            Some("SMS_VERIFICATION_POP_ONLY")
+        );
+        // Turning it off is always allowed.
+        assert!(check_sms_verification(ShopType::SelfOperated, false, false).is_ok());
+    }
+
+    #[test]
+    fn mp5_join_route_follows_the_policy() {
+        assert_eq!(JoinRoute::for_policy(JoinPolicy::Order), JoinRoute::PlaceOrder);
+        assert_eq!(JoinRoute::for_policy(JoinPolicy::Card), JoinRoute::OpenCard);
+        assert_eq!(JoinRoute::for_policy(JoinPolicy::OrderOrCard), JoinRoute::OpenCard);
+        assert_eq!(JoinRoute::for_policy(JoinPolicy::OrderAndCard), JoinRoute::OpenCardAndOrder);
+    }
+
+    #[test]
+    fn mp3_level_images_name_the_bad_entry() {
+        let err = CardFaceChange::parse(None, None, None, &[(1, "https://x/1.png"), (6, "https://x/6.png")]);
+        let Err(Failure::InvalidArgument(v)) = err else { panic!("expected invalid argument") };
+        assert_eq!(v[0].field, "level_images[1].level");
+    }
+}

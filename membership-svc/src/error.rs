@@ -1,0 +1,45 @@
+//! The service's one error enum, mapped once to the kit's vocabulary.
+
+use memberhub_kit::error::Failure;
+
+use crate::domain::ids::ShopId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A rule or input problem already phrased for the client (validation, tenancy, MP-4).
+    #[error(transparent)]
+    Rejected(#[from] Failure),
+    #[error("shop {0} not found")]
+    ShopNotFound(ShopId),
+    #[error("idempotency key reused with a different request")]
+    IdempotencyKeyReused,
+    #[error("stored idempotent response is missing")]
+    StoredResponseMissing,
+    #[error("stored idempotent response cannot be decoded: {0}")]
+    StoredResponseCorrupt(prost::DecodeError),
+    #[error("row with an unknown value in {0}")]
+    CorruptRow(&'static str),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Rejected(failure) => failure,
+            Error::ShopNotFound(id) => Failure::NotFound(format!("shop {id} not found")),
+            Error::IdempotencyKeyReused => memberhub_kit::idempotency::key_reused(),
+            Error::Database(e) => memberhub_kit::db::failure_from_sqlx(&e),
+            Error::StoredResponseMissing | Error::StoredResponseCorrupt(_) | Error::CorruptRow(_) => {
+                tracing::error!(error = %error, "internal error");
+                Failure::Internal
+            }
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(error: Error) -> Self {
+        Failure::from(error).into()
+    }
+}
