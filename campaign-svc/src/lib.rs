@@ -19,7 +19,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), memberhub_kit::BoxError> {
-    let pool = memberhub_kit::db::connect(&config.database_url, config.service.pool_size, "campaign-svc").await?;
+    let pool = memberhub_kit::db::connect(
+        &config.database_url,
+        config.service.pool_size,
+        "campaign-svc",
+    )
+    .await?;
     memberhub_kit::db::migrate(&pool, &MIGRATOR).await?;
     serve_migrated(&config, pool, listener, shutdown).await?;
     Ok(())
@@ -32,5 +37,9 @@ pub async fn serve_migrated(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    GrpcServer::new("campaign-svc", &config.service)?.with_readiness(pool).serve(listener, shutdown).await
+    GrpcServer::new("campaign-svc", &config.service)?
+        .advertise("memberhub.campaign.v1.CampaignService")
+        .with_readiness(pool)
+        .serve(listener, shutdown)
+        .await
 }

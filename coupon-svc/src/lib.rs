@@ -19,7 +19,9 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), memberhub_kit::BoxError> {
-    let pool = memberhub_kit::db::connect(&config.database_url, config.service.pool_size, "coupon-svc").await?;
+    let pool =
+        memberhub_kit::db::connect(&config.database_url, config.service.pool_size, "coupon-svc")
+            .await?;
     memberhub_kit::db::migrate(&pool, &MIGRATOR).await?;
     serve_migrated(&config, pool, listener, shutdown).await?;
     Ok(())
@@ -32,5 +34,9 @@ pub async fn serve_migrated(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    GrpcServer::new("coupon-svc", &config.service)?.with_readiness(pool).serve(listener, shutdown).await
+    GrpcServer::new("coupon-svc", &config.service)?
+        .advertise("memberhub.coupon.v1.CouponService")
+        .with_readiness(pool)
+        .serve(listener, shutdown)
+        .await
 }

@@ -1,1 +1,113 @@
-//! placeholder
+//! The HTTP/JSON gateway: authenticates callers, enforces tenancy, and forwards to
+//! the services over gRPC. Three surfaces: `/api/platform/v1` (operators),
+//! `/api/backoffice/v1` (merchants), `/api/storefront/v1` (shoppers). Holds no state.
+
+pub mod auth;
+mod body;
+pub mod config;
+pub mod error;
+mod openapi;
+pub mod routes;
+pub mod state;
+mod upstream;
+pub mod views;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::cors::CorsLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument;
+use utoipa::OpenApi;
+
+pub use config::Config;
+use error::ApiError;
+use state::AppState;
+
+/// The whole HTTP application.
+pub fn app(state: AppState, config: &Config) -> Router {
+    let api = Router::new()
+        .nest("/api/platform/v1", routes::platform::router())
+        .nest("/api/backoffice/v1", routes::backoffice::router())
+        .nest("/api/storefront/v1", routes::storefront::router())
+        .fallback(not_found)
+        .with_state(state);
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/api/docs")
+        .url("/api/openapi.json", openapi::ApiDoc::openapi());
+    let cors = CorsLayer::new()
+        .allow_origin(config.backoffice_origins.clone())
+        .allow_methods(tower_http::cors::Any)
+        .allow_headers(tower_http::cors::Any);
+    Router::new()
+        .merge(docs)
+        .merge(api)
+        .merge(memberhub_kit::metrics::router())
+        .layer(DefaultBodyLimit::max(1024 * 1024))
+        // the span (with the caller's W3C parent) wraps the handler and its upstream calls
+        .layer(axum::middleware::from_fn(trace_request))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(TimeoutLayer::with_status_code(
+                    http::StatusCode::GATEWAY_TIMEOUT,
+                    config.request_timeout,
+                ))
+                .layer(cors),
+        )
+}
+
+async fn trace_request(request: Request, next: Next) -> Response {
+    let span = tracing::info_span!(
+        "http",
+        http.method = %request.method(),
+        http.path = %request.uri().path(),
+        request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or(""),
+        otel.kind = "server",
+    );
+    memberhub_kit::telemetry::set_parent_from_headers(&span, request.headers());
+    let response = next.run(request).instrument(span.clone()).await;
+    tracing::info!(parent: &span, status = response.status().as_u16(), "handled");
+    response
+}
+
+async fn not_found() -> Response {
+    let mut error = ApiError::from(tonic::Status::not_found("no such route"));
+    error.trace_id = None;
+    error.into_response()
+}
+
+/// Lazily connected clients to the services: the gateway starts before them and
+/// reconnects by itself.
+pub fn state(config: &Config) -> Result<AppState, tonic::transport::Error> {
+    let membership = tonic::transport::Endpoint::from_shared(config.membership_url.clone())?
+        .connect_timeout(Duration::from_secs(2))
+        .connect_lazy();
+    Ok(AppState {
+        jwt: config.jwt.clone(),
+        membership:
+            memberhub_proto::membership::membership_service_client::MembershipServiceClient::new(
+                membership,
+            ),
+        upstream_timeout: config.request_timeout,
+    })
+}
+
+/// Serves the gateway on `listener` until `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), memberhub_kit::BoxError> {
+    let app = app(state(&config)?, &config);
+    tracing::info!(address = ?listener.local_addr().ok(), "serving HTTP gateway");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -43,7 +43,9 @@ impl Actor {
         match self {
             Actor::Operator | Actor::Service { .. } => Ok(()),
             Actor::Merchant { shop_id: own } if own == shop_id => Ok(()),
-            _ => Err(Failure::PermissionDenied(format!("caller may not manage shop {shop_id}"))),
+            _ => Err(Failure::PermissionDenied(format!(
+                "caller may not manage shop {shop_id}"
+            ))),
         }
     }
 
@@ -52,7 +54,9 @@ impl Actor {
         match self {
             Actor::Operator | Actor::Service { .. } => Ok(()),
             Actor::Shopper { user_id: own } if own == user_id => Ok(()),
-            _ => Err(Failure::PermissionDenied("caller may not act for this shopper".into())),
+            _ => Err(Failure::PermissionDenied(
+                "caller may not act for this shopper".into(),
+            )),
         }
     }
 
@@ -60,7 +64,9 @@ impl Actor {
     pub fn ensure_operator(&self) -> Result<(), Failure> {
         match self {
             Actor::Operator | Actor::Service { .. } => Ok(()),
-            _ => Err(Failure::PermissionDenied("only platform operators may do this".into())),
+            _ => Err(Failure::PermissionDenied(
+                "only platform operators may do this".into(),
+            )),
         }
     }
 
@@ -109,9 +115,15 @@ mod tests {
     fn x1_actor_round_trips_through_its_text_form() {
         for actor in [
             Actor::Operator,
-            Actor::Merchant { shop_id: "s1".into() },
-            Actor::Shopper { user_id: "u1".into() },
-            Actor::Service { name: "orders".into() },
+            Actor::Merchant {
+                shop_id: "s1".into(),
+            },
+            Actor::Shopper {
+                user_id: "u1".into(),
+            },
+            Actor::Service {
+                name: "orders".into(),
+            },
         ] {
             assert_eq!(actor.to_string().parse::<Actor>().ok(), Some(actor));
         }
@@ -121,11 +133,15 @@ mod tests {
 
     #[test]
     fn x1_merchant_manages_only_its_own_shop() {
-        let merchant = Actor::Merchant { shop_id: "a".into() };
+        let merchant = Actor::Merchant {
+            shop_id: "a".into(),
+        };
         assert!(merchant.ensure_shop_admin("a").is_ok());
         assert!(merchant.ensure_shop_admin("b").is_err());
         assert!(merchant.ensure_operator().is_err());
-        let shopper = Actor::Shopper { user_id: "u".into() };
+        let shopper = Actor::Shopper {
+            user_id: "u".into(),
+        };
         assert!(shopper.ensure_shop_admin("a").is_err());
         assert!(shopper.ensure_user("u").is_ok());
         assert!(shopper.ensure_user("v").is_err());

@@ -52,16 +52,21 @@ impl ServiceConfig {
         let defaults = Self::default();
         Ok(Self {
             database_url: lookup("DATABASE_URL").filter(|v| !v.is_empty()),
-            pool_size: parse(&lookup, "MEMBERHUB_DB_POOL_SIZE", defaults.pool_size, |v| *v >= 1)?,
+            pool_size: parse(&lookup, "MEMBERHUB_DB_POOL_SIZE", defaults.pool_size, |v| {
+                *v >= 1
+            })?,
             request_timeout: Duration::from_millis(parse(
                 &lookup,
                 "MEMBERHUB_REQUEST_TIMEOUT_MS",
                 defaults.request_timeout.as_millis() as u64,
                 |v| *v >= 1,
             )?),
-            concurrency_limit: parse(&lookup, "MEMBERHUB_CONCURRENCY_LIMIT", defaults.concurrency_limit, |v| {
-                *v >= 1
-            })?,
+            concurrency_limit: parse(
+                &lookup,
+                "MEMBERHUB_CONCURRENCY_LIMIT",
+                defaults.concurrency_limit,
+                |v| *v >= 1,
+            )?,
         })
     }
 }
@@ -77,10 +82,20 @@ where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,
 {
-    let Some(raw) = lookup(name) else { return Ok(default) };
-    let error = |reason: String| ConfigError { name: name.into(), value: raw.clone(), reason };
+    let Some(raw) = lookup(name) else {
+        return Ok(default);
+    };
+    let error = |reason: String| ConfigError {
+        name: name.into(),
+        value: raw.clone(),
+        reason,
+    };
     let value = raw.trim().parse::<T>().map_err(|e| error(e.to_string()))?;
-    if valid(&value) { Ok(value) } else { Err(error("out of range".into())) }
+    if valid(&value) {
+        Ok(value)
+    } else {
+        Err(error("out of range".into()))
+    }
 }
 
 #[cfg(test)]
@@ -97,7 +112,8 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_the_variable() {
-        let err = ServiceConfig::from_lookup(|n| (n == "MEMBERHUB_DB_POOL_SIZE").then(|| "zero".into()));
+        let err =
+            ServiceConfig::from_lookup(|n| (n == "MEMBERHUB_DB_POOL_SIZE").then(|| "zero".into()));
         assert!(err.is_err_and(|e| e.name == "MEMBERHUB_DB_POOL_SIZE"));
     }
 }
@@ -113,12 +129,23 @@ pub struct ProcessConfig {
 impl ProcessConfig {
     /// Reads `listen_var` (default 127.0.0.1:`default_port`) and the shared variables;
     /// `discovered_database_url` is used when `DATABASE_URL` is unset.
-    pub fn from_env(listen_var: &str, default_port: u16, discovered_database_url: String) -> Result<Self, ConfigError> {
+    pub fn from_env(
+        listen_var: &str,
+        default_port: u16,
+        discovered_database_url: String,
+    ) -> Result<Self, ConfigError> {
         let service = ServiceConfig::from_env()?;
         let lookup = |name: &str| std::env::var(name).ok();
         let default_listen = std::net::SocketAddr::from(([127, 0, 0, 1], default_port));
         let listen = parse(&lookup, listen_var, default_listen, |_| true)?;
-        let database_url = service.database_url.clone().unwrap_or(discovered_database_url);
-        Ok(Self { service, database_url, listen })
+        let database_url = service
+            .database_url
+            .clone()
+            .unwrap_or(discovered_database_url);
+        Ok(Self {
+            service,
+            database_url,
+            listen,
+        })
     }
 }

@@ -54,28 +54,49 @@ pub struct Discovered {
 /// under `target/` when the server binaries are installed; else [`DbError::NoPostgres`].
 pub async fn discover() -> Result<Discovered, DbError> {
     if let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
-        return Ok(Discovered { url, origin: Origin::EnvVar });
+        return Ok(Discovered {
+            url,
+            origin: Origin::EnvVar,
+        });
     }
-    let port = std::env::var("MEMBERHUB_PG_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(PRIVATE_CLUSTER_PORT);
+    let port = std::env::var("MEMBERHUB_PG_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(PRIVATE_CLUSTER_PORT);
     discover_with(LOCAL_SERVER_URL, private_cluster_dir(), port).await
 }
 
 /// [`discover`] without the environment variable, with explicit probe and cluster settings.
-pub async fn discover_with(probe_url: &str, cluster_dir: PathBuf, port: u16) -> Result<Discovered, DbError> {
+pub async fn discover_with(
+    probe_url: &str,
+    cluster_dir: PathBuf,
+    port: u16,
+) -> Result<Discovered, DbError> {
     if answers(probe_url).await {
-        return Ok(Discovered { url: probe_url.into(), origin: Origin::LocalServer });
+        return Ok(Discovered {
+            url: probe_url.into(),
+            origin: Origin::LocalServer,
+        });
     }
     let bin_dir = PrivateCluster::find_binaries().ok_or(DbError::NoPostgres)?;
     let cluster = PrivateCluster::new(cluster_dir.clone(), port, bin_dir);
     tracing::info!(dir = %cluster_dir.display(), port, "starting a private Postgres cluster");
     let url = tokio::task::spawn_blocking(move || cluster.ensure_started())
         .await
-        .map_err(|e| ClusterError { dir: cluster_dir.clone(), message: e.to_string() })??;
-    Ok(Discovered { url, origin: Origin::PrivateCluster(cluster_dir) })
+        .map_err(|e| ClusterError {
+            dir: cluster_dir.clone(),
+            message: e.to_string(),
+        })??;
+    Ok(Discovered {
+        url,
+        origin: Origin::PrivateCluster(cluster_dir),
+    })
 }
 
 async fn answers(url: &str) -> bool {
-    let Ok(options) = url.parse::<PgConnectOptions>() else { return false };
+    let Ok(options) = url.parse::<PgConnectOptions>() else {
+        return false;
+    };
     let attempt = tokio::time::timeout(Duration::from_secs(3), options.connect());
     matches!(attempt.await, Ok(Ok(_)))
 }
@@ -84,9 +105,13 @@ async fn answers(url: &str) -> bool {
 /// directory when run from elsewhere).
 pub fn private_cluster_dir() -> PathBuf {
     let from_exe = std::env::current_exe().ok().and_then(|exe| {
-        exe.ancestors().find(|dir| dir.file_name().is_some_and(|n| n == "target")).map(PathBuf::from)
+        exe.ancestors()
+            .find(|dir| dir.file_name().is_some_and(|n| n == "target"))
+            .map(PathBuf::from)
     });
-    from_exe.unwrap_or_else(|| PathBuf::from("target")).join("memberhub-pg")
+    from_exe
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("memberhub-pg")
 }
 
 /// A pool to `url`. Acquiring waits at most 3 s so that an unreachable database turns
@@ -94,14 +119,42 @@ pub fn private_cluster_dir() -> PathBuf {
 pub async fn connect(url: &str, pool_size: u32, application: &str) -> Result<PgPool, DbError> {
     let options = url
         .parse::<PgConnectOptions>()
-        .map_err(|source| DbError::Connect { url: redact(url), source })?
+        .map_err(|source| DbError::Connect {
+            url: redact(url),
+            source,
+        })?
         .application_name(application);
     PgPoolOptions::new()
         .max_connections(pool_size)
         .acquire_timeout(Duration::from_secs(3))
         .connect_with(options)
         .await
-        .map_err(|source| DbError::Connect { url: redact(url), source })
+        .map_err(|source| DbError::Connect {
+            url: redact(url),
+            source,
+        })
+}
+
+/// Creates database `name` on the server at `server_url` unless it exists; returns its URL.
+pub async fn ensure_database(server_url: &str, name: &str) -> Result<String, DbError> {
+    let admin = connect(server_url, 1, "memberhub-admin").await?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(&admin)
+        .await?;
+    if exists.is_none() {
+        let create = format!("CREATE DATABASE \"{}\"", name.replace('"', ""));
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+            .execute(&admin)
+            .await
+        {
+            // 42P04: created meanwhile by another process.
+            Err(e) if sqlstate(&e).as_deref() != Some("42P04") => return Err(e.into()),
+            _ => {}
+        }
+    }
+    admin.close().await;
+    Ok(with_database(server_url, name))
 }
 
 /// Applies `migrator` (which creates the service's schema first, per its `sqlx.toml`).
@@ -145,7 +198,10 @@ pub fn failure_from_sqlx(error: &sqlx::Error) -> Failure {
 
 fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             // connection exceptions, shutdowns, too many connections, serialization retries exhausted

@@ -18,7 +18,10 @@ pub struct FieldViolation {
 
 impl FieldViolation {
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self { field: field.into(), description: description.into() }
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
     }
 }
 
@@ -28,13 +31,20 @@ pub enum Failure {
     #[error("invalid argument: {}", describe(.0))]
     InvalidArgument(Vec<FieldViolation>),
     #[error("{message}")]
-    FailedPrecondition { reason: &'static str, message: String, metadata: Vec<(&'static str, String)> },
+    FailedPrecondition {
+        reason: &'static str,
+        message: String,
+        metadata: Vec<(&'static str, String)>,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     AlreadyExists(String),
     #[error("{message}")]
-    ResourceExhausted { reason: &'static str, message: String },
+    ResourceExhausted {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
@@ -47,7 +57,11 @@ pub enum Failure {
 }
 
 fn describe(violations: &[FieldViolation]) -> String {
-    violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ")
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Failure {
@@ -58,7 +72,11 @@ impl Failure {
 
     /// FAILED_PRECONDITION with a stable UPPER_SNAKE reason.
     pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
-        Failure::FailedPrecondition { reason, message: message.into(), metadata: Vec::new() }
+        Failure::FailedPrecondition {
+            reason,
+            message: message.into(),
+            metadata: Vec::new(),
+        }
     }
 
     /// The gRPC code of this failure.
@@ -87,11 +105,19 @@ impl From<Failure> for tonic::Status {
                     .into_iter()
                     .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
                     .collect::<Vec<_>>();
-                tonic::Status::with_error_details(code, message, ErrorDetails::with_bad_request(violations))
+                tonic::Status::with_error_details(
+                    code,
+                    message,
+                    ErrorDetails::with_bad_request(violations),
+                )
             }
-            Failure::FailedPrecondition { reason, metadata, .. } => {
-                let metadata: HashMap<String, String> =
-                    metadata.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            Failure::FailedPrecondition {
+                reason, metadata, ..
+            } => {
+                let metadata: HashMap<String, String> = metadata
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect();
                 let details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
                 tonic::Status::with_error_details(code, message, details)
             }
@@ -135,7 +161,34 @@ impl Violations {
 
     /// `Ok` when nothing was recorded, else INVALID_ARGUMENT with every violation.
     pub fn finish(self) -> Result<(), Failure> {
-        if self.0.is_empty() { Ok(()) } else { Err(Failure::InvalidArgument(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::InvalidArgument(self.0))
+        }
+    }
+}
+
+/// The canonical UPPER_SNAKE name of a gRPC code.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
 
@@ -145,20 +198,30 @@ mod tests {
 
     #[test]
     fn x3_invalid_argument_carries_each_field_as_bad_request() {
-        let status = tonic::Status::from(Failure::invalid("card_name", "must be 1 to 20 characters"));
+        let status =
+            tonic::Status::from(Failure::invalid("card_name", "must be 1 to 20 characters"));
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();
-        let bad = details.bad_request().map(|b| b.field_violations.clone()).unwrap_or_default();
+        let bad = details
+            .bad_request()
+            .map(|b| b.field_violations.clone())
+            .unwrap_or_default();
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].field, "card_name");
     }
 
     #[test]
     fn x3_failed_precondition_carries_a_machine_readable_reason() {
-        let status = tonic::Status::from(Failure::precondition("SMS_SERVICE_INACTIVE", "activate the sms service"));
+        let status = tonic::Status::from(Failure::precondition(
+            "SMS_SERVICE_INACTIVE",
+            "activate the sms service",
+        ));
         assert_eq!(status.code(), Code::FailedPrecondition);
         let details = status.get_error_details();
-        assert_eq!(details.error_info().map(|i| i.reason.as_str()), Some("SMS_SERVICE_INACTIVE"));
+        assert_eq!(
+            details.error_info().map(|i| i.reason.as_str()),
+            Some("SMS_SERVICE_INACTIVE")
+        );
     }
 
     #[test]

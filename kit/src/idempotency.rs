@@ -30,7 +30,12 @@ impl IdempotencyKey {
         request: &M,
     ) -> Result<Self, Failure> {
         let key = parse_request_id(request_id).map_err(|v| Failure::InvalidArgument(vec![v]))?;
-        Ok(Self { scope: actor.scope(), method, key, fingerprint: fingerprint(method, request) })
+        Ok(Self {
+            scope: actor.scope(),
+            method,
+            key,
+            fingerprint: fingerprint(method, request),
+        })
     }
 }
 
@@ -38,10 +43,16 @@ impl IdempotencyKey {
 pub fn parse_request_id(raw: &str) -> Result<String, FieldViolation> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
-        return Err(FieldViolation::new("request_id", "required: an idempotency key for this mutation"));
+        return Err(FieldViolation::new(
+            "request_id",
+            "required: an idempotency key for this mutation",
+        ));
     }
     if trimmed.len() > MAX_KEY_LEN || !trimmed.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(FieldViolation::new("request_id", "must be 1 to 128 printable ASCII characters"));
+        return Err(FieldViolation::new(
+            "request_id",
+            "must be 1 to 128 printable ASCII characters",
+        ));
     }
     Ok(trimmed.to_string())
 }
@@ -69,8 +80,14 @@ mod tests {
 
     #[test]
     fn x2_fingerprint_differs_when_the_request_differs() {
-        let a = prost_types::Timestamp { seconds: 1, nanos: 0 };
-        let b = prost_types::Timestamp { seconds: 2, nanos: 0 };
+        let a = prost_types::Timestamp {
+            seconds: 1,
+            nanos: 0,
+        };
+        let b = prost_types::Timestamp {
+            seconds: 2,
+            nanos: 0,
+        };
         assert_eq!(fingerprint("m", &a), fingerprint("m", &a));
         assert_ne!(fingerprint("m", &a), fingerprint("m", &b));
         assert_ne!(fingerprint("m", &a), fingerprint("n", &a));

@@ -9,7 +9,9 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the process-wide Prometheus recorder (once) and returns its handle.
 pub fn recorder() -> Option<PrometheusHandle> {
-    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok()).clone()
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .clone()
 }
 
 /// An axum router serving `GET /metrics`.
@@ -29,12 +31,19 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router()).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Records one finished RPC: count by code and latency.
 pub fn record_rpc(service: &'static str, method: String, code: &'static str, started: Instant) {
-    let labels = [("service", service.to_string()), ("method", method), ("code", code.to_string())];
+    let labels = [
+        ("service", service.to_string()),
+        ("method", method),
+        ("code", code.to_string()),
+    ];
     metrics::counter!("grpc_server_handled_total", &labels).increment(1);
-    metrics::histogram!("grpc_server_handling_seconds", &labels[..2]).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("grpc_server_handling_seconds", &labels[..2])
+        .record(started.elapsed().as_secs_f64());
 }

@@ -26,7 +26,8 @@ impl PrivateCluster {
     /// `/usr/lib/postgresql/*/bin`.
     pub fn find_binaries() -> Option<PathBuf> {
         let on_path = std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths).find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
+            std::env::split_paths(&paths)
+                .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
         });
         on_path.or_else(|| {
             let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
@@ -44,7 +45,11 @@ impl PrivateCluster {
     }
 
     pub fn new(dir: impl Into<PathBuf>, port: u16, bin_dir: PathBuf) -> Self {
-        Self { dir: dir.into(), port, bin_dir }
+        Self {
+            dir: dir.into(),
+            port,
+            bin_dir,
+        }
     }
 
     /// The connection URL of the cluster's `postgres` database.
@@ -58,7 +63,8 @@ impl PrivateCluster {
 
     /// Creates the cluster if needed and starts it if it is not running.
     pub fn ensure_started(&self) -> Result<String, ClusterError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| self.error(format!("cannot create directory: {e}")))?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| self.error(format!("cannot create directory: {e}")))?;
         if !self.data_dir().join("PG_VERSION").is_file() {
             self.init()?;
         }
@@ -71,7 +77,20 @@ impl PrivateCluster {
     fn init(&self) -> Result<(), ClusterError> {
         self.hand_to_postgres_user(&self.dir)?;
         let data = self.data_dir();
-        self.run("initdb", &["-D", path_str(&data)?, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
+        self.run(
+            "initdb",
+            &[
+                "-D",
+                path_str(&data)?,
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        )
     }
 
     /// Starts the server and waits until it accepts connections.
@@ -83,13 +102,28 @@ impl PrivateCluster {
             self.port,
             path_str(&self.dir)?
         );
-        self.run("pg_ctl", &["-D", path_str(&data)?, "-l", path_str(&log)?, "-o", &options, "-w", "start"])
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                path_str(&data)?,
+                "-l",
+                path_str(&log)?,
+                "-o",
+                &options,
+                "-w",
+                "start",
+            ],
+        )
     }
 
     /// Stops the server at once, as a crash would (used by fault tests).
     pub fn stop_immediately(&self) -> Result<(), ClusterError> {
         let data = self.data_dir();
-        self.run("pg_ctl", &["-D", path_str(&data)?, "-m", "immediate", "-w", "stop"])
+        self.run(
+            "pg_ctl",
+            &["-D", path_str(&data)?, "-m", "immediate", "-w", "stop"],
+        )
     }
 
     /// Is a postmaster running for this data directory?
@@ -130,16 +164,26 @@ impl PrivateCluster {
             .arg(dir)
             .status()
             .map_err(|e| self.error(format!("cannot run chown: {e}")))?;
-        if status.success() { Ok(()) } else { Err(self.error("chown to postgres failed".into())) }
+        if status.success() {
+            Ok(())
+        } else {
+            Err(self.error("chown to postgres failed".into()))
+        }
     }
 
     fn error(&self, message: String) -> ClusterError {
-        ClusterError { dir: self.dir.clone(), message }
+        ClusterError {
+            dir: self.dir.clone(),
+            message,
+        }
     }
 }
 
 fn path_str(path: &Path) -> Result<&str, ClusterError> {
-    path.to_str().ok_or_else(|| ClusterError { dir: path.into(), message: "path is not UTF-8".into() })
+    path.to_str().ok_or_else(|| ClusterError {
+        dir: path.into(),
+        message: "path is not UTF-8".into(),
+    })
 }
 
 fn running_as_root() -> bool {

@@ -34,6 +34,8 @@ pub struct GrpcServer {
     routes: RoutesBuilder,
     health: HealthReporter,
     services: Vec<&'static str>,
+    /// Service names reflection lists: what is served plus declared contracts.
+    advertised: Vec<&'static str>,
     readiness: Option<sqlx::PgPool>,
 }
 
@@ -43,10 +45,19 @@ impl GrpcServer {
         let (health, health_service) = tonic_health::server::health_reporter();
         let mut routes = RoutesBuilder::default();
         routes.add_service(health_service);
-        routes.add_service(reflection().build_v1()?);
-        // grpcurl 1.8 speaks only v1alpha.
-        routes.add_service(reflection().build_v1alpha()?);
-        Ok(Self { name, config: config.clone(), routes, health, services: Vec::new(), readiness: None })
+        Ok(Self {
+            name,
+            config: config.clone(),
+            routes,
+            health,
+            services: Vec::new(),
+            advertised: vec![
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
+            ],
+            readiness: None,
+        })
     }
 
     /// Adds a service; its health turns SERVING when the server starts.
@@ -64,7 +75,15 @@ impl GrpcServer {
         S::Future: Send + 'static,
     {
         self.services.push(S::NAME);
+        self.advertised.push(S::NAME);
         self.routes.add_service(service);
+        self
+    }
+
+    /// Lists a declared contract in reflection before its RPCs are served, so `grpcurl
+    /// describe` shows it; its calls answer UNIMPLEMENTED until then.
+    pub fn advertise(mut self, service_name: &'static str) -> Self {
+        self.advertised.push(service_name);
         self
     }
 
@@ -80,16 +99,27 @@ impl GrpcServer {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
+        let mut routes = self.routes;
+        routes.add_service(reflection(&self.advertised).build_v1()?);
+        // grpcurl 1.8 speaks only v1alpha.
+        routes.add_service(reflection(&self.advertised).build_v1alpha()?);
         for service in std::iter::once("").chain(self.services.iter().copied()) {
-            self.health.set_service_status(service, ServingStatus::Serving).await;
+            self.health
+                .set_service_status(service, ServingStatus::Serving)
+                .await;
         }
         let watcher = self.readiness.map(|pool| {
-            tokio::spawn(watch_readiness(pool, self.health.clone(), self.services.clone()))
+            tokio::spawn(watch_readiness(
+                pool,
+                self.health.clone(),
+                self.services.clone(),
+            ))
         });
         let address = listener.local_addr().ok();
         tracing::info!(service = self.name, address = ?address, "serving gRPC");
         // Small RPCs: do not wait for Nagle.
-        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let result = tonic::transport::Server::builder()
             // honours grpc-timeout too: the smaller deadline wins
             .timeout(self.config.request_timeout)
@@ -97,8 +127,10 @@ impl GrpcServer {
             .layer(PropagateRequestIdLayer::x_request_id())
             // the span must exist before the limit so queued RPCs are traced too
             .layer(RpcTelemetryLayer { service: self.name })
-            .layer(GlobalConcurrencyLimitLayer::new(self.config.concurrency_limit))
-            .add_routes(self.routes.routes())
+            .layer(GlobalConcurrencyLimitLayer::new(
+                self.config.concurrency_limit,
+            ))
+            .add_routes(routes.routes())
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await;
         if let Some(watcher) = watcher {
@@ -109,22 +141,32 @@ impl GrpcServer {
     }
 }
 
-fn reflection() -> tonic_reflection::server::Builder<'static> {
-    tonic_reflection::server::Builder::configure()
+fn reflection(advertised: &[&'static str]) -> tonic_reflection::server::Builder<'static> {
+    let builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(memberhub_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    advertised
+        .iter()
+        .fold(builder, |builder, name| builder.with_service_name(*name))
 }
 
 async fn watch_readiness(pool: sqlx::PgPool, health: HealthReporter, services: Vec<&'static str>) {
     let mut serving = true;
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let ok = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&pool))
-            .await
-            .is_ok_and(|r| r.is_ok());
+        let ok = tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query("SELECT 1").execute(&pool),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
         if ok != serving {
             serving = ok;
-            let status = if ok { ServingStatus::Serving } else { ServingStatus::NotServing };
+            let status = if ok {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
             tracing::warn!(database_reachable = ok, "readiness changed");
             for service in std::iter::once("").chain(services.iter().copied()) {
                 health.set_service_status(service, status).await;
@@ -144,7 +186,10 @@ impl<S> tower::Layer<S> for RpcTelemetryLayer {
     type Service = RpcTelemetry<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RpcTelemetry { inner, service: self.service }
+        RpcTelemetry {
+            inner,
+            service: self.service,
+        }
     }
 }
 
@@ -172,7 +217,11 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let method = request.uri().path().to_string();
-        let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let request_id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let span = tracing::info_span!("rpc", rpc.method = %method, request_id = %request_id, otel.kind = "server");
         telemetry::set_parent_from_headers(&span, request.headers());
         let trace_id = telemetry::trace_id(&span);
@@ -194,26 +243,11 @@ where
 /// Errors come back trailers-only with `grpc-status` in the headers; success carries it
 /// in the trailers, so a missing header means OK.
 fn grpc_code_name(header: Option<&http::HeaderValue>) -> &'static str {
-    let code = header.and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
-    match tonic::Code::from(code) {
-        tonic::Code::Ok => "OK",
-        tonic::Code::Cancelled => "CANCELLED",
-        tonic::Code::Unknown => "UNKNOWN",
-        tonic::Code::InvalidArgument => "INVALID_ARGUMENT",
-        tonic::Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        tonic::Code::NotFound => "NOT_FOUND",
-        tonic::Code::AlreadyExists => "ALREADY_EXISTS",
-        tonic::Code::PermissionDenied => "PERMISSION_DENIED",
-        tonic::Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        tonic::Code::FailedPrecondition => "FAILED_PRECONDITION",
-        tonic::Code::Aborted => "ABORTED",
-        tonic::Code::OutOfRange => "OUT_OF_RANGE",
-        tonic::Code::Unimplemented => "UNIMPLEMENTED",
-        tonic::Code::Internal => "INTERNAL",
-        tonic::Code::Unavailable => "UNAVAILABLE",
-        tonic::Code::DataLoss => "DATA_LOSS",
-        tonic::Code::Unauthenticated => "UNAUTHENTICATED",
-    }
+    let code = header
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .unwrap_or(0);
+    crate::error::code_name(tonic::Code::from(code))
 }
 
 /// Completes on SIGTERM or ctrl-c.

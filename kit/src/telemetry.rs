@@ -44,9 +44,13 @@ pub fn init(service_name: &'static str) -> Result<TelemetryGuard, TelemetryError
     let json = std::env::var("MEMBERHUB_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     let installed = if json {
-        registry.with(tracing_subscriber::fmt::layer().json().flatten_event(true)).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
+            .try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer().compact()).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().compact())
+            .try_init()
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;
     Ok(TelemetryGuard { provider })
@@ -72,14 +76,20 @@ fn init_quiet() -> Result<TelemetryGuard, TelemetryError> {
     tracing_subscriber::registry()
         .with(EnvFilter::new("warn,sqlx=error"))
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
-        .with(tracing_subscriber::fmt::layer().compact().with_test_writer())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .compact()
+                .with_test_writer(),
+        )
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInstalled)?;
     Ok(TelemetryGuard { provider })
 }
 
 fn tracer_provider(service_name: &'static str) -> Result<SdkTracerProvider, TelemetryError> {
-    let resource = opentelemetry_sdk::Resource::builder().with_service_name(service_name).build();
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service_name)
+        .build();
     let builder = SdkTracerProvider::builder().with_resource(resource);
     // Without an endpoint spans still get ids, so trace context propagates; nothing is exported.
     if std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_err() {
@@ -110,7 +120,9 @@ pub fn inject_current_context(headers: &mut http::HeaderMap) {
 pub fn trace_id(span: &tracing::Span) -> Option<String> {
     let context = span.context();
     let span_context = context.span().span_context().clone();
-    span_context.is_valid().then(|| span_context.trace_id().to_string())
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
 }
 
 struct HeaderExtractor<'a>(&'a http::HeaderMap);
@@ -129,9 +141,10 @@ struct HeaderInjector<'a>(&'a mut http::HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) =
-            (http::HeaderName::from_bytes(key.as_bytes()), http::HeaderValue::from_str(&value))
-        {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
             self.0.insert(name, value);
         }
     }

@@ -28,7 +28,11 @@ impl TestDb {
         let name = format!("memberhub_test_{}", Uuid::now_v7().simple());
         create_from_template(&admin, &name, &template).await?;
         admin.close().await;
-        Ok(Self { url: db::with_database(&server.url, &name), admin_url: server.url, name })
+        Ok(Self {
+            url: db::with_database(&server.url, &name),
+            admin_url: server.url,
+            name,
+        })
     }
 
     /// A pool to this database.
@@ -40,17 +44,27 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("test failed: its database {} is kept for inspection", self.name);
+            eprintln!(
+                "test failed: its database {} is kept for inspection",
+                self.name
+            );
             return;
         }
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         // Drop runs inside the test's runtime; use a thread with its own runtime.
         let dropper = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             runtime.block_on(async move {
                 if let Ok(admin) = db::connect(&admin_url, 1, "memberhub-test-admin").await {
                     let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&admin)
+                        .await;
                     admin.close().await;
                 }
             });
@@ -70,24 +84,34 @@ fn template_name(migrators: &[&Migrator]) -> String {
     format!("memberhub_tpl_{}", &hex::encode(hasher.finalize())[..16])
 }
 
-async fn ensure_template(admin: &PgPool, server_url: &str, migrators: &[&Migrator]) -> Result<String, DbError> {
+async fn ensure_template(
+    admin: &PgPool,
+    server_url: &str,
+    migrators: &[&Migrator],
+) -> Result<String, DbError> {
     let template = template_name(migrators);
     let mut lock = admin.acquire().await?;
     // One builder at a time across test processes.
-    sqlx::query("SELECT pg_advisory_lock(727001)").execute(&mut *lock).await?;
+    sqlx::query("SELECT pg_advisory_lock(727001)")
+        .execute(&mut *lock)
+        .await?;
     let exists = database_exists(&mut lock, &template).await;
     let built = match exists {
         Ok(true) => Ok(()),
         Ok(false) => build_template(&mut lock, server_url, &template, migrators).await,
         Err(e) => Err(e),
     };
-    sqlx::query("SELECT pg_advisory_unlock(727001)").execute(&mut *lock).await?;
+    sqlx::query("SELECT pg_advisory_unlock(727001)")
+        .execute(&mut *lock)
+        .await?;
     built.map(|()| template)
 }
 
 async fn database_exists(conn: &mut sqlx::PgConnection, name: &str) -> Result<bool, DbError> {
-    let found: Option<i32> =
-        sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1").bind(name).fetch_optional(conn).await?;
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
     Ok(found.is_some())
 }
 
@@ -99,22 +123,42 @@ async fn build_template(
 ) -> Result<(), DbError> {
     // Build under a scratch name, then rename: a crash never leaves a half-built template.
     let scratch = format!("{template}_building");
-    execute(conn, format!("DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)")).await?;
+    execute(
+        conn,
+        format!("DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)"),
+    )
+    .await?;
     execute(conn, format!("CREATE DATABASE \"{scratch}\"")).await?;
-    let pool = db::connect(&db::with_database(server_url, &scratch), 2, "memberhub-test-template").await?;
+    let pool = db::connect(
+        &db::with_database(server_url, &scratch),
+        2,
+        "memberhub-test-template",
+    )
+    .await?;
     for migrator in migrators {
         db::migrate(&pool, migrator).await?;
     }
     pool.close().await;
-    execute(conn, format!("ALTER DATABASE \"{scratch}\" RENAME TO \"{template}\"")).await?;
-    execute(conn, format!("ALTER DATABASE \"{template}\" WITH IS_TEMPLATE true")).await
+    execute(
+        conn,
+        format!("ALTER DATABASE \"{scratch}\" RENAME TO \"{template}\""),
+    )
+    .await?;
+    execute(
+        conn,
+        format!("ALTER DATABASE \"{template}\" WITH IS_TEMPLATE true"),
+    )
+    .await
 }
 
 async fn create_from_template(admin: &PgPool, name: &str, template: &str) -> Result<(), DbError> {
     let sql = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
     let mut attempt = 0;
     loop {
-        match sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(admin).await {
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(admin)
+            .await
+        {
             Ok(_) => return Ok(()),
             // 55006: the template is briefly in use by another clone; try again.
             Err(e) if db::sqlstate(&e).as_deref() == Some("55006") && attempt < 50 => {
@@ -127,7 +171,9 @@ async fn create_from_template(admin: &PgPool, name: &str, template: &str) -> Res
 }
 
 async fn execute(conn: &mut sqlx::PgConnection, sql: String) -> Result<(), DbError> {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(conn).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -139,20 +185,29 @@ pub async fn bind_loopback() -> std::io::Result<(tokio::net::TcpListener, std::n
 }
 
 /// Waits (up to 30 s) until the gRPC server at `address` reports SERVING; never sleeps blindly.
-pub async fn wait_until_serving(address: std::net::SocketAddr) -> Result<tonic::transport::Channel, String> {
+pub async fn wait_until_serving(
+    address: std::net::SocketAddr,
+) -> Result<tonic::transport::Channel, String> {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}")).map_err(|e| e.to_string())?;
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|e| e.to_string())?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         if let Ok(channel) = endpoint.connect().await {
-            let check = HealthClient::new(channel.clone()).check(HealthCheckRequest { service: String::new() }).await;
+            let check = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await;
             if check.is_ok_and(|r| r.get_ref().status == ServingStatus::Serving as i32) {
                 return Ok(channel);
             }
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(format!("server at {address} did not become SERVING within 30 s"));
+            return Err(format!(
+                "server at {address} did not become SERVING within 30 s"
+            ));
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }

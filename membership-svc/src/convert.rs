@@ -78,7 +78,10 @@ fn card_face(program: &Program) -> pb::CardFace {
         level_images: face
             .level_images
             .iter()
-            .map(|(level, url)| pb::LevelCardImage { level: *level, image_url: url.clone() })
+            .map(|(level, url)| pb::LevelCardImage {
+                level: *level,
+                image_url: url.clone(),
+            })
             .collect(),
     }
 }
@@ -110,7 +113,8 @@ pub fn member_center_for_non_member(program: &Program) -> pb::MemberCenter {
         card_opened: false,
         join_route: pb::JoinRoute::from(route).into(),
         phone_required: program.join_policy.allows_card_opening(),
-        sms_code_required: program.join_policy.allows_card_opening() && program.sms_verification_enabled,
+        sms_code_required: program.join_policy.allows_card_opening()
+            && program.sms_verification_enabled,
         membership: None,
     }
 }

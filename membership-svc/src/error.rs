@@ -30,7 +30,9 @@ impl From<Error> for Failure {
             Error::ShopNotFound(id) => Failure::NotFound(format!("shop {id} not found")),
             Error::IdempotencyKeyReused => memberhub_kit::idempotency::key_reused(),
             Error::Database(e) => memberhub_kit::db::failure_from_sqlx(&e),
-            Error::StoredResponseMissing | Error::StoredResponseCorrupt(_) | Error::CorruptRow(_) => {
+            Error::StoredResponseMissing
+            | Error::StoredResponseCorrupt(_)
+            | Error::CorruptRow(_) => {
                 tracing::error!(error = %error, "internal error");
                 Failure::Internal
             }

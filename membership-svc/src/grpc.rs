@@ -34,50 +34,92 @@ fn shop_id(raw: &str) -> Result<ShopId, Failure> {
 
 #[tonic::async_trait]
 impl MembershipService for Membership {
-    async fn create_shop(&self, request: Request<pb::CreateShopRequest>) -> Result<Response<pb::Shop>, Status> {
+    async fn create_shop(
+        &self,
+        request: Request<pb::CreateShopRequest>,
+    ) -> Result<Response<pb::Shop>, Status> {
         let actor = Actor::from_metadata(request.metadata())?;
         actor.ensure_operator()?;
         let request = request.into_inner();
         let key = IdempotencyKey::new(&actor, "CreateShop", &request.request_id, &request)?;
         let shop_type = convert::shop_type(request.r#type);
-        let new = NewShop::parse(&request.name, shop_type, &request.logo_url, &request.time_zone, request.gift_items)?;
+        let new = NewShop::parse(
+            &request.name,
+            shop_type,
+            &request.logo_url,
+            &request.time_zone,
+            request.gift_items,
+        )?;
         let now = self.clock.now();
         let shop = self
             .store
-            .idempotent(&key, now, async |tx| shops::insert(tx, new, now).await.map(pb::Shop::from))
+            .idempotent(&key, now, async |tx| {
+                shops::insert(tx, new, now).await.map(pb::Shop::from)
+            })
             .await?;
         Ok(Response::new(shop))
     }
 
-    async fn get_shop(&self, request: Request<pb::GetShopRequest>) -> Result<Response<pb::Shop>, Status> {
+    async fn get_shop(
+        &self,
+        request: Request<pb::GetShopRequest>,
+    ) -> Result<Response<pb::Shop>, Status> {
         let actor = Actor::from_metadata(request.metadata())?;
         let id = shop_id(&request.get_ref().shop_id)?;
         actor.ensure_shop_admin(&id.to_string())?;
-        let mut conn = self.store.pool.acquire().await.map_err(crate::error::Error::from)?;
-        let shop = shops::get(&mut conn, id).await?.ok_or(crate::error::Error::ShopNotFound(id))?;
+        let mut conn = self
+            .store
+            .pool
+            .acquire()
+            .await
+            .map_err(crate::error::Error::from)?;
+        let shop = shops::get(&mut conn, id)
+            .await?
+            .ok_or(crate::error::Error::ShopNotFound(id))?;
         Ok(Response::new(shop.into()))
     }
 
-    async fn get_program(&self, request: Request<pb::GetProgramRequest>) -> Result<Response<pb::Program>, Status> {
+    async fn get_program(
+        &self,
+        request: Request<pb::GetProgramRequest>,
+    ) -> Result<Response<pb::Program>, Status> {
         let actor = Actor::from_metadata(request.metadata())?;
         let id = shop_id(&request.get_ref().shop_id)?;
         actor.ensure_shop_admin(&id.to_string())?;
-        let mut conn = self.store.pool.acquire().await.map_err(crate::error::Error::from)?;
-        Ok(Response::new(programs::get(&mut conn, id, false).await?.into()))
+        let mut conn = self
+            .store
+            .pool
+            .acquire()
+            .await
+            .map_err(crate::error::Error::from)?;
+        Ok(Response::new(
+            programs::get(&mut conn, id, false).await?.into(),
+        ))
     }
 
-    async fn set_join_policy(&self, request: Request<pb::SetJoinPolicyRequest>) -> Result<Response<pb::Program>, Status> {
+    async fn set_join_policy(
+        &self,
+        request: Request<pb::SetJoinPolicyRequest>,
+    ) -> Result<Response<pb::Program>, Status> {
         let actor = Actor::from_metadata(request.metadata())?;
         let request = request.into_inner();
         let id = shop_id(&request.shop_id)?;
         actor.ensure_shop_admin(&id.to_string())?;
         let key = IdempotencyKey::new(&actor, "SetJoinPolicy", &request.request_id, &request)?;
-        let policy = convert::join_policy(request.join_policy)
-            .ok_or_else(|| Failure::invalid("join_policy", "must be ORDER, CARD, ORDER_OR_CARD or ORDER_AND_CARD"))?;
+        let policy = convert::join_policy(request.join_policy).ok_or_else(|| {
+            Failure::invalid(
+                "join_policy",
+                "must be ORDER, CARD, ORDER_OR_CARD or ORDER_AND_CARD",
+            )
+        })?;
         let now = self.clock.now();
         let program = self
             .store
-            .idempotent(&key, now, async |tx| programs::set_join_policy(tx, id, policy, now).await.map(pb::Program::from))
+            .idempotent(&key, now, async |tx| {
+                programs::set_join_policy(tx, id, policy, now)
+                    .await
+                    .map(pb::Program::from)
+            })
             .await?;
         Ok(Response::new(program))
     }
@@ -91,8 +133,11 @@ impl MembershipService for Membership {
         let id = shop_id(&request.shop_id)?;
         actor.ensure_shop_admin(&id.to_string())?;
         let key = IdempotencyKey::new(&actor, "UpdateCardFace", &request.request_id, &request)?;
-        let images: Vec<(i32, &str)> =
-            request.level_images.iter().map(|i| (i.level, i.image_url.as_str())).collect();
+        let images: Vec<(i32, &str)> = request
+            .level_images
+            .iter()
+            .map(|i| (i.level, i.image_url.as_str()))
+            .collect();
         let change = CardFaceChange::parse(
             request.card_name.as_deref(),
             request.logo_url.as_deref(),
@@ -102,7 +147,11 @@ impl MembershipService for Membership {
         let now = self.clock.now();
         let program = self
             .store
-            .idempotent(&key, now, async |tx| programs::update_card_face(tx, id, change, now).await.map(pb::Program::from))
+            .idempotent(&key, now, async |tx| {
+                programs::update_card_face(tx, id, change, now)
+                    .await
+                    .map(pb::Program::from)
+            })
             .await?;
         Ok(Response::new(program))
     }
@@ -119,7 +168,11 @@ impl MembershipService for Membership {
         let now = self.clock.now();
         let program = self
             .store
-            .idempotent(&key, now, async |tx| programs::activate_sms_service(tx, id, now).await.map(pb::Program::from))
+            .idempotent(&key, now, async |tx| {
+                programs::activate_sms_service(tx, id, now)
+                    .await
+                    .map(pb::Program::from)
+            })
             .await?;
         Ok(Response::new(program))
     }
@@ -137,7 +190,9 @@ impl MembershipService for Membership {
         let program = self
             .store
             .idempotent(&key, now, async |tx| {
-                programs::set_sms_verification(tx, id, enable, now).await.map(pb::Program::from)
+                programs::set_sms_verification(tx, id, enable, now)
+                    .await
+                    .map(pb::Program::from)
             })
             .await?;
         Ok(Response::new(program))
@@ -153,10 +208,19 @@ impl MembershipService for Membership {
         let id = violations.check(ShopId::parse("shop_id", &request.shop_id));
         let user = violations.check(UserId::parse("user_id", &request.user_id));
         violations.finish()?;
-        let (Some(id), Some(user)) = (id, user) else { return Err(Failure::Internal.into()) };
+        let (Some(id), Some(user)) = (id, user) else {
+            return Err(Failure::Internal.into());
+        };
         actor.ensure_user(user.as_str())?;
-        let mut conn = self.store.pool.acquire().await.map_err(crate::error::Error::from)?;
+        let mut conn = self
+            .store
+            .pool
+            .acquire()
+            .await
+            .map_err(crate::error::Error::from)?;
         let program = programs::get(&mut conn, id, false).await?;
-        Ok(Response::new(convert::member_center_for_non_member(&program)))
+        Ok(Response::new(convert::member_center_for_non_member(
+            &program,
+        )))
     }
 }

@@ -18,7 +18,10 @@ pub use config::Config;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The gRPC service over an already-migrated pool.
-pub fn service(pool: sqlx::PgPool, clock: SharedClock) -> MembershipServiceServer<grpc::Membership> {
+pub fn service(
+    pool: sqlx::PgPool,
+    clock: SharedClock,
+) -> MembershipServiceServer<grpc::Membership> {
     MembershipServiceServer::new(grpc::Membership::new(store::Store::new(pool), clock))
 }
 
@@ -29,9 +32,21 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), memberhub_kit::BoxError> {
-    let pool = memberhub_kit::db::connect(&config.database_url, config.service.pool_size, "membership-svc").await?;
+    let pool = memberhub_kit::db::connect(
+        &config.database_url,
+        config.service.pool_size,
+        "membership-svc",
+    )
+    .await?;
     memberhub_kit::db::migrate(&pool, &MIGRATOR).await?;
-    serve_migrated(&config, pool, memberhub_kit::clock::system(), listener, shutdown).await?;
+    serve_migrated(
+        &config,
+        pool,
+        memberhub_kit::clock::system(),
+        listener,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }
 

@@ -29,7 +29,10 @@ pub mod memberhub {
     }
 }
 
-pub use memberhub::{campaign::v1 as campaign, common::v1 as common, coupon::v1 as coupon, membership::v1 as membership};
+pub use memberhub::{
+    campaign::v1 as campaign, common::v1 as common, coupon::v1 as coupon,
+    membership::v1 as membership,
+};
 
 /// The encoded `FileDescriptorSet` of every contract (with imports), for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("gen/descriptor_set.bin");

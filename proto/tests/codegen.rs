@@ -24,7 +24,10 @@ fn generate(out_dir: &Path) -> anyhow_free::Result {
     for file in &mut descriptor.file {
         file.source_code_info = None;
     }
-    std::fs::write(out_dir.join("descriptor_set.bin"), descriptor.encode_to_vec())?;
+    std::fs::write(
+        out_dir.join("descriptor_set.bin"),
+        descriptor.encode_to_vec(),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

@@ -15,7 +15,9 @@ impl ShopId {
     }
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
-        Uuid::parse_str(raw.trim()).map(Self).map_err(|_| FieldViolation::new(field, "must be a shop id (UUID)"))
+        Uuid::parse_str(raw.trim())
+            .map(Self)
+            .map_err(|_| FieldViolation::new(field, "must be a shop id (UUID)"))
     }
 
     pub fn as_uuid(&self) -> Uuid {
@@ -49,7 +51,10 @@ impl UserId {
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
         let raw = raw.trim();
         if raw.is_empty() || raw.len() > 64 || !raw.chars().all(|c| c.is_ascii_graphic()) {
-            return Err(FieldViolation::new(field, "must be a user id of 1 to 64 printable ASCII characters"));
+            return Err(FieldViolation::new(
+                field,
+                "must be a user id of 1 to 64 printable ASCII characters",
+            ));
         }
         Ok(Self(raw.to_string()))
     }

@@ -136,33 +136,52 @@ impl CardFaceChange {
         level_images: &[(i32, &str)],
     ) -> Result<Self, Failure> {
         let mut violations = Violations::new();
-        let card_name = card_name.and_then(|n| violations.check(text::display_name("card_name", n, 1, 20)));
+        let card_name =
+            card_name.and_then(|n| violations.check(text::display_name("card_name", n, 1, 20)));
         let logo_url = logo_url.and_then(|u| violations.check(text::image_url("logo_url", u)));
-        let opening_image_url =
-            opening_image_url.and_then(|u| violations.check(text::image_url("opening_image_url", u)));
+        let opening_image_url = opening_image_url
+            .and_then(|u| violations.check(text::image_url("opening_image_url", u)));
         let mut levels = Vec::new();
         for (index, (level, url)) in level_images.iter().enumerate() {
             if !(1..=MAX_LEVELS).contains(level) {
-                violations.add(format!("level_images[{index}].level"), "must be a level from 1 to 5");
+                violations.add(
+                    format!("level_images[{index}].level"),
+                    "must be a level from 1 to 5",
+                );
                 continue;
             }
             if levels.iter().any(|(seen, _)| seen == level) {
-                violations.add(format!("level_images[{index}].level"), "each level may appear once");
+                violations.add(
+                    format!("level_images[{index}].level"),
+                    "each level may appear once",
+                );
                 continue;
             }
             if url.trim().is_empty() {
                 levels.push((*level, None));
-            } else if let Some(url) = violations.check(text::image_url(&format!("level_images[{index}].image_url"), url)) {
+            } else if let Some(url) = violations.check(text::image_url(
+                &format!("level_images[{index}].image_url"),
+                url,
+            )) {
                 levels.push((*level, Some(url)));
             }
         }
         violations.finish()?;
-        Ok(Self { card_name, logo_url, opening_image_url, level_images: levels })
+        Ok(Self {
+            card_name,
+            logo_url,
+            opening_image_url,
+            level_images: levels,
+        })
     }
 }
 
 /// MP-4: may this program turn SMS verification on?
-pub fn check_sms_verification(shop_type: ShopType, sms_service_active: bool, enable: bool) -> Result<(), Failure> {
+pub fn check_sms_verification(
+    shop_type: ShopType,
+    sms_service_active: bool,
+    enable: bool,
+) -> Result<(), Failure> {
     if !enable {
         return Ok(());
     }
@@ -195,7 +214,10 @@ mod tests {
     #[test]
     fn mp4_only_pop_shops_with_an_active_service_may_enable_sms() {
         assert!(check_sms_verification(ShopType::Pop, true, true).is_ok());
-        assert_eq!(reason(check_sms_verification(ShopType::Pop, false, true)), Some("SMS_SERVICE_NOT_ACTIVATED"));
+        assert_eq!(
+            reason(check_sms_verification(ShopType::Pop, false, true)),
+            Some("SMS_SERVICE_NOT_ACTIVATED")
+        );
         assert_eq!(
             reason(check_sms_verification(ShopType::SelfOperated, true, true)),
             Some("SMS_VERIFICATION_POP_ONLY")
@@ -206,16 +228,32 @@ mod tests {
 
     #[test]
     fn mp5_join_route_follows_the_policy() {
-        assert_eq!(JoinRoute::for_policy(JoinPolicy::Order), JoinRoute::PlaceOrder);
+        assert_eq!(
+            JoinRoute::for_policy(JoinPolicy::Order),
+            JoinRoute::PlaceOrder
+        );
         assert_eq!(JoinRoute::for_policy(JoinPolicy::Card), JoinRoute::OpenCard);
-        assert_eq!(JoinRoute::for_policy(JoinPolicy::OrderOrCard), JoinRoute::OpenCard);
-        assert_eq!(JoinRoute::for_policy(JoinPolicy::OrderAndCard), JoinRoute::OpenCardAndOrder);
+        assert_eq!(
+            JoinRoute::for_policy(JoinPolicy::OrderOrCard),
+            JoinRoute::OpenCard
+        );
+        assert_eq!(
+            JoinRoute::for_policy(JoinPolicy::OrderAndCard),
+            JoinRoute::OpenCardAndOrder
+        );
     }
 
     #[test]
     fn mp3_level_images_name_the_bad_entry() {
-        let err = CardFaceChange::parse(None, None, None, &[(1, "https://x/1.png"), (6, "https://x/6.png")]);
-        let Err(Failure::InvalidArgument(v)) = err else { panic!("expected invalid argument") };
+        let err = CardFaceChange::parse(
+            None,
+            None,
+            None,
+            &[(1, "https://x/1.png"), (6, "https://x/6.png")],
+        );
+        let Err(Failure::InvalidArgument(v)) = err else {
+            panic!("expected invalid argument")
+        };
         assert_eq!(v[0].field, "level_images[1].level");
     }
 }

@@ -68,15 +68,26 @@ impl NewShop {
             violations.add("type", "must be SHOP_TYPE_POP or SHOP_TYPE_SELF_OPERATED");
         }
         let logo_url = violations.check(text::image_url("logo_url", logo_url));
-        let time_zone = if time_zone.trim().is_empty() { DEFAULT_TIME_ZONE } else { time_zone.trim() };
+        let time_zone = if time_zone.trim().is_empty() {
+            DEFAULT_TIME_ZONE
+        } else {
+            time_zone.trim()
+        };
         if time_zone.parse::<chrono_tz::Tz>().is_err() {
-            violations.add("time_zone", "must be an IANA time zone such as Asia/Shanghai");
+            violations.add(
+                "time_zone",
+                "must be an IANA time zone such as Asia/Shanghai",
+            );
         }
         violations.finish()?;
         match (name, shop_type, logo_url) {
-            (Some(name), Some(shop_type), Some(logo_url)) => {
-                Ok(Self { name, shop_type, logo_url, time_zone: time_zone.to_string(), gift_items })
-            }
+            (Some(name), Some(shop_type), Some(logo_url)) => Ok(Self {
+                name,
+                shop_type,
+                logo_url,
+                time_zone: time_zone.to_string(),
+                gift_items,
+            }),
             // finish() returned Ok, so every check above passed.
             _ => Err(Failure::Internal),
         }
@@ -90,13 +101,18 @@ mod tests {
     #[test]
     fn mp1_a_shop_defaults_to_the_shanghai_time_zone() {
         let shop = NewShop::parse("Shop", Some(ShopType::Pop), "https://x/logo.png", "", false);
-        assert_eq!(shop.map(|s| s.time_zone).ok().as_deref(), Some(DEFAULT_TIME_ZONE));
+        assert_eq!(
+            shop.map(|s| s.time_zone).ok().as_deref(),
+            Some(DEFAULT_TIME_ZONE)
+        );
     }
 
     #[test]
     fn mp1_every_bad_field_is_reported_together() {
         let err = NewShop::parse("", None, "nope", "Mars/Base", false);
-        let Err(Failure::InvalidArgument(violations)) = err else { panic!("expected invalid argument") };
+        let Err(Failure::InvalidArgument(violations)) = err else {
+            panic!("expected invalid argument")
+        };
         let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["name", "type", "logo_url", "time_zone"]);
     }

@@ -4,14 +4,25 @@ use memberhub_kit::error::FieldViolation;
 
 /// A display name of `min..=max` characters (characters, not bytes), trimmed, with no
 /// control characters.
-pub fn display_name(field: &str, raw: &str, min: usize, max: usize) -> Result<String, FieldViolation> {
+pub fn display_name(
+    field: &str,
+    raw: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, FieldViolation> {
     let name = raw.trim();
     let count = name.chars().count();
     if count < min || count > max {
-        return Err(FieldViolation::new(field, format!("must be {min} to {max} characters, got {count}")));
+        return Err(FieldViolation::new(
+            field,
+            format!("must be {min} to {max} characters, got {count}"),
+        ));
     }
     if name.chars().any(char::is_control) {
-        return Err(FieldViolation::new(field, "must not contain control characters"));
+        return Err(FieldViolation::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(name.to_string())
 }
@@ -25,7 +36,14 @@ pub fn image_url(field: &str, raw: &str) -> Result<String, FieldViolation> {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             !host.is_empty() && !rest.chars().any(char::is_whitespace)
         });
-    if valid { Ok(raw.to_string()) } else { Err(FieldViolation::new(field, "must be an absolute http(s) URL")) }
+    if valid {
+        Ok(raw.to_string())
+    } else {
+        Err(FieldViolation::new(
+            field,
+            "must be an absolute http(s) URL",
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,12 @@ impl Store {
     /// Runs `effect` in a transaction unless `key` was seen: then returns the stored
     /// response, or `IDEMPOTENCY_KEY_REUSED` when the request differs.
     #[tracing::instrument(skip_all, fields(method = key.method))]
-    pub async fn idempotent<T, F>(&self, key: &IdempotencyKey, now: chrono::DateTime<chrono::Utc>, effect: F) -> Result<T, Error>
+    pub async fn idempotent<T, F>(
+        &self,
+        key: &IdempotencyKey,
+        now: chrono::DateTime<chrono::Utc>,
+        effect: F,
+    ) -> Result<T, Error>
     where
         T: prost::Message + Default,
         F: AsyncFnOnce(&mut PgConnection) -> Result<T, Error>,

@@ -43,15 +43,22 @@ pub async fn get(conn: &mut PgConnection, shop_id: ShopId, lock: bool) -> Result
     .await?;
     let level_images = (1..=program::MAX_LEVELS)
         .map(|level| {
-            let custom = images.iter().find(|i| i.level == level).map(|i| i.image_url.clone());
-            (level, custom.unwrap_or_else(|| program::default_level_image_url(level)))
+            let custom = images
+                .iter()
+                .find(|i| i.level == level)
+                .map(|i| i.image_url.clone());
+            (
+                level,
+                custom.unwrap_or_else(|| program::default_level_image_url(level)),
+            )
         })
         .collect();
     Ok(Program {
         shop_id: row.shop_id.into(),
         shop_type: ShopType::from_db(&row.shop_type).ok_or(Error::CorruptRow("shops.shop_type"))?,
         shop_name: row.shop_name,
-        join_policy: JoinPolicy::from_db(&row.join_policy).ok_or(Error::CorruptRow("programs.join_policy"))?,
+        join_policy: JoinPolicy::from_db(&row.join_policy)
+            .ok_or(Error::CorruptRow("programs.join_policy"))?,
         card_face: CardFace {
             card_name: row.card_name,
             logo_url: row.card_logo_url,
@@ -154,7 +161,11 @@ pub async fn update_card_face(
 
 /// MP-4: the shop's card-verification SMS service is now active.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn activate_sms_service(conn: &mut PgConnection, shop_id: ShopId, now: DateTime<Utc>) -> Result<Program, Error> {
+pub async fn activate_sms_service(
+    conn: &mut PgConnection,
+    shop_id: ShopId,
+    now: DateTime<Utc>,
+) -> Result<Program, Error> {
     let updated = sqlx::query!(
         "UPDATE membership.programs SET sms_service_active = true, updated_at = $2 WHERE shop_id = $1",
         shop_id.as_uuid(),

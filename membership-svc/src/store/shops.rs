@@ -66,7 +66,8 @@ pub async fn get(conn: &mut PgConnection, shop_id: ShopId) -> Result<Option<Shop
         Ok(Shop {
             id: r.shop_id.into(),
             name: r.name,
-            shop_type: ShopType::from_db(&r.shop_type).ok_or(Error::CorruptRow("shops.shop_type"))?,
+            shop_type: ShopType::from_db(&r.shop_type)
+                .ok_or(Error::CorruptRow("shops.shop_type"))?,
             logo_url: r.logo_url,
             time_zone: r.time_zone,
             gift_items: r.gift_items,

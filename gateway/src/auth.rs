@@ -1,0 +1,235 @@
+//! JWT bearer authentication. HS256 only; `exp`, `iss` and `aud` are required and
+//! checked with no leeway beyond a few seconds of clock skew.
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use memberhub_kit::actor::Actor;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Who a token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Operator,
+    Merchant,
+    Shopper,
+}
+
+/// The claims of a memberhub access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The shopper's user id, the merchant's account, or the operator's account.
+    pub sub: String,
+    pub role: Role,
+    /// Required for merchants: the one shop they act for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop_id: Option<String>,
+    pub iss: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+}
+
+/// Token settings.
+#[derive(Clone)]
+pub struct JwtConfig {
+    pub secret: String,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("JwtConfig")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+impl JwtConfig {
+    fn validation(&self) -> Validation {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[&self.audience]);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.leeway = 5;
+        validation
+    }
+
+    /// Verifies `token` and returns the actor it carries.
+    pub fn verify(&self, token: &str) -> Result<Actor, ApiError> {
+        let data = jsonwebtoken::decode::<Claims>(
+            token,
+            &DecodingKey::from_secret(self.secret.as_bytes()),
+            &self.validation(),
+        )
+        .map_err(|e| ApiError::unauthenticated(format!("invalid bearer token: {e}")))?;
+        let claims = data.claims;
+        match claims.role {
+            Role::Operator => Ok(Actor::Operator),
+            Role::Shopper => Ok(Actor::Shopper {
+                user_id: claims.sub,
+            }),
+            Role::Merchant => claims
+                .shop_id
+                .filter(|s| !s.is_empty())
+                .map(|shop_id| Actor::Merchant { shop_id })
+                .ok_or_else(|| ApiError::unauthenticated("merchant token without shop_id".into())),
+        }
+    }
+
+    /// Issues a token (for `memberhub dev` and tests).
+    pub fn issue(
+        &self,
+        role: Role,
+        sub: &str,
+        shop_id: Option<&str>,
+        ttl: chrono::Duration,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: sub.into(),
+            role,
+            shop_id: shop_id.map(str::to_string),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            exp: now + ttl.num_seconds(),
+            iat: now,
+        };
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(self.secret.as_bytes()),
+        )
+    }
+}
+
+/// The authenticated caller of a route.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Actor);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthenticated("missing bearer token".into()))?;
+        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+            ApiError::unauthenticated("authorization must be a bearer token".into())
+        })?;
+        state.jwt.verify(token.trim()).map(Caller)
+    }
+}
+
+/// A platform operator (platform surface).
+#[derive(Debug, Clone)]
+pub struct OperatorCaller(pub Actor);
+
+impl FromRequestParts<AppState> for OperatorCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Caller(actor) = Caller::from_request_parts(parts, state).await?;
+        match actor {
+            Actor::Operator => Ok(Self(actor)),
+            _ => Err(ApiError::permission_denied(
+                "the platform API is for operators".into(),
+            )),
+        }
+    }
+}
+
+/// A merchant (back-office surface); the shop in the path is checked by [`MerchantCaller::for_shop`].
+#[derive(Debug, Clone)]
+pub struct MerchantCaller(pub Actor);
+
+impl MerchantCaller {
+    /// a merchant acts only on their own shop.
+    pub fn for_shop(&self, shop_id: &str) -> Result<&Actor, ApiError> {
+        match &self.0 {
+            Actor::Merchant { shop_id: own } if own == shop_id => Ok(&self.0),
+            _ => Err(ApiError::permission_denied(format!(
+                "this token may not manage shop {shop_id}"
+            ))),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for MerchantCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Caller(actor) = Caller::from_request_parts(parts, state).await?;
+        match actor {
+            Actor::Merchant { .. } => Ok(Self(actor)),
+            _ => Err(ApiError::permission_denied(
+                "the back-office API is for merchants".into(),
+            )),
+        }
+    }
+}
+
+/// A shopper (storefront surface).
+#[derive(Debug, Clone)]
+pub struct ShopperCaller {
+    pub actor: Actor,
+    pub user_id: String,
+}
+
+impl FromRequestParts<AppState> for ShopperCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Caller(actor) = Caller::from_request_parts(parts, state).await?;
+        match &actor {
+            Actor::Shopper { user_id } => Ok(Self {
+                user_id: user_id.clone(),
+                actor,
+            }),
+            _ => Err(ApiError::permission_denied(
+                "the storefront API is for shoppers".into(),
+            )),
+        }
+    }
+}
+
+/// The `Idempotency-Key` header every mutating route requires.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let key = parts
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim();
+        memberhub_kit::idempotency::parse_request_id(key)
+            .map(IdempotencyKey)
+            .map_err(|v| ApiError::invalid_field("Idempotency-Key", &v.description))
+    }
+}

