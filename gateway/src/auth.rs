@@ -162,7 +162,7 @@ impl MerchantCaller {
     /// a merchant acts only on their own shop.
     pub fn for_shop(&self, shop_id: &str) -> Result<&Actor, ApiError> {
         match &self.0 {
-            Actor::Merchant { shop_id: own } if own == shop_id => Ok(&self.0),
+            Actor::Merchant { shop_id: own } if own.eq_ignore_ascii_case(shop_id) => Ok(&self.0),
             _ => Err(ApiError::permission_denied(format!(
                 "this token may not manage shop {shop_id}"
             ))),

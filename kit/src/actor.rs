@@ -42,7 +42,8 @@ impl Actor {
     pub fn ensure_shop_admin(&self, shop_id: &str) -> Result<(), Failure> {
         match self {
             Actor::Operator | Actor::Service { .. } => Ok(()),
-            Actor::Merchant { shop_id: own } if own == shop_id => Ok(()),
+            // Shop ids are UUIDs: compare them case-insensitively.
+            Actor::Merchant { shop_id: own } if own.eq_ignore_ascii_case(shop_id) => Ok(()),
             _ => Err(Failure::PermissionDenied(format!(
                 "caller may not manage shop {shop_id}"
             ))),

@@ -41,7 +41,8 @@ impl IdempotencyKey {
 
 /// Validates a `request_id`.
 pub fn parse_request_id(raw: &str) -> Result<String, FieldViolation> {
-    let trimmed = raw.trim();
+    // Not trimmed: the key is exactly what the fingerprinted request carries.
+    let trimmed = raw;
     if trimmed.is_empty() {
         return Err(FieldViolation::new(
             "request_id",
@@ -97,6 +98,7 @@ mod tests {
     fn x2_request_id_is_required_and_bounded() {
         assert!(parse_request_id("").is_err());
         assert!(parse_request_id(&"k".repeat(129)).is_err());
-        assert_eq!(parse_request_id(" abc ").ok().as_deref(), Some("abc"));
+        assert!(parse_request_id(" abc ").is_err());
+        assert_eq!(parse_request_id("abc").ok().as_deref(), Some("abc"));
     }
 }

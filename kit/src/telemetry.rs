@@ -8,6 +8,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -40,17 +41,14 @@ pub fn init(service_name: &'static str) -> Result<TelemetryGuard, TelemetryError
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,h2=warn,tower=warn,hyper=warn"));
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
     let json = std::env::var("MEMBERHUB_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    let registry = tracing_subscriber::registry().with(otel_layer(tracer));
     let installed = if json {
-        registry
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
-            .try_init()
+        let logs = tracing_subscriber::fmt::layer().json().flatten_event(true);
+        registry.with(logs.with_filter(filter)).try_init()
     } else {
-        registry
-            .with(tracing_subscriber::fmt::layer().compact())
-            .try_init()
+        let logs = tracing_subscriber::fmt::layer().compact();
+        registry.with(logs.with_filter(filter)).try_init()
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;
     Ok(TelemetryGuard { provider })
@@ -62,7 +60,6 @@ pub fn init_for_tests() {
     ONCE.get_or_init(|| {
         if std::env::var_os("RUST_LOG").is_none() {
             // Keep test output quiet unless asked.
-            // SAFETY-free: set before any thread of ours reads the environment.
             return init_quiet().ok();
         }
         init("memberhub-test").ok()
@@ -73,17 +70,26 @@ fn init_quiet() -> Result<TelemetryGuard, TelemetryError> {
     let provider = SdkTracerProvider::builder().build();
     let tracer = provider.tracer("memberhub-test");
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let logs = tracing_subscriber::fmt::layer()
+        .compact()
+        .with_test_writer();
     tracing_subscriber::registry()
-        .with(EnvFilter::new("warn,sqlx=error"))
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
-        .with(
-            tracing_subscriber::fmt::layer()
-                .compact()
-                .with_test_writer(),
-        )
+        .with(otel_layer(tracer))
+        .with(logs.with_filter(EnvFilter::new("warn,sqlx=error")))
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInstalled)?;
     Ok(TelemetryGuard { provider })
+}
+
+/// The OpenTelemetry layer has its own filter: request spans must exist (to carry trace
+/// context across services) even when the log filter hides them.
+fn otel_layer<S>(tracer: opentelemetry_sdk::trace::Tracer) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
 }
 
 fn tracer_provider(service_name: &'static str) -> Result<SdkTracerProvider, TelemetryError> {

@@ -1265,7 +1265,6 @@ async fn mp5_member_center_validates_shop_and_user_ids() -> anyhow::Result<()> {
 // ------------------------------------------------------------------ known bugs (ignored)
 
 #[tokio::test]
-#[ignore = "BUG: image_url() accepts control characters; a NUL reaches Postgres and the call fails INTERNAL (X-3)"]
 async fn x3_a_url_with_control_characters_is_invalid_argument_not_internal() -> anyhow::Result<()> {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
@@ -1305,7 +1304,6 @@ async fn x3_a_url_with_control_characters_is_invalid_argument_not_internal() -> 
 }
 
 #[tokio::test]
-#[ignore = "BUG: ProgramDefaults::for_shop cuts the shop name to 20 characters without trimming the result"]
 async fn mp1_a_default_card_name_cut_from_a_long_shop_name_has_no_trailing_blank()
 -> anyhow::Result<()> {
     let mut h = start().await?;

@@ -108,7 +108,13 @@ pub struct ProgramDefaults {
 impl ProgramDefaults {
     pub fn for_shop(shop: &Shop) -> Self {
         // A shop name may be up to 30 characters; the card name only 20.
-        let card_name = shop.name.chars().take(20).collect();
+        let card_name = shop
+            .name
+            .chars()
+            .take(20)
+            .collect::<String>()
+            .trim_end()
+            .to_string();
         Self {
             join_policy: JoinPolicy::Order,
             card_name,

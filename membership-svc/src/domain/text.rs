@@ -34,7 +34,7 @@ pub fn image_url(field: &str, raw: &str) -> Result<String, FieldViolation> {
         && (raw.starts_with("https://") || raw.starts_with("http://"))
         && raw.split_once("://").is_some_and(|(_, rest)| {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty() && !rest.chars().any(char::is_whitespace)
+            !host.is_empty() && !rest.chars().any(|c| c.is_whitespace() || c.is_control())
         });
     if valid {
         Ok(raw.to_string())
