@@ -7,13 +7,17 @@ use memberhub_kit::db::{Origin, discover_with};
 use memberhub_kit::pg_cluster::PrivateCluster;
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 #[tokio::test]
 async fn discovery_starts_a_private_cluster_when_no_server_answers() -> anyhow::Result<()> {
     let Some(bin_dir) = PrivateCluster::find_binaries() else {
-        anyhow::bail!("this test needs the Postgres server binaries (initdb, pg_ctl); install postgresql")
+        anyhow::bail!(
+            "this test needs the Postgres server binaries (initdb, pg_ctl); install postgresql"
+        )
     };
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../target")
@@ -24,7 +28,11 @@ async fn discovery_starts_a_private_cluster_when_no_server_answers() -> anyhow::
     let cluster = PrivateCluster::new(dir.clone(), port, bin_dir);
     let outcome = async {
         let found = found?;
-        anyhow::ensure!(found.origin == Origin::PrivateCluster(dir.clone()), "origin {:?}", found.origin);
+        anyhow::ensure!(
+            found.origin == Origin::PrivateCluster(dir.clone()),
+            "origin {:?}",
+            found.origin
+        );
         let pool = memberhub_kit::db::connect(&found.url, 1, "discovery-test").await?;
         let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&pool).await?;
         anyhow::ensure!(one == 1);

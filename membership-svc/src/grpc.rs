@@ -92,9 +92,7 @@ impl MembershipService for Membership {
             .acquire()
             .await
             .map_err(crate::error::Error::from)?;
-        Ok(Response::new(
-            programs::get(&mut conn, id, false).await?.into(),
-        ))
+        Ok(Response::new(programs::get(&mut conn, id).await?.into()))
     }
 
     async fn set_join_policy(
@@ -218,7 +216,7 @@ impl MembershipService for Membership {
             .acquire()
             .await
             .map_err(crate::error::Error::from)?;
-        let program = programs::get(&mut conn, id, false).await?;
+        let program = programs::get(&mut conn, id).await?;
         Ok(Response::new(convert::member_center_for_non_member(
             &program,
         )))

@@ -148,14 +148,5 @@ pub async fn activate_sms_service(
     Path(shop_id): Path<String>,
 ) -> ApiResult<views::Program> {
     let actor = merchant.for_shop(&shop_id)?;
-    let message = pb::ActivateSmsServiceRequest {
-        request_id: key,
-        shop_id,
-    };
-    let response = state
-        .membership
-        .clone()
-        .activate_sms_service(request(&state, actor, message))
-        .await?;
-    Ok(Reply::from_response(response))
+    super::activate_sms_service(&state, actor, key, shop_id).await
 }

@@ -77,14 +77,5 @@ pub async fn activate_sms_service(
     IdempotencyKey(key): IdempotencyKey,
     Path(shop_id): Path<String>,
 ) -> ApiResult<views::Program> {
-    let message = pb::ActivateSmsServiceRequest {
-        request_id: key,
-        shop_id,
-    };
-    let response = state
-        .membership
-        .clone()
-        .activate_sms_service(request(&state, &actor, message))
-        .await?;
-    Ok(Reply::from_response(response))
+    super::activate_sms_service(&state, &actor, key, shop_id).await
 }

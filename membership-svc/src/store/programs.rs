@@ -8,32 +8,19 @@ use crate::domain::program::{self, CardFace, CardFaceChange, JoinPolicy, Program
 use crate::domain::shop::ShopType;
 use crate::error::Error;
 
-/// The program of `shop_id`; `FOR UPDATE` when `lock` so a check-then-write is safe.
+/// The program of `shop_id`.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn get(conn: &mut PgConnection, shop_id: ShopId, lock: bool) -> Result<Program, Error> {
-    let row = if lock {
-        sqlx::query_as!(
-            ProgramRow,
-            "SELECT p.shop_id, s.shop_type, s.name AS shop_name, p.join_policy, p.card_name, p.card_logo_url,
-                    p.opening_image_url, p.sms_service_active, p.sms_verification_enabled, p.updated_at
-             FROM membership.programs p JOIN membership.shops s USING (shop_id)
-             WHERE p.shop_id = $1 FOR UPDATE OF p",
-            shop_id.as_uuid(),
-        )
-        .fetch_optional(&mut *conn)
-        .await?
-    } else {
-        sqlx::query_as!(
-            ProgramRow,
-            "SELECT p.shop_id, s.shop_type, s.name AS shop_name, p.join_policy, p.card_name, p.card_logo_url,
-                    p.opening_image_url, p.sms_service_active, p.sms_verification_enabled, p.updated_at
-             FROM membership.programs p JOIN membership.shops s USING (shop_id)
-             WHERE p.shop_id = $1",
-            shop_id.as_uuid(),
-        )
-        .fetch_optional(&mut *conn)
-        .await?
-    };
+pub async fn get(conn: &mut PgConnection, shop_id: ShopId) -> Result<Program, Error> {
+    let row = sqlx::query_as!(
+        ProgramRow,
+        "SELECT p.shop_id, s.shop_type, s.name AS shop_name, p.join_policy, p.card_name, p.card_logo_url,
+                p.opening_image_url, p.sms_service_active, p.sms_verification_enabled, p.updated_at
+         FROM membership.programs p JOIN membership.shops s USING (shop_id)
+         WHERE p.shop_id = $1",
+        shop_id.as_uuid(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
     let row = row.ok_or(Error::ShopNotFound(shop_id))?;
     let images = sqlx::query!(
         "SELECT level, image_url FROM membership.level_card_images WHERE shop_id = $1",
@@ -103,7 +90,7 @@ pub async fn set_join_policy(
     if updated.rows_affected() == 0 {
         return Err(Error::ShopNotFound(shop_id));
     }
-    get(conn, shop_id, false).await
+    get(conn, shop_id).await
 }
 
 /// MP-3: applies the given fields; never a level change (LV-4).
@@ -156,7 +143,7 @@ pub async fn update_card_face(
             }
         }
     }
-    get(conn, shop_id, false).await
+    get(conn, shop_id).await
 }
 
 /// MP-4: the shop's card-verification SMS service is now active.
@@ -176,10 +163,11 @@ pub async fn activate_sms_service(
     if updated.rows_affected() == 0 {
         return Err(Error::ShopNotFound(shop_id));
     }
-    get(conn, shop_id, false).await
+    get(conn, shop_id).await
 }
 
-/// MP-4: turns verification on or off; the program row is locked while the rule is checked.
+/// MP-4: turns verification on or off. No lock is needed: a shop's type never changes and
+/// its SMS service is never deactivated, so a rule that held at the check still holds.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id, enable))]
 pub async fn set_sms_verification(
     conn: &mut PgConnection,
@@ -187,7 +175,7 @@ pub async fn set_sms_verification(
     enable: bool,
     now: DateTime<Utc>,
 ) -> Result<Program, Error> {
-    let current = get(conn, shop_id, true).await?;
+    let current = get(conn, shop_id).await?;
     program::check_sms_verification(current.shop_type, current.sms_service_active, enable)?;
     sqlx::query!(
         "UPDATE membership.programs SET sms_verification_enabled = $2, updated_at = $3 WHERE shop_id = $1",
@@ -197,5 +185,5 @@ pub async fn set_sms_verification(
     )
     .execute(&mut *conn)
     .await?;
-    get(conn, shop_id, false).await
+    get(conn, shop_id).await
 }
