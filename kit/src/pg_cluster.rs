@@ -98,7 +98,8 @@ impl PrivateCluster {
         let data = self.data_dir();
         let log = self.dir.join("postgres.log");
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=300",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
+            // fsync=off: a crash of postgres (not of the OS) loses nothing; commits stay synchronous
             self.port,
             path_str(&self.dir)?
         );
