@@ -6,6 +6,7 @@
 //! | `MEMBERHUB_DB_POOL_SIZE` | connections per service pool | 8 |
 //! | `MEMBERHUB_REQUEST_TIMEOUT_MS` | server-side deadline for one RPC | 10000 |
 //! | `MEMBERHUB_CONCURRENCY_LIMIT` | RPCs in flight per server | 1024 |
+//! | `MEMBERHUB_METRICS_LISTEN` | address for a service's `/metrics` | not served |
 //! | `MEMBERHUB_LOG_FORMAT` | `pretty` or `json` | pretty |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/gRPC collector; unset: no export | — |
 
@@ -28,6 +29,10 @@ pub struct ServiceConfig {
     pub pool_size: u32,
     pub request_timeout: Duration,
     pub concurrency_limit: usize,
+    /// Where a service process serves Prometheus `/metrics` (`MEMBERHUB_METRICS_LISTEN`);
+    /// `None`: not served by the service (the all-in-one `memberhub dev` serves it on the
+    /// gateway's port).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for ServiceConfig {
@@ -37,6 +42,7 @@ impl Default for ServiceConfig {
             pool_size: 8,
             request_timeout: Duration::from_secs(10),
             concurrency_limit: 1024,
+            metrics_listen: None,
         }
     }
 }
@@ -67,6 +73,16 @@ impl ServiceConfig {
                 defaults.concurrency_limit,
                 |v| *v >= 1,
             )?,
+            metrics_listen: lookup("MEMBERHUB_METRICS_LISTEN")
+                .map(|raw| {
+                    raw.parse()
+                        .map_err(|e: std::net::AddrParseError| ConfigError {
+                            name: "MEMBERHUB_METRICS_LISTEN".into(),
+                            value: raw.clone(),
+                            reason: e.to_string(),
+                        })
+                })
+                .transpose()?,
         })
     }
 }

@@ -23,6 +23,8 @@ use crate::telemetry;
 pub enum ServeError {
     #[error("gRPC transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("cannot bind the metrics listener: {0}")]
+    Metrics(std::io::Error),
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
 }
@@ -107,6 +109,12 @@ impl GrpcServer {
             self.health
                 .set_service_status(service, ServingStatus::Serving)
                 .await;
+        }
+        if let Some(address) = self.config.metrics_listen {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(ServeError::Metrics)?;
+            tokio::spawn(crate::metrics::serve(listener, std::future::pending()));
         }
         let watcher = self.readiness.map(|pool| {
             tokio::spawn(watch_readiness(
