@@ -71,6 +71,16 @@ impl Actor {
         }
     }
 
+    /// Only another service (e.g. the order system) may do this; people may not.
+    pub fn ensure_service(&self) -> Result<(), Failure> {
+        match self {
+            Actor::Service { .. } => Ok(()),
+            _ => Err(Failure::PermissionDenied(
+                "only a platform service may do this".into(),
+            )),
+        }
+    }
+
     /// Any authenticated caller may read storefront-public data such as a card face.
     pub fn ensure_any(&self) -> Result<(), Failure> {
         Ok(())

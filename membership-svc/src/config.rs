@@ -13,3 +13,17 @@ pub const LISTEN_VAR: &str = "MEMBERHUB_MEMBERSHIP_LISTEN";
 pub fn from_env(discovered_database_url: String) -> Result<Config, ConfigError> {
     ProcessConfig::from_env(LISTEN_VAR, DEFAULT_PORT, discovered_database_url)
 }
+
+/// MB-1, MP-4: the secret for keyed hashes of phones and SMS codes
+/// (`MEMBERHUB_PHONE_HASH_KEY`). Unset means the development key: fine on a laptop, never
+/// in production, where the deployment sets it from a secret.
+pub fn phone_hash_key() -> crate::domain::sms::HashKey {
+    let secret = std::env::var("MEMBERHUB_PHONE_HASH_KEY")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEV_PHONE_HASH_KEY.to_string());
+    crate::domain::sms::HashKey::new(secret.into_bytes())
+}
+
+/// The development key used when `MEMBERHUB_PHONE_HASH_KEY` is unset.
+pub const DEV_PHONE_HASH_KEY: &str = "memberhub-dev-phone-hash-key";

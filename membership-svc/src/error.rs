@@ -11,6 +11,14 @@ pub enum Error {
     Rejected(#[from] Failure),
     #[error("shop {0} not found")]
     ShopNotFound(ShopId),
+    #[error("shopper is not a member of this shop")]
+    NotAMember,
+    #[error("budget reservation {0} not found")]
+    ReservationNotFound(uuid::Uuid),
+    #[error("transfer key {0} already used")]
+    TransferKeyUsed(String),
+    #[error("sms code rejected: {0:?}")]
+    SmsCode(crate::domain::sms::CodeRejection),
     #[error("idempotency key reused with a different request")]
     IdempotencyKeyReused,
     #[error("stored idempotent response is missing")]
@@ -28,6 +36,16 @@ impl From<Error> for Failure {
         match error {
             Error::Rejected(failure) => failure,
             Error::ShopNotFound(id) => Failure::NotFound(format!("shop {id} not found")),
+            Error::NotAMember => {
+                Failure::NotFound("the shopper is not a member of this shop".into())
+            }
+            Error::ReservationNotFound(id) => {
+                Failure::NotFound(format!("budget reservation {id} not found"))
+            }
+            Error::TransferKeyUsed(_) => {
+                Failure::AlreadyExists("this transfer has already been made".into())
+            }
+            Error::SmsCode(rejection) => rejection.failure(),
             Error::IdempotencyKeyReused => memberhub_kit::idempotency::key_reused(),
             Error::Database(e) => memberhub_kit::db::failure_from_sqlx(&e),
             Error::StoredResponseMissing

@@ -22,7 +22,37 @@ pub fn service(
     pool: sqlx::PgPool,
     clock: SharedClock,
 ) -> MembershipServiceServer<grpc::Membership> {
-    MembershipServiceServer::new(grpc::Membership::new(store::Store::new(pool), clock))
+    let key = config::phone_hash_key();
+    let sender = std::sync::Arc::new(store::sms::RecordingSender { key: key.clone() });
+    MembershipServiceServer::new(grpc::Membership::new(
+        store::Store::new(pool),
+        clock,
+        key,
+        sender,
+    ))
+}
+
+/// PT-5: how often the service expires due points lots by itself.
+const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// PT-5: expires due points lots every hour, for as long as the server runs.
+async fn sweep_expired_points(pool: sqlx::PgPool, clock: SharedClock) {
+    let mut tick = tokio::time::interval(EXPIRY_SWEEP);
+    loop {
+        tick.tick().await;
+        let result = async {
+            let mut tx = pool.begin().await?;
+            let expired = store::ledger::expire_due(&mut tx, None, clock.now()).await?;
+            tx.commit().await?;
+            Ok::<_, error::Error>(expired)
+        }
+        .await;
+        match result {
+            Ok((lots, points)) if lots > 0 => tracing::info!(lots, points, "points expired"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %error, "points expiry sweep failed"),
+        }
+    }
 }
 
 /// Connects, migrates, then serves on `listener` until `shutdown` completes. Health turns
@@ -58,9 +88,12 @@ pub async fn serve_migrated(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    GrpcServer::new("membership-svc", &config.service)?
+    let server = GrpcServer::new("membership-svc", &config.service)?
         .with_readiness(pool.clone())
-        .add_service(service(pool, clock))
-        .serve(listener, shutdown)
-        .await
+        .add_service(service(pool.clone(), clock.clone()))
+        .serve(listener, shutdown);
+    tokio::select! {
+        served = server => served,
+        () = sweep_expired_points(pool, clock) => Ok(()),
+    }
 }

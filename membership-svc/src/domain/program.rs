@@ -94,6 +94,44 @@ pub struct Program {
     pub sms_service_active: bool,
     pub sms_verification_enabled: bool,
     pub updated_at: DateTime<Utc>,
+    /// OR-4.
+    pub points_per_yuan: i32,
+    /// PT-5.
+    pub points_expiry_enabled: bool,
+    /// MP-6: 1..5.
+    pub member_tab_position: i32,
+    /// MP-6: does any level have a benefit?
+    pub benefits_configured: bool,
+}
+
+/// OR-4, PT-5, MP-6: a validated settings change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsChange {
+    pub points_per_yuan: Option<i32>,
+    pub points_expiry_enabled: Option<bool>,
+    pub member_tab_position: Option<i32>,
+}
+
+impl SettingsChange {
+    pub fn parse(
+        points_per_yuan: Option<i32>,
+        points_expiry_enabled: Option<bool>,
+        member_tab_position: Option<i32>,
+    ) -> Result<Self, Failure> {
+        let mut violations = Violations::new();
+        if points_per_yuan.is_some_and(|r| !(0..=100).contains(&r)) {
+            violations.add("points_per_yuan", "must be 0 to 100 points per yuan");
+        }
+        if member_tab_position.is_some_and(|p| !(1..=5).contains(&p)) {
+            violations.add("member_tab_position", "must be a tab position 1 to 5");
+        }
+        violations.finish()?;
+        Ok(Self {
+            points_per_yuan,
+            points_expiry_enabled,
+            member_tab_position,
+        })
+    }
 }
 
 /// MP-1: the program a new shop starts with.

@@ -1,9 +1,16 @@
 //! sqlx: the only place with SQL. Every statement names the `membership` schema, and no
 //! statement touches another service's schema.
 
+pub mod cards;
 pub mod idempotency;
+pub mod ledger;
+pub mod levels;
+pub mod members;
+pub mod orders;
+pub mod outbox;
 pub mod programs;
 pub mod shops;
+pub mod sms;
 
 use sqlx::PgPool;
 

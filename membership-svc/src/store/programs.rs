@@ -13,10 +13,14 @@ use crate::error::Error;
 pub async fn get(conn: &mut PgConnection, shop_id: ShopId) -> Result<Program, Error> {
     let row = sqlx::query_as!(
         ProgramRow,
-        "SELECT p.shop_id, s.shop_type, s.name AS shop_name, p.join_policy, p.card_name, p.card_logo_url,
-                p.opening_image_url, p.sms_service_active, p.sms_verification_enabled, p.updated_at
+        r#"SELECT p.shop_id, s.shop_type, s.name AS shop_name, p.join_policy, p.card_name, p.card_logo_url,
+                p.opening_image_url, p.sms_service_active, p.sms_verification_enabled, p.updated_at,
+                p.points_per_yuan, p.points_expiry_enabled, p.member_tab_position,
+                EXISTS (SELECT 1 FROM membership.levels l WHERE l.shop_id = p.shop_id
+                          AND (l.discount_permille > 0 OR l.exclusive_access OR l.points_multiplier_percent > 0
+                               OR l.points_for_coupon <> '[]' OR l.points_for_goods <> '[]')) AS "benefits_configured!"
          FROM membership.programs p JOIN membership.shops s USING (shop_id)
-         WHERE p.shop_id = $1",
+         WHERE p.shop_id = $1"#,
         shop_id.as_uuid(),
     )
     .fetch_optional(&mut *conn)
@@ -55,6 +59,10 @@ pub async fn get(conn: &mut PgConnection, shop_id: ShopId) -> Result<Program, Er
         sms_service_active: row.sms_service_active,
         sms_verification_enabled: row.sms_verification_enabled,
         updated_at: row.updated_at,
+        points_per_yuan: row.points_per_yuan,
+        points_expiry_enabled: row.points_expiry_enabled,
+        member_tab_position: row.member_tab_position,
+        benefits_configured: row.benefits_configured,
     })
 }
 
@@ -69,6 +77,10 @@ struct ProgramRow {
     sms_service_active: bool,
     sms_verification_enabled: bool,
     updated_at: DateTime<Utc>,
+    points_per_yuan: i32,
+    points_expiry_enabled: bool,
+    member_tab_position: i32,
+    benefits_configured: bool,
 }
 
 /// MP-2.
@@ -185,5 +197,34 @@ pub async fn set_sms_verification(
     )
     .execute(&mut *conn)
     .await?;
+    get(conn, shop_id).await
+}
+
+/// OR-4, PT-5, MP-6: points rate, expiry and the member tab's position.
+#[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
+pub async fn update_settings(
+    conn: &mut PgConnection,
+    shop_id: ShopId,
+    change: program::SettingsChange,
+    now: DateTime<Utc>,
+) -> Result<Program, Error> {
+    let updated = sqlx::query!(
+        "UPDATE membership.programs
+         SET points_per_yuan = COALESCE($2, points_per_yuan),
+             points_expiry_enabled = COALESCE($3, points_expiry_enabled),
+             member_tab_position = COALESCE($4, member_tab_position),
+             updated_at = $5
+         WHERE shop_id = $1",
+        shop_id.as_uuid(),
+        change.points_per_yuan,
+        change.points_expiry_enabled,
+        change.member_tab_position,
+        now,
+    )
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(Error::ShopNotFound(shop_id));
+    }
     get(conn, shop_id).await
 }

@@ -49,6 +49,14 @@ pub async fn insert(
     )
     .execute(&mut *conn)
     .await?;
+    // LV-1: level 1 exists from the start.
+    sqlx::query!(
+        "INSERT INTO membership.levels (shop_id, level, name) VALUES ($1, 1, $2)",
+        shop.id.as_uuid(),
+        crate::domain::levels::default_level_name(1),
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(shop)
 }
 

@@ -77,6 +77,18 @@ pub struct Program {
     pub sms_verification_enabled: bool,
     #[prost(message, optional, tag = "7")]
     pub update_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// OR-4: points per yuan of confirmed spend, before the level multiplier.
+    #[prost(int32, tag = "8")]
+    pub points_per_yuan: i32,
+    /// PT-5: points earned in year Y expire at the end of year Y+1 (shop time zone).
+    #[prost(bool, tag = "9")]
+    pub points_expiry_enabled: bool,
+    /// MP-6: the member center's tab in the storefront, 1..5 (default 4).
+    #[prost(int32, tag = "10")]
+    pub member_tab_position: i32,
+    /// MP-6: what the merchant should still set up, e.g. BENEFITS_NOT_CONFIGURED.
+    #[prost(message, repeated, tag = "11")]
+    pub setup_warnings: ::prost::alloc::vec::Vec<Warning>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetProgramRequest {
@@ -108,6 +120,27 @@ pub struct UpdateCardFaceRequest {
     /// Replaces the image of each level named; an empty url restores the default.
     #[prost(message, repeated, tag = "6")]
     pub level_images: ::prost::alloc::vec::Vec<LevelCardImage>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct UpdateProgramSettingsRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+    /// Fields absent here are left as they are.
+    #[prost(int32, optional, tag = "3")]
+    pub points_per_yuan: ::core::option::Option<i32>,
+    #[prost(bool, optional, tag = "4")]
+    pub points_expiry_enabled: ::core::option::Option<bool>,
+    #[prost(int32, optional, tag = "5")]
+    pub member_tab_position: ::core::option::Option<i32>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct UpdateProgramSettingsResponse {
+    #[prost(message, optional, tag = "1")]
+    pub program: ::core::option::Option<Program>,
+    #[prost(message, repeated, tag = "2")]
+    pub warnings: ::prost::alloc::vec::Vec<Warning>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ActivateSmsServiceRequest {
@@ -156,6 +189,14 @@ pub struct MemberCenter {
     /// Present for members.
     #[prost(message, optional, tag = "10")]
     pub membership: ::core::option::Option<Membership>,
+    /// The member's level name and benefits (LV-6); absent for non-members.
+    #[prost(string, tag = "11")]
+    pub level_name: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "12")]
+    pub benefits: ::core::option::Option<LevelBenefits>,
+    /// MP-6: the member center's tab position in the storefront.
+    #[prost(int32, tag = "13")]
+    pub member_tab_position: i32,
 }
 /// LV-3: cumulative confirmed spend and/or order count. Level 1 has none (LV-2).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -614,6 +655,21 @@ pub struct BudgetBalance {
 pub struct ListBudgetBalancesResponse {
     #[prost(message, repeated, tag = "1")]
     pub balances: ::prost::alloc::vec::Vec<BudgetBalance>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ExpirePointsRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    /// Empty expires due lots of every shop (operators and services only).
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ExpirePointsResponse {
+    #[prost(int64, tag = "1")]
+    pub expired_lots: i64,
+    #[prost(int64, tag = "2")]
+    pub expired_points: i64,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct WatchEventsRequest {
@@ -1322,6 +1378,36 @@ pub mod membership_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// OR-4, PT-5, MP-6: points rate, points expiry and the member tab's position.
+        pub async fn update_program_settings(
+            &mut self,
+            request: impl tonic::IntoRequest<super::UpdateProgramSettingsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::UpdateProgramSettingsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.membership.v1.MembershipService/UpdateProgramSettings",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.membership.v1.MembershipService",
+                        "UpdateProgramSettings",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// MP-5: what the storefront member center shows this shopper.
         pub async fn get_member_center(
             &mut self,
@@ -1857,6 +1943,36 @@ pub mod membership_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// PT-5: expire the points lots that are due now (also run periodically by the service).
+        pub async fn expire_points(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ExpirePointsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ExpirePointsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.membership.v1.MembershipService/ExpirePoints",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.membership.v1.MembershipService",
+                        "ExpirePoints",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// The outbox as a resumable stream: events strictly after `after_cursor`.
         pub async fn watch_events(
             &mut self,
@@ -1948,6 +2064,16 @@ pub mod membership_service_server {
             &self,
             request: tonic::Request<super::SetSmsVerificationRequest>,
         ) -> std::result::Result<tonic::Response<super::Program>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// OR-4, PT-5, MP-6: points rate, points expiry and the member tab's position.
+        async fn update_program_settings(
+            &self,
+            request: tonic::Request<super::UpdateProgramSettingsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::UpdateProgramSettingsResponse>,
+            tonic::Status,
+        > {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
         /// MP-5: what the storefront member center shows this shopper.
@@ -2101,6 +2227,16 @@ pub mod membership_service_server {
             request: tonic::Request<super::ListBudgetBalancesRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListBudgetBalancesResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// PT-5: expire the points lots that are due now (also run periodically by the service).
+        async fn expire_points(
+            &self,
+            request: tonic::Request<super::ExpirePointsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ExpirePointsResponse>,
             tonic::Status,
         > {
             Err(tonic::Status::unimplemented("Not yet implemented"))
@@ -2508,6 +2644,55 @@ pub mod membership_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SetSmsVerificationSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.membership.v1.MembershipService/UpdateProgramSettings" => {
+                    #[allow(non_camel_case_types)]
+                    struct UpdateProgramSettingsSvc<T: MembershipService>(pub Arc<T>);
+                    impl<
+                        T: MembershipService,
+                    > tonic::server::UnaryService<super::UpdateProgramSettingsRequest>
+                    for UpdateProgramSettingsSvc<T> {
+                        type Response = super::UpdateProgramSettingsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::UpdateProgramSettingsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MembershipService>::update_program_settings(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = UpdateProgramSettingsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
@@ -3406,6 +3591,52 @@ pub mod membership_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListBudgetBalancesSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.membership.v1.MembershipService/ExpirePoints" => {
+                    #[allow(non_camel_case_types)]
+                    struct ExpirePointsSvc<T: MembershipService>(pub Arc<T>);
+                    impl<
+                        T: MembershipService,
+                    > tonic::server::UnaryService<super::ExpirePointsRequest>
+                    for ExpirePointsSvc<T> {
+                        type Response = super::ExpirePointsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ExpirePointsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MembershipService>::expire_points(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ExpirePointsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -1,5 +1,15 @@
 //! Domain values to protobuf messages (and enum decoding), so handlers stay recipes.
 
+mod ledger;
+mod levels;
+mod members;
+mod orders;
+
+pub use ledger::*;
+pub use levels::*;
+pub use members::*;
+pub use orders::*;
+
 use memberhub_kit::clock::to_timestamp;
 use memberhub_proto::{common as pbc, membership as pb};
 
@@ -96,25 +106,60 @@ impl From<Program> for pb::Program {
             sms_service_active: program.sms_service_active,
             sms_verification_enabled: program.sms_verification_enabled,
             update_time: Some(to_timestamp(program.updated_at)),
+            points_per_yuan: program.points_per_yuan,
+            points_expiry_enabled: program.points_expiry_enabled,
+            member_tab_position: program.member_tab_position,
+            setup_warnings: setup_warnings(&program),
         }
     }
 }
 
-/// MP-5 for a shopper who has not opened the card. Memberships arrive with the members
-/// issue; until then nobody holds a card, so this is every shopper's view.
-pub fn member_center_for_non_member(program: &Program) -> pb::MemberCenter {
-    let route = JoinRoute::for_policy(program.join_policy);
+/// MP-6: what the merchant should still set up.
+pub fn setup_warnings(program: &Program) -> Vec<pb::Warning> {
+    if program.benefits_configured {
+        return Vec::new();
+    }
+    crate::domain::levels::setup_warnings(&[])
+        .into_iter()
+        .map(pb::Warning::from)
+        .collect()
+}
+
+/// MP-5: the member center for this shopper: the card and how to open it, plus, for a
+/// member, their membership, level name and benefits.
+pub fn member_center(
+    program: &Program,
+    member: Option<(&crate::domain::members::Member, i64)>,
+    level: Option<(&str, &crate::domain::levels::Benefits)>,
+) -> pb::MemberCenter {
+    let card_opened = member.is_some_and(|(m, _)| m.card_opened_at.is_some());
+    let is_member = member.is_some_and(|(m, _)| m.is_member());
+    let route = if card_opened {
+        JoinRoute::None
+    } else {
+        JoinRoute::for_policy(program.join_policy)
+    };
+    let can_open = !card_opened && program.join_policy.allows_card_opening();
     pb::MemberCenter {
         shop_id: program.shop_id.to_string(),
         shop_name: program.shop_name.clone(),
         card_face: Some(card_face(program)),
         join_terms: crate::domain::program::JOIN_TERMS.to_string(),
-        is_member: false,
-        card_opened: false,
+        is_member,
+        card_opened,
         join_route: pb::JoinRoute::from(route).into(),
-        phone_required: program.join_policy.allows_card_opening(),
-        sms_code_required: program.join_policy.allows_card_opening()
-            && program.sms_verification_enabled,
-        membership: None,
+        phone_required: can_open,
+        sms_code_required: can_open && program.sms_verification_enabled,
+        membership: member
+            .filter(|(m, _)| m.state != crate::domain::members::MemberState::None)
+            .map(|(m, points)| membership(m, points)),
+        level_name: level
+            .filter(|_| is_member)
+            .map(|(name, _)| name.to_string())
+            .unwrap_or_default(),
+        benefits: level
+            .filter(|_| is_member)
+            .map(|(_, b)| pb::LevelBenefits::from(b)),
+        member_tab_position: program.member_tab_position,
     }
 }

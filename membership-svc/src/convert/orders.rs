@@ -1,0 +1,142 @@
+//! OR and the event feed.
+
+use memberhub_kit::clock::{from_timestamp, to_timestamp};
+use memberhub_kit::error::{Failure, FieldViolation, Violations};
+use memberhub_proto::membership as pb;
+
+use crate::domain::events::EventType;
+use crate::domain::ids::{ShopId, UserId};
+use crate::domain::orders::{EventKind, OrderEvent, Outcome};
+use crate::store::outbox::StoredEvent;
+
+/// OR-1: the most events one batch may carry.
+pub const MAX_BATCH: usize = 1000;
+
+fn order_event(
+    field: &str,
+    raw: &pb::OrderEvent,
+    violations: &mut Violations,
+) -> Option<OrderEvent> {
+    let f = |name: &str| format!("{field}.{name}");
+    let shop_id = violations.check(ShopId::parse(&f("shop_id"), &raw.shop_id));
+    let user_id = violations.check(UserId::parse(&f("user_id"), &raw.user_id));
+    let order_id = violations.check(OrderEvent::check_order_id(field, &raw.order_id));
+    let kind = match pb::OrderEventType::try_from(raw.r#type).ok() {
+        Some(pb::OrderEventType::Paid) => Some(EventKind::Paid),
+        Some(pb::OrderEventType::ReceiptConfirmed) => Some(EventKind::ReceiptConfirmed),
+        Some(pb::OrderEventType::Refunded) => {
+            let refund_id = raw.refund_id.trim();
+            if refund_id.is_empty() || refund_id.len() > 64 {
+                violations.add(
+                    f("refund_id"),
+                    "is required for a refund: 1 to 64 characters",
+                );
+                None
+            } else {
+                Some(EventKind::Refunded {
+                    refund_id: refund_id.to_string(),
+                })
+            }
+        }
+        _ => {
+            violations.add(f("type"), "must be PAID, RECEIPT_CONFIRMED or REFUNDED");
+            None
+        }
+    };
+    let amount_ok = match kind {
+        Some(EventKind::Refunded { .. }) => raw.amount_fen > 0,
+        _ => raw.amount_fen >= 0,
+    };
+    if !amount_ok {
+        violations.add(
+            f("amount_fen"),
+            "must be a positive amount in fen (zero allowed for orders)",
+        );
+    }
+    let occurred_at = raw.occur_time.as_ref().and_then(from_timestamp);
+    if occurred_at.is_none() {
+        violations.add(f("occur_time"), "is required");
+    }
+    Some(OrderEvent {
+        shop_id: shop_id?,
+        order_id: order_id?,
+        user_id: user_id?,
+        kind: kind?,
+        amount_fen: raw.amount_fen,
+        occurred_at: occurred_at?,
+    })
+}
+
+/// OR-1: a batch of events, every one valid, else INVALID_ARGUMENT naming each bad field.
+pub fn order_events(raw: &[pb::OrderEvent]) -> Result<Vec<OrderEvent>, Failure> {
+    let mut violations = Violations::new();
+    if raw.is_empty() || raw.len() > MAX_BATCH {
+        violations.add("events", format!("must carry 1 to {MAX_BATCH} events"));
+    }
+    let events: Vec<Option<OrderEvent>> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, e)| order_event(&format!("events[{i}]"), e, &mut violations))
+        .collect();
+    violations.finish()?;
+    events
+        .into_iter()
+        .map(|e| e.ok_or(Failure::Internal))
+        .collect()
+}
+
+/// OR-1: a single event.
+pub fn single_order_event(raw: Option<&pb::OrderEvent>) -> Result<OrderEvent, Failure> {
+    let raw = raw.ok_or_else(|| Failure::invalid("event", "is required"))?;
+    let mut violations = Violations::new();
+    let event = order_event("event", raw, &mut violations);
+    violations.finish()?;
+    event.ok_or(Failure::Internal)
+}
+
+impl From<Outcome> for pb::OrderEventOutcome {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Applied => pb::OrderEventOutcome::Applied,
+            Outcome::Duplicate => pb::OrderEventOutcome::Duplicate,
+            Outcome::Held => pb::OrderEventOutcome::Held,
+        }
+    }
+}
+
+impl From<StoredEvent> for pb::WatchEventsResponse {
+    fn from(e: StoredEvent) -> Self {
+        let event_type = match e.event_type {
+            EventType::MemberJoined => pb::EventType::MemberJoined,
+            EventType::MemberQuit => pb::EventType::MemberQuit,
+            EventType::CardOpened => pb::EventType::CardOpened,
+            EventType::OrderPaid => pb::EventType::OrderPaid,
+            EventType::OrderConfirmed => pb::EventType::OrderConfirmed,
+            EventType::OrderRefunded => pb::EventType::OrderRefunded,
+            EventType::LevelChanged => pb::EventType::LevelChanged,
+            EventType::PointsChanged => pb::EventType::PointsChanged,
+        };
+        pb::WatchEventsResponse {
+            cursor: e.cursor.to_string(),
+            event_id: e.event_id.to_string(),
+            r#type: event_type.into(),
+            shop_id: e.shop_id.to_string(),
+            user_id: e.user_id,
+            occur_time: Some(to_timestamp(e.occurred_at)),
+            payload_json: e.payload.to_string(),
+        }
+    }
+}
+
+/// Parses a field that must be a page token made by this service.
+pub fn page_token<T: std::str::FromStr>(
+    field: &str,
+    raw: &str,
+) -> Result<Option<T>, FieldViolation> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.parse()
+        .map(Some)
+        .map_err(|_| FieldViolation::new(field, "must be a page token returned by this list"))
+}

@@ -1,0 +1,259 @@
+//! PT-1..PT-5: transfers (services), budgets (merchants), history (shoppers).
+
+use memberhub_kit::actor::Actor;
+use memberhub_kit::error::{Failure, Violations};
+use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_proto::membership as pb;
+use tonic::{Request, Response};
+
+use super::{Membership, Rpc, shop_and_user, shop_id};
+use crate::convert;
+use crate::domain::ledger::{Account, TransferCommand};
+use crate::store::ledger;
+
+/// PT-1: a transfer between two accounts of one shop, by a platform service (campaign-svc
+/// grants from a reservation, spends points for an exchange) or an operator.
+pub(super) async fn create_transfer(
+    svc: &Membership,
+    request: Request<pb::CreateTransferRequest>,
+) -> Rpc<pb::Transfer> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    actor.ensure_operator()?;
+    let request = request.into_inner();
+    let key = IdempotencyKey::new(&actor, "CreateTransfer", &request.request_id, &request)?;
+    let mut violations = Violations::new();
+    let from = violations.check(convert::account("from", request.from.as_ref()));
+    let to = violations.check(convert::account("to", request.to.as_ref()));
+    let asset = violations.check(convert::asset("asset", request.asset));
+    violations.finish()?;
+    let (Some((shop, from)), Some((to_shop, to)), Some(asset)) = (from, to, asset) else {
+        return Err(Failure::Internal.into());
+    };
+    if shop != to_shop {
+        return Err(
+            Failure::invalid("to.shop_id", "must be the shop of the source account").into(),
+        );
+    }
+    let cmd = TransferCommand {
+        shop_id: shop,
+        from,
+        to,
+        asset,
+        amount: request.amount,
+        reason: request.reason.trim().to_string(),
+    }
+    .validate()?;
+    let (transfer_key, now) = (format!("rpc:{}:{}", key.scope, key.key), svc.clock.now());
+    let transfer = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            ledger::transfer(tx, &cmd, &transfer_key, now)
+                .await
+                .map(pb::Transfer::from)
+        })
+        .await?;
+    Ok(Response::new(transfer))
+}
+
+/// PT-2: the shop pays beans, red packets or data into its budget.
+pub(super) async fn recharge_budget(
+    svc: &Membership,
+    request: Request<pb::RechargeBudgetRequest>,
+) -> Rpc<pb::Transfer> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let request = request.into_inner();
+    let shop = shop_id(&request.shop_id)?;
+    actor.ensure_shop_admin(&shop.to_string())?;
+    let key = IdempotencyKey::new(&actor, "RechargeBudget", &request.request_id, &request)?;
+    let asset =
+        convert::asset("asset", request.asset).map_err(|v| Failure::InvalidArgument(vec![v]))?;
+    let cmd = TransferCommand {
+        shop_id: shop,
+        from: Account::SystemIssuance,
+        to: Account::ShopBudget,
+        asset,
+        amount: request.amount,
+        reason: "budget recharge".into(),
+    }
+    .validate()?;
+    let (transfer_key, now) = (format!("rpc:{}:{}", key.scope, key.key), svc.clock.now());
+    let transfer = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            ledger::transfer(tx, &cmd, &transfer_key, now)
+                .await
+                .map(pb::Transfer::from)
+        })
+        .await?;
+    Ok(Response::new(transfer))
+}
+
+/// PT-2, OC-5: set budget aside for a campaign; RESOURCE_EXHAUSTED beyond the budget.
+pub(super) async fn reserve_budget(
+    svc: &Membership,
+    request: Request<pb::ReserveBudgetRequest>,
+) -> Rpc<pb::BudgetReservation> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let request = request.into_inner();
+    let shop = shop_id(&request.shop_id)?;
+    actor.ensure_shop_admin(&shop.to_string())?;
+    let key = IdempotencyKey::new(&actor, "ReserveBudget", &request.request_id, &request)?;
+    let mut violations = Violations::new();
+    let asset = violations.check(convert::asset("asset", request.asset));
+    if request.amount <= 0 {
+        violations.add("amount", "must be positive");
+    }
+    let purpose = request.purpose.trim().to_string();
+    if purpose.is_empty() || purpose.len() > 200 {
+        violations.add(
+            "purpose",
+            "must name what the budget is for (1 to 200 characters)",
+        );
+    }
+    violations.finish()?;
+    let asset = asset
+        .filter(|a| a.needs_budget())
+        .ok_or_else(|| Failure::invalid("asset", "must be BEANS, RED_PACKET or DATA_PACK"))?;
+    let now = svc.clock.now();
+    let reservation = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            ledger::reserve(tx, shop, asset, request.amount, &purpose, now)
+                .await
+                .map(pb::BudgetReservation::from)
+        })
+        .await?;
+    Ok(Response::new(reservation))
+}
+
+/// OC-9: give back what a reservation did not spend, once.
+pub(super) async fn release_budget_reservation(
+    svc: &Membership,
+    request: Request<pb::ReleaseBudgetReservationRequest>,
+) -> Rpc<pb::BudgetReservation> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let request = request.into_inner();
+    let id: uuid::Uuid = request
+        .reservation_id
+        .trim()
+        .parse()
+        .map_err(|_| Failure::invalid("reservation_id", "must be a reservation id"))?;
+    let key = IdempotencyKey::new(
+        &actor,
+        "ReleaseBudgetReservation",
+        &request.request_id,
+        &request,
+    )?;
+    let now = svc.clock.now();
+    let reservation = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            let held = ledger::lock_reservation(tx, id).await?;
+            actor.ensure_shop_admin(&held.shop_id.to_string())?;
+            ledger::release(tx, id, now)
+                .await
+                .map(pb::BudgetReservation::from)
+        })
+        .await?;
+    Ok(Response::new(reservation))
+}
+
+/// PT-4: the shopper's ledger history, newest first.
+pub(super) async fn list_ledger_entries(
+    svc: &Membership,
+    request: Request<pb::ListLedgerEntriesRequest>,
+) -> Rpc<pb::ListLedgerEntriesResponse> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let request = request.into_inner();
+    let (shop, user) = shop_and_user(&request.shop_id, &request.user_id)?;
+    actor
+        .ensure_user(user.as_str())
+        .or_else(|_| actor.ensure_shop_admin(&shop.to_string()))?;
+    let mut violations = Violations::new();
+    let asset = match request.asset {
+        0 => None,
+        raw => violations.check(convert::asset("asset", raw)),
+    };
+    let before = violations
+        .check(convert::page_token::<i64>(
+            "page_token",
+            &request.page_token,
+        ))
+        .flatten();
+    if !(0..=200).contains(&request.page_size) {
+        violations.add("page_size", "must be 1 to 200 (0 means 50)");
+    }
+    violations.finish()?;
+    let size = if request.page_size == 0 {
+        50
+    } else {
+        i64::from(request.page_size)
+    };
+    let mut conn = svc.conn().await?;
+    let mut entries =
+        ledger::member_entries(&mut conn, shop, &user, asset, before, size + 1).await?;
+    let more = entries.len() as i64 > size;
+    entries.truncate(size as usize);
+    let next_page_token = match (more, entries.last()) {
+        (true, Some(last)) => last.entry_id.to_string(),
+        _ => String::new(),
+    };
+    Ok(Response::new(pb::ListLedgerEntriesResponse {
+        entries: entries.into_iter().map(Into::into).collect(),
+        next_page_token,
+    }))
+}
+
+/// PT-4: the merchant's budget balances.
+pub(super) async fn list_budget_balances(
+    svc: &Membership,
+    request: Request<pb::ListBudgetBalancesRequest>,
+) -> Rpc<pb::ListBudgetBalancesResponse> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let shop = shop_id(&request.get_ref().shop_id)?;
+    actor.ensure_shop_admin(&shop.to_string())?;
+    let mut conn = svc.conn().await?;
+    let balances = ledger::budget_balances(&mut conn, shop)
+        .await?
+        .into_iter()
+        .map(|(asset, available, reserved)| pb::BudgetBalance {
+            asset: convert::asset_to_pb(asset).into(),
+            available,
+            reserved,
+        })
+        .collect();
+    Ok(Response::new(pb::ListBudgetBalancesResponse { balances }))
+}
+
+/// PT-5: expire due lots now (a shop's merchant for their shop; operators for all).
+pub(super) async fn expire_points(
+    svc: &Membership,
+    request: Request<pb::ExpirePointsRequest>,
+) -> Rpc<pb::ExpirePointsResponse> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let request = request.into_inner();
+    let shop = match request.shop_id.as_str() {
+        "" => {
+            actor.ensure_operator()?;
+            None
+        }
+        raw => {
+            let shop = shop_id(raw)?;
+            actor.ensure_shop_admin(&shop.to_string())?;
+            Some(shop)
+        }
+    };
+    let key = IdempotencyKey::new(&actor, "ExpirePoints", &request.request_id, &request)?;
+    let now = svc.clock.now();
+    let response = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            let (expired_lots, expired_points) = ledger::expire_due(tx, shop, now).await?;
+            Ok(pb::ExpirePointsResponse {
+                expired_lots,
+                expired_points,
+            })
+        })
+        .await?;
+    Ok(Response::new(response))
+}

@@ -1,0 +1,232 @@
+//! MP-1..MP-6: shops and their programs.
+
+use memberhub_kit::actor::Actor;
+use memberhub_kit::error::{Failure, Violations};
+use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_proto::membership as pb;
+use tonic::{Request, Response, Status};
+
+use super::{Membership, shop_id};
+use crate::convert;
+use crate::domain::ids::{ShopId, UserId};
+use crate::domain::program::{CardFaceChange, SettingsChange};
+use crate::domain::shop::NewShop;
+use crate::store::{ledger, levels, members, programs, shops};
+
+pub(super) async fn create_shop(
+    svc: &Membership,
+    request: Request<pb::CreateShopRequest>,
+) -> Result<Response<pb::Shop>, Status> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    actor.ensure_operator()?;
+    let request = request.into_inner();
+    let key = IdempotencyKey::new(&actor, "CreateShop", &request.request_id, &request)?;
+    let shop_type = convert::shop_type(request.r#type);
+    let new = NewShop::parse(
+        &request.name,
+        shop_type,
+        &request.logo_url,
+        &request.time_zone,
+        request.gift_items,
+    )?;
+    let now = svc.clock.now();
+    let shop = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            shops::insert(tx, new, now).await.map(pb::Shop::from)
+        })
+        .await?;
+    Ok(Response::new(shop))
+}
+
+pub(super) async fn get_shop(
+    svc: &Membership,
+    request: Request<pb::GetShopRequest>,
+) -> Result<Response<pb::Shop>, Status> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let id = shop_id(&request.get_ref().shop_id)?;
+    actor.ensure_shop_admin(&id.to_string())?;
+    let mut conn = svc.conn().await?;
+    let shop = shops::get(&mut conn, id)
+        .await?
+        .ok_or(crate::error::Error::ShopNotFound(id))?;
+    Ok(Response::new(shop.into()))
+}
+
+pub(super) async fn get_program(
+    svc: &Membership,
+    request: Request<pb::GetProgramRequest>,
+) -> Result<Response<pb::Program>, Status> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let id = shop_id(&request.get_ref().shop_id)?;
+    actor.ensure_shop_admin(&id.to_string())?;
+    let mut conn = svc.conn().await?;
+    Ok(Response::new(programs::get(&mut conn, id).await?.into()))
+}
+
+pub(super) async fn set_join_policy(
+    svc: &Membership,
+    request: Request<pb::SetJoinPolicyRequest>,
+) -> Result<Response<pb::Program>, Status> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let request = request.into_inner();
+    let id = shop_id(&request.shop_id)?;
+    actor.ensure_shop_admin(&id.to_string())?;
+    let key = IdempotencyKey::new(&actor, "SetJoinPolicy", &request.request_id, &request)?;
+    let policy = convert::join_policy(request.join_policy).ok_or_else(|| {
+        Failure::invalid(
+            "join_policy",
+            "must be ORDER, CARD, ORDER_OR_CARD or ORDER_AND_CARD",
+        )
+    })?;
+    let now = svc.clock.now();
+    let program = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            programs::set_join_policy(tx, id, policy, now)
+                .await
+                .map(pb::Program::from)
+        })
+        .await?;
+    Ok(Response::new(program))
+}
+
+pub(super) async fn update_card_face(
+    svc: &Membership,
+    request: Request<pb::UpdateCardFaceRequest>,
+) -> Result<Response<pb::Program>, Status> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let request = request.into_inner();
+    let id = shop_id(&request.shop_id)?;
+    actor.ensure_shop_admin(&id.to_string())?;
+    let key = IdempotencyKey::new(&actor, "UpdateCardFace", &request.request_id, &request)?;
+    let images: Vec<(i32, &str)> = request
+        .level_images
+        .iter()
+        .map(|i| (i.level, i.image_url.as_str()))
+        .collect();
+    let change = CardFaceChange::parse(
+        request.card_name.as_deref(),
+        request.logo_url.as_deref(),
+        request.opening_image_url.as_deref(),
+        &images,
+    )?;
+    let now = svc.clock.now();
+    let program = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            programs::update_card_face(tx, id, change, now)
+                .await
+                .map(pb::Program::from)
+        })
+        .await?;
+    Ok(Response::new(program))
+}
+
+pub(super) async fn activate_sms_service(
+    svc: &Membership,
+    request: Request<pb::ActivateSmsServiceRequest>,
+) -> Result<Response<pb::Program>, Status> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let request = request.into_inner();
+    let id = shop_id(&request.shop_id)?;
+    actor.ensure_shop_admin(&id.to_string())?;
+    let key = IdempotencyKey::new(&actor, "ActivateSmsService", &request.request_id, &request)?;
+    let now = svc.clock.now();
+    let program = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            programs::activate_sms_service(tx, id, now)
+                .await
+                .map(pb::Program::from)
+        })
+        .await?;
+    Ok(Response::new(program))
+}
+
+pub(super) async fn set_sms_verification(
+    svc: &Membership,
+    request: Request<pb::SetSmsVerificationRequest>,
+) -> Result<Response<pb::Program>, Status> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let request = request.into_inner();
+    let id = shop_id(&request.shop_id)?;
+    actor.ensure_shop_admin(&id.to_string())?;
+    let key = IdempotencyKey::new(&actor, "SetSmsVerification", &request.request_id, &request)?;
+    let (enable, now) = (request.enabled, svc.clock.now());
+    let program = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            programs::set_sms_verification(tx, id, enable, now)
+                .await
+                .map(pb::Program::from)
+        })
+        .await?;
+    Ok(Response::new(program))
+}
+
+pub(super) async fn update_program_settings(
+    svc: &Membership,
+    request: Request<pb::UpdateProgramSettingsRequest>,
+) -> Result<Response<pb::UpdateProgramSettingsResponse>, Status> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let request = request.into_inner();
+    let id = shop_id(&request.shop_id)?;
+    actor.ensure_shop_admin(&id.to_string())?;
+    let key = IdempotencyKey::new(
+        &actor,
+        "UpdateProgramSettings",
+        &request.request_id,
+        &request,
+    )?;
+    let change = SettingsChange::parse(
+        request.points_per_yuan,
+        request.points_expiry_enabled,
+        request.member_tab_position,
+    )?;
+    let now = svc.clock.now();
+    let response = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            let program = programs::update_settings(tx, id, change, now).await?;
+            let warnings = convert::setup_warnings(&program);
+            Ok(pb::UpdateProgramSettingsResponse {
+                program: Some(program.into()),
+                warnings,
+            })
+        })
+        .await?;
+    Ok(Response::new(response))
+}
+
+/// MP-5: the card and how to open it; for a member also their level, benefits and points.
+pub(super) async fn get_member_center(
+    svc: &Membership,
+    request: Request<pb::GetMemberCenterRequest>,
+) -> Result<Response<pb::MemberCenter>, Status> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    let request = request.into_inner();
+    let mut violations = Violations::new();
+    let id = violations.check(ShopId::parse("shop_id", &request.shop_id));
+    let user = violations.check(UserId::parse("user_id", &request.user_id));
+    violations.finish()?;
+    let (Some(id), Some(user)) = (id, user) else {
+        return Err(Failure::Internal.into());
+    };
+    actor.ensure_user(user.as_str())?;
+    let mut conn = svc.conn().await?;
+    let program = programs::get(&mut conn, id).await?;
+    let member = members::get(&mut conn, id, &user).await?;
+    let points =
+        ledger::balance(&mut conn, id, &user, crate::domain::ledger::Asset::Points).await?;
+    let rules = levels::get(&mut conn, id).await?;
+    let level = member
+        .as_ref()
+        .and_then(|m| rules.levels.iter().find(|(d, _)| d.level == m.level))
+        .map(|(d, b)| (d.name.as_str(), b));
+    Ok(Response::new(convert::member_center(
+        &program,
+        member.as_ref().map(|m| (m, points)),
+        level,
+    )))
+}

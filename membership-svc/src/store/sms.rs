@@ -1,0 +1,193 @@
+//! MP-4: sent codes, wrong tries, and the recording `SmsSender`'s message table.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::ids::{ShopId, UserId};
+use crate::domain::sms::{self, HashKey, Phone, SentCode};
+use crate::error::Error;
+
+/// The code last sent to the shopper for the shop, locked.
+pub async fn lock_code(
+    conn: &mut PgConnection,
+    shop_id: ShopId,
+    user_id: &UserId,
+) -> Result<Option<SentCode>, Error> {
+    let row = sqlx::query!(
+        "SELECT phone_hash, code_hash, sent_at, expires_at, failed_attempts, consumed_at
+         FROM membership.sms_codes WHERE shop_id = $1 AND user_id = $2 FOR UPDATE",
+        shop_id.as_uuid(),
+        user_id.as_str(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| SentCode {
+        phone_hash: r.phone_hash,
+        code_hash: r.code_hash,
+        sent_at: r.sent_at,
+        expires_at: r.expires_at,
+        failed_attempts: r.failed_attempts,
+        consumed: r.consumed_at.is_some(),
+    }))
+}
+
+/// Replaces the shopper's code with a new one.
+pub async fn store_code(
+    conn: &mut PgConnection,
+    shop_id: ShopId,
+    user_id: &UserId,
+    code: &SentCode,
+) -> Result<(), Error> {
+    sqlx::query!(
+        "INSERT INTO membership.sms_codes (shop_id, user_id, phone_hash, code_hash, sent_at, expires_at, failed_attempts)
+         VALUES ($1, $2, $3, $4, $5, $6, 0)
+         ON CONFLICT (shop_id, user_id) DO UPDATE SET phone_hash = EXCLUDED.phone_hash, code_hash = EXCLUDED.code_hash,
+             sent_at = EXCLUDED.sent_at, expires_at = EXCLUDED.expires_at, failed_attempts = 0, consumed_at = NULL",
+        shop_id.as_uuid(),
+        user_id.as_str(),
+        code.phone_hash,
+        code.code_hash,
+        code.sent_at,
+        code.expires_at,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The code was used to open the card.
+pub async fn consume_code(
+    conn: &mut PgConnection,
+    shop_id: ShopId,
+    user_id: &UserId,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query!(
+        "UPDATE membership.sms_codes SET consumed_at = $3 WHERE shop_id = $1 AND user_id = $2",
+        shop_id.as_uuid(),
+        user_id.as_str(),
+        now,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// MP-4: a wrong try counts even though the card opening fails, so it commits on its own.
+pub async fn record_wrong_try(
+    pool: &PgPool,
+    shop_id: ShopId,
+    user_id: &UserId,
+) -> Result<(), Error> {
+    sqlx::query!(
+        "UPDATE membership.sms_codes SET failed_attempts = failed_attempts + 1 WHERE shop_id = $1 AND user_id = $2",
+        shop_id.as_uuid(),
+        user_id.as_str(),
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Where card-verification messages go. The default records them in `sms_messages`,
+/// which tests and `memberhub dev` read; a real gateway implements the same trait.
+pub trait SmsSender: Send + Sync + std::fmt::Debug {
+    /// Sends `body` to `phone` as part of the caller's transaction.
+    fn send<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        shop_id: ShopId,
+        phone: &'a Phone,
+        body: &'a str,
+        now: DateTime<Utc>,
+    ) -> futures::future::BoxFuture<'a, Result<(), Error>>;
+}
+
+/// The recording sender: the phone is kept only hashed and masked.
+#[derive(Debug, Clone)]
+pub struct RecordingSender {
+    pub key: HashKey,
+}
+
+impl SmsSender for RecordingSender {
+    fn send<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        shop_id: ShopId,
+        phone: &'a Phone,
+        body: &'a str,
+        now: DateTime<Utc>,
+    ) -> futures::future::BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            sqlx::query!(
+                "INSERT INTO membership.sms_messages (shop_id, phone_hash, phone_masked, body, sent_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                shop_id.as_uuid(),
+                self.key.phone(phone),
+                phone.masked(),
+                body,
+                now,
+            )
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
+    }
+}
+
+/// A message the recording sender kept.
+#[derive(Debug, Clone)]
+pub struct RecordedSms {
+    pub shop_id: Uuid,
+    pub phone_masked: String,
+    pub body: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// The messages recorded for `phone`, newest first (for tests and `memberhub dev`), hashed
+/// with the key the service uses (see `crate::config::phone_hash_key`).
+pub async fn recorded_messages(pool: &PgPool, phone: &str) -> Result<Vec<RecordedSms>, Error> {
+    let phone = Phone::parse("phone", phone)
+        .map_err(|v| Error::Rejected(memberhub_kit::error::Failure::InvalidArgument(vec![v])))?;
+    let key = crate::config::phone_hash_key();
+    let rows = sqlx::query_as!(
+        RecordedSms,
+        "SELECT shop_id, phone_masked, body, sent_at FROM membership.sms_messages
+         WHERE phone_hash = $1 ORDER BY message_id DESC",
+        key.phone(&phone),
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
+/// The newest recorded messages of all phones (what `memberhub dev` prints).
+pub async fn latest_messages(pool: &PgPool, limit: i64) -> Result<Vec<RecordedSms>, Error> {
+    Ok(sqlx::query_as!(
+        RecordedSms,
+        "SELECT shop_id, phone_masked, body, sent_at FROM membership.sms_messages ORDER BY message_id DESC LIMIT $1",
+        limit,
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// MP-4: what to store for a freshly sent code.
+pub fn new_sent_code(
+    key: &HashKey,
+    shop_id: ShopId,
+    user_id: &UserId,
+    phone: &Phone,
+    code: &str,
+    now: DateTime<Utc>,
+) -> SentCode {
+    SentCode {
+        phone_hash: key.phone(phone),
+        code_hash: key.code(&shop_id.to_string(), user_id.as_str(), code),
+        sent_at: now,
+        expires_at: now + sms::CODE_VALIDITY,
+        failed_attempts: 0,
+        consumed: false,
+    }
+}
