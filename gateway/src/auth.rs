@@ -1,5 +1,6 @@
 //! JWT bearer authentication. HS256 only; `exp`, `iss` and `aud` are required and
-//! checked with no leeway beyond a few seconds of clock skew.
+//! checked with no leeway beyond a few seconds of clock skew. One extractor per surface:
+//! a token of another role gets PERMISSION_DENIED there.
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -17,12 +18,14 @@ pub enum Role {
     Operator,
     Merchant,
     Shopper,
+    /// A trusted system such as the commerce platform's order system; `sub` is its name.
+    Service,
 }
 
 /// The claims of a memberhub access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
-    /// The shopper's user id, the merchant's account, or the operator's account.
+    /// The shopper's user id, the merchant's or operator's account, or the service's name.
     pub sub: String,
     pub role: Role,
     /// Required for merchants: the one shop they act for.
@@ -81,6 +84,10 @@ impl JwtConfig {
                 .filter(|s| !s.is_empty())
                 .map(|shop_id| Actor::Merchant { shop_id })
                 .ok_or_else(|| ApiError::unauthenticated("merchant token without shop_id".into())),
+            Role::Service if claims.sub.trim().is_empty() => Err(ApiError::unauthenticated(
+                "service token without a service name in sub".into(),
+            )),
+            Role::Service => Ok(Actor::Service { name: claims.sub }),
         }
     }
 
@@ -214,6 +221,27 @@ impl FromRequestParts<AppState> for ShopperCaller {
     }
 }
 
+/// A trusted service, e.g. the order system (internal surface).
+#[derive(Debug, Clone)]
+pub struct ServiceCaller(pub Actor);
+
+impl FromRequestParts<AppState> for ServiceCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Caller(actor) = Caller::from_request_parts(parts, state).await?;
+        match actor {
+            Actor::Service { .. } => Ok(Self(actor)),
+            _ => Err(ApiError::permission_denied(
+                "the internal API is for services".into(),
+            )),
+        }
+    }
+}
+
 /// The `Idempotency-Key` header every mutating route requires.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey(pub String);
@@ -231,5 +259,57 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         memberhub_kit::idempotency::parse_request_id(key)
             .map(IdempotencyKey)
             .map_err(|v| ApiError::invalid_field("Idempotency-Key", &v.description))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> JwtConfig {
+        JwtConfig {
+            secret: "unit-test-secret".into(),
+            issuer: "memberhub".into(),
+            audience: "memberhub-api".into(),
+        }
+    }
+
+    #[test]
+    fn x1_service_token_speaks_for_the_named_service() -> Result<(), Box<dyn std::error::Error>> {
+        let jwt = config();
+        let token = jwt.issue(
+            Role::Service,
+            "order-system",
+            None,
+            chrono::Duration::minutes(5),
+        )?;
+        let actor = jwt.verify(&token).map_err(|e| e.body.message)?;
+        assert_eq!(
+            actor,
+            Actor::Service {
+                name: "order-system".into()
+            }
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn x1_service_token_without_a_name_is_unauthenticated() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let jwt = config();
+        let token = jwt.issue(Role::Service, " ", None, chrono::Duration::minutes(5))?;
+        let error = jwt
+            .verify(&token)
+            .err()
+            .ok_or("a nameless service was accepted")?;
+        assert_eq!(error.code, tonic::Code::Unauthenticated);
+        Ok(())
+    }
+
+    #[test]
+    fn role_names_in_tokens_are_lowercase() -> Result<(), serde_json::Error> {
+        assert_eq!(serde_json::to_value(Role::Service)?, "service");
+        assert_eq!(serde_json::from_str::<Role>("\"service\"")?, Role::Service);
+        Ok(())
     }
 }

@@ -68,6 +68,20 @@ impl ApiError {
         });
         error
     }
+
+    /// INVALID_ARGUMENT naming every bad field at once.
+    pub fn invalid_fields(violations: Vec<FieldViolation>) -> Self {
+        let described: Vec<String> = violations
+            .iter()
+            .map(|v| format!("{}: {}", v.field, v.description))
+            .collect();
+        let mut error = Self::new(
+            tonic::Code::InvalidArgument,
+            format!("invalid argument: {}", described.join("; ")),
+        );
+        error.body.field_violations = violations;
+        error
+    }
 }
 
 impl From<tonic::Status> for ApiError {

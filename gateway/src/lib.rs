@@ -1,12 +1,14 @@
 //! The HTTP/JSON gateway: authenticates callers, enforces tenancy, and forwards to
-//! the services over gRPC. Three surfaces: `/api/platform/v1` (operators),
-//! `/api/backoffice/v1` (merchants), `/api/storefront/v1` (shoppers). Holds no state.
+//! the services over gRPC. Four surfaces: `/api/platform/v1` (operators),
+//! `/api/backoffice/v1` (merchants), `/api/storefront/v1` (shoppers) and
+//! `/api/internal/v1` (trusted services such as the order system). Holds no state.
 
 pub mod auth;
 mod body;
 pub mod config;
 pub mod error;
 mod openapi;
+mod query;
 pub mod routes;
 pub mod state;
 mod upstream;
@@ -35,6 +37,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .nest("/api/platform/v1", routes::platform::router())
         .nest("/api/backoffice/v1", routes::backoffice::router())
         .nest("/api/storefront/v1", routes::storefront::router())
+        .nest("/api/internal/v1", routes::internal::router())
         .fallback(not_found)
         .with_state(state);
     let docs = utoipa_swagger_ui::SwaggerUi::new("/api/docs")

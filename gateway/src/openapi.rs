@@ -4,12 +4,12 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::error::{ErrorBody, FieldViolation};
-use crate::routes::{backoffice, platform, storefront};
+use crate::routes::{backoffice, internal, platform, storefront};
 use crate::views;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "memberhub API", description = "Storefront, back-office and platform HTTP API of memberhub. \
+    info(title = "memberhub API", description = "Storefront, back-office, platform and internal HTTP API of memberhub. \
         Every route takes a JWT bearer token; every mutation an Idempotency-Key header."),
     paths(
         platform::create_shop,
@@ -20,7 +20,25 @@ use crate::views;
         backoffice::update_card_face,
         backoffice::set_sms_verification,
         backoffice::activate_sms_service,
+        backoffice::update_program_settings,
+        backoffice::get_level_rules,
+        backoffice::update_level_rules,
+        backoffice::update_level_benefits,
+        backoffice::list_members,
+        backoffice::get_member,
+        backoffice::list_budget_balances,
+        backoffice::recharge_budget,
+        backoffice::expire_points,
         storefront::member_center,
+        storefront::send_card_sms_code,
+        storefront::open_card,
+        storefront::my_membership,
+        storefront::quit_membership,
+        storefront::my_ledger,
+        storefront::follow_shop,
+        storefront::unfollow_shop,
+        internal::report_order_event,
+        internal::batch_report_order_events,
     ),
     components(schemas(
         ErrorBody,
@@ -36,6 +54,42 @@ use crate::views;
         views::SetSmsVerification,
         views::ShopType,
         views::JoinPolicy,
+        views::Warning,
+        views::UpdateProgramSettings,
+        views::ProgramSettingsSaved,
+        views::ConditionOperator,
+        views::LevelCondition,
+        views::ExchangeItem,
+        views::LevelBenefits,
+        views::Level,
+        views::LevelRules,
+        views::LevelRulesSaved,
+        views::LevelDefinition,
+        views::UpdateLevelRules,
+        views::JoinChannel,
+        views::MemberSource,
+        views::MemberProfile,
+        views::Membership,
+        views::MemberPage,
+        views::SendCardSmsCode,
+        views::SmsCodeSent,
+        views::OpenCard,
+        views::Following,
+        views::Asset,
+        views::LedgerEntry,
+        views::LedgerPage,
+        views::Account,
+        views::Transfer,
+        views::BudgetBalance,
+        views::BudgetBalances,
+        views::RechargeBudget,
+        views::PointsExpired,
+        views::OrderEventType,
+        views::OrderLine,
+        views::OrderEvent,
+        views::OrderEventBatch,
+        views::OrderEventReported,
+        views::OrderEventsReported,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

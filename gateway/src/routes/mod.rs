@@ -1,6 +1,8 @@
-//! The three surfaces.
+//! The four surfaces: platform (operators), back-office (merchants), storefront (shoppers)
+//! and internal (trusted services such as the order system).
 
 pub mod backoffice;
+pub mod internal;
 pub mod platform;
 pub mod storefront;
 

@@ -37,7 +37,7 @@ pub(super) async fn update_level_rules(
     let response = svc
         .store
         .idempotent(&key, now, async |tx| {
-            let rules = levels::update_ladder(tx, id, ladder, now).await?;
+            let rules = levels::update_ladder(tx, id, ladder.clone(), now).await?;
             Ok(pb::UpdateLevelRulesResponse {
                 warnings: convert::benefit_warnings(&rules),
                 rules: Some((&rules).into()),
@@ -67,7 +67,7 @@ pub(super) async fn update_level_benefits(
     let response = svc
         .store
         .idempotent(&key, now, async |tx| {
-            let rules = levels::update_benefits(tx, id, level, benefits).await?;
+            let rules = levels::update_benefits(tx, id, level, benefits.clone()).await?;
             Ok(pb::UpdateLevelBenefitsResponse {
                 warnings: convert::benefit_warnings(&rules),
                 rules: Some((&rules).into()),

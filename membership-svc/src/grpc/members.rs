@@ -91,7 +91,7 @@ pub(super) async fn open_card(
     let result = svc
         .store
         .idempotent(&key, now, async |tx| {
-            let member = cards::open_card(tx, &svc.key, command, now).await?;
+            let member = cards::open_card(tx, &svc.key, command.clone(), now).await?;
             let points = ledger::balance(tx, shop, &user, Asset::Points).await?;
             Ok(convert::membership(&member, points))
         })

@@ -33,7 +33,9 @@ pub(super) async fn create_shop(
     let shop = svc
         .store
         .idempotent(&key, now, async |tx| {
-            shops::insert(tx, new, now).await.map(pb::Shop::from)
+            shops::insert(tx, new.clone(), now)
+                .await
+                .map(pb::Shop::from)
         })
         .await?;
     Ok(Response::new(shop))
@@ -115,7 +117,7 @@ pub(super) async fn update_card_face(
     let program = svc
         .store
         .idempotent(&key, now, async |tx| {
-            programs::update_card_face(tx, id, change, now)
+            programs::update_card_face(tx, id, change.clone(), now)
                 .await
                 .map(pb::Program::from)
         })
@@ -188,7 +190,7 @@ pub(super) async fn update_program_settings(
     let response = svc
         .store
         .idempotent(&key, now, async |tx| {
-            let program = programs::update_settings(tx, id, change, now).await?;
+            let program = programs::update_settings(tx, id, change.clone(), now).await?;
             let warnings = convert::setup_warnings(&program);
             Ok(pb::UpdateProgramSettingsResponse {
                 program: Some(program.into()),

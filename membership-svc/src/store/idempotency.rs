@@ -1,6 +1,7 @@
 //! run a mutation at most once per idempotency key. The key is claimed first in the
 //! transaction (a concurrent duplicate waits on the row, then sees the stored response);
-//! the response is stored with the effect; a refusal rolls back and stores nothing.
+//! the response is stored with the effect; a refusal rolls back and stores nothing. A
+//! deadlock or serialization failure reruns the whole transaction a bounded number of times.
 
 use memberhub_kit::idempotency::IdempotencyKey;
 use sqlx::PgConnection;
@@ -13,6 +14,31 @@ impl Store {
     /// response, or `IDEMPOTENCY_KEY_REUSED` when the request differs.
     #[tracing::instrument(skip_all, fields(method = key.method))]
     pub async fn idempotent<T, F>(
+        &self,
+        key: &IdempotencyKey,
+        now: chrono::DateTime<chrono::Utc>,
+        effect: F,
+    ) -> Result<T, Error>
+    where
+        T: prost::Message + Default,
+        F: AsyncFnOnce(&mut PgConnection) -> Result<T, Error> + Clone,
+    {
+        let mut attempt = 1;
+        loop {
+            match self.idempotent_once(key, now, effect.clone()).await {
+                Err(Error::Database(e)) if attempt < MAX_ATTEMPTS && is_transient(&e) => {
+                    tracing::warn!(attempt, error = %e, "transaction conflict, retrying");
+                    metrics::counter!("memberhub_tx_retries_total", "method" => key.method)
+                        .increment(1);
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempt)).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn idempotent_once<T, F>(
         &self,
         key: &IdempotencyKey,
         now: chrono::DateTime<chrono::Utc>,
@@ -66,4 +92,15 @@ impl Store {
         tx.commit().await?;
         Ok(response)
     }
+}
+
+/// Attempts of one transaction before a conflict is reported.
+const MAX_ATTEMPTS: u64 = 4;
+
+/// Deadlock (40P01) or serialization failure (40001): rerunning may succeed.
+fn is_transient(error: &sqlx::Error) -> bool {
+    matches!(
+        memberhub_kit::db::sqlstate(error).as_deref(),
+        Some("40P01" | "40001")
+    )
 }

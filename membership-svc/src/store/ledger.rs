@@ -230,7 +230,7 @@ pub async fn lock_points(
         "SELECT a.shop_id, a.owner, a.balance FROM membership.accounts a
          JOIN unnest($1::uuid[], $2::text[]) AS k(s, u) ON a.shop_id = k.s AND a.owner = k.u
          WHERE a.kind = 'MEMBER' AND a.asset = 'POINTS'
-         ORDER BY a.shop_id, a.owner FOR UPDATE OF a",
+         ORDER BY a.shop_id, a.owner COLLATE \"C\" FOR UPDATE OF a",
         &shops,
         &users,
     )

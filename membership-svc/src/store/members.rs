@@ -106,7 +106,7 @@ pub async fn lock_many(
                 m.order_count, m.paid_order_count, m.following
          FROM membership.members m JOIN unnest($1::uuid[], $2::text[]) AS k(s, u)
            ON m.shop_id = k.s AND m.user_id = k.u
-         ORDER BY m.shop_id, m.user_id
+         ORDER BY m.shop_id, m.user_id COLLATE \"C\"
          FOR UPDATE OF m",
         &shops,
         &users,

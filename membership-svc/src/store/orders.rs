@@ -144,7 +144,7 @@ async fn lock_orders(conn: &mut PgConnection, events: &[OrderEvent]) -> Result<V
         "SELECT o.shop_id, o.order_id, o.user_id, o.amount_fen, o.paid_at, o.confirmed_at, o.refunded_fen,
                 o.points_earned, o.points_reversed
          FROM membership.orders o JOIN unnest($1::uuid[], $2::text[]) AS k(s, id) ON o.shop_id = k.s AND o.order_id = k.id
-         ORDER BY o.shop_id, o.order_id FOR UPDATE OF o",
+         ORDER BY o.shop_id, o.order_id COLLATE \"C\" FOR UPDATE OF o",
         &shops,
         &ids,
     )

@@ -73,6 +73,11 @@ impl World {
         self.token(Role::Shopper, user_id, None)
     }
 
+    /// A trusted service's token (internal surface), e.g. the commerce platform's `order-system`.
+    pub fn service(&self, name: &str) -> anyhow::Result<String> {
+        self.token(Role::Service, name, None)
+    }
+
     /// Sends a request and returns (status, JSON body).
     pub async fn call(
         &self,
