@@ -195,8 +195,9 @@ impl Member {
         self.source = Some(source);
         self.joined_at = Some(now);
         self.first_joined_at.get_or_insert(now);
+        // The level a member starts at travels with MEMBER_JOINED, not as a change.
+        self.level = ladder.level_for(self.total_spend_fen, self.order_count);
         out.push(Transition::Joined { first_ever });
-        self.recompute_level(ladder, out);
     }
 
     /// MB-2: open the card under `policy`.
