@@ -56,7 +56,7 @@ CREATE TABLE membership.members (
     CONSTRAINT active_has_period CHECK (state NOT IN ('ACTIVE', 'QUIT') OR membership_id IS NOT NULL)
 );
 -- MB-4: the merchant's list, newest first, filtered by level, channel and source.
-CREATE INDEX members_by_join ON membership.members (shop_id, joined_at DESC, user_id)
+CREATE INDEX members_by_join ON membership.members (shop_id, joined_at DESC, user_id DESC)
     WHERE state = 'ACTIVE';
 
 -- MB-3: every membership period, open or closed.

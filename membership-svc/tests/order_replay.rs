@@ -211,13 +211,17 @@ async fn outcome(
     .bind(shop_id)
     .fetch_all(&pool)
     .await?;
-    let mut transfers: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT reason, amount, shortfall FROM membership.transfers WHERE shop_id = $1",
+    // Points moved per order and direction: how a total reversal splits between two
+    // refunds of one order depends on their arrival order (OR-4's cumulative floor), the
+    // per-order totals do not.
+    let transfers: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT split_part(reason, ' ', 2) || CASE WHEN to_kind = 'MEMBER' THEN ' earned' ELSE ' reversed' END,
+                sum(amount)::bigint, sum(shortfall)::bigint
+         FROM membership.transfers WHERE shop_id = $1 GROUP BY 1 ORDER BY 1",
     )
     .bind(shop_id)
     .fetch_all(&pool)
     .await?;
-    transfers.sort();
     let members = members
         .into_iter()
         .map(|(u, s, l, sp, o, p)| (u, (s, l, sp, o, p)))

@@ -80,32 +80,32 @@ pub fn raw_levels(levels: &[pb::LevelDefinition]) -> Vec<RawLevel<'_>> {
         .collect()
 }
 
-impl From<&LevelRules> for pb::LevelRules {
-    fn from(rules: &LevelRules) -> Self {
-        pb::LevelRules {
-            shop_id: rules.shop_id.to_string(),
-            levels: rules
-                .levels
-                .iter()
-                .map(|(d, b)| pb::Level {
-                    level: d.level,
-                    name: d.name.clone(),
-                    condition: d.condition.map(|c| pb::LevelCondition {
-                        min_spend_fen: c.min_spend_fen,
-                        min_order_count: c.min_order_count,
-                        operator: match c.operator {
-                            Operator::And => pb::ConditionOperator::And,
-                            Operator::Or => pb::ConditionOperator::Or,
-                        }
-                        .into(),
-                    }),
-                    benefits: Some(pb::LevelBenefits::from(b)),
-                })
-                .collect(),
-            last_change_time: rules.last_change.map(to_timestamp),
-            next_change_allowed_time: levels::next_change_allowed_at(rules.last_change)
-                .map(to_timestamp),
-        }
+/// LV-4: the rules as of `now` (the next allowed change is shown only while it is ahead).
+pub fn level_rules(rules: &LevelRules, now: chrono::DateTime<chrono::Utc>) -> pb::LevelRules {
+    pb::LevelRules {
+        shop_id: rules.shop_id.to_string(),
+        levels: rules
+            .levels
+            .iter()
+            .map(|(d, b)| pb::Level {
+                level: d.level,
+                name: d.name.clone(),
+                condition: d.condition.map(|c| pb::LevelCondition {
+                    min_spend_fen: c.min_spend_fen,
+                    min_order_count: c.min_order_count,
+                    operator: match c.operator {
+                        Operator::And => pb::ConditionOperator::And,
+                        Operator::Or => pb::ConditionOperator::Or,
+                    }
+                    .into(),
+                }),
+                benefits: Some(pb::LevelBenefits::from(b)),
+            })
+            .collect(),
+        last_change_time: rules.last_change.map(to_timestamp),
+        next_change_allowed_time: levels::next_change_allowed_at(rules.last_change)
+            .filter(|next| *next > now)
+            .map(to_timestamp),
     }
 }
 

@@ -10,6 +10,12 @@ pub use levels::*;
 pub use members::*;
 pub use orders::*;
 
+/// A timestamp from a request, within years 1..9999 (what Postgres and people can use).
+pub fn api_time(t: &prost_types::Timestamp) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::Datelike;
+    memberhub_kit::clock::from_timestamp(t).filter(|at| (1..=9999).contains(&at.year()))
+}
+
 use memberhub_kit::clock::to_timestamp;
 use memberhub_proto::{common as pbc, membership as pb};
 

@@ -1,6 +1,6 @@
 //! OR and the event feed.
 
-use memberhub_kit::clock::{from_timestamp, to_timestamp};
+use memberhub_kit::clock::to_timestamp;
 use memberhub_kit::error::{Failure, FieldViolation, Violations};
 use memberhub_proto::membership as pb;
 
@@ -46,16 +46,16 @@ fn order_event(
     let amount_ok = match kind {
         Some(EventKind::Refunded { .. }) => raw.amount_fen > 0,
         _ => raw.amount_fen >= 0,
-    };
+    } && raw.amount_fen <= crate::domain::ledger::MAX_AMOUNT;
     if !amount_ok {
         violations.add(
             f("amount_fen"),
-            "must be a positive amount in fen (zero allowed for orders)",
+            "must be an amount in fen up to 10 billion yuan, positive for a refund",
         );
     }
-    let occurred_at = raw.occur_time.as_ref().and_then(from_timestamp);
+    let occurred_at = raw.occur_time.as_ref().and_then(super::api_time);
     if occurred_at.is_none() {
-        violations.add(f("occur_time"), "is required");
+        violations.add(f("occur_time"), "is required: a time in years 1 to 9999");
     }
     Some(OrderEvent {
         shop_id: shop_id?,

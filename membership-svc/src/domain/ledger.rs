@@ -85,6 +85,9 @@ impl Account {
     }
 }
 
+/// The largest amount one transfer may move (10 billion yuan in fen), far below overflow.
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
 /// PT-1: a transfer asked for by a caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferCommand {
@@ -107,8 +110,17 @@ impl TransferCommand {
         if self.from == self.to {
             violations.add("to", "must differ from the source account");
         }
-        if self.reason.trim().is_empty() || self.reason.chars().count() > 200 {
-            violations.add("reason", "must be 1 to 200 characters");
+        if self.reason.trim().is_empty()
+            || self.reason.chars().count() > 200
+            || self.reason.chars().any(char::is_control)
+        {
+            violations.add(
+                "reason",
+                "must be 1 to 200 characters without control characters",
+            );
+        }
+        if self.amount > MAX_AMOUNT {
+            violations.add("amount", format!("must be at most {MAX_AMOUNT}"));
         }
         for (account, field) in [(&self.from, "from"), (&self.to, "to")] {
             if *account == Account::SystemExpiry {

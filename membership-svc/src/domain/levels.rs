@@ -269,17 +269,21 @@ impl Benefits {
             for (i, item) in items.iter().enumerate() {
                 let field = |f: &str| format!("benefits.{list}[{i}].{f}");
                 violations.check(text::display_name(&field("title"), &item.title, 1, 30));
-                if item.item_id.trim().is_empty() || item.item_id.len() > 64 {
+                if item.item_id.trim().is_empty()
+                    || item.item_id.len() > 64
+                    || item.item_id.chars().any(char::is_control)
+                {
                     violations.add(field("item_id"), "must be 1 to 64 characters");
                 }
                 if item.points_cost <= 0 {
                     violations.add(field("points_cost"), "must be positive");
                 }
-                let target_ok = if coupon {
-                    item.target.starts_with("BA_") && item.target.len() == 10
-                } else {
-                    !item.target.trim().is_empty() && item.target.len() <= 64
-                };
+                let target_ok = !item.target.chars().any(char::is_control)
+                    && if coupon {
+                        item.target.starts_with("BA_") && item.target.len() == 10
+                    } else {
+                        !item.target.trim().is_empty() && item.target.len() <= 64
+                    };
                 if !target_ok {
                     let expected = if coupon {
                         "a batch key such as BA_zv2bmpn"

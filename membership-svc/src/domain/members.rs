@@ -215,6 +215,12 @@ impl Member {
             ));
         }
         if self.card_opened_at.is_some() {
+            // A holder waiting under ORDER_AND_CARD joins once the policy lets a card alone do it.
+            if self.state == MemberState::Pending && policy != JoinPolicy::OrderAndCard {
+                let mut out = Vec::new();
+                self.join(JoinChannel::Card, card.source, ladder, now, &mut out);
+                return Ok(out);
+            }
             return Err(Failure::AlreadyExists("the card is already opened".into()));
         }
         let mut out = Vec::new();
@@ -250,7 +256,8 @@ impl Member {
         let joins = match (self.state, policy) {
             (MemberState::Active, _) => false,
             (_, JoinPolicy::Order | JoinPolicy::OrderOrCard) => true,
-            (MemberState::Pending, JoinPolicy::OrderAndCard) => true,
+            // The card is opened; with the order, every policy admits them.
+            (MemberState::Pending, _) => true,
             _ => false,
         };
         if joins {
@@ -264,14 +271,20 @@ impl Member {
     pub fn quit(&mut self) -> Result<Vec<Transition>, Failure> {
         match self.state {
             MemberState::Active | MemberState::Pending => {
-                self.state = if self.state == MemberState::Active {
+                let was_member = self.state == MemberState::Active;
+                self.state = if was_member {
                     MemberState::Quit
                 } else {
                     MemberState::None
                 };
                 self.card_opened_at = None;
                 self.level = 0;
-                Ok(vec![Transition::Quit])
+                // A pending holder never joined: withdrawing the card is not a quit.
+                Ok(if was_member {
+                    vec![Transition::Quit]
+                } else {
+                    Vec::new()
+                })
             }
             MemberState::None | MemberState::Quit => Err(Failure::precondition(
                 "NOT_A_MEMBER",
@@ -282,8 +295,8 @@ impl Member {
 
     /// OR-3: apply a change of confirmed totals (negative for refunds), then LV-5.
     pub fn add_totals(&mut self, spend_fen: i64, orders: i64, ladder: &Ladder) -> Vec<Transition> {
-        self.total_spend_fen = (self.total_spend_fen + spend_fen).max(0);
-        self.order_count = (self.order_count + orders).max(0);
+        self.total_spend_fen = self.total_spend_fen.saturating_add(spend_fen).max(0);
+        self.order_count = self.order_count.saturating_add(orders).max(0);
         let mut out = Vec::new();
         self.recompute_level(ladder, &mut out);
         out

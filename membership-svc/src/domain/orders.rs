@@ -315,14 +315,12 @@ impl Fold<'_> {
         let transitions = member.add_totals(-refund, orders_delta, &self.rules.ladder);
         self.order_event(member, EventType::OrderRefunded, order, event);
         if order.amount_fen > 0 && order.points_earned > 0 {
-            // Each refund reverses its own share, so the split does not depend on the order
-            // refunds arrive in; the refund that completes a full refund takes the rest.
-            let due = if order.refunded_fen >= order.amount_fen {
-                order.points_earned - order.points_reversed
-            } else {
-                (i128::from(order.points_earned) * i128::from(refund)
-                    / i128::from(order.amount_fen)) as i64
-            };
+            // OR-4: the points reversed so far are always floor(earned × refunded / amount),
+            // so many small refunds reverse exactly what one big refund would. (How the total
+            // splits between refunds depends on their arrival order; the total does not.)
+            let target = (i128::from(order.points_earned) * i128::from(order.refunded_fen)
+                / i128::from(order.amount_fen)) as i64;
+            let due = target - order.points_reversed;
             if due > 0 {
                 order.points_reversed += due;
                 let taken = due.min(*self.balance);

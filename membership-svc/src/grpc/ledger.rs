@@ -100,11 +100,12 @@ pub(super) async fn reserve_budget(
     let key = IdempotencyKey::new(&actor, "ReserveBudget", &request.request_id, &request)?;
     let mut violations = Violations::new();
     let asset = violations.check(convert::asset("asset", request.asset));
-    if request.amount <= 0 {
-        violations.add("amount", "must be positive");
+    if !(1..=crate::domain::ledger::MAX_AMOUNT).contains(&request.amount) {
+        violations.add("amount", "must be positive and at most 10 billion yuan");
     }
     let purpose = request.purpose.trim().to_string();
-    if purpose.is_empty() || purpose.len() > 200 {
+    if purpose.is_empty() || purpose.chars().count() > 200 || purpose.chars().any(char::is_control)
+    {
         violations.add(
             "purpose",
             "must name what the budget is for (1 to 200 characters)",

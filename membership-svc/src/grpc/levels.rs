@@ -19,7 +19,7 @@ pub(super) async fn get_level_rules(
     actor.ensure_shop_admin(&id.to_string())?;
     let mut conn = svc.conn().await?;
     let rules = levels::get(&mut conn, id).await?;
-    Ok(Response::new(pb::LevelRules::from(&rules)))
+    Ok(Response::new(convert::level_rules(&rules, svc.clock.now())))
 }
 
 /// LV-1..LV-5: the whole ladder; a change within 30 days of the last is refused (LV-4).
@@ -40,7 +40,7 @@ pub(super) async fn update_level_rules(
             let rules = levels::update_ladder(tx, id, ladder.clone(), now).await?;
             Ok(pb::UpdateLevelRulesResponse {
                 warnings: convert::benefit_warnings(&rules),
-                rules: Some((&rules).into()),
+                rules: Some(convert::level_rules(&rules, now)),
             })
         })
         .await?;
@@ -70,7 +70,7 @@ pub(super) async fn update_level_benefits(
             let rules = levels::update_benefits(tx, id, level, benefits.clone()).await?;
             Ok(pb::UpdateLevelBenefitsResponse {
                 warnings: convert::benefit_warnings(&rules),
-                rules: Some((&rules).into()),
+                rules: Some(convert::level_rules(&rules, now)),
             })
         })
         .await?;

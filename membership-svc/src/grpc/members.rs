@@ -1,7 +1,7 @@
 //! MP-4, MB-1..MB-5.
 
 use memberhub_kit::actor::Actor;
-use memberhub_kit::clock::{from_timestamp, to_timestamp};
+use memberhub_kit::clock::to_timestamp;
 use memberhub_kit::error::{Failure, FieldViolation, Violations};
 use memberhub_kit::idempotency::IdempotencyKey;
 use memberhub_proto::membership as pb;
@@ -12,11 +12,11 @@ use crate::convert;
 use crate::domain::ids::{ShopId, UserId};
 use crate::domain::ledger::Asset;
 use crate::domain::members::{Profile, Source};
-use crate::domain::sms::{self, CodeRejection, Phone};
+use crate::domain::sms::{self, Phone};
 use crate::error::Error;
 use crate::store::cards::{self, OpenCard};
 use crate::store::members::{self, MemberFilter, MemberPageToken};
-use crate::store::{ledger, sms as sms_store};
+use crate::store::ledger;
 
 fn phone(raw: &str) -> Result<Phone, Failure> {
     Phone::parse("phone", raw).map_err(|v| Failure::InvalidArgument(vec![v]))
@@ -88,6 +88,7 @@ pub(super) async fn open_card(
         profile,
     };
     let now = svc.clock.now();
+    cards::count_wrong_code(&svc.store.pool, &svc.key, &command, now).await?;
     let result = svc
         .store
         .idempotent(&key, now, async |tx| {
@@ -96,10 +97,6 @@ pub(super) async fn open_card(
             Ok(convert::membership(&member, points))
         })
         .await;
-    if let Err(Error::SmsCode(CodeRejection::Wrong)) = &result {
-        // MP-4: the wrong try counts although the opening failed and rolled back.
-        sms_store::record_wrong_try(&svc.store.pool, shop, &user).await?;
-    }
     Ok(Response::new(result?))
 }
 
@@ -155,13 +152,13 @@ fn list_filter(
         violations.add("page_size", "must be 1 to 200 (0 means 50)");
     }
     let from = request.join_time_from.as_ref().map(|t| {
-        from_timestamp(t).ok_or(FieldViolation::new(
+        convert::api_time(t).ok_or(FieldViolation::new(
             "join_time_from",
             "must be a valid time",
         ))
     });
     let to = request.join_time_to.as_ref().map(|t| {
-        from_timestamp(t).ok_or(FieldViolation::new("join_time_to", "must be a valid time"))
+        convert::api_time(t).ok_or(FieldViolation::new("join_time_to", "must be a valid time"))
     });
     let from = from.and_then(|r| violations.check(r));
     let to = to.and_then(|r| violations.check(r));

@@ -41,6 +41,12 @@ pub async fn send_code(
             "this shop does not verify card openings by SMS: open the card without a code",
         )));
     }
+    if !program.join_policy.allows_card_opening() {
+        return Err(Error::Rejected(Failure::precondition(
+            "CARD_JOIN_DISABLED",
+            "this shop admits members by ordering only: no card can be opened, so no code is sent",
+        )));
+    }
     // The shopper's row serialises their sends, so two at once cannot both pass the gap.
     members::lock(conn, shop_id, user_id, now).await?;
     let last = sms_store::lock_code(conn, shop_id, user_id).await?;
@@ -58,6 +64,33 @@ pub async fn send_code(
         )
         .await?;
     Ok(sent)
+}
+
+/// MP-4: a wrong code is counted (and refused) before the opening's transaction, in its
+/// own commit, so the count survives the refusal and concurrent guesses cannot pass five.
+pub async fn count_wrong_code(
+    pool: &sqlx::PgPool,
+    key: &HashKey,
+    cmd: &OpenCard,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let (Some(phone), Some(code)) = (&cmd.phone, &cmd.code) else {
+        return Ok(());
+    };
+    let code_hash = key.code(&cmd.shop_id.to_string(), cmd.user_id.as_str(), code);
+    if sms_store::count_wrong_code(
+        pool,
+        cmd.shop_id,
+        &cmd.user_id,
+        &key.phone(phone),
+        &code_hash,
+        now,
+    )
+    .await?
+    {
+        return Err(Error::SmsCode(sms::CodeRejection::Wrong));
+    }
+    Ok(())
 }
 
 /// MB-2 (with MP-4's code when the shop requires it).

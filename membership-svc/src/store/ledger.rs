@@ -12,6 +12,7 @@ use crate::domain::ids::{ShopId, UserId};
 use crate::domain::ledger::{self, Account, Asset, TransferCommand};
 use crate::domain::orders::PointsMove;
 use crate::error::Error;
+use memberhub_kit::error::Failure;
 
 /// A transfer as recorded.
 #[derive(Debug, Clone)]
@@ -77,7 +78,14 @@ async fn credit(
         amount,
     )
     .fetch_one(&mut *conn)
-    .await?;
+    .await
+    .map_err(|e| match memberhub_kit::db::sqlstate(&e).as_deref() {
+        Some("22003") => Error::Rejected(Failure::precondition(
+            "BALANCE_LIMIT_EXCEEDED",
+            "the account cannot hold that much more",
+        )),
+        _ => Error::Database(e),
+    })?;
     Ok(Some(balance))
 }
 
@@ -89,6 +97,17 @@ pub async fn transfer(
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<Transfer, Error> {
+    ensure_shop(conn, cmd.shop_id).await?;
+    if let Account::Reservation(id) = &cmd.to {
+        // Budget moved into a reservation must be one a release can still return.
+        let held = lock_reservation(conn, *id).await?;
+        if held.released || held.asset != cmd.asset || held.shop_id != cmd.shop_id {
+            return Err(Error::Rejected(Failure::precondition(
+                "RESERVATION_NOT_HELD",
+                "the reservation is released or holds another asset or shop",
+            )));
+        }
+    }
     let from_balance = debit(conn, cmd.shop_id, &cmd.from, cmd.asset, cmd.amount).await?;
     let to_balance = credit(conn, cmd.shop_id, &cmd.to, cmd.asset, cmd.amount).await?;
     let transfer = Transfer {
@@ -295,10 +314,10 @@ pub async fn apply_points_moves(
          t AS (INSERT INTO membership.transfers (transfer_id, key, shop_id, asset, from_kind, from_owner, to_kind, to_owner,
                                                  amount, shortfall, reason, created_at)
                SELECT id, key, shop_id, 'POINTS',
-                      CASE WHEN delta >= 0 THEN 'SYSTEM_ISSUANCE' ELSE 'MEMBER' END,
-                      CASE WHEN delta >= 0 THEN '' ELSE user_id END,
-                      CASE WHEN delta >= 0 THEN 'MEMBER' ELSE 'SYSTEM_ISSUANCE' END,
-                      CASE WHEN delta >= 0 THEN user_id ELSE '' END,
+                      CASE WHEN delta > 0 THEN 'SYSTEM_ISSUANCE' ELSE 'MEMBER' END,
+                      CASE WHEN delta > 0 THEN '' ELSE user_id END,
+                      CASE WHEN delta > 0 THEN 'MEMBER' ELSE 'SYSTEM_ISSUANCE' END,
+                      CASE WHEN delta > 0 THEN user_id ELSE '' END,
                       abs(delta), shortfall, reason, at FROM m)
          INSERT INTO membership.ledger_entries (transfer_id, shop_id, kind, owner, asset, delta, balance_after, reason, created_at)
          SELECT id, shop_id, 'MEMBER', user_id, 'POINTS', delta, after, reason, at FROM m
@@ -633,4 +652,19 @@ pub async fn expire_due(
         points += expired;
     }
     Ok((lots, points))
+}
+
+/// NOT_FOUND unless the shop exists (the ledger keeps no foreign key to it).
+async fn ensure_shop(conn: &mut PgConnection, shop_id: ShopId) -> Result<(), Error> {
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM membership.shops WHERE shop_id = $1) AS "exists!""#,
+        shop_id.as_uuid(),
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if exists {
+        Ok(())
+    } else {
+        Err(Error::ShopNotFound(shop_id))
+    }
 }

@@ -330,21 +330,25 @@ pub async fn list(
     let channel = filter.channel.map(JoinChannel::as_db);
     let source = filter.source.map(Source::as_db);
     let rows = sqlx::query!(
-        r#"SELECT m.shop_id, m.user_id, m.state, m.membership_id, m.join_channel, m.source, m.joined_at,
-                  m.first_joined_at, m.card_opened_at, m.phone_hash, m.profile, m.level, m.total_spend_fen,
-                  m.order_count, m.paid_order_count, m.following, COALESCE(a.balance, 0) AS "points!"
-           FROM membership.members m
-           LEFT JOIN membership.accounts a
-             ON a.shop_id = m.shop_id AND a.kind = 'MEMBER' AND a.owner = m.user_id AND a.asset = 'POINTS'
-           WHERE m.shop_id = $1 AND m.state = 'ACTIVE'
-             AND ($2::int IS NULL OR m.level = $2)
-             AND ($3::timestamptz IS NULL OR m.joined_at >= $3)
-             AND ($4::timestamptz IS NULL OR m.joined_at < $4)
-             AND ($5::text IS NULL OR m.join_channel = $5)
-             AND ($6::text IS NULL OR m.source = $6)
-             AND ($7::timestamptz IS NULL OR (m.joined_at, m.user_id) < ($7, $8::text))
-           ORDER BY m.joined_at DESC, m.user_id DESC
-           LIMIT $9"#,
+        r#"WITH page AS (
+             SELECT m.* FROM membership.members m
+             WHERE m.shop_id = $1 AND m.state = 'ACTIVE'
+               AND ($2::int IS NULL OR m.level = $2)
+               AND ($3::timestamptz IS NULL OR m.joined_at >= $3)
+               AND ($4::timestamptz IS NULL OR m.joined_at < $4)
+               AND ($5::text IS NULL OR m.join_channel = $5)
+               AND ($6::text IS NULL OR m.source = $6)
+               AND ($7::timestamptz IS NULL OR (m.joined_at, m.user_id) < ($7, $8::text))
+             ORDER BY m.joined_at DESC, m.user_id DESC
+             LIMIT $9)
+           -- Balances only for the page's rows, each by its primary key.
+           SELECT p.shop_id, p.user_id, p.state, p.membership_id, p.join_channel, p.source, p.joined_at,
+                  p.first_joined_at, p.card_opened_at, p.phone_hash, p.profile, p.level, p.total_spend_fen,
+                  p.order_count, p.paid_order_count, p.following,
+                  COALESCE((SELECT a.balance FROM membership.accounts a
+                            WHERE a.shop_id = p.shop_id AND a.kind = 'MEMBER' AND a.owner = p.user_id
+                              AND a.asset = 'POINTS'), 0) AS "points!"
+           FROM page p ORDER BY p.joined_at DESC, p.user_id DESC"#,
         shop_id.as_uuid(),
         filter.level,
         filter.joined_from,

@@ -103,13 +103,18 @@ pub async fn ingest(
     }
     ledger::apply_points_moves(conn, &effects.moves, &balances, now).await?;
     outbox::append(conn, &effects.events).await?;
+    // A copy of an event later in the same batch is a duplicate delivery.
+    let mut reported = HashSet::new();
     Ok(events
         .iter()
         .map(|e| {
-            outcomes
-                .get(&e.key())
+            let key = e.key();
+            let outcome = outcomes
+                .get(&key)
                 .copied()
-                .unwrap_or(Outcome::Duplicate)
+                .filter(|_| !reported.contains(&key));
+            reported.insert(key);
+            outcome.unwrap_or(Outcome::Duplicate)
         })
         .collect())
 }

@@ -74,20 +74,32 @@ pub async fn consume_code(
     Ok(())
 }
 
-/// MP-4: a wrong try counts even though the card opening fails, so it commits on its own.
-pub async fn record_wrong_try(
+/// MP-4: counts a wrong code in one statement that commits on its own, before the card
+/// opening's transaction: concurrent guesses queue on the row, so at most five are ever
+/// judged wrong and the rest meet the limit. Returns whether this guess was counted wrong.
+/// A right code, or a code that can no longer be tried, is left to the opening to judge.
+pub async fn count_wrong_code(
     pool: &PgPool,
     shop_id: ShopId,
     user_id: &UserId,
-) -> Result<(), Error> {
-    sqlx::query!(
-        "UPDATE membership.sms_codes SET failed_attempts = failed_attempts + 1 WHERE shop_id = $1 AND user_id = $2",
+    phone_hash: &[u8],
+    code_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let counted = sqlx::query_scalar!(
+        "UPDATE membership.sms_codes SET failed_attempts = failed_attempts + 1
+         WHERE shop_id = $1 AND user_id = $2 AND phone_hash = $3 AND code_hash <> $4
+           AND failed_attempts < 5 AND consumed_at IS NULL AND expires_at > $5
+         RETURNING failed_attempts",
         shop_id.as_uuid(),
         user_id.as_str(),
+        phone_hash,
+        code_hash,
+        now,
     )
-    .execute(pool)
+    .fetch_optional(pool)
     .await?;
-    Ok(())
+    Ok(counted.is_some())
 }
 
 /// Where card-verification messages go. The default records them in `sms_messages`,

@@ -253,3 +253,504 @@ pub async fn shop_count(h: &Harness) -> anyhow::Result<i64> {
     pool.close().await;
     Ok(count)
 }
+
+// ------------------------------------------------------------ levels, members, orders, ledger
+
+/// The commerce platform's order system (the only caller of order events).
+pub fn order_system() -> Actor {
+    Actor::Service {
+        name: "order-system".into(),
+    }
+}
+
+/// campaign-svc, a platform service that grants from reservations.
+pub fn campaign_service() -> Actor {
+    Actor::Service {
+        name: "campaign-svc".into(),
+    }
+}
+
+/// The clock's start: 2026-11-01T08:00Z.
+pub fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// A UTC instant for readable tests.
+pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+        .single()
+        .unwrap_or_default()
+}
+
+/// A protobuf timestamp as a UTC instant (an error when absent or out of range).
+pub fn time_of(at: Option<&prost_types::Timestamp>) -> anyhow::Result<chrono::DateTime<Utc>> {
+    at.and_then(memberhub_kit::clock::from_timestamp)
+        .ok_or_else(|| anyhow::anyhow!("missing or bad timestamp: {at:?}"))
+}
+
+/// The `ErrorInfo.metadata` entry `key` of a status, if any.
+pub fn error_metadata(status: &tonic::Status, key: &str) -> Option<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .error_info()
+        .and_then(|i| i.metadata.get(key).cloned())
+}
+
+/// Asserts RESOURCE_EXHAUSTED with `ErrorInfo.reason` = `expected`.
+#[track_caller]
+pub fn assert_exhausted(status: &tonic::Status, expected: &str) {
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert_eq!(reason(status).as_deref(), Some(expected), "{status:?}");
+}
+
+/// X-3: a refusal of a user's mistake is never INTERNAL (nor UNKNOWN, a crashed handler).
+#[track_caller]
+pub fn assert_not_internal(status: &tonic::Status) {
+    assert!(
+        !matches!(status.code(), tonic::Code::Internal | tonic::Code::Unknown),
+        "a user's mistake came back {:?}: {status:?}",
+        status.code()
+    );
+}
+
+/// Registers a POP shop with `policy` and returns its id.
+pub async fn shop_with_policy(h: &mut Harness, policy: pb::JoinPolicy) -> anyhow::Result<String> {
+    let shop = register_shop(h, "Tea House", ShopType::Pop).await?.shop_id;
+    if policy != pb::JoinPolicy::Order {
+        set_policy(h, &shop, policy).await?;
+    }
+    Ok(shop)
+}
+
+/// An `OpenCardRequest` of `user` with `phone` and a fresh key.
+pub fn open_card_request(shop: &str, user: &str, phone: &str) -> pb::OpenCardRequest {
+    pb::OpenCardRequest {
+        request_id: rid("open"),
+        shop_id: shop.into(),
+        user_id: user.into(),
+        phone: phone.into(),
+        ..Default::default()
+    }
+}
+
+/// The shopper opens the shop's card with `phone` (no SMS code).
+pub async fn open_card(
+    h: &Harness,
+    shop: &str,
+    user: &str,
+    phone: &str,
+) -> Result<pb::Membership, tonic::Status> {
+    let mut client = h.client.clone();
+    Ok(client
+        .open_card(req(&shopper(user), open_card_request(shop, user, phone)))
+        .await?
+        .into_inner())
+}
+
+/// The shopper's membership as the operator reads it.
+pub async fn membership(
+    h: &Harness,
+    shop: &str,
+    user: &str,
+) -> Result<pb::Membership, tonic::Status> {
+    let mut client = h.client.clone();
+    Ok(client
+        .get_membership(req(
+            &operator(),
+            pb::GetMembershipRequest {
+                shop_id: shop.into(),
+                user_id: user.into(),
+            },
+        ))
+        .await?
+        .into_inner())
+}
+
+/// The shopper quits the shop.
+pub async fn quit(h: &Harness, shop: &str, user: &str) -> Result<pb::Membership, tonic::Status> {
+    let mut client = h.client.clone();
+    Ok(client
+        .quit_membership(req(
+            &shopper(user),
+            pb::QuitMembershipRequest {
+                request_id: rid("quit"),
+                shop_id: shop.into(),
+                user_id: user.into(),
+            },
+        ))
+        .await?
+        .into_inner())
+}
+
+/// An order event at the harness clock's current time.
+pub fn order_event(
+    h: &Harness,
+    kind: pb::OrderEventType,
+    shop: &str,
+    order: &str,
+    user: &str,
+    amount_fen: i64,
+) -> pb::OrderEvent {
+    use memberhub_kit::clock::Clock;
+    pb::OrderEvent {
+        r#type: kind.into(),
+        order_id: order.into(),
+        shop_id: shop.into(),
+        user_id: user.into(),
+        amount_fen,
+        refund_id: String::new(),
+        lines: vec![memberhub_proto::common::OrderLine {
+            sku: "sku-1".into(),
+            category: "tea".into(),
+            quantity: 1,
+            unit_price_fen: amount_fen,
+        }],
+        occur_time: Some(memberhub_kit::clock::to_timestamp(h.clock.now())),
+    }
+}
+
+/// A refund event of `amount_fen` with `refund_id`.
+pub fn refund_event(
+    h: &Harness,
+    shop: &str,
+    order: &str,
+    user: &str,
+    amount_fen: i64,
+    refund_id: &str,
+) -> pb::OrderEvent {
+    let mut event = order_event(
+        h,
+        pb::OrderEventType::Refunded,
+        shop,
+        order,
+        user,
+        amount_fen,
+    );
+    event.refund_id = refund_id.into();
+    event.lines.clear();
+    event
+}
+
+/// Reports one event as the order system; returns its outcome.
+pub async fn report(
+    h: &Harness,
+    event: pb::OrderEvent,
+) -> Result<pb::OrderEventOutcome, tonic::Status> {
+    let mut client = h.client.clone();
+    let response = client
+        .report_order_event(req(
+            &order_system(),
+            pb::ReportOrderEventRequest {
+                request_id: rid("event"),
+                event: Some(event),
+            },
+        ))
+        .await?
+        .into_inner();
+    Ok(response.outcome())
+}
+
+/// Reports events in one batch as the order system; returns the outcomes.
+pub async fn report_batch(
+    h: &Harness,
+    events: Vec<pb::OrderEvent>,
+) -> Result<Vec<pb::OrderEventOutcome>, tonic::Status> {
+    let mut client = h.client.clone();
+    let response = client
+        .batch_report_order_events(req(
+            &order_system(),
+            pb::BatchReportOrderEventsRequest {
+                request_id: rid("batch"),
+                events,
+            },
+        ))
+        .await?
+        .into_inner();
+    Ok(response.outcomes().collect())
+}
+
+/// PAID then RECEIPT_CONFIRMED for `order` of `amount_fen`.
+pub async fn paid_and_confirmed(
+    h: &Harness,
+    shop: &str,
+    user: &str,
+    order: &str,
+    amount_fen: i64,
+) -> anyhow::Result<()> {
+    for kind in [
+        pb::OrderEventType::Paid,
+        pb::OrderEventType::ReceiptConfirmed,
+    ] {
+        let outcome = report(h, order_event(h, kind, shop, order, user, amount_fen)).await?;
+        anyhow::ensure!(
+            outcome == pb::OrderEventOutcome::Applied,
+            "{kind:?} of {order}: {outcome:?}"
+        );
+    }
+    Ok(())
+}
+
+/// A level definition; level 1 takes no condition.
+pub fn rung(
+    level: i32,
+    name: &str,
+    spend: Option<i64>,
+    count: Option<i64>,
+    op: pb::ConditionOperator,
+) -> pb::LevelDefinition {
+    pb::LevelDefinition {
+        level,
+        name: name.into(),
+        condition: (spend.is_some() || count.is_some()).then(|| pb::LevelCondition {
+            min_spend_fen: spend,
+            min_order_count: count,
+            operator: op.into(),
+        }),
+    }
+}
+
+/// Level 1 with its default name.
+pub fn level_one() -> pb::LevelDefinition {
+    rung(1, "", None, None, pb::ConditionOperator::Unspecified)
+}
+
+/// An `UpdateLevelRulesRequest` with a fresh key.
+pub fn ladder_request(shop: &str, levels: Vec<pb::LevelDefinition>) -> pb::UpdateLevelRulesRequest {
+    pb::UpdateLevelRulesRequest {
+        request_id: rid("levels"),
+        shop_id: shop.into(),
+        levels,
+    }
+}
+
+/// Replaces the ladder as the shop's merchant.
+pub async fn set_ladder(
+    h: &Harness,
+    shop: &str,
+    levels: Vec<pb::LevelDefinition>,
+) -> Result<pb::UpdateLevelRulesResponse, tonic::Status> {
+    let mut client = h.client.clone();
+    Ok(client
+        .update_level_rules(req(&merchant(shop), ladder_request(shop, levels)))
+        .await?
+        .into_inner())
+}
+
+/// The shop's level rules as its merchant reads them.
+pub async fn level_rules(h: &Harness, shop: &str) -> Result<pb::LevelRules, tonic::Status> {
+    let mut client = h.client.clone();
+    Ok(client
+        .get_level_rules(req(
+            &merchant(shop),
+            pb::GetLevelRulesRequest {
+                shop_id: shop.into(),
+            },
+        ))
+        .await?
+        .into_inner())
+}
+
+/// Replaces one level's benefits as the shop's merchant.
+pub async fn set_benefits(
+    h: &Harness,
+    shop: &str,
+    level: i32,
+    benefits: pb::LevelBenefits,
+) -> Result<pb::UpdateLevelBenefitsResponse, tonic::Status> {
+    let mut client = h.client.clone();
+    Ok(client
+        .update_level_benefits(req(
+            &merchant(shop),
+            pb::UpdateLevelBenefitsRequest {
+                request_id: rid("benefits"),
+                shop_id: shop.into(),
+                level,
+                benefits: Some(benefits),
+            },
+        ))
+        .await?
+        .into_inner())
+}
+
+/// Applies program settings as the shop's merchant.
+pub async fn update_settings(
+    h: &Harness,
+    shop: &str,
+    points_per_yuan: Option<i32>,
+    points_expiry_enabled: Option<bool>,
+    member_tab_position: Option<i32>,
+) -> Result<pb::UpdateProgramSettingsResponse, tonic::Status> {
+    let mut client = h.client.clone();
+    Ok(client
+        .update_program_settings(req(
+            &merchant(shop),
+            pb::UpdateProgramSettingsRequest {
+                request_id: rid("settings"),
+                shop_id: shop.into(),
+                points_per_yuan,
+                points_expiry_enabled,
+                member_tab_position,
+            },
+        ))
+        .await?
+        .into_inner())
+}
+
+/// A member's points balance from their membership.
+pub async fn points(h: &Harness, shop: &str, user: &str) -> anyhow::Result<i64> {
+    Ok(membership(h, shop, user).await?.points_balance)
+}
+
+/// An account in a transfer.
+pub fn account(kind: pb::AccountKind, shop: &str, owner: &str) -> pb::Account {
+    pb::Account {
+        kind: kind.into(),
+        shop_id: shop.into(),
+        owner_id: owner.into(),
+    }
+}
+
+/// A `CreateTransferRequest` with a fresh key.
+pub fn transfer_request(
+    from: pb::Account,
+    to: pb::Account,
+    asset: memberhub_proto::common::Asset,
+    amount: i64,
+    reason: &str,
+) -> pb::CreateTransferRequest {
+    pb::CreateTransferRequest {
+        request_id: rid("transfer"),
+        from: Some(from),
+        to: Some(to),
+        asset: asset.into(),
+        amount,
+        reason: reason.into(),
+    }
+}
+
+/// Makes a transfer as campaign-svc.
+pub async fn transfer(
+    h: &Harness,
+    request: pb::CreateTransferRequest,
+) -> Result<pb::Transfer, tonic::Status> {
+    let mut client = h.client.clone();
+    Ok(client
+        .create_transfer(req(&campaign_service(), request))
+        .await?
+        .into_inner())
+}
+
+/// Gives a member `amount` points from the issuance account (as campaign-svc).
+pub async fn grant_points(h: &Harness, shop: &str, user: &str, amount: i64) -> anyhow::Result<()> {
+    transfer(
+        h,
+        transfer_request(
+            account(pb::AccountKind::SystemIssuance, shop, ""),
+            account(pb::AccountKind::Member, shop, user),
+            memberhub_proto::common::Asset::Points,
+            amount,
+            "test grant",
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A member spends `amount` points (back to the issuance account, as campaign-svc).
+pub async fn spend_points(h: &Harness, shop: &str, user: &str, amount: i64) -> anyhow::Result<()> {
+    transfer(
+        h,
+        transfer_request(
+            account(pb::AccountKind::Member, shop, user),
+            account(pb::AccountKind::SystemIssuance, shop, ""),
+            memberhub_proto::common::Asset::Points,
+            amount,
+            "points exchange",
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// PT-1: per asset all ledger entries sum to zero; every kept balance equals the sum of
+/// its entries and is never negative; a member's points balance equals their open lots.
+pub async fn assert_ledger_balanced(h: &Harness) -> anyhow::Result<()> {
+    let pool = h.db.pool(1).await?;
+    let unbalanced: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT asset, sum(delta)::bigint FROM membership.ledger_entries
+         GROUP BY asset HAVING sum(delta) <> 0",
+    )
+    .fetch_all(&pool)
+    .await?;
+    anyhow::ensure!(unbalanced.is_empty(), "unbalanced assets: {unbalanced:?}");
+    let drifted: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT a.kind, a.owner, a.asset, a.balance FROM membership.accounts a
+         WHERE a.balance < 0 OR a.balance <> (
+             SELECT COALESCE(sum(e.delta), 0) FROM membership.ledger_entries e
+             WHERE e.shop_id = a.shop_id AND e.kind = a.kind AND e.owner = a.owner AND e.asset = a.asset)
+           OR (a.kind = 'MEMBER' AND a.asset = 'POINTS' AND a.balance <> (
+             SELECT COALESCE(sum(l.remaining), 0) FROM membership.points_lots l
+             WHERE l.shop_id = a.shop_id AND l.user_id = a.owner))",
+    )
+    .fetch_all(&pool)
+    .await?;
+    anyhow::ensure!(
+        drifted.is_empty(),
+        "balances differ from entries or lots: {drifted:?}"
+    );
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM membership.transfers t
+         WHERE (SELECT count(*) FROM membership.ledger_entries e WHERE e.transfer_id = t.transfer_id) <> 2",
+    )
+    .fetch_one(&pool)
+    .await?;
+    anyhow::ensure!(
+        orphans == 0,
+        "{orphans} transfers without exactly two entries"
+    );
+    pool.close().await;
+    Ok(())
+}
+
+/// The latest 6-digit SMS code sent to `phone` (from the recording sender).
+pub async fn latest_code(h: &Harness, phone: &str) -> anyhow::Result<String> {
+    let pool = h.db.pool(1).await?;
+    let messages = membership_svc::store::sms::recorded_messages(&pool, phone)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    pool.close().await;
+    let body = messages
+        .first()
+        .map(|m| m.body.clone())
+        .ok_or_else(|| anyhow::anyhow!("no message sent to {phone}"))?;
+    let digits: String = body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .unwrap_or_default()
+        .to_string();
+    anyhow::ensure!(digits.len() == 6, "no 6-digit code in {body:?}");
+    Ok(digits)
+}
+
+/// How many messages were sent to `phone`.
+pub async fn messages_sent(h: &Harness, phone: &str) -> anyhow::Result<usize> {
+    let pool = h.db.pool(1).await?;
+    let messages = membership_svc::store::sms::recorded_messages(&pool, phone)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    pool.close().await;
+    Ok(messages.len())
+}
+
+/// The status of a call (through a helper) that must fail; an error when it succeeded.
+pub fn refused<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+) -> anyhow::Result<tonic::Status> {
+    match result {
+        Ok(value) => anyhow::bail!("expected an error, got {value:?}"),
+        Err(status) => Ok(status),
+    }
+}
