@@ -286,8 +286,8 @@ impl CouponService for Coupons {
             &request.batch_id,
             &request.user_id,
             convert::channel(request.channel),
-            &request.allocation_id,
-            &request.campaign_claim_id,
+            (&request.allocation_id, &request.campaign_claim_id),
+            &request.shop_id,
         )?;
         let spec = self.issuer.spec(command.batch).await?;
         issue::authorize(&actor, &spec.spec, &command)?;

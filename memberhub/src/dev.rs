@@ -107,7 +107,7 @@ memberhub is running.
 
   database           {database}
   membership-svc     grpc://{m}
-  coupon-svc         grpc://{c}   (health and reflection until its issue lands)
+  coupon-svc         grpc://{c}
   campaign-svc       grpc://{k}   (health and reflection until its issue lands)
   gateway            http://{g}
   API docs           http://{g}/api/docs   (OpenAPI: http://{g}/api/openapi.json)

@@ -82,9 +82,9 @@ impl Suite {
             .await
             .map_err(|e| format!("membership-svc: {e}"))
         });
-        let (config, shutdown) = (process(coupon), until_stopped());
+        let (config, clock, shutdown) = (process(coupon), options.clock.clone(), until_stopped());
         tasks.spawn(async move {
-            coupon_svc::serve_migrated(&config, coupon_pool, coupon_listener, shutdown)
+            coupon_svc::serve_migrated(&config, coupon_pool, clock, coupon_listener, shutdown)
                 .await
                 .map_err(|e| format!("coupon-svc: {e}"))
         });

@@ -8,7 +8,7 @@ use memberhub_kit::error::{Failure, Violations};
 
 use super::allocation::Allocation;
 use super::batch::{Channel, NewBatch, Window};
-use super::ids::{AllocationId, BatchId, ClaimId, UserId};
+use super::ids::{AllocationId, BatchId, ClaimId, ShopId, UserId};
 
 /// A validated request to issue one issue of a batch to a shopper.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub struct IssueCommand {
     pub allocation: Option<AllocationId>,
     /// GP-2: one issue per campaign claim instead of the batch's per-user limit.
     pub claim: Option<ClaimId>,
+    /// The shop the caller believes the batch belongs to, when it says.
+    pub shop: Option<ShopId>,
 }
 
 impl IssueCommand {
@@ -27,8 +29,8 @@ impl IssueCommand {
         batch_id: &str,
         user_id: &str,
         channel: Option<Channel>,
-        allocation_id: &str,
-        claim_id: &str,
+        (allocation_id, claim_id): (&str, &str),
+        shop_id: &str,
     ) -> Result<Self, Failure> {
         let mut v = Violations::new();
         let batch = v.check(BatchId::parse("batch_id", batch_id));
@@ -45,6 +47,9 @@ impl IssueCommand {
         let claim = (!claim_id.trim().is_empty())
             .then(|| v.check(ClaimId::parse("campaign_claim_id", claim_id)))
             .flatten();
+        let shop = (!shop_id.trim().is_empty())
+            .then(|| v.check(ShopId::parse("shop_id", shop_id)))
+            .flatten();
         v.finish()?;
         match (batch, user, channel) {
             (Some(batch), Some(user), Some(channel)) => Ok(Self {
@@ -53,6 +58,7 @@ impl IssueCommand {
                 channel,
                 allocation,
                 claim,
+                shop,
             }),
             _ => Err(Failure::Internal),
         }
@@ -63,6 +69,12 @@ impl IssueCommand {
 /// their own shop's GENERAL and CRM batches; INTERACTIVE and SPRINT_PLAN coupons are issued
 /// only by campaigns (services); operators may do anything.
 pub fn authorize(actor: &Actor, batch: &NewBatch, command: &IssueCommand) -> Result<(), Failure> {
+    if command.shop.is_some_and(|shop| shop != batch.shop_id) {
+        return Err(Failure::NotFound(format!(
+            "batch {} not found in shop",
+            command.batch
+        )));
+    }
     match actor {
         Actor::Operator | Actor::Service { .. } => Ok(()),
         Actor::Shopper { .. } => {
@@ -215,6 +227,7 @@ mod tests {
             channel,
             allocation: None,
             claim: None,
+            shop: None,
         }
     }
 

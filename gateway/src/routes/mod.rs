@@ -1,6 +1,7 @@
 //! The three surfaces.
 
 pub mod backoffice;
+pub mod coupons;
 pub mod platform;
 pub mod storefront;
 

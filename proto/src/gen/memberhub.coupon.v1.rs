@@ -248,6 +248,9 @@ pub struct IssueCouponsRequest {
     /// issue per claim and batch, instead of the batch's per-user limit (GP-2).
     #[prost(string, tag = "6")]
     pub campaign_claim_id: ::prost::alloc::string::String,
+    /// When set, the batch must belong to this shop (a storefront claim names the shop).
+    #[prost(string, tag = "7")]
+    pub shop_id: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct IssueCouponsResponse {
