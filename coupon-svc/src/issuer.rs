@@ -34,6 +34,8 @@ pub const MAX_GROUP: usize = 512;
 const QUEUE_CAPACITY: usize = 8192;
 /// A queue's task ends after this long without requests.
 const IDLE: Duration = Duration::from_secs(30);
+/// How long a group waits for the callers of the previous group to come back.
+const LINGER: Duration = Duration::from_millis(2);
 /// Cached batch specs kept before the cache starts over.
 const MAX_CACHED_SPECS: usize = 100_000;
 
@@ -171,6 +173,7 @@ impl Issuer {
         own: mpsc::Sender<Job>,
         mut receiver: mpsc::Receiver<Job>,
     ) {
+        let mut last_group = 1usize;
         loop {
             let first = match tokio::time::timeout(IDLE, receiver.recv()).await {
                 Ok(Some(job)) => job,
@@ -196,6 +199,18 @@ impl Issuer {
                     Err(_) => break,
                 }
             }
+            // Under load the callers of the last group are about to send their next request:
+            // wait for them a moment, so that groups do not alternate between 1 and N.
+            if group.len() < last_group / 2 {
+                let until = tokio::time::Instant::now() + LINGER;
+                while group.len() < last_group.min(MAX_GROUP) {
+                    match tokio::time::timeout_at(until, receiver.recv()).await {
+                        Ok(Some(job)) => group.push(job),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+            last_group = group.len();
             self.issue_group(&spec, key.1, group).await;
         }
     }

@@ -1,6 +1,7 @@
 //! `memberhub`: run the whole suite (`dev`) and other tools for people.
 
 mod dev;
+mod loadgen;
 
 use clap::{Parser, Subcommand};
 
@@ -18,6 +19,11 @@ struct Cli {
 enum Command {
     /// Find Postgres, migrate, start every service and the gateway, load demo data.
     Dev(dev::DevArgs),
+    /// Benchmarks: drive real RPCs, measure a baseline in the same run, check invariants.
+    Loadgen {
+        #[command(subcommand)]
+        bench: loadgen::Loadgen,
+    },
 }
 
 #[tokio::main]
@@ -25,5 +31,6 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = memberhub_kit::telemetry::init("memberhub")?;
     match Cli::parse().command {
         Command::Dev(args) => dev::run(args).await,
+        Command::Loadgen { bench } => loadgen::run(bench).await,
     }
 }

@@ -5,8 +5,7 @@
 //! 1. claim every request's idempotency key (multi-row insert, keys in sorted order so two
 //!    groups never deadlock); requests whose key exists get the stored response;
 //! 2. check channel and claim window per request (pure, `domain::issue`);
-//! 3. read the per-user counters and claim rows of the group (a cheap pre-read that lets
-//!    the common case need no compensation);
+//! 3. cap each shopper's requests in the group at the limit, each campaign claim at one;
 //! 4. take k units with ONE conditional UPDATE of the stock row (or the allocation row):
 //!    `free = free - LEAST(free, k)`, `CHECK (free >= 0)`, only while issuable and unbound;
 //! 5. apply per-user limits with ONE conditional upsert of the counter rows
@@ -126,9 +125,11 @@ where
         let keys: Vec<String> = seen.iter().map(|&i| jobs[i].key.key.clone()).collect();
         let stored = sqlx::query!(
             "SELECT k.scope, k.key, k.fingerprint, k.response
-             FROM coupon.idempotency_keys k
-             JOIN unnest($1::text[], $2::text[]) AS r(scope, key) ON k.scope = r.scope AND k.key = r.key
-             WHERE k.method = $3",
+             FROM unnest($1::text[], $2::text[]) AS r(scope, key)
+             CROSS JOIN LATERAL (
+                 SELECT scope, key, fingerprint, response FROM coupon.idempotency_keys
+                 WHERE scope = r.scope AND method = $3 AND key = r.key
+             ) k",
             &scopes,
             &keys,
             METHOD,
@@ -183,53 +184,23 @@ where
         }
     }
 
-    // 3. Pre-read counters and claims; keep those expected to pass.
+    // 3. Within the group, a shopper never asks for more than the limit, and a claim once.
+    //    (Issues already held are the upsert's business in step 5: no pre-read, so no plan
+    //    that could go stale and no race to argue about.)
     let limit = batch.spec.per_user_limit;
     let limited = |i: usize| limit > 0 && jobs[i].command.claim.is_none();
-    let users: Vec<String> = sorted_unique(
-        candidates
-            .iter()
-            .filter(|&&i| limited(i))
-            .map(|&i| jobs[i].command.user.as_str().to_string()),
-    );
-    let claims: Vec<String> = sorted_unique(
-        candidates
-            .iter()
-            .filter_map(|&i| jobs[i].command.claim.as_ref())
-            .map(|c| c.as_str().to_string()),
-    );
-    let mut held: HashMap<String, i32> = HashMap::new();
-    if !users.is_empty() {
-        let rows = sqlx::query!(
-            "SELECT user_id, claimed FROM coupon.user_claims WHERE batch_id = $1 AND user_id = ANY($2)",
-            batch.id.as_uuid(),
-            &users,
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        held.extend(rows.into_iter().map(|r| (r.user_id, r.claimed)));
-    }
-    let mut claim_taken: HashSet<String> = HashSet::new();
-    if !claims.is_empty() {
-        let rows = sqlx::query_scalar!(
-            "SELECT claim_id FROM coupon.claim_issues WHERE batch_id = $1 AND claim_id = ANY($2)",
-            batch.id.as_uuid(),
-            &claims,
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        claim_taken.extend(rows);
-    }
+    let mut asked: HashMap<&str, i32> = HashMap::new();
+    let mut claims_seen: HashSet<&str> = HashSet::new();
     let mut kept = Vec::with_capacity(candidates.len());
     for i in candidates {
         let command = &jobs[i].command;
         if let Some(claim) = &command.claim {
-            if !claim_taken.insert(claim.as_str().to_string()) {
+            if !claims_seen.insert(claim.as_str()) {
                 outcomes[i] = Some(Outcome::Refused(issue::already_issued_for_claim()));
                 continue;
             }
         } else if limited(i) {
-            let count = held.entry(command.user.as_str().to_string()).or_insert(0);
+            let count = asked.entry(command.user.as_str()).or_insert(0);
             if *count >= limit {
                 outcomes[i] = Some(Outcome::Refused(issue::per_user_limit_reached(limit)));
                 continue;
@@ -428,6 +399,8 @@ where
             &bodies,
             METHOD,
         )
+        // Planned afresh each time: a plan cached while the key table was small would scan it.
+        .persistent(false)
         .execute(&mut *tx)
         .await?;
     }
@@ -450,6 +423,7 @@ where
             &keys,
             METHOD,
         )
+        .persistent(false)
         .execute(&mut *tx)
         .await?;
     }
@@ -506,13 +480,6 @@ impl CouponRows {
             self.issues.push(c.issue.as_uuid());
         }
     }
-}
-
-fn sorted_unique(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut items: Vec<String> = items.collect();
-    items.sort_unstable();
-    items.dedup();
-    items
 }
 
 /// Takes up to `wanted` units with one conditional update; `Ok(Err(..))` says why none
