@@ -9,6 +9,7 @@ use memberhub_proto::{common as pbc, coupon as pb};
 use crate::domain::allocation::Allocation;
 use crate::domain::batch::{
     Batch, BatchInput, Channel, Kind, NewBatch, ShopType, Status, Terms, Validity, ValidityInput,
+    View,
 };
 use crate::domain::coupon::{Coupon, LineInput, State};
 use crate::domain::ids::BatchRef;
@@ -172,6 +173,16 @@ fn scope(terms: &Terms) -> pb::ItemScope {
         categories: terms.item_scope.categories.clone(),
         skus: terms.item_scope.skus.clone(),
     }
+}
+
+/// A batch as `view` may see it: shoppers never get the internal name (CP-1).
+pub fn batch_as(found: Batch, now: DateTime<Utc>, view: View) -> pb::Batch {
+    let mut batch = batch(found, now);
+    match view {
+        View::Full => {}
+        View::Storefront => batch.internal_name.clear(),
+    }
+    batch
 }
 
 /// A batch as of `now` (ENDED derived from its validity).

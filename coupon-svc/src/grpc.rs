@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use crate::convert;
 use crate::domain::allocation::NewAllocation;
-use crate::domain::batch::{self, Batch, NewBatch, View};
+use crate::domain::batch::{self, Batch, NewBatch};
 use crate::domain::coupon::{self as coupons_domain, Cart};
 use crate::domain::ids::{AllocationId, BatchId, BatchRef, CouponId, OrderId, ShopId, UserId};
 use crate::domain::issue::{self, IssueCommand};
@@ -151,12 +151,7 @@ impl CouponService for Coupons {
         let found = found.ok_or_else(|| Error::BatchNotFound(request.batch.trim().into()))?;
         let now = self.clock.now();
         let view = batch::view_for(&actor, &found, shop, now)?;
-        let mut batch = convert::batch(found, now);
-        if view == View::Storefront {
-            // CP-1: the internal name is never returned to shoppers.
-            batch.internal_name.clear();
-        }
-        Ok(Response::new(batch))
+        Ok(Response::new(convert::batch_as(found, now, view)))
     }
 
     async fn list_batches(

@@ -118,15 +118,15 @@ async fn cp5_the_wallet_shows_available_locked_used_and_derived_expired() -> any
         .await?;
     assert_eq!(
         ids(&wallet(&mut h, "u1", pb::CouponState::Locked).await?),
-        [a.coupon_id.clone()]
+        [a.coupon_id.as_str()]
     );
     assert_eq!(
         ids(&wallet(&mut h, "u1", pb::CouponState::Used).await?),
-        [b.coupon_id.clone()]
+        [b.coupon_id.as_str()]
     );
     assert_eq!(
         ids(&wallet(&mut h, "u1", pb::CouponState::Available).await?),
-        [c.coupon_id.clone()]
+        [c.coupon_id.as_str()]
     );
     assert!(
         wallet(&mut h, "u1", pb::CouponState::Expired)
@@ -137,7 +137,7 @@ async fn cp5_the_wallet_shows_available_locked_used_and_derived_expired() -> any
     h.clock.advance(Duration::days(7));
     assert_eq!(
         ids(&wallet(&mut h, "u1", pb::CouponState::Expired).await?),
-        [c.coupon_id.clone()]
+        [c.coupon_id.as_str()]
     );
     let everything = wallet(&mut h, "u1", pb::CouponState::Unspecified).await?;
     let states: Vec<_> = everything.iter().map(|c| c.state()).collect();
@@ -381,7 +381,7 @@ async fn cp6_a_lock_is_all_or_none() -> anyhow::Result<()> {
     let available = wallet(&mut h, "u1", pb::CouponState::Available).await?;
     assert_eq!(
         ids(&available),
-        [good.coupon_id.clone()],
+        [good.coupon_id.as_str()],
         "nothing was locked"
     );
     let too_little = expect_err(
