@@ -189,9 +189,12 @@ where
     //    that could go stale and no race to argue about.)
     let limit = batch.spec.per_user_limit;
     let limited = |i: usize| limit > 0 && jobs[i].command.claim.is_none();
-    let mut asked: HashMap<&str, i32> = HashMap::new();
+    //    A request over the cap follows the shopper's last kept request: refused for the
+    //    limit if that one was issued, else for the same reason (e.g. out of stock).
+    let mut asked: HashMap<&str, (i32, usize)> = HashMap::new();
     let mut claims_seen: HashSet<&str> = HashSet::new();
     let mut kept = Vec::with_capacity(candidates.len());
+    let mut over_cap: Vec<(usize, usize)> = Vec::new();
     for i in candidates {
         let command = &jobs[i].command;
         if let Some(claim) = &command.claim {
@@ -200,12 +203,13 @@ where
                 continue;
             }
         } else if limited(i) {
-            let count = asked.entry(command.user.as_str()).or_insert(0);
+            let (count, last) = asked.entry(command.user.as_str()).or_insert((0, i));
             if *count >= limit {
-                outcomes[i] = Some(Outcome::Refused(issue::per_user_limit_reached(limit)));
+                over_cap.push((i, *last));
                 continue;
             }
             *count += 1;
+            *last = i;
         }
         kept.push(i);
     }
@@ -323,6 +327,13 @@ where
         let back = i64::try_from(refused_late.len()).unwrap_or(0);
         give_back(&mut tx, batch, source, back).await?;
         granted.retain(|i| !refused_late.contains(i));
+    }
+
+    for &(i, last) in &over_cap {
+        outcomes[i] = Some(match &outcomes[last] {
+            Some(Outcome::Refused(failure)) => Outcome::Refused(failure.clone()),
+            _ => Outcome::Refused(issue::per_user_limit_reached(limit)),
+        });
     }
 
     // 6. Coupons, responses, and the keys of refusals.

@@ -4,8 +4,9 @@
 //!    hot GENERAL batch.
 //! 2. `--clients` concurrent gRPC clients (over `--connections` HTTP/2 connections) claim it
 //!    in a closed loop for `--duration` seconds after a short warm-up: claims/s, p50, p99.
-//! 3. A sell-out round: the same clients race `4 x --sellout-quantity` claims for a batch of
-//!    `--sellout-quantity`; exactly that many must succeed.
+//! 3. A sell-out round: the same clients race `4 x --sellout-quantity` claims, by twice as
+//!    many shoppers as there are units (each trying twice, limit 1), for a batch of
+//!    `--sellout-quantity`; exactly that many must succeed, none twice for one shopper.
 //! 4. Checks in the database: issues == min(quantity, successful claims) == successful
 //!    claims, coupons == issues x per_issue_count, free stock + issues == quantity, and no
 //!    shopper over the per-user limit.
@@ -188,8 +189,12 @@ async fn measure(args: &ClaimsArgs, db: &ScratchDb) -> anyhow::Result<serde_json
         )
         .await?;
         println!(
-            "sell-out: {} claims raced for {}: {} ok, refused {:?}",
-            budget, args.sellout_quantity, round.ok, round.refused
+            "sell-out: {} claims by {} shoppers (limit 1) raced for {}: {} ok, refused {:?}",
+            budget,
+            budget / 2,
+            args.sellout_quantity,
+            round.ok,
+            round.refused
         );
         if round.ok != u64::try_from(args.sellout_quantity).unwrap_or(0) {
             broken.push(format!(
@@ -380,15 +385,17 @@ async fn claim_for(
             let mut tally = Tally::default();
             let mut n: u64 = 0;
             while Instant::now() < deadline {
-                if let Some((spent, limit)) = &budget
-                    && spent.fetch_add(1, Ordering::Relaxed) >= *limit
-                {
-                    break;
-                }
-                let user = if users == 0 {
-                    format!("{phase}-{client_index}-{n}")
-                } else {
-                    format!("{phase}-{client_index}-u{}", n % users)
+                let user = match &budget {
+                    // A shared budget of attempts over half as many shoppers: each tries twice.
+                    Some((spent, limit)) => {
+                        let attempt = spent.fetch_add(1, Ordering::Relaxed);
+                        if attempt >= *limit {
+                            break;
+                        }
+                        format!("{phase}-u{}", attempt / 2)
+                    }
+                    None if users == 0 => format!("{phase}-{client_index}-{n}"),
+                    None => format!("{phase}-{client_index}-u{}", n % users),
                 };
                 n += 1;
                 let request = pb::IssueCouponsRequest {
