@@ -112,8 +112,6 @@ impl Latencies {
 #[derive(Debug, Clone)]
 pub struct Baseline {
     pub transactions_per_s: f64,
-    /// `pgbench` or `sqlx loop`.
-    pub tool: &'static str,
 }
 
 /// `pgbench` on PATH or under /usr/lib/postgresql/*/bin (newest first).
@@ -185,7 +183,6 @@ pub async fn pgbench(
         .ok_or_else(|| anyhow::anyhow!("no tps in pgbench output: {stdout}"))?;
     Ok(Baseline {
         transactions_per_s: tps,
-        tool: "pgbench",
     })
 }
 
@@ -226,7 +223,6 @@ where
     pool.close().await;
     Ok(Baseline {
         transactions_per_s: total as f64 / elapsed.max(f64::EPSILON),
-        tool: "sqlx loop",
     })
 }
 
