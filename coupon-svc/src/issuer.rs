@@ -18,7 +18,7 @@ use std::time::Duration;
 use memberhub_kit::clock::SharedClock;
 use memberhub_kit::idempotency::IdempotencyKey;
 use memberhub_proto::coupon as pb;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::convert;
 use crate::domain::coupon::Coupon;
@@ -30,6 +30,9 @@ use crate::store::issuing::{self, IssueJob, Source};
 
 /// The most requests one transaction issues.
 pub const MAX_GROUP: usize = 512;
+/// Groups of one queue in flight at once: they overlap all but the hot row's update and
+/// commit (see `store::issuing`).
+const IN_FLIGHT: usize = 2;
 /// Requests waiting per queue before senders wait (back-pressure).
 const QUEUE_CAPACITY: usize = 8192;
 /// A queue's task ends after this long without requests.
@@ -38,6 +41,16 @@ const IDLE: Duration = Duration::from_secs(30);
 const LINGER: Duration = Duration::from_millis(2);
 /// Cached batch specs kept before the cache starts over.
 const MAX_CACHED_SPECS: usize = 100_000;
+
+/// Moves what waits in the queue into `group`, up to [`MAX_GROUP`].
+fn drain(receiver: &mut mpsc::Receiver<Job>, group: &mut Vec<Job>) {
+    while group.len() < MAX_GROUP {
+        match receiver.try_recv() {
+            Ok(job) => group.push(job),
+            Err(_) => break,
+        }
+    }
+}
 
 type Reply = oneshot::Sender<Result<pb::IssueCouponsResponse, Error>>;
 
@@ -165,7 +178,8 @@ impl Issuer {
         }
     }
 
-    /// One queue's task: group what waits, issue it, repeat; end when idle.
+    /// One queue's task: group what waits, hand the group to one of [`IN_FLIGHT`] slots,
+    /// repeat; end when idle.
     async fn run(
         self,
         key: QueueKey,
@@ -173,6 +187,7 @@ impl Issuer {
         own: mpsc::Sender<Job>,
         mut receiver: mpsc::Receiver<Job>,
     ) {
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         let mut last_group = 1usize;
         loop {
             let first = match tokio::time::timeout(IDLE, receiver.recv()).await {
@@ -193,12 +208,7 @@ impl Issuer {
             };
             let mut group = Vec::with_capacity(64);
             group.push(first);
-            while group.len() < MAX_GROUP {
-                match receiver.try_recv() {
-                    Ok(job) => group.push(job),
-                    Err(_) => break,
-                }
-            }
+            drain(&mut receiver, &mut group);
             // Under load the callers of the last group are about to send their next request:
             // wait for them a moment, so that groups do not alternate between 1 and N.
             if group.len() < last_group / 2 {
@@ -210,8 +220,18 @@ impl Issuer {
                     }
                 }
             }
+            // Requests that arrive while every slot is busy join this group.
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                self.issue_group(&spec, key.1, group).await;
+                continue;
+            };
+            drain(&mut receiver, &mut group);
             last_group = group.len();
-            self.issue_group(&spec, key.1, group).await;
+            let (issuer, spec) = (self.clone(), spec.clone());
+            tokio::spawn(async move {
+                issuer.issue_group(&spec, key.1, group).await;
+                drop(slot);
+            });
         }
     }
 

@@ -6,18 +6,23 @@
 //!    groups never deadlock); requests whose key exists get the stored response;
 //! 2. check channel and claim window per request (pure, `domain::issue`);
 //! 3. cap each shopper's requests in the group at the limit, each campaign claim at one;
-//! 4. take k units with ONE conditional UPDATE of the stock row (or the allocation row):
-//!    `free = free - LEAST(free, k)`, `CHECK (free >= 0)`, only while issuable and unbound;
+//! 4. look (without a lock) whether the source has anything left: a sold-out batch refuses a
+//!    whole group without writing;
 //! 5. apply per-user limits with ONE conditional upsert of the counter rows
 //!    (`.. ON CONFLICT DO UPDATE .. WHERE claimed < limit`) and GP-2's one issue per claim
-//!    with ONE insert into a primary key; units not granted there go back to the row taken
-//!    from in step 4 (which this transaction holds locked anyway);
-//! 6. insert every coupon (multi-row), store every response, drop the keys of refusals.
+//!    with ONE insert into a primary key;
+//! 6. insert every coupon (multi-row) and store every response;
+//! 7. LAST, take the units with ONE conditional UPDATE of the stock row (or the allocation
+//!    row): `free = free - LEAST(free, k)`, `CHECK (free >= 0)`, only while issuable and
+//!    unbound. The hot row is thus locked for that statement and the commit only, so groups
+//!    of one batch overlap everything else. If fewer units came than asked, the tail's
+//!    coupons, counter increments and claim rows are removed again before the commit;
+//! 8. drop the keys of refusals, commit.
 //!
 //! The database decides stock and limits (conditional writes under row locks), so any
-//! number of processes may run this concurrently and stay correct; grouping only makes it
-//! fast. A failure anywhere rolls the whole group back: no coupon, no stock, no counter,
-//! no key.
+//! number of groups and processes may run this concurrently and stay correct; grouping only
+//! makes it fast. A failure anywhere rolls the whole group back: no coupon, no stock, no
+//! counter, no key.
 
 use std::collections::{HashMap, HashSet};
 
@@ -214,31 +219,20 @@ where
         kept.push(i);
     }
 
-    // 4. Take the units.
-    let mut granted: Vec<usize> = Vec::new();
-    if !kept.is_empty() {
-        let wanted = i64::try_from(kept.len()).unwrap_or(i64::MAX);
-        match take(&mut tx, batch, source, wanted).await? {
-            Ok(taken) => {
-                let taken = usize::try_from(taken).unwrap_or(0).min(kept.len());
-                for &i in &kept[taken..] {
-                    outcomes[i] = Some(Outcome::Refused(issue::out_of_stock()));
-                }
-                granted = kept[..taken].to_vec();
-            }
-            Err(failure) => {
-                for &i in &kept {
-                    outcomes[i] = Some(Outcome::Refused(failure.clone()));
-                }
-            }
+    // 4. Nothing to take (sold out, not ACTIVE, bound, released)? Refuse without writing.
+    if !kept.is_empty()
+        && let Some(failure) = nothing_to_take(&mut tx, batch, source, allocation.as_ref()).await?
+    {
+        for &i in &kept {
+            outcomes[i] = Some(Outcome::Refused(failure.clone()));
         }
+        kept.clear();
     }
 
-    // 5. Exact limits and claims; give back what they refuse.
-    let issue_ids: HashMap<usize, IssueId> = granted.iter().map(|&i| (i, IssueId::new())).collect();
-    let mut refused_late: HashSet<usize> = HashSet::new();
+    // 5. Exact limits and claims (conditional writes on the shoppers' own rows).
+    let issue_ids: HashMap<usize, IssueId> = kept.iter().map(|&i| (i, IssueId::new())).collect();
     let mut wants: HashMap<&str, i32> = HashMap::new();
-    for &i in granted.iter().filter(|&&i| limited(i)) {
+    for &i in kept.iter().filter(|&&i| limited(i)) {
         *wants.entry(jobs[i].command.user.as_str()).or_insert(0) += 1;
     }
     if !wants.is_empty() {
@@ -267,30 +261,25 @@ where
             .into_iter()
             .map(|r| (r.user_id, r.last_grant))
             .collect();
-        for &i in granted.iter().filter(|&&i| limited(i)) {
+        for &i in kept.iter().filter(|&&i| limited(i)) {
             let left = allowed
                 .entry(jobs[i].command.user.as_str().to_string())
                 .or_insert(0);
             if *left > 0 {
                 *left -= 1;
             } else {
-                refused_late.insert(i);
                 outcomes[i] = Some(Outcome::Refused(issue::per_user_limit_reached(limit)));
             }
         }
     }
-    let claimed_now: Vec<usize> = granted
+    let with_claim: Vec<usize> = kept
         .iter()
         .copied()
         .filter(|&i| jobs[i].command.claim.is_some())
         .collect();
-    if !claimed_now.is_empty() {
-        let claim_ids: Vec<String> = claimed_now
-            .iter()
-            .filter_map(|&i| jobs[i].command.claim.as_ref())
-            .map(|c| c.as_str().to_string())
-            .collect();
-        let issue_uuids: Vec<Uuid> = claimed_now
+    if !with_claim.is_empty() {
+        let claim_ids: Vec<String> = with_claim.iter().map(|&i| claim_of(jobs, i)).collect();
+        let issue_uuids: Vec<Uuid> = with_claim
             .iter()
             .filter_map(|i| issue_ids.get(i))
             .map(IssueId::as_uuid)
@@ -311,40 +300,28 @@ where
         .await?
         .into_iter()
         .collect();
-        for &i in &claimed_now {
-            let claim = jobs[i]
-                .command
-                .claim
-                .as_ref()
-                .map(|c| c.as_str().to_string());
-            if !claim.is_some_and(|c| inserted.contains(&c)) {
-                refused_late.insert(i);
+        for &i in &with_claim {
+            if !inserted.contains(&claim_of(jobs, i)) {
                 outcomes[i] = Some(Outcome::Refused(issue::already_issued_for_claim()));
             }
         }
     }
-    if !refused_late.is_empty() {
-        let back = i64::try_from(refused_late.len()).unwrap_or(0);
-        give_back(&mut tx, batch, source, back).await?;
-        granted.retain(|i| !refused_late.contains(i));
-    }
+    let mut granted: Vec<usize> = kept
+        .iter()
+        .copied()
+        .filter(|&i| outcomes[i].is_none())
+        .collect();
 
-    for &(i, last) in &over_cap {
-        outcomes[i] = Some(match &outcomes[last] {
-            Some(Outcome::Refused(failure)) => Outcome::Refused(failure.clone()),
-            _ => Outcome::Refused(issue::per_user_limit_reached(limit)),
-        });
-    }
-
-    // 6. Coupons, responses, and the keys of refusals.
+    // 6. Coupons and responses, written before the units are taken so that the hot row is
+    //    locked only for its own update and the commit.
     let per_issue = usize::try_from(batch.spec.per_issue_count).unwrap_or(1);
-    let mut rows = CouponRows::with_capacity(granted.len() * per_issue);
     let validity = batch.spec.validity.for_claim_at(now);
     let allocation_id = match source {
         Source::Free => None,
         Source::Allocation(id) => Some(id),
     };
-    let mut responses: Vec<(usize, R)> = Vec::with_capacity(granted.len());
+    let mut rows = CouponRows::with_capacity(granted.len() * per_issue);
+    let mut responses: Vec<(usize, R, Vec<Uuid>)> = Vec::with_capacity(granted.len());
     for &i in &granted {
         let issue = issue_ids.get(&i).copied().unwrap_or_default();
         let coupons: Vec<Coupon> = (0..per_issue)
@@ -370,7 +347,8 @@ where
             })
             .collect();
         rows.push(&coupons);
-        responses.push((i, respond(coupons)));
+        let coupon_ids = coupons.iter().map(|c| c.id.as_uuid()).collect();
+        responses.push((i, respond(coupons), coupon_ids));
     }
     if !responses.is_empty() {
         sqlx::query!(
@@ -394,13 +372,16 @@ where
         .await?;
         let scopes: Vec<String> = responses
             .iter()
-            .map(|(i, _)| jobs[*i].key.scope.clone())
+            .map(|(i, _, _)| jobs[*i].key.scope.clone())
             .collect();
         let keys: Vec<String> = responses
             .iter()
-            .map(|(i, _)| jobs[*i].key.key.clone())
+            .map(|(i, _, _)| jobs[*i].key.key.clone())
             .collect();
-        let bodies: Vec<Vec<u8>> = responses.iter().map(|(_, r)| r.encode_to_vec()).collect();
+        let bodies: Vec<Vec<u8>> = responses
+            .iter()
+            .map(|(_, r, _)| r.encode_to_vec())
+            .collect();
         sqlx::query!(
             "UPDATE coupon.idempotency_keys k SET response = r.response
              FROM unnest($1::text[], $2::text[], $3::bytea[]) AS r(scope, key, response)
@@ -415,6 +396,33 @@ where
         .execute(&mut *tx)
         .await?;
     }
+
+    // 7. Take the units: one conditional update of the hot row, then only the commit.
+    if !granted.is_empty() {
+        let wanted = i64::try_from(granted.len()).unwrap_or(i64::MAX);
+        let (taken, why) = match take(&mut tx, batch, source, wanted).await? {
+            Ok(taken) => (taken, issue::out_of_stock()),
+            Err(failure) => (0, failure),
+        };
+        let taken = usize::try_from(taken).unwrap_or(0).min(granted.len());
+        if taken < granted.len() {
+            // Short (another group or process took the rest): undo the written tail.
+            let short = granted.split_off(taken);
+            undo(&mut tx, batch, jobs, &short, &responses, limited).await?;
+            for &i in &short {
+                outcomes[i] = Some(Outcome::Refused(why.clone()));
+            }
+            responses.retain(|(i, _, _)| !short.contains(i));
+        }
+    }
+    for &(i, last) in &over_cap {
+        outcomes[i] = Some(match &outcomes[last] {
+            Some(Outcome::Refused(failure)) => Outcome::Refused(failure.clone()),
+            _ => Outcome::Refused(issue::per_user_limit_reached(limit)),
+        });
+    }
+
+    // 8. Refusals change nothing: drop their keys.
     let refused: Vec<usize> = leaders
         .iter()
         .copied()
@@ -440,7 +448,7 @@ where
     }
     tx.commit().await?;
 
-    for (i, response) in responses {
+    for (i, response, _) in responses {
         outcomes[i] = Some(Outcome::Done(response));
     }
     for (i, first) in duplicates {
@@ -491,6 +499,115 @@ impl CouponRows {
             self.issues.push(c.issue.as_uuid());
         }
     }
+}
+
+fn claim_of(jobs: &[IssueJob], i: usize) -> String {
+    jobs[i]
+        .command
+        .claim
+        .as_ref()
+        .map(|c| c.as_str().to_string())
+        .unwrap_or_default()
+}
+
+/// A cheap look (no lock) at the source before writing anything: `Some(reason)` when no
+/// unit can be had, so a sold-out batch refuses a group without writes. A stale "yes" is
+/// harmless: the conditional update in step 7 decides.
+async fn nothing_to_take(
+    tx: &mut sqlx::PgConnection,
+    batch: &BatchSpec,
+    source: Source,
+    allocation: Option<&crate::domain::allocation::Allocation>,
+) -> Result<Option<Failure>, Error> {
+    match (source, allocation) {
+        (Source::Free, _) => {
+            let row = sqlx::query!(
+                "SELECT s.free, s.issuable, s.bound_allocation_id, b.status
+                 FROM coupon.stock s JOIN coupon.batches b USING (batch_id) WHERE s.batch_id = $1",
+                batch.id.as_uuid(),
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::BatchNotFound(batch.id.to_string()))?;
+            Ok(if !row.issuable {
+                let status = crate::domain::batch::Status::from_db(&row.status)
+                    .ok_or(Error::CorruptRow("batches.status"))?;
+                Some(crate::domain::allocation::not_active(status))
+            } else if row.bound_allocation_id.is_some() {
+                Some(issue::bound_to_campaign())
+            } else if row.free <= 0 {
+                Some(issue::out_of_stock())
+            } else {
+                None
+            })
+        }
+        (Source::Allocation(_), Some(a)) if a.remaining <= 0 => {
+            Ok(Some(Failure::ResourceExhausted {
+                reason: "OUT_OF_STOCK",
+                message: "the allocation's units are all issued".into(),
+            }))
+        }
+        (Source::Allocation(_), _) => Ok(None),
+    }
+}
+
+/// Removes what steps 5 and 6 wrote for `short` (requests that got no unit after all): their
+/// coupons, their counter increments and their claim rows. Their keys go with the refusals.
+async fn undo<R>(
+    tx: &mut sqlx::PgConnection,
+    batch: &BatchSpec,
+    jobs: &[IssueJob],
+    short: &[usize],
+    responses: &[(usize, R, Vec<Uuid>)],
+    limited: impl Fn(usize) -> bool,
+) -> Result<(), Error> {
+    let coupons: Vec<Uuid> = responses
+        .iter()
+        .filter(|(i, _, _)| short.contains(i))
+        .flat_map(|(_, _, ids)| ids.iter().copied())
+        .collect();
+    sqlx::query!(
+        "DELETE FROM coupon.coupons WHERE coupon_id = ANY($1)",
+        &coupons,
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut back: HashMap<&str, i32> = HashMap::new();
+    for &i in short.iter().filter(|&&i| limited(i)) {
+        *back.entry(jobs[i].command.user.as_str()).or_insert(0) += 1;
+    }
+    if !back.is_empty() {
+        let mut users: Vec<&str> = back.keys().copied().collect();
+        users.sort_unstable();
+        let counts: Vec<i32> = users.iter().map(|u| back[u]).collect();
+        let users: Vec<String> = users.into_iter().map(str::to_string).collect();
+        sqlx::query!(
+            "UPDATE coupon.user_claims uc SET claimed = uc.claimed - b.n
+             FROM unnest($2::text[], $3::int[]) AS b(user_id, n)
+             WHERE uc.batch_id = $1 AND uc.user_id = b.user_id",
+            batch.id.as_uuid(),
+            &users,
+            &counts,
+        )
+        .persistent(false)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let claims: Vec<String> = short
+        .iter()
+        .filter(|&&i| jobs[i].command.claim.is_some())
+        .map(|&i| claim_of(jobs, i))
+        .collect();
+    if !claims.is_empty() {
+        sqlx::query!(
+            "DELETE FROM coupon.claim_issues WHERE batch_id = $1 AND claim_id = ANY($2)",
+            batch.id.as_uuid(),
+            &claims,
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Takes up to `wanted` units with one conditional update; `Ok(Err(..))` says why none
@@ -570,37 +687,6 @@ async fn take(
             }))
         }
     }
-}
-
-/// Returns `units` taken by this transaction that were not issued after all.
-async fn give_back(
-    tx: &mut sqlx::PgConnection,
-    batch: &BatchSpec,
-    source: Source,
-    units: i64,
-) -> Result<(), Error> {
-    match source {
-        Source::Free => {
-            sqlx::query!(
-                "UPDATE coupon.stock SET free = free + $2, issued = issued - $2 WHERE batch_id = $1",
-                batch.id.as_uuid(),
-                units,
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        Source::Allocation(id) => {
-            sqlx::query!(
-                "UPDATE coupon.allocations SET remaining = remaining + $2, issued = issued - $2
-                 WHERE allocation_id = $1",
-                id.as_uuid(),
-                units,
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    Ok(())
 }
 
 impl Source {
