@@ -91,6 +91,15 @@ fn page_size(raw: i32) -> Result<i64, Failure> {
     }
 }
 
+/// The token of the page after `page`: its last item, when the page is full.
+fn next_page_token<T>(page: &[T], limit: i64, id: impl Fn(&T) -> String) -> String {
+    let full = usize::try_from(limit).is_ok_and(|limit| page.len() == limit);
+    match page.last() {
+        Some(last) if full => id(last),
+        _ => String::new(),
+    }
+}
+
 fn to_change(to: batch::Status) -> StatusChange {
     StatusChange {
         to,
@@ -177,11 +186,7 @@ impl CouponService for Coupons {
         };
         let now = self.clock.now();
         let (found, total) = batches::list(&mut *self.conn().await?, &filter, now).await?;
-        let full = usize::try_from(filter.limit).is_ok_and(|limit| found.len() == limit);
-        let next_page_token = match found.last() {
-            Some(last) if full => last.id.to_string(),
-            _ => String::new(),
-        };
+        let next_page_token = next_page_token(&found, filter.limit, |b| b.id.to_string());
         Ok(Response::new(pb::ListBatchesResponse {
             batches: found.into_iter().map(|b| convert::batch(b, now)).collect(),
             next_page_token,
@@ -377,11 +382,7 @@ impl CouponService for Coupons {
         };
         let now = self.clock.now();
         let found = coupons::wallet(&mut *self.conn().await?, &filter, now).await?;
-        let full = usize::try_from(filter.limit).is_ok_and(|limit| found.len() == limit);
-        let next_page_token = match found.last() {
-            Some(last) if full => last.id.to_string(),
-            _ => String::new(),
-        };
+        let next_page_token = next_page_token(&found, filter.limit, |c| c.id.to_string());
         Ok(Response::new(pb::ListWalletCouponsResponse {
             coupons: convert::coupons(found),
             next_page_token,
