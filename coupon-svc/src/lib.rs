@@ -1,19 +1,35 @@
-//! coupon-svc: coupon batches, allocations, issued coupons, locks and redemptions. Owns the `coupon` schema.
+//! coupon-svc: coupon batches, allocations, issued coupons, locks and redemptions
+//! (CP-1..CP-9). Owns the `coupon` schema.
 //!
-//! Its contract (`memberhub.coupon.v1`) is declared; its RPCs are not served until the
-//! coupon issue lands. Until then the process migrates its schema and serves health and
-//! reflection only, so nothing pretends to work.
+//! Data flows one way: `grpc` (decode, authorise) -> `domain` (pure rules) -> `store` (SQL,
+//! transactions). Issuing goes through `issuer`, which coalesces concurrent requests per
+//! batch into set-based transactions; see `ARCHITECTURE.md`.
 
 pub mod config;
+mod convert;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod issuer;
+pub mod store;
 
+use memberhub_kit::clock::SharedClock;
 use memberhub_kit::server::{GrpcServer, ServeError};
+use memberhub_proto::coupon::coupon_service_server::CouponServiceServer;
 
 pub use config::Config;
 
 /// This service's migrations (schema `coupon`, history in `coupon._sqlx_migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Connects, migrates, then serves on `listener` until `shutdown` completes.
+/// The gRPC service over an already-migrated pool.
+pub fn service(pool: sqlx::PgPool, clock: SharedClock) -> CouponServiceServer<grpc::Coupons> {
+    let issuer = issuer::Issuer::new(pool.clone(), clock.clone());
+    CouponServiceServer::new(grpc::Coupons::new(store::Store::new(pool), issuer, clock))
+}
+
+/// Connects, migrates, then serves on `listener` until `shutdown` completes. Health turns
+/// SERVING only after migrations.
 pub async fn serve(
     config: Config,
     listener: tokio::net::TcpListener,
@@ -23,20 +39,29 @@ pub async fn serve(
         memberhub_kit::db::connect(&config.database_url, config.service.pool_size, "coupon-svc")
             .await?;
     memberhub_kit::db::migrate(&pool, &MIGRATOR).await?;
-    serve_migrated(&config, pool, listener, shutdown).await?;
+    serve_migrated(
+        &config,
+        pool,
+        memberhub_kit::clock::system(),
+        listener,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }
 
-/// Serves over a pool whose schema is migrated (used in-process by `memberhub dev` and tests).
+/// Serves over a pool whose schema is migrated (used in-process by `memberhub dev`, the
+/// load generator and tests).
 pub async fn serve_migrated(
     config: &Config,
     pool: sqlx::PgPool,
+    clock: SharedClock,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     GrpcServer::new("coupon-svc", &config.service)?
-        .advertise("memberhub.coupon.v1.CouponService")
-        .with_readiness(pool)
+        .with_readiness(pool.clone())
+        .add_service(service(pool, clock))
         .serve(listener, shutdown)
         .await
 }

@@ -6,6 +6,7 @@
 pub mod auth;
 mod body;
 pub mod config;
+pub mod coupon_views;
 pub mod error;
 mod openapi;
 mod query;
@@ -38,6 +39,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .nest("/api/backoffice/v1", routes::backoffice::router())
         .nest("/api/storefront/v1", routes::storefront::router())
         .nest("/api/internal/v1", routes::internal::router())
+        .merge(routes::coupons::router())
         .fallback(not_found)
         .with_state(state);
     let docs = utoipa_swagger_ui::SwaggerUi::new("/api/docs")
@@ -91,12 +93,16 @@ pub fn state(config: &Config) -> Result<AppState, tonic::transport::Error> {
     let membership = tonic::transport::Endpoint::from_shared(config.membership_url.clone())?
         .connect_timeout(Duration::from_secs(2))
         .connect_lazy();
+    let coupon = tonic::transport::Endpoint::from_shared(config.coupon_url.clone())?
+        .connect_timeout(Duration::from_secs(2))
+        .connect_lazy();
     Ok(AppState {
         jwt: config.jwt.clone(),
         membership:
             memberhub_proto::membership::membership_service_client::MembershipServiceClient::new(
                 membership,
             ),
+        coupon: memberhub_proto::coupon::coupon_service_client::CouponServiceClient::new(coupon),
         upstream_timeout: config.request_timeout,
     })
 }

@@ -4,8 +4,8 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::error::{ErrorBody, FieldViolation};
-use crate::routes::{backoffice, internal, platform, storefront};
-use crate::views;
+use crate::routes::{backoffice, coupons, internal, platform, storefront};
+use crate::{coupon_views, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,6 +39,19 @@ use crate::views;
         storefront::unfollow_shop,
         internal::report_order_event,
         internal::batch_report_order_events,
+        coupons::create_batch,
+        coupons::list_batches,
+        coupons::get_batch,
+        coupons::submit_batch,
+        coupons::close_batch,
+        coupons::batch_statistics,
+        coupons::storefront_batch,
+        coupons::claim,
+        coupons::wallet,
+        coupons::evaluate_cart,
+        coupons::platform_batches,
+        coupons::approve_batch,
+        coupons::reject_batch,
     ),
     components(schemas(
         ErrorBody,
@@ -90,6 +103,26 @@ use crate::views;
         views::OrderEventBatch,
         views::OrderEventReported,
         views::OrderEventsReported,
+        coupon_views::CreateCouponBatch,
+        coupon_views::CouponBatch,
+        coupon_views::CouponBatchList,
+        coupon_views::CouponBatchStatistics,
+        coupon_views::RejectCouponBatch,
+        coupon_views::StorefrontCouponBatch,
+        coupon_views::WalletCoupon,
+        coupon_views::Wallet,
+        coupon_views::ClaimedCoupons,
+        coupon_views::CartLine,
+        coupon_views::EvaluateCart,
+        coupon_views::CouponEvaluation,
+        coupon_views::CartEvaluation,
+        coupon_views::ItemScope,
+        coupon_views::Validity,
+        coupon_views::ValidityKind,
+        coupon_views::CouponKind,
+        coupon_views::CouponChannel,
+        coupon_views::BatchStatus,
+        coupon_views::CouponState,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use memberhub_proto::coupon::coupon_service_client::CouponServiceClient;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 use tonic::transport::Channel;
 
@@ -11,6 +12,7 @@ use crate::auth::JwtConfig;
 pub struct AppState {
     pub jwt: JwtConfig,
     pub membership: MembershipServiceClient<Channel>,
+    pub coupon: CouponServiceClient<Channel>,
     /// Deadline passed to every upstream call (`grpc-timeout`).
     pub upstream_timeout: Duration,
 }

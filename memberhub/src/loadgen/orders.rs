@@ -186,7 +186,7 @@ async fn drive(
         let (e, l, err, exp) = task.await?;
         events += e;
         errors += err;
-        latencies.extend(l);
+        latencies.merge(l);
         for (key, (spend, orders, points)) in exp {
             let v = expected.entry(key).or_insert((0, 0, 0));
             *v = (v.0 + spend, v.1 + orders, v.2 + points);
@@ -258,7 +258,7 @@ pub async fn run(args: OrdersArgs) -> anyhow::Result<()> {
     let (events, mut latencies, errors, expected) = drive(channel, &shops, &args).await?;
     let elapsed = started.elapsed().as_secs_f64();
     let throughput = events as f64 / elapsed;
-    let (p50, p99) = (latencies.quantile_ms(0.5), latencies.quantile_ms(0.99));
+    let (p50, p99) = (latencies.percentile_ms(50.0), latencies.percentile_ms(99.0));
     println!(
         "orders: {events} events in {elapsed:.1} s = {throughput:.0} events/s; per batch p50 {p50:.1} ms, p99 {p99:.1} ms; {errors} failed batches"
     );

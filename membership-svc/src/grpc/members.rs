@@ -15,8 +15,8 @@ use crate::domain::members::{Profile, Source};
 use crate::domain::sms::{self, Phone};
 use crate::error::Error;
 use crate::store::cards::{self, OpenCard};
-use crate::store::members::{self, MemberFilter, MemberPageToken};
 use crate::store::ledger;
+use crate::store::members::{self, MemberFilter, MemberPageToken};
 
 fn phone(raw: &str) -> Result<Phone, Failure> {
     Phone::parse("phone", raw).map_err(|v| Failure::InvalidArgument(vec![v]))

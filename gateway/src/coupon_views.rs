@@ -1,0 +1,602 @@
+//! The JSON shapes of the coupon routes, converted from and to coupon-svc's protobuf
+//! messages. Enums travel as their short names (`THRESHOLD`, `GENERAL`, `ACTIVE` ...),
+//! timestamps as RFC 3339 strings, money as integer fen. Storefront shapes never carry a
+//! batch's internal name (CP-1).
+
+use chrono::{DateTime, Utc};
+use memberhub_kit::clock::to_timestamp;
+use memberhub_proto::{common as pbc, coupon as pb};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+fn timestamp(t: Option<prost_types::Timestamp>) -> Option<String> {
+    t.and_then(|t| memberhub_kit::clock::from_timestamp(&t))
+        .map(|t| t.to_rfc3339())
+}
+
+fn short(name: &str, prefix: &str) -> String {
+    name.strip_prefix(prefix).unwrap_or(name).to_string()
+}
+
+fn ts(at: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
+    at.map(to_timestamp)
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CouponKind {
+    Threshold,
+    Cash,
+    Discount,
+}
+
+impl From<CouponKind> for pb::CouponKind {
+    fn from(k: CouponKind) -> Self {
+        match k {
+            CouponKind::Threshold => pb::CouponKind::Threshold,
+            CouponKind::Cash => pb::CouponKind::Cash,
+            CouponKind::Discount => pb::CouponKind::Discount,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CouponChannel {
+    General,
+    Crm,
+    Interactive,
+    SprintPlan,
+}
+
+impl From<CouponChannel> for pbc::CouponChannel {
+    fn from(c: CouponChannel) -> Self {
+        match c {
+            CouponChannel::General => pbc::CouponChannel::General,
+            CouponChannel::Crm => pbc::CouponChannel::Crm,
+            CouponChannel::Interactive => pbc::CouponChannel::Interactive,
+            CouponChannel::SprintPlan => pbc::CouponChannel::SprintPlan,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BatchStatus {
+    Draft,
+    PendingApproval,
+    Active,
+    Ended,
+    Closed,
+}
+
+impl From<BatchStatus> for pb::BatchStatus {
+    fn from(s: BatchStatus) -> Self {
+        match s {
+            BatchStatus::Draft => pb::BatchStatus::Draft,
+            BatchStatus::PendingApproval => pb::BatchStatus::PendingApproval,
+            BatchStatus::Active => pb::BatchStatus::Active,
+            BatchStatus::Ended => pb::BatchStatus::Ended,
+            BatchStatus::Closed => pb::BatchStatus::Closed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CouponState {
+    Available,
+    Locked,
+    Used,
+    Expired,
+}
+
+impl From<CouponState> for pb::CouponState {
+    fn from(s: CouponState) -> Self {
+        match s {
+            CouponState::Available => pb::CouponState::Available,
+            CouponState::Locked => pb::CouponState::Locked,
+            CouponState::Used => pb::CouponState::Used,
+            CouponState::Expired => pb::CouponState::Expired,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ValidityKind {
+    Absolute,
+    Relative,
+}
+
+/// CP-1: when an issued coupon can be used.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Validity {
+    pub kind: ValidityKind,
+    /// ABSOLUTE: [start_time, end_time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime<Utc>>,
+    /// ABSOLUTE: both ends on whole hours.
+    #[serde(default)]
+    pub whole_hours: bool,
+    /// RELATIVE: 1 to 365 days from the claim.
+    #[serde(default)]
+    pub relative_days: i32,
+}
+
+impl From<pb::Validity> for Validity {
+    fn from(v: pb::Validity) -> Self {
+        let at = |t: Option<prost_types::Timestamp>| {
+            t.and_then(|t| memberhub_kit::clock::from_timestamp(&t))
+        };
+        Self {
+            kind: match v.kind() {
+                pb::ValidityKind::Absolute => ValidityKind::Absolute,
+                pb::ValidityKind::Relative | pb::ValidityKind::Unspecified => {
+                    ValidityKind::Relative
+                }
+            },
+            start_time: at(v.start_time),
+            end_time: at(v.end_time),
+            whole_hours: v.whole_hours,
+            relative_days: v.relative_days,
+        }
+    }
+}
+
+impl From<Validity> for pb::Validity {
+    fn from(v: Validity) -> Self {
+        pb::Validity {
+            kind: match v.kind {
+                ValidityKind::Absolute => pb::ValidityKind::Absolute,
+                ValidityKind::Relative => pb::ValidityKind::Relative,
+            }
+            .into(),
+            start_time: ts(v.start_time),
+            end_time: ts(v.end_time),
+            whole_hours: v.whole_hours,
+            relative_days: v.relative_days,
+        }
+    }
+}
+
+/// CP-1: empty lists mean every item; otherwise an item is in scope when its category or
+/// its sku is listed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ItemScope {
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub skus: Vec<String>,
+}
+
+fn scope(s: Option<pb::ItemScope>) -> ItemScope {
+    let s = s.unwrap_or_default();
+    ItemScope {
+        categories: s.categories,
+        skus: s.skus,
+    }
+}
+
+// ------------------------------------------------------------------ back-office
+
+/// CP-1: a new batch (the shop comes from the path; its type from membership-svc).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CreateCouponBatch {
+    pub internal_name: String,
+    pub kind: CouponKind,
+    #[serde(default)]
+    pub face_value_fen: i64,
+    #[serde(default)]
+    pub threshold_fen: i64,
+    #[serde(default)]
+    pub discount_percent: i32,
+    #[serde(default)]
+    pub discount_cap_fen: i64,
+    #[serde(default)]
+    pub item_scope: ItemScope,
+    /// Empty: every region.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    pub channel: CouponChannel,
+    pub total_quantity: i64,
+    /// 0 = unlimited.
+    #[serde(default)]
+    pub per_user_limit: i32,
+    pub per_issue_count: i32,
+    #[serde(default)]
+    pub giftable: bool,
+    pub claim_start_time: DateTime<Utc>,
+    pub claim_end_time: DateTime<Utc>,
+    pub validity: Validity,
+}
+
+impl CreateCouponBatch {
+    pub fn into_pb(self, shop_id: String, shop_type: pbc::ShopType) -> pb::Batch {
+        pb::Batch {
+            shop_id,
+            shop_type: shop_type.into(),
+            internal_name: self.internal_name,
+            kind: pb::CouponKind::from(self.kind).into(),
+            face_value_fen: self.face_value_fen,
+            threshold_fen: self.threshold_fen,
+            discount_percent: self.discount_percent,
+            discount_cap_fen: self.discount_cap_fen,
+            item_scope: Some(pb::ItemScope {
+                categories: self.item_scope.categories,
+                skus: self.item_scope.skus,
+            }),
+            regions: self.regions,
+            channel: pbc::CouponChannel::from(self.channel).into(),
+            total_quantity: self.total_quantity,
+            per_user_limit: self.per_user_limit,
+            per_issue_count: self.per_issue_count,
+            giftable: self.giftable,
+            claim_start_time: Some(to_timestamp(self.claim_start_time)),
+            claim_end_time: Some(to_timestamp(self.claim_end_time)),
+            validity: Some(self.validity.into()),
+            ..Default::default()
+        }
+    }
+}
+
+/// A coupon batch as its merchant (or an operator) sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CouponBatch {
+    pub batch_id: String,
+    /// The copyable key, e.g. `BA_zv2bmpn`.
+    pub batch_key: String,
+    pub shop_id: String,
+    pub internal_name: String,
+    /// `THRESHOLD`, `CASH` or `DISCOUNT`.
+    pub kind: String,
+    pub face_value_fen: i64,
+    pub threshold_fen: i64,
+    pub discount_percent: i32,
+    pub discount_cap_fen: i64,
+    pub item_scope: ItemScope,
+    pub regions: Vec<String>,
+    /// `GENERAL`, `CRM`, `INTERACTIVE` or `SPRINT_PLAN`.
+    pub channel: String,
+    pub total_quantity: i64,
+    pub per_user_limit: i32,
+    pub per_issue_count: i32,
+    pub giftable: bool,
+    pub claim_start_time: Option<String>,
+    pub claim_end_time: Option<String>,
+    pub validity: Option<Validity>,
+    /// `DRAFT`, `PENDING_APPROVAL`, `ACTIVE`, `ENDED` or `CLOSED`.
+    pub status: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reject_reason: String,
+    pub remaining_quantity: i64,
+    pub issued_quantity: i64,
+    pub reserved_quantity: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub bound_allocation_id: String,
+    pub create_time: Option<String>,
+    pub update_time: Option<String>,
+}
+
+impl From<pb::Batch> for CouponBatch {
+    fn from(b: pb::Batch) -> Self {
+        Self {
+            kind: short(b.kind().as_str_name(), "COUPON_KIND_"),
+            channel: short(b.channel().as_str_name(), "COUPON_CHANNEL_"),
+            status: short(b.status().as_str_name(), "BATCH_STATUS_"),
+            batch_id: b.batch_id,
+            batch_key: b.batch_key,
+            shop_id: b.shop_id,
+            internal_name: b.internal_name,
+            face_value_fen: b.face_value_fen,
+            threshold_fen: b.threshold_fen,
+            discount_percent: b.discount_percent,
+            discount_cap_fen: b.discount_cap_fen,
+            item_scope: scope(b.item_scope),
+            regions: b.regions,
+            total_quantity: b.total_quantity,
+            per_user_limit: b.per_user_limit,
+            per_issue_count: b.per_issue_count,
+            giftable: b.giftable,
+            claim_start_time: timestamp(b.claim_start_time),
+            claim_end_time: timestamp(b.claim_end_time),
+            validity: b.validity.map(Validity::from),
+            reject_reason: b.reject_reason,
+            remaining_quantity: b.remaining_quantity,
+            issued_quantity: b.issued_quantity,
+            reserved_quantity: b.reserved_quantity,
+            bound_allocation_id: b.bound_allocation_id,
+            create_time: timestamp(b.create_time),
+            update_time: timestamp(b.update_time),
+        }
+    }
+}
+
+/// A page of batches, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CouponBatchList {
+    pub batches: Vec<CouponBatch>,
+    /// Pass as `page_token` for the next page; empty on the last.
+    pub next_page_token: String,
+    pub total_size: i64,
+}
+
+impl From<pb::ListBatchesResponse> for CouponBatchList {
+    fn from(r: pb::ListBatchesResponse) -> Self {
+        Self {
+            batches: r.batches.into_iter().map(CouponBatch::from).collect(),
+            next_page_token: r.next_page_token,
+            total_size: r.total_size,
+        }
+    }
+}
+
+/// Filters of a batch list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CouponBatchQuery {
+    pub status: Option<BatchStatus>,
+    pub channel: Option<CouponChannel>,
+    /// 1 to 200; default 50.
+    pub page_size: Option<i32>,
+    pub page_token: Option<String>,
+    /// Platform only: one shop's batches.
+    pub shop_id: Option<String>,
+}
+
+/// CP-8: what a batch's coupons became.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CouponBatchStatistics {
+    pub batch_id: String,
+    /// Issues made (each of per_issue_count coupons).
+    pub issues: i64,
+    /// Coupons issued.
+    pub issued: i64,
+    pub used: i64,
+    pub expired: i64,
+    pub locked: i64,
+    pub available: i64,
+    /// used / issued in basis points (2500 = 25 %).
+    pub use_rate_bp: i32,
+    pub total_quantity: i64,
+    pub remaining_quantity: i64,
+    pub reserved_quantity: i64,
+}
+
+impl From<pb::BatchStatistics> for CouponBatchStatistics {
+    fn from(s: pb::BatchStatistics) -> Self {
+        Self {
+            batch_id: s.batch_id,
+            issues: s.issues,
+            issued: s.issued,
+            used: s.used,
+            expired: s.expired,
+            locked: s.locked,
+            available: s.available,
+            use_rate_bp: s.use_rate_bp,
+            total_quantity: s.total_quantity,
+            remaining_quantity: s.remaining_quantity,
+            reserved_quantity: s.reserved_quantity,
+        }
+    }
+}
+
+/// CP-9: why an operator rejects a batch.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct RejectCouponBatch {
+    pub reason: String,
+}
+
+// ------------------------------------------------------------------ storefront
+
+/// A batch as shoppers see it: never the internal name (CP-1).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StorefrontCouponBatch {
+    pub batch_id: String,
+    pub batch_key: String,
+    pub shop_id: String,
+    pub kind: String,
+    pub face_value_fen: i64,
+    pub threshold_fen: i64,
+    pub discount_percent: i32,
+    pub discount_cap_fen: i64,
+    pub item_scope: ItemScope,
+    pub regions: Vec<String>,
+    pub channel: String,
+    pub per_user_limit: i32,
+    pub per_issue_count: i32,
+    pub claim_start_time: Option<String>,
+    pub claim_end_time: Option<String>,
+    pub validity: Option<Validity>,
+    pub status: String,
+    pub remaining_quantity: i64,
+}
+
+impl From<pb::Batch> for StorefrontCouponBatch {
+    fn from(b: pb::Batch) -> Self {
+        Self {
+            kind: short(b.kind().as_str_name(), "COUPON_KIND_"),
+            channel: short(b.channel().as_str_name(), "COUPON_CHANNEL_"),
+            status: short(b.status().as_str_name(), "BATCH_STATUS_"),
+            batch_id: b.batch_id,
+            batch_key: b.batch_key,
+            shop_id: b.shop_id,
+            face_value_fen: b.face_value_fen,
+            threshold_fen: b.threshold_fen,
+            discount_percent: b.discount_percent,
+            discount_cap_fen: b.discount_cap_fen,
+            item_scope: scope(b.item_scope),
+            regions: b.regions,
+            per_user_limit: b.per_user_limit,
+            per_issue_count: b.per_issue_count,
+            claim_start_time: timestamp(b.claim_start_time),
+            claim_end_time: timestamp(b.claim_end_time),
+            validity: b.validity.map(Validity::from),
+            remaining_quantity: b.remaining_quantity,
+        }
+    }
+}
+
+/// CP-5: a coupon in a shopper's wallet.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WalletCoupon {
+    pub coupon_id: String,
+    pub code: String,
+    pub batch_id: String,
+    pub batch_key: String,
+    pub shop_id: String,
+    /// `AVAILABLE`, `LOCKED`, `USED` or `EXPIRED`.
+    pub state: String,
+    pub kind: String,
+    pub face_value_fen: i64,
+    pub threshold_fen: i64,
+    pub discount_percent: i32,
+    pub discount_cap_fen: i64,
+    pub item_scope: ItemScope,
+    pub regions: Vec<String>,
+    pub giftable: bool,
+    pub valid_from_time: Option<String>,
+    pub valid_until_time: Option<String>,
+    pub issue_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub use_time: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub order_id: String,
+}
+
+impl From<pb::Coupon> for WalletCoupon {
+    fn from(c: pb::Coupon) -> Self {
+        Self {
+            state: short(c.state().as_str_name(), "COUPON_STATE_"),
+            kind: short(c.kind().as_str_name(), "COUPON_KIND_"),
+            coupon_id: c.coupon_id,
+            code: c.code,
+            batch_id: c.batch_id,
+            batch_key: c.batch_key,
+            shop_id: c.shop_id,
+            face_value_fen: c.face_value_fen,
+            threshold_fen: c.threshold_fen,
+            discount_percent: c.discount_percent,
+            discount_cap_fen: c.discount_cap_fen,
+            item_scope: scope(c.item_scope),
+            regions: c.regions,
+            giftable: c.giftable,
+            valid_from_time: timestamp(c.valid_from_time),
+            valid_until_time: timestamp(c.valid_until_time),
+            issue_time: timestamp(c.issue_time),
+            use_time: timestamp(c.use_time),
+            order_id: c.order_id,
+        }
+    }
+}
+
+/// CP-5: a page of the wallet, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Wallet {
+    pub coupons: Vec<WalletCoupon>,
+    pub next_page_token: String,
+}
+
+impl From<pb::ListWalletCouponsResponse> for Wallet {
+    fn from(r: pb::ListWalletCouponsResponse) -> Self {
+        Self {
+            coupons: r.coupons.into_iter().map(WalletCoupon::from).collect(),
+            next_page_token: r.next_page_token,
+        }
+    }
+}
+
+/// Filters of the wallet.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WalletQuery {
+    pub shop_id: Option<String>,
+    pub state: Option<CouponState>,
+    pub page_size: Option<i32>,
+    pub page_token: Option<String>,
+}
+
+/// CP-3: the coupons one claim granted.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClaimedCoupons {
+    pub coupons: Vec<WalletCoupon>,
+}
+
+impl From<pb::IssueCouponsResponse> for ClaimedCoupons {
+    fn from(r: pb::IssueCouponsResponse) -> Self {
+        Self {
+            coupons: r.coupons.into_iter().map(WalletCoupon::from).collect(),
+        }
+    }
+}
+
+/// A line of a cart (money in fen).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CartLine {
+    pub sku: String,
+    pub category: String,
+    pub quantity: i64,
+    pub unit_price_fen: i64,
+}
+
+/// CP-6: a cart and the coupons to try on it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct EvaluateCart {
+    /// The delivery region; empty when unknown.
+    #[serde(default)]
+    pub region: String,
+    pub lines: Vec<CartLine>,
+    pub coupon_ids: Vec<String>,
+}
+
+impl EvaluateCart {
+    pub fn lines(&self) -> Vec<pbc::OrderLine> {
+        self.lines
+            .iter()
+            .map(|l| pbc::OrderLine {
+                sku: l.sku.clone(),
+                category: l.category.clone(),
+                quantity: l.quantity,
+                unit_price_fen: l.unit_price_fen,
+            })
+            .collect()
+    }
+}
+
+/// CP-6: one coupon tried on the cart.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CouponEvaluation {
+    pub coupon_id: String,
+    pub usable: bool,
+    pub discount_fen: i64,
+    /// Why not usable, e.g. `THRESHOLD_NOT_MET`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+/// CP-6: the evaluation of every coupon asked.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CartEvaluation {
+    pub cart_total_fen: i64,
+    pub evaluations: Vec<CouponEvaluation>,
+}
+
+impl From<pb::EvaluateCartResponse> for CartEvaluation {
+    fn from(r: pb::EvaluateCartResponse) -> Self {
+        Self {
+            cart_total_fen: r.cart_total_fen,
+            evaluations: r
+                .evaluations
+                .into_iter()
+                .map(|e| CouponEvaluation {
+                    coupon_id: e.coupon_id,
+                    usable: e.usable,
+                    discount_fen: e.discount_fen,
+                    reason: e.reason,
+                })
+                .collect(),
+        }
+    }
+}

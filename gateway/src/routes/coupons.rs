@@ -1,0 +1,419 @@
+//! Coupon routes on the three surfaces (coupon-svc): back-office batch management and
+//! statistics, storefront wallet / claim / cart evaluation, platform approval (CP-1..CP-9).
+//! Storefront responses never carry a batch's internal name.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::routing::{get, post};
+use http::request::Parts;
+use memberhub_proto::common::CouponChannel;
+use memberhub_proto::coupon as pb;
+use memberhub_proto::membership as membership_pb;
+use serde::de::DeserializeOwned;
+
+use crate::auth::{IdempotencyKey, MerchantCaller, OperatorCaller, ShopperCaller};
+use crate::body::ApiJson;
+use crate::coupon_views as views;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+use crate::upstream::{ApiResult, Reply, request};
+
+const BACKOFFICE: &str = "/api/backoffice/v1/shops/{shop_id}/coupon-batches";
+const STOREFRONT: &str = "/api/storefront/v1";
+const PLATFORM: &str = "/api/platform/v1/coupon-batches";
+
+/// Every coupon route, with full paths (merged into the app beside the other surfaces).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(BACKOFFICE, get(list_batches).post(create_batch))
+        .route(&format!("{BACKOFFICE}/{{batch}}"), get(get_batch))
+        .route(
+            &format!("{BACKOFFICE}/{{batch}}/submit"),
+            post(submit_batch),
+        )
+        .route(&format!("{BACKOFFICE}/{{batch}}/close"), post(close_batch))
+        .route(
+            &format!("{BACKOFFICE}/{{batch}}/statistics"),
+            get(batch_statistics),
+        )
+        .route(
+            &format!("{STOREFRONT}/shops/{{shop_id}}/coupon-batches/{{batch}}"),
+            get(storefront_batch),
+        )
+        .route(
+            &format!("{STOREFRONT}/shops/{{shop_id}}/coupon-batches/{{batch}}/claim"),
+            post(claim),
+        )
+        .route(
+            &format!("{STOREFRONT}/shops/{{shop_id}}/cart/evaluate"),
+            post(evaluate_cart),
+        )
+        .route(&format!("{STOREFRONT}/coupons"), get(wallet))
+        .route(PLATFORM, get(platform_batches))
+        .route(
+            &format!("{PLATFORM}/{{batch}}/approve"),
+            post(approve_batch),
+        )
+        .route(&format!("{PLATFORM}/{{batch}}/reject"), post(reject_batch))
+}
+
+/// Like `axum::extract::Query`, but a malformed query is INVALID_ARGUMENT with field `query`.
+#[derive(Debug, Clone)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection| ApiError::invalid_field("query", &rejection.body_text()))
+    }
+}
+
+/// coupon-svc names create fields `batch.<field>`; the HTTP body has them at top level.
+fn unprefixed(status: tonic::Status) -> ApiError {
+    let mut error = ApiError::from(status);
+    for violation in &mut error.body.field_violations {
+        if let Some(field) = violation.field.strip_prefix("batch.") {
+            violation.field = field.to_string();
+        }
+    }
+    error
+}
+
+fn list_request(shop_id: String, query: views::CouponBatchQuery) -> pb::ListBatchesRequest {
+    pb::ListBatchesRequest {
+        shop_id,
+        page_size: query.page_size.unwrap_or(0),
+        page_token: query.page_token.unwrap_or_default(),
+        status: query
+            .status
+            .map(pb::BatchStatus::from)
+            .unwrap_or_default()
+            .into(),
+        channel: query
+            .channel
+            .map(CouponChannel::from)
+            .unwrap_or_default()
+            .into(),
+    }
+}
+
+// ------------------------------------------------------------------ back-office
+
+/// CP-1, CP-2: create a batch (DRAFT) with a unique `BA_` key.
+#[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches", tag = "backoffice",
+    params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
+    request_body = views::CreateCouponBatch,
+    responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_batch(
+    State(state): State<AppState>,
+    merchant: MerchantCaller,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(shop_id): Path<String>,
+    ApiJson(body): ApiJson<views::CreateCouponBatch>,
+) -> ApiResult<views::CouponBatch> {
+    let actor = merchant.for_shop(&shop_id)?;
+    // CP-9 needs the shop's type: membership-svc owns it.
+    let shop = membership_pb::GetShopRequest {
+        shop_id: shop_id.clone(),
+    };
+    let shop = state
+        .membership
+        .clone()
+        .get_shop(request(&state, actor, shop))
+        .await?
+        .into_inner();
+    let message = pb::CreateBatchRequest {
+        request_id: key,
+        batch: Some(body.into_pb(shop_id, shop.r#type())),
+    };
+    let response = state
+        .coupon
+        .clone()
+        .create_batch(request(&state, actor, message))
+        .await
+        .map_err(unprefixed)?;
+    Ok(Reply::from_response(response))
+}
+
+/// CP-1: the shop's batches, newest first.
+#[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches", tag = "backoffice",
+    params(("shop_id" = String, Path), views::CouponBatchQuery),
+    responses((status = 200, body = views::CouponBatchList), (status = 403, body = ErrorBody)))]
+pub async fn list_batches(
+    State(state): State<AppState>,
+    merchant: MerchantCaller,
+    Path(shop_id): Path<String>,
+    ApiQuery(query): ApiQuery<views::CouponBatchQuery>,
+) -> ApiResult<views::CouponBatchList> {
+    let actor = merchant.for_shop(&shop_id)?;
+    let message = list_request(shop_id, query);
+    let response = state
+        .coupon
+        .clone()
+        .list_batches(request(&state, actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// CP-1: a batch by id or by its `BA_` key.
+#[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}", tag = "backoffice",
+    params(("shop_id" = String, Path), ("batch" = String, Path, description = "id or BA_ key")),
+    responses((status = 200, body = views::CouponBatch), (status = 404, body = ErrorBody)))]
+pub async fn get_batch(
+    State(state): State<AppState>,
+    merchant: MerchantCaller,
+    Path((shop_id, batch)): Path<(String, String)>,
+) -> ApiResult<views::CouponBatch> {
+    let actor = merchant.for_shop(&shop_id)?;
+    let message = pb::GetBatchRequest { shop_id, batch };
+    let response = state
+        .coupon
+        .clone()
+        .get_batch(request(&state, actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// DRAFT -> ACTIVE (POP) or PENDING_APPROVAL (self-operated, CP-9).
+#[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}/submit", tag = "backoffice",
+    params(("shop_id" = String, Path), ("batch" = String, Path), ("Idempotency-Key" = String, Header)),
+    responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody)))]
+pub async fn submit_batch(
+    State(state): State<AppState>,
+    merchant: MerchantCaller,
+    IdempotencyKey(key): IdempotencyKey,
+    Path((shop_id, batch_id)): Path<(String, String)>,
+) -> ApiResult<views::CouponBatch> {
+    let actor = merchant.for_shop(&shop_id)?;
+    let message = pb::SubmitBatchRequest {
+        request_id: key,
+        batch_id,
+        shop_id,
+    };
+    let response = state
+        .coupon
+        .clone()
+        .submit_batch(request(&state, actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// CP-7: stop issuing (refused for SPRINT_PLAN batches and while a campaign holds units).
+#[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}/close", tag = "backoffice",
+    params(("shop_id" = String, Path), ("batch" = String, Path), ("Idempotency-Key" = String, Header)),
+    responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody)))]
+pub async fn close_batch(
+    State(state): State<AppState>,
+    merchant: MerchantCaller,
+    IdempotencyKey(key): IdempotencyKey,
+    Path((shop_id, batch_id)): Path<(String, String)>,
+) -> ApiResult<views::CouponBatch> {
+    let actor = merchant.for_shop(&shop_id)?;
+    let message = pb::CloseBatchRequest {
+        request_id: key,
+        batch_id,
+        shop_id,
+    };
+    let response = state
+        .coupon
+        .clone()
+        .close_batch(request(&state, actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// CP-8: issued, used, expired and use rate.
+#[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}/statistics", tag = "backoffice",
+    params(("shop_id" = String, Path), ("batch" = String, Path)),
+    responses((status = 200, body = views::CouponBatchStatistics), (status = 404, body = ErrorBody)))]
+pub async fn batch_statistics(
+    State(state): State<AppState>,
+    merchant: MerchantCaller,
+    Path((shop_id, batch_id)): Path<(String, String)>,
+) -> ApiResult<views::CouponBatchStatistics> {
+    let actor = merchant.for_shop(&shop_id)?;
+    let message = pb::GetBatchStatisticsRequest { batch_id, shop_id };
+    let response = state
+        .coupon
+        .clone()
+        .get_batch_statistics(request(&state, actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+// ------------------------------------------------------------------ storefront
+
+/// CP-1: a live batch of the shop, without its internal name.
+#[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/coupon-batches/{batch}", tag = "storefront",
+    params(("shop_id" = String, Path), ("batch" = String, Path, description = "id or BA_ key")),
+    responses((status = 200, body = views::StorefrontCouponBatch), (status = 404, body = ErrorBody)))]
+pub async fn storefront_batch(
+    State(state): State<AppState>,
+    shopper: ShopperCaller,
+    Path((shop_id, batch)): Path<(String, String)>,
+) -> ApiResult<views::StorefrontCouponBatch> {
+    let message = pb::GetBatchRequest { shop_id, batch };
+    let response = state
+        .coupon
+        .clone()
+        .get_batch(request(&state, &shopper.actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// CP-3: claim one issue of a GENERAL batch.
+#[utoipa::path(post, path = "/api/storefront/v1/shops/{shop_id}/coupon-batches/{batch}/claim", tag = "storefront",
+    params(("shop_id" = String, Path), ("batch" = String, Path, description = "batch id"), ("Idempotency-Key" = String, Header)),
+    responses((status = 200, body = views::ClaimedCoupons), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn claim(
+    State(state): State<AppState>,
+    shopper: ShopperCaller,
+    IdempotencyKey(key): IdempotencyKey,
+    Path((shop_id, batch_id)): Path<(String, String)>,
+) -> ApiResult<views::ClaimedCoupons> {
+    let message = pb::IssueCouponsRequest {
+        request_id: key,
+        batch_id,
+        user_id: shopper.user_id.clone(),
+        channel: CouponChannel::General.into(),
+        allocation_id: String::new(),
+        campaign_claim_id: String::new(),
+        shop_id,
+    };
+    let response = state
+        .coupon
+        .clone()
+        .issue_coupons(request(&state, &shopper.actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// CP-5: the caller's coupons, newest first.
+#[utoipa::path(get, path = "/api/storefront/v1/coupons", tag = "storefront",
+    params(views::WalletQuery),
+    responses((status = 200, body = views::Wallet), (status = 400, body = ErrorBody)))]
+pub async fn wallet(
+    State(state): State<AppState>,
+    shopper: ShopperCaller,
+    ApiQuery(query): ApiQuery<views::WalletQuery>,
+) -> ApiResult<views::Wallet> {
+    let message = pb::ListWalletCouponsRequest {
+        user_id: shopper.user_id.clone(),
+        shop_id: query.shop_id.unwrap_or_default(),
+        state: query
+            .state
+            .map(pb::CouponState::from)
+            .unwrap_or_default()
+            .into(),
+        page_size: query.page_size.unwrap_or(0),
+        page_token: query.page_token.unwrap_or_default(),
+    };
+    let response = state
+        .coupon
+        .clone()
+        .list_wallet_coupons(request(&state, &shopper.actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// CP-6: what each of the caller's coupons takes off a cart of the shop, or why not.
+#[utoipa::path(post, path = "/api/storefront/v1/shops/{shop_id}/cart/evaluate", tag = "storefront",
+    params(("shop_id" = String, Path)),
+    request_body = views::EvaluateCart,
+    responses((status = 200, body = views::CartEvaluation), (status = 400, body = ErrorBody)))]
+pub async fn evaluate_cart(
+    State(state): State<AppState>,
+    shopper: ShopperCaller,
+    Path(shop_id): Path<String>,
+    ApiJson(body): ApiJson<views::EvaluateCart>,
+) -> ApiResult<views::CartEvaluation> {
+    let message = pb::EvaluateCartRequest {
+        user_id: shopper.user_id.clone(),
+        shop_id,
+        lines: body.lines(),
+        region: body.region,
+        coupon_ids: body.coupon_ids,
+    };
+    let response = state
+        .coupon
+        .clone()
+        .evaluate_cart(request(&state, &shopper.actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+// ------------------------------------------------------------------ platform
+
+/// CP-9: batches across shops, e.g. `?status=PENDING_APPROVAL`.
+#[utoipa::path(get, path = "/api/platform/v1/coupon-batches", tag = "platform",
+    params(views::CouponBatchQuery),
+    responses((status = 200, body = views::CouponBatchList), (status = 403, body = ErrorBody)))]
+pub async fn platform_batches(
+    State(state): State<AppState>,
+    OperatorCaller(actor): OperatorCaller,
+    ApiQuery(mut query): ApiQuery<views::CouponBatchQuery>,
+) -> ApiResult<views::CouponBatchList> {
+    let shop_id = query.shop_id.take().unwrap_or_default();
+    let message = list_request(shop_id, query);
+    let response = state
+        .coupon
+        .clone()
+        .list_batches(request(&state, &actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// CP-9: approve a PENDING_APPROVAL batch (-> ACTIVE).
+#[utoipa::path(post, path = "/api/platform/v1/coupon-batches/{batch}/approve", tag = "platform",
+    params(("batch" = String, Path), ("Idempotency-Key" = String, Header)),
+    responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody)))]
+pub async fn approve_batch(
+    State(state): State<AppState>,
+    OperatorCaller(actor): OperatorCaller,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(batch_id): Path<String>,
+) -> ApiResult<views::CouponBatch> {
+    let message = pb::ApproveBatchRequest {
+        request_id: key,
+        batch_id,
+    };
+    let response = state
+        .coupon
+        .clone()
+        .approve_batch(request(&state, &actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// CP-9: reject a PENDING_APPROVAL batch with a reason (-> CLOSED).
+#[utoipa::path(post, path = "/api/platform/v1/coupon-batches/{batch}/reject", tag = "platform",
+    params(("batch" = String, Path), ("Idempotency-Key" = String, Header)),
+    request_body = views::RejectCouponBatch,
+    responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody)))]
+pub async fn reject_batch(
+    State(state): State<AppState>,
+    OperatorCaller(actor): OperatorCaller,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(batch_id): Path<String>,
+    ApiJson(body): ApiJson<views::RejectCouponBatch>,
+) -> ApiResult<views::CouponBatch> {
+    let message = pb::RejectBatchRequest {
+        request_id: key,
+        batch_id,
+        reason: body.reason,
+    };
+    let response = state
+        .coupon
+        .clone()
+        .reject_batch(request(&state, &actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
