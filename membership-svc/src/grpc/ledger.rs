@@ -43,10 +43,19 @@ pub(super) async fn create_transfer(
         reason: request.reason.trim().to_string(),
     }
     .validate()?;
+    run_transfer(svc, &key, cmd).await
+}
+
+/// PT-1: one transfer, once per idempotency key (the key also names the transfer).
+async fn run_transfer(
+    svc: &Membership,
+    key: &IdempotencyKey,
+    cmd: TransferCommand,
+) -> Rpc<pb::Transfer> {
     let (transfer_key, now) = (format!("rpc:{}:{}", key.scope, key.key), svc.clock.now());
     let transfer = svc
         .store
-        .idempotent(&key, now, async |tx| {
+        .idempotent(key, now, async |tx| {
             ledger::transfer(tx, &cmd, &transfer_key, now)
                 .await
                 .map(pb::Transfer::from)
@@ -76,16 +85,7 @@ pub(super) async fn recharge_budget(
         reason: "budget recharge".into(),
     }
     .validate()?;
-    let (transfer_key, now) = (format!("rpc:{}:{}", key.scope, key.key), svc.clock.now());
-    let transfer = svc
-        .store
-        .idempotent(&key, now, async |tx| {
-            ledger::transfer(tx, &cmd, &transfer_key, now)
-                .await
-                .map(pb::Transfer::from)
-        })
-        .await?;
-    Ok(Response::new(transfer))
+    run_transfer(svc, &key, cmd).await
 }
 
 /// PT-2, OC-5: set budget aside for a campaign; RESOURCE_EXHAUSTED beyond the budget.
