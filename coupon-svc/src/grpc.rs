@@ -49,12 +49,12 @@ impl Coupons {
         key: &IdempotencyKey,
         id: BatchId,
         now: DateTime<Utc>,
-        decide: impl FnOnce(&Batch) -> Result<StatusChange, Failure>,
+        decide: impl FnOnce(&Batch) -> Result<StatusChange, Failure> + Clone,
     ) -> Result<Response<pb::Batch>, Status> {
         let batch = self
             .store
             .idempotent(key, now, async |tx| {
-                batches::change_status(tx, id, decide, now)
+                batches::change_status(tx, id, decide.clone(), now)
                     .await
                     .map(|b| convert::batch(b, now))
             })

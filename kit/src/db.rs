@@ -218,3 +218,37 @@ pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
         _ => None,
     }
 }
+
+/// Attempts of one transaction before a conflict is reported to the caller.
+pub const MAX_TX_ATTEMPTS: u64 = 4;
+
+/// Deadlock (40P01) or serialization failure (40001): rerunning the transaction may succeed.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    matches!(sqlstate(error).as_deref(), Some("40P01" | "40001"))
+}
+
+/// The one bounded retry wrapper: reruns `attempt` (a whole transaction) while it fails
+/// with an error `transient` accepts, at most [`MAX_TX_ATTEMPTS`] times, counting each
+/// retry in `memberhub_tx_retries_total{method}`.
+pub async fn retry_transient<T, E, F, Fut>(
+    method: &'static str,
+    transient: impl Fn(&E) -> bool,
+    mut attempt: F,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(error) if tries < MAX_TX_ATTEMPTS && transient(&error) => {
+                tracing::warn!(method, tries, "transaction conflict, retrying");
+                metrics::counter!("memberhub_tx_retries_total", "method" => method).increment(1);
+                tokio::time::sleep(std::time::Duration::from_millis(5 * tries)).await;
+                tries += 1;
+            }
+            result => return result,
+        }
+    }
+}

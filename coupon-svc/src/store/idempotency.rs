@@ -1,6 +1,7 @@
 //! run a mutation at most once per idempotency key. The key is claimed first in the
 //! transaction (a concurrent duplicate waits on the row, then sees the stored response);
-//! the response is stored with the effect; a refusal rolls back and stores nothing.
+//! the response is stored with the effect; a refusal rolls back and stores nothing. A
+//! deadlock or serialization failure reruns the whole transaction a bounded number of times.
 
 use memberhub_kit::idempotency::IdempotencyKey;
 use sqlx::PgConnection;
@@ -13,6 +14,24 @@ impl Store {
     /// response, or `IDEMPOTENCY_KEY_REUSED` when the request differs.
     #[tracing::instrument(skip_all, fields(method = key.method))]
     pub async fn idempotent<T, F>(
+        &self,
+        key: &IdempotencyKey,
+        now: chrono::DateTime<chrono::Utc>,
+        effect: F,
+    ) -> Result<T, Error>
+    where
+        T: prost::Message + Default,
+        F: AsyncFnOnce(&mut PgConnection) -> Result<T, Error> + Clone,
+    {
+        let transient =
+            |e: &Error| matches!(e, Error::Database(d) if memberhub_kit::db::is_transient(d));
+        memberhub_kit::db::retry_transient(key.method, transient, || {
+            self.idempotent_once(key, now, effect.clone())
+        })
+        .await
+    }
+
+    async fn idempotent_once<T, F>(
         &self,
         key: &IdempotencyKey,
         now: chrono::DateTime<chrono::Utc>,

@@ -23,19 +23,12 @@ impl Store {
         T: prost::Message + Default,
         F: AsyncFnOnce(&mut PgConnection) -> Result<T, Error> + Clone,
     {
-        let mut attempt = 1;
-        loop {
-            match self.idempotent_once(key, now, effect.clone()).await {
-                Err(Error::Database(e)) if attempt < MAX_ATTEMPTS && is_transient(&e) => {
-                    tracing::warn!(attempt, error = %e, "transaction conflict, retrying");
-                    metrics::counter!("memberhub_tx_retries_total", "method" => key.method)
-                        .increment(1);
-                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempt)).await;
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
+        let transient =
+            |e: &Error| matches!(e, Error::Database(d) if memberhub_kit::db::is_transient(d));
+        memberhub_kit::db::retry_transient(key.method, transient, || {
+            self.idempotent_once(key, now, effect.clone())
+        })
+        .await
     }
 
     async fn idempotent_once<T, F>(
@@ -92,15 +85,4 @@ impl Store {
         tx.commit().await?;
         Ok(response)
     }
-}
-
-/// Attempts of one transaction before a conflict is reported.
-const MAX_ATTEMPTS: u64 = 4;
-
-/// Deadlock (40P01) or serialization failure (40001): rerunning may succeed.
-fn is_transient(error: &sqlx::Error) -> bool {
-    matches!(
-        memberhub_kit::db::sqlstate(error).as_deref(),
-        Some("40P01" | "40001")
-    )
 }
