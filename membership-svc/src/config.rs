@@ -27,3 +27,16 @@ pub fn phone_hash_key() -> crate::domain::sms::HashKey {
 
 /// The development key used when `MEMBERHUB_PHONE_HASH_KEY` is unset.
 pub const DEV_PHONE_HASH_KEY: &str = "memberhub-dev-phone-hash-key";
+
+/// OR-1: the services allowed to report order events (`MEMBERHUB_ORDER_EVENT_SERVICES`,
+/// comma-separated; default `order-system`). Other services (campaign-svc ...) may not.
+pub fn order_event_services() -> Vec<String> {
+    std::env::var("MEMBERHUB_ORDER_EVENT_SERVICES")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "order-system".into())
+        .split(',')
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .collect()
+}

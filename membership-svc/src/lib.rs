@@ -29,6 +29,7 @@ pub fn service(
         clock,
         key,
         sender,
+        config::order_event_services(),
     ))
 }
 

@@ -222,11 +222,17 @@ async fn or1_bad_events_are_invalid_naming_each_field() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn or1_only_a_platform_service_reports_order_events() -> anyhow::Result<()> {
+async fn or1_only_the_order_system_reports_order_events() -> anyhow::Result<()> {
     let mut h = start().await?;
     let shop = order_shop(&mut h, pb::JoinPolicy::Order, 1).await?;
     let event = order_event(&h, Paid, &shop, "o-1", "u1", 10_000);
-    for actor in [shopper("u1"), merchant(&shop)] {
+    // Shoppers, merchants, operators and other platform services alike are refused.
+    for actor in [
+        shopper("u1"),
+        merchant(&shop),
+        operator(),
+        campaign_service(),
+    ] {
         let status = expect_err(
             h.client
                 .report_order_event(req(

@@ -14,7 +14,7 @@ pub(super) async fn report_order_event(
     request: Request<pb::ReportOrderEventRequest>,
 ) -> Rpc<pb::ReportOrderEventResponse> {
     let actor = Actor::from_metadata(request.metadata())?;
-    actor.ensure_service()?;
+    svc.ensure_order_system(&actor)?;
     let request = request.into_inner();
     let key = IdempotencyKey::new(&actor, "ReportOrderEvent", &request.request_id, &request)?;
     let event = convert::single_order_event(request.event.as_ref())?;
@@ -42,7 +42,7 @@ pub(super) async fn batch_report_order_events(
     request: Request<pb::BatchReportOrderEventsRequest>,
 ) -> Rpc<pb::BatchReportOrderEventsResponse> {
     let actor = Actor::from_metadata(request.metadata())?;
-    actor.ensure_service()?;
+    svc.ensure_order_system(&actor)?;
     let request = request.into_inner();
     let key = IdempotencyKey::new(
         &actor,
