@@ -5,6 +5,7 @@
 //! reflection only, so nothing pretends to work.
 
 pub mod config;
+pub mod domain;
 
 use memberhub_kit::server::{GrpcServer, ServeError};
 

@@ -1,0 +1,1116 @@
+//! OC-1..OC-9: the open-card gift (开卡有礼) — validation of a new campaign, its audience,
+//! overlap, budget, coupon binding, stock, status and closing, and who gets the pack.
+
+use chrono::{DateTime, Duration, Utc};
+use memberhub_kit::error::{Failure, Violations};
+
+use super::types::{
+    BatchKey, BatchStatus, BatchView, CampaignId, Channel, CouponKind, JoinChannel, JoinPolicy,
+    MemberView, ShopId, ShopType, Validity, Window,
+};
+
+/// OC-1: the longest name, in characters.
+pub const MAX_NAME_CHARS: usize = 10;
+/// OC-2: the shortest campaign.
+pub const MIN_DURATION: Duration = Duration::days(3);
+/// OC-4: the most prizes in a pack.
+pub const MAX_PRIZES: usize = 3;
+/// The largest amount per pack or gift quantity: keeps `quantity × amount` in range.
+pub const MAX_AMOUNT: i64 = 1_000_000_000;
+
+/// OC-4: what a prize is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PrizeType {
+    Beans,
+    CashCoupon,
+    ThresholdCoupon,
+    Points,
+    RedPacket,
+    DataPack,
+}
+
+impl PrizeType {
+    pub const ALL: [PrizeType; 6] = [
+        PrizeType::Beans,
+        PrizeType::CashCoupon,
+        PrizeType::ThresholdCoupon,
+        PrizeType::Points,
+        PrizeType::RedPacket,
+        PrizeType::DataPack,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PrizeType::Beans => "BEANS",
+            PrizeType::CashCoupon => "CASH_COUPON",
+            PrizeType::ThresholdCoupon => "THRESHOLD_COUPON",
+            PrizeType::Points => "POINTS",
+            PrizeType::RedPacket => "RED_PACKET",
+            PrizeType::DataPack => "DATA_PACK",
+        }
+    }
+
+    /// A coupon prize binds a batch (OC-6); the others grant an asset (PT-2).
+    pub fn is_coupon(self) -> bool {
+        matches!(self, PrizeType::CashCoupon | PrizeType::ThresholdCoupon)
+    }
+
+    /// OC-5: prizes paid from the shop's recharged budget.
+    pub fn needs_budget(self) -> bool {
+        matches!(
+            self,
+            PrizeType::Beans | PrizeType::RedPacket | PrizeType::DataPack
+        )
+    }
+
+    /// OC-4: whether a shop of this type may offer the prize.
+    pub fn offered_to(self, shop_type: ShopType) -> bool {
+        match shop_type {
+            ShopType::Pop => true,
+            ShopType::SelfOperated => self != PrizeType::CashCoupon,
+        }
+    }
+
+    /// OC-6: the coupon kind a coupon prize's batch must have.
+    pub fn coupon_kind(self) -> Option<CouponKind> {
+        match self {
+            PrizeType::CashCoupon => Some(CouponKind::Cash),
+            PrizeType::ThresholdCoupon => Some(CouponKind::Threshold),
+            _ => None,
+        }
+    }
+}
+
+/// A prize as requested: asset prizes carry an amount per pack, coupon prizes a batch key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrizeRequest {
+    pub prize_type: Option<PrizeType>,
+    pub amount: i64,
+    pub batch_key: String,
+}
+
+/// A validated prize.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prize {
+    /// Beans, points, red packet (fen) or data pack (MB): `amount` per pack.
+    Asset { prize_type: PrizeType, amount: i64 },
+    /// One issue of the bound batch per pack.
+    Coupon {
+        prize_type: PrizeType,
+        batch_key: BatchKey,
+    },
+}
+
+impl Prize {
+    pub fn prize_type(&self) -> PrizeType {
+        match self {
+            Prize::Asset { prize_type, .. } | Prize::Coupon { prize_type, .. } => *prize_type,
+        }
+    }
+}
+
+/// A validated new campaign (OC-1, OC-2, OC-4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOpenCardGift {
+    pub shop: ShopId,
+    pub name: String,
+    pub window: Window,
+    pub prizes: Vec<Prize>,
+    pub gift_quantity: i64,
+}
+
+impl NewOpenCardGift {
+    /// Checks every field and reports all violations at once (INVALID_ARGUMENT).
+    pub fn parse(
+        shop: ShopId,
+        shop_type: ShopType,
+        name: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        prizes: &[PrizeRequest],
+        gift_quantity: i64,
+    ) -> Result<Self, Failure> {
+        let mut v = Violations::new();
+        let name = name.trim();
+        let chars = name.chars().count();
+        if !(1..=MAX_NAME_CHARS).contains(&chars) {
+            v.add("name", "must be 1 to 10 characters");
+        }
+        let window = match Window::new(start, end) {
+            None => {
+                v.add("end_time", "must be after start_time");
+                None
+            }
+            Some(w) if w.duration() < MIN_DURATION => {
+                v.add("end_time", "the campaign must last at least 3 days");
+                None
+            }
+            Some(w) => Some(w),
+        };
+        let prizes = parse_prizes(&mut v, shop_type, prizes);
+        if !(1..=MAX_AMOUNT).contains(&gift_quantity) {
+            v.add("gift_quantity", "must be 1 to 1000000000");
+        }
+        v.finish()?;
+        let window = window.expect("a missing window was recorded as a violation");
+        Ok(Self {
+            shop,
+            name: name.to_string(),
+            window,
+            prizes,
+            gift_quantity,
+        })
+    }
+}
+
+/// OC-4: 1..=3 prizes of distinct types from the shop's menu, each well-formed.
+fn parse_prizes(v: &mut Violations, shop_type: ShopType, raw: &[PrizeRequest]) -> Vec<Prize> {
+    if !(1..=MAX_PRIZES).contains(&raw.len()) {
+        v.add("prizes", "must have 1 to 3 prizes");
+    }
+    let mut seen = Vec::new();
+    let mut prizes = Vec::new();
+    for (i, p) in raw.iter().enumerate() {
+        let Some(prize_type) = p.prize_type else {
+            v.add(format!("prizes[{i}].type"), "must be a prize type");
+            continue;
+        };
+        if !prize_type.offered_to(shop_type) {
+            v.add(
+                format!("prizes[{i}].type"),
+                format!(
+                    "{} is not offered to self-operated shops",
+                    prize_type.name()
+                ),
+            );
+        }
+        if seen.contains(&prize_type) {
+            v.add(
+                format!("prizes[{i}].type"),
+                format!(
+                    "{} appears twice; prize types must differ",
+                    prize_type.name()
+                ),
+            );
+        }
+        seen.push(prize_type);
+        if prize_type.is_coupon() {
+            match BatchKey::parse(&format!("prizes[{i}].batch_key"), &p.batch_key) {
+                Ok(batch_key) => prizes.push(Prize::Coupon {
+                    prize_type,
+                    batch_key,
+                }),
+                Err(e) => v.add(e.field, e.description),
+            }
+        } else if !(1..=MAX_AMOUNT).contains(&p.amount) {
+            v.add(format!("prizes[{i}].amount"), "must be 1 to 1000000000");
+        } else {
+            prizes.push(Prize::Asset {
+                prize_type,
+                amount: p.amount,
+            });
+        }
+    }
+    prizes
+}
+
+/// OC-3: creating a campaign needs a join policy that allows opening the card.
+pub fn check_join_policy(policy: JoinPolicy) -> Result<(), Failure> {
+    if policy.allows_card_opening() {
+        Ok(())
+    } else {
+        Err(Failure::precondition(
+            "CARD_JOIN_DISABLED",
+            "the shop's join policy is ORDER: allow card opening before creating an open-card gift",
+        ))
+    }
+}
+
+/// OC-3: while a campaign is live the join policy cannot become `ORDER`.
+pub fn check_join_policy_change(
+    new_policy: JoinPolicy,
+    live_campaign: Option<CampaignId>,
+) -> Result<(), Failure> {
+    match live_campaign {
+        Some(id) if !new_policy.allows_card_opening() => Err(Failure::FailedPrecondition {
+            reason: "OPEN_CARD_GIFT_LIVE",
+            message: format!(
+                "open-card gift {id} is live: the join policy cannot become ORDER until it ends"
+            ),
+            metadata: vec![("campaign_id", id.to_string())],
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// OC-3: the audience — a shopper who has not opened the card: a non-member, or a member
+/// who joined by ordering (and has not opened the card since).
+pub fn in_audience(member: &MemberView) -> bool {
+    if member.card_opened_at.is_some() {
+        return false;
+    }
+    match member.membership {
+        None => true,
+        Some(m) => m.channel == JoinChannel::Order,
+    }
+}
+
+/// Another campaign of the same shop, for the overlap test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtherCampaign {
+    pub id: CampaignId,
+    pub window: Window,
+    pub closed: bool,
+}
+
+/// OC-3: at most one open-card gift per shop in any overlapping window; back-to-back is fine.
+/// A closed campaign no longer blocks (it stopped at once, OC-9).
+pub fn check_overlap(window: &Window, others: &[OtherCampaign]) -> Result<(), Failure> {
+    match others
+        .iter()
+        .find(|o| !o.closed && o.window.overlaps(window))
+    {
+        None => Ok(()),
+        Some(o) => Err(Failure::FailedPrecondition {
+            reason: "OPEN_CARD_GIFT_OVERLAP",
+            message: format!(
+                "open-card gift {} runs {} to {}, overlapping this window",
+                o.id,
+                o.window.start(),
+                o.window.end()
+            ),
+            metadata: vec![("campaign_id", o.id.to_string())],
+        }),
+    }
+}
+
+/// OC-5: budget one prize reserves: gift quantity × amount, for budget prizes only.
+pub fn budget_needed(prize: &Prize, gift_quantity: i64) -> Option<i64> {
+    match prize {
+        Prize::Asset { prize_type, amount } if prize_type.needs_budget() => {
+            Some(gift_quantity.saturating_mul(*amount))
+        }
+        _ => None,
+    }
+}
+
+/// OC-5: every budget prize's reservation must fit the shop's budget balance of its asset.
+/// `balance` gives the current budget for a prize type (beans, red packet fen, data MB).
+pub fn check_budget(
+    prizes: &[Prize],
+    gift_quantity: i64,
+    balance: impl Fn(PrizeType) -> i64,
+) -> Result<(), Failure> {
+    for prize in prizes {
+        let Some(needed) = budget_needed(prize, gift_quantity) else {
+            continue;
+        };
+        let have = balance(prize.prize_type());
+        if have < needed {
+            return Err(Failure::FailedPrecondition {
+                reason: "INSUFFICIENT_BUDGET",
+                message: format!(
+                    "{} needs a budget of {needed} (gift quantity × amount) but the shop has {have}; recharge first",
+                    prize.prize_type().name()
+                ),
+                metadata: vec![
+                    ("prize_type", prize.prize_type().name().to_string()),
+                    ("needed", needed.to_string()),
+                    ("balance", have.to_string()),
+                ],
+            });
+        }
+    }
+    Ok(())
+}
+
+/// OC-6: a coupon prize may bind this batch for a campaign of `shop` over `campaign`.
+/// The first broken rule is reported with its own reason.
+pub fn check_coupon_binding(
+    prize_type: PrizeType,
+    shop: ShopId,
+    campaign: &Window,
+    batch: &BatchView,
+) -> Result<(), Failure> {
+    let fail = |reason: &'static str, why: &str| {
+        Err(Failure::FailedPrecondition {
+            reason,
+            message: format!("batch {} cannot be bound: {why}", batch.key),
+            metadata: vec![("batch_key", batch.key.to_string())],
+        })
+    };
+    if batch.shop != shop {
+        return fail("BATCH_OF_ANOTHER_SHOP", "it belongs to another shop");
+    }
+    if prize_type.coupon_kind() != Some(batch.kind) {
+        return fail(
+            "BATCH_KIND_MISMATCH",
+            &format!("a {} prize needs a batch of that kind", prize_type.name()),
+        );
+    }
+    if batch.channel != Channel::Interactive {
+        return fail("BATCH_NOT_INTERACTIVE", "its channel must be INTERACTIVE");
+    }
+    if batch.status != BatchStatus::Active {
+        return fail("BATCH_NOT_ACTIVE", "it must be ACTIVE");
+    }
+    if !batch.claim_window.covers(campaign) {
+        return fail(
+            "BATCH_CLAIM_WINDOW_TOO_NARROW",
+            "its claim window must start no later than the campaign and end no earlier",
+        );
+    }
+    if !matches!(batch.validity, Validity::Relative { .. }) {
+        return fail(
+            "BATCH_VALIDITY_NOT_RELATIVE",
+            "its validity must be RELATIVE (N days from claim)",
+        );
+    }
+    Ok(())
+}
+
+/// One prize's remaining capacity in packs; `None` when it is unbounded (points are the
+/// shop's own and need no budget).
+pub fn prize_capacity(prize: &Prize, reserved: i64) -> Option<i64> {
+    match prize {
+        Prize::Asset { prize_type, amount } if prize_type.needs_budget() => {
+            Some(reserved.max(0) / (*amount).max(1))
+        }
+        Prize::Asset { .. } => None,
+        // For coupons `reserved` is the allocation's remaining issues.
+        Prize::Coupon { .. } => Some(reserved.max(0)),
+    }
+}
+
+/// OC-8: packs left = the minimum over the gift quantity left and every bounded capacity.
+pub fn pack_stock(gift_quantity_left: i64, capacities: &[Option<i64>]) -> i64 {
+    capacities
+        .iter()
+        .flatten()
+        .fold(gift_quantity_left, |low, c| low.min(*c))
+        .max(0)
+}
+
+/// The campaign's status at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CampaignStatus {
+    Scheduled,
+    Live,
+    Ended,
+    Closed,
+}
+
+/// The status of a campaign over `window`, closed at `closed_at` if it was, at `now`.
+pub fn status_at(
+    window: &Window,
+    closed_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> CampaignStatus {
+    match closed_at {
+        Some(c) if c <= now => CampaignStatus::Closed,
+        _ if now < window.start() => CampaignStatus::Scheduled,
+        _ if window.contains(now) => CampaignStatus::Live,
+        _ => CampaignStatus::Ended,
+    }
+}
+
+/// What closing a campaign does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// Close now and release unused budget and allocations.
+    Close,
+    /// It was closed already: nothing more to do (a retried close).
+    AlreadyClosed,
+}
+
+/// OC-9: the merchant may close a scheduled or live campaign at any time (stop-loss). An
+/// ended one has nothing left to stop.
+pub fn check_close(status: CampaignStatus) -> Result<Close, Failure> {
+    match status {
+        CampaignStatus::Scheduled | CampaignStatus::Live => Ok(Close::Close),
+        CampaignStatus::Closed => Ok(Close::AlreadyClosed),
+        CampaignStatus::Ended => Err(Failure::precondition(
+            "CAMPAIGN_ENDED",
+            "the campaign has already ended; its unused budget and coupons were released",
+        )),
+    }
+}
+
+/// OC-9: what closing (or ending) releases for one prize, given the packs granted so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Release {
+    /// Unused budget back to the shop's budget account.
+    Budget { prize_type: PrizeType, amount: i64 },
+    /// The bound batch's allocation is released (coupon-svc releases what is unused).
+    Allocation { batch_key: BatchKey },
+}
+
+pub fn releases(prizes: &[Prize], gift_quantity: i64, packs_granted: i64) -> Vec<Release> {
+    let unused = (gift_quantity - packs_granted).max(0);
+    prizes
+        .iter()
+        .filter_map(|p| match p {
+            Prize::Asset { prize_type, amount } if prize_type.needs_budget() && unused > 0 => {
+                Some(Release::Budget {
+                    prize_type: *prize_type,
+                    amount: unused.saturating_mul(*amount),
+                })
+            }
+            Prize::Asset { .. } => None,
+            Prize::Coupon { batch_key, .. } => Some(Release::Allocation {
+                batch_key: batch_key.clone(),
+            }),
+        })
+        .collect()
+}
+
+/// Why a card opening earns no pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoGift {
+    /// Opened outside `[start, end)`, or the campaign was closed.
+    NotLive,
+    /// Had already opened the card (or joined by card/import) before.
+    NotInAudience,
+    /// This campaign already granted them the pack.
+    AlreadyGranted,
+    /// OC-8: packs ran out.
+    OutOfPacks,
+}
+
+/// OC-7: whether opening the card at `opened_at` earns the whole pack. `before` is the
+/// shopper as they were just before opening; under `ORDER_AND_CARD` the pack is granted at
+/// card opening even though membership waits for an order, so membership is not required.
+pub fn pack_on_card_opening(
+    window: &Window,
+    closed_at: Option<DateTime<Utc>>,
+    before: &MemberView,
+    opened_at: DateTime<Utc>,
+    already_granted: bool,
+    packs_left: i64,
+) -> Result<(), NoGift> {
+    if status_at(window, closed_at, opened_at) != CampaignStatus::Live {
+        return Err(NoGift::NotLive);
+    }
+    if !in_audience(before) {
+        return Err(NoGift::NotInAudience);
+    }
+    if already_granted {
+        return Err(NoGift::AlreadyGranted);
+    }
+    if packs_left <= 0 {
+        return Err(NoGift::OutOfPacks);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::types::MembershipView;
+    use crate::domain::types::tests::{at, window};
+
+    fn shop() -> ShopId {
+        ShopId::from(uuid::Uuid::from_u128(1))
+    }
+
+    fn asset(t: PrizeType, amount: i64) -> PrizeRequest {
+        PrizeRequest {
+            prize_type: Some(t),
+            amount,
+            batch_key: String::new(),
+        }
+    }
+
+    fn coupon(t: PrizeType, key: &str) -> PrizeRequest {
+        PrizeRequest {
+            prize_type: Some(t),
+            amount: 0,
+            batch_key: key.to_string(),
+        }
+    }
+
+    fn parse(name: &str, hours: i64, prizes: &[PrizeRequest]) -> Result<NewOpenCardGift, Failure> {
+        NewOpenCardGift::parse(shop(), ShopType::Pop, name, at(0), at(hours), prizes, 100)
+    }
+
+    fn fields(result: Result<NewOpenCardGift, Failure>) -> Vec<String> {
+        match result {
+            Err(Failure::InvalidArgument(v)) => v.into_iter().map(|f| f.field).collect(),
+            other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+        }
+    }
+
+    fn reason<T: std::fmt::Debug>(result: Result<T, Failure>) -> &'static str {
+        match result {
+            Err(Failure::FailedPrecondition { reason, .. }) => reason,
+            other => panic!("expected FAILED_PRECONDITION, got {other:?}"),
+        }
+    }
+
+    fn beans() -> Vec<PrizeRequest> {
+        vec![asset(PrizeType::Beans, 10)]
+    }
+
+    #[test]
+    fn oc1_accepts_one_to_ten_characters() {
+        assert!(parse("开", 72, &beans()).is_ok());
+        assert!(parse("开卡有礼开卡有礼开卡有", 72, &beans()).is_err());
+        assert!(parse("开卡有礼开卡有礼开卡", 72, &beans()).is_ok());
+    }
+
+    #[test]
+    fn oc1_counts_characters_not_bytes() {
+        // Ten CJK characters are 30 bytes: still a valid name.
+        let name = "会员开卡有礼会员开卡";
+        assert_eq!(name.chars().count(), 10);
+        assert!(name.len() > 10);
+        assert!(parse(name, 72, &beans()).is_ok());
+    }
+
+    #[test]
+    fn oc1_rejects_an_empty_or_too_long_name() {
+        assert_eq!(fields(parse("", 72, &beans())), vec!["name"]);
+        assert_eq!(fields(parse("   ", 72, &beans())), vec!["name"]);
+        assert_eq!(fields(parse("abcdefghijk", 72, &beans())), vec!["name"]);
+    }
+
+    #[test]
+    fn oc2_rejects_a_campaign_shorter_than_three_days() {
+        assert_eq!(fields(parse("gift", 71, &beans())), vec!["end_time"]);
+        let one_second_short = NewOpenCardGift::parse(
+            shop(),
+            ShopType::Pop,
+            "gift",
+            at(0),
+            at(72) - Duration::seconds(1),
+            &beans(),
+            1,
+        );
+        assert_eq!(fields(one_second_short), vec!["end_time"]);
+    }
+
+    #[test]
+    fn oc2_accepts_exactly_three_days() {
+        let gift = parse("gift", 72, &beans()).expect("exactly 3 days is allowed");
+        assert_eq!(gift.window.duration(), Duration::days(3));
+    }
+
+    #[test]
+    fn oc2_rejects_an_end_before_the_start() {
+        assert_eq!(fields(parse("gift", 0, &beans())), vec!["end_time"]);
+        assert_eq!(fields(parse("gift", -5, &beans())), vec!["end_time"]);
+    }
+
+    #[test]
+    fn oc4_needs_one_to_three_prizes() {
+        assert_eq!(fields(parse("gift", 72, &[])), vec!["prizes"]);
+        let three = [
+            asset(PrizeType::Beans, 1),
+            asset(PrizeType::Points, 1),
+            coupon(PrizeType::CashCoupon, "BA_abcdefg"),
+        ];
+        assert_eq!(
+            parse("gift", 72, &three).map(|g| g.prizes.len()).ok(),
+            Some(3)
+        );
+        let four = [
+            asset(PrizeType::Beans, 1),
+            asset(PrizeType::Points, 1),
+            asset(PrizeType::RedPacket, 1),
+            asset(PrizeType::DataPack, 1),
+        ];
+        assert_eq!(fields(parse("gift", 72, &four)), vec!["prizes"]);
+    }
+
+    #[test]
+    fn oc4_rejects_two_prizes_of_the_same_type() {
+        let twice = [asset(PrizeType::Beans, 1), asset(PrizeType::Beans, 2)];
+        assert_eq!(fields(parse("gift", 72, &twice)), vec!["prizes[1].type"]);
+    }
+
+    #[test]
+    fn oc4_pop_shops_may_offer_every_prize_type() {
+        for t in PrizeType::ALL {
+            assert!(t.offered_to(ShopType::Pop), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn oc4_self_operated_shops_may_not_offer_cash_coupons() {
+        for t in PrizeType::ALL {
+            assert_eq!(
+                t.offered_to(ShopType::SelfOperated),
+                t != PrizeType::CashCoupon,
+                "{t:?}"
+            );
+        }
+        let result = NewOpenCardGift::parse(
+            shop(),
+            ShopType::SelfOperated,
+            "gift",
+            at(0),
+            at(72),
+            &[coupon(PrizeType::CashCoupon, "BA_abcdefg")],
+            1,
+        );
+        assert_eq!(fields(result), vec!["prizes[0].type"]);
+    }
+
+    #[test]
+    fn oc4_rejects_a_prize_without_a_type() {
+        let untyped = [PrizeRequest {
+            prize_type: None,
+            amount: 1,
+            batch_key: String::new(),
+        }];
+        assert_eq!(fields(parse("gift", 72, &untyped)), vec!["prizes[0].type"]);
+    }
+
+    #[test]
+    fn oc4_asset_prizes_need_a_positive_amount_and_coupons_a_batch_key() {
+        assert_eq!(
+            fields(parse("gift", 72, &[asset(PrizeType::RedPacket, 0)])),
+            vec!["prizes[0].amount"]
+        );
+        assert_eq!(
+            fields(parse(
+                "gift",
+                72,
+                &[coupon(PrizeType::ThresholdCoupon, "nope")]
+            )),
+            vec!["prizes[0].batch_key"]
+        );
+    }
+
+    #[test]
+    fn oc_reports_every_violation_at_once() {
+        let result = NewOpenCardGift::parse(shop(), ShopType::Pop, "", at(0), at(1), &[], 0);
+        assert_eq!(
+            fields(result),
+            vec!["name", "end_time", "prizes", "gift_quantity"]
+        );
+    }
+
+    #[test]
+    fn oc3_creating_needs_a_policy_that_allows_card_opening() {
+        assert_eq!(
+            reason(check_join_policy(JoinPolicy::Order)),
+            "CARD_JOIN_DISABLED"
+        );
+        for p in [
+            JoinPolicy::Card,
+            JoinPolicy::OrderOrCard,
+            JoinPolicy::OrderAndCard,
+        ] {
+            assert!(check_join_policy(p).is_ok(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn oc3_policy_cannot_become_order_while_a_campaign_is_live() {
+        let live = Some(CampaignId::new());
+        assert_eq!(
+            reason(check_join_policy_change(JoinPolicy::Order, live)),
+            "OPEN_CARD_GIFT_LIVE"
+        );
+        assert!(check_join_policy_change(JoinPolicy::Card, live).is_ok());
+        assert!(check_join_policy_change(JoinPolicy::Order, None).is_ok());
+    }
+
+    fn member(channel: JoinChannel, card: bool) -> MemberView {
+        MemberView {
+            membership: Some(MembershipView {
+                joined_at: at(0),
+                channel,
+                level: 1,
+            }),
+            first_joined_at: Some(at(0)),
+            card_opened_at: card.then(|| at(0)),
+        }
+    }
+
+    #[test]
+    fn oc3_audience_is_non_members_and_members_who_joined_by_ordering() {
+        assert!(in_audience(&MemberView::stranger()));
+        assert!(in_audience(&member(JoinChannel::Order, false)));
+        assert!(!in_audience(&member(JoinChannel::Order, true)));
+        assert!(!in_audience(&member(JoinChannel::Card, true)));
+        assert!(!in_audience(&member(JoinChannel::Import, false)));
+    }
+
+    #[test]
+    fn oc3_a_non_member_who_opened_the_card_under_order_and_card_is_not_in_the_audience() {
+        let waiting = MemberView {
+            card_opened_at: Some(at(0)),
+            ..MemberView::stranger()
+        };
+        assert!(!in_audience(&waiting));
+    }
+
+    fn other(from: i64, to: i64, closed: bool) -> OtherCampaign {
+        OtherCampaign {
+            id: CampaignId::new(),
+            window: window(from, to),
+            closed,
+        }
+    }
+
+    #[test]
+    fn oc3_overlapping_campaigns_are_rejected_naming_the_other() {
+        let o = other(0, 100, false);
+        match check_overlap(&window(50, 200), &[o]) {
+            Err(Failure::FailedPrecondition {
+                reason, metadata, ..
+            }) => {
+                assert_eq!(reason, "OPEN_CARD_GIFT_OVERLAP");
+                assert_eq!(metadata, vec![("campaign_id", o.id.to_string())]);
+            }
+            other => panic!("expected an overlap, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn oc3_back_to_back_campaigns_are_allowed() {
+        let before = other(0, 72, false);
+        let after = other(144, 216, false);
+        assert!(check_overlap(&window(72, 144), &[before, after]).is_ok());
+    }
+
+    #[test]
+    fn oc3_a_closed_campaign_does_not_block_a_new_one() {
+        assert!(check_overlap(&window(0, 72), &[other(0, 72, true)]).is_ok());
+    }
+
+    #[test]
+    fn oc5_budget_is_gift_quantity_times_amount_for_budget_prizes_only() {
+        let beans = Prize::Asset {
+            prize_type: PrizeType::Beans,
+            amount: 5,
+        };
+        let points = Prize::Asset {
+            prize_type: PrizeType::Points,
+            amount: 5,
+        };
+        let coupon = Prize::Coupon {
+            prize_type: PrizeType::CashCoupon,
+            batch_key: BatchKey::parse("k", "BA_abcdefg").expect("a valid key"),
+        };
+        assert_eq!(budget_needed(&beans, 1000), Some(5000));
+        assert_eq!(budget_needed(&points, 1000), None);
+        assert_eq!(budget_needed(&coupon, 1000), None);
+        for t in [PrizeType::RedPacket, PrizeType::DataPack] {
+            let p = Prize::Asset {
+                prize_type: t,
+                amount: 3,
+            };
+            assert_eq!(budget_needed(&p, 7), Some(21));
+        }
+    }
+
+    #[test]
+    fn oc5_not_enough_budget_is_failed_precondition() {
+        let prizes = [
+            Prize::Asset {
+                prize_type: PrizeType::Beans,
+                amount: 10,
+            },
+            Prize::Asset {
+                prize_type: PrizeType::RedPacket,
+                amount: 100,
+            },
+        ];
+        let budget = |t: PrizeType| match t {
+            PrizeType::Beans => 1000,
+            PrizeType::RedPacket => 9_999,
+            _ => 0,
+        };
+        assert_eq!(
+            reason(check_budget(&prizes, 100, budget)),
+            "INSUFFICIENT_BUDGET"
+        );
+        // Exactly enough is enough.
+        let exact = |t: PrizeType| match t {
+            PrizeType::Beans => 1000,
+            PrizeType::RedPacket => 10_000,
+            _ => 0,
+        };
+        assert!(check_budget(&prizes, 100, exact).is_ok());
+    }
+
+    fn batch(kind: CouponKind) -> BatchView {
+        BatchView {
+            key: BatchKey::parse("k", "BA_abcdefg").expect("a valid key"),
+            shop: shop(),
+            kind,
+            channel: Channel::Interactive,
+            status: BatchStatus::Active,
+            claim_window: window(0, 72),
+            validity: Validity::Relative { days: 7 },
+            shop_wide: true,
+            stock: 100,
+        }
+    }
+
+    fn bind(b: &BatchView) -> Result<(), Failure> {
+        check_coupon_binding(PrizeType::CashCoupon, shop(), &window(0, 72), b)
+    }
+
+    #[test]
+    fn oc6_accepts_a_claim_window_equal_to_the_campaign() {
+        assert!(bind(&batch(CouponKind::Cash)).is_ok());
+    }
+
+    #[test]
+    fn oc6_accepts_a_claim_window_wider_than_the_campaign() {
+        let b = BatchView {
+            claim_window: window(-10, 100),
+            ..batch(CouponKind::Cash)
+        };
+        assert!(bind(&b).is_ok());
+    }
+
+    #[test]
+    fn oc6_rejects_a_claim_window_starting_later_or_ending_earlier() {
+        for w in [window(1, 72), window(0, 71), window(1, 71)] {
+            let b = BatchView {
+                claim_window: w,
+                ..batch(CouponKind::Cash)
+            };
+            assert_eq!(reason(bind(&b)), "BATCH_CLAIM_WINDOW_TOO_NARROW");
+        }
+    }
+
+    #[test]
+    fn oc6_rejects_a_batch_outside_the_interactive_channel() {
+        for c in [Channel::General, Channel::Crm, Channel::SprintPlan] {
+            let b = BatchView {
+                channel: c,
+                ..batch(CouponKind::Cash)
+            };
+            assert_eq!(reason(bind(&b)), "BATCH_NOT_INTERACTIVE");
+        }
+    }
+
+    #[test]
+    fn oc6_rejects_a_batch_that_is_not_active() {
+        for s in [
+            BatchStatus::Draft,
+            BatchStatus::PendingApproval,
+            BatchStatus::Ended,
+            BatchStatus::Closed,
+        ] {
+            let b = BatchView {
+                status: s,
+                ..batch(CouponKind::Cash)
+            };
+            assert_eq!(reason(bind(&b)), "BATCH_NOT_ACTIVE");
+        }
+    }
+
+    #[test]
+    fn oc6_rejects_absolute_validity() {
+        let b = BatchView {
+            validity: Validity::Absolute,
+            ..batch(CouponKind::Cash)
+        };
+        assert_eq!(reason(bind(&b)), "BATCH_VALIDITY_NOT_RELATIVE");
+    }
+
+    #[test]
+    fn oc6_the_batch_kind_must_match_the_prize_type_and_shop() {
+        assert_eq!(
+            reason(bind(&batch(CouponKind::Threshold))),
+            "BATCH_KIND_MISMATCH"
+        );
+        assert!(
+            check_coupon_binding(
+                PrizeType::ThresholdCoupon,
+                shop(),
+                &window(0, 72),
+                &batch(CouponKind::Threshold)
+            )
+            .is_ok()
+        );
+        let foreign = BatchView {
+            shop: ShopId::from(uuid::Uuid::from_u128(2)),
+            ..batch(CouponKind::Cash)
+        };
+        assert_eq!(reason(bind(&foreign)), "BATCH_OF_ANOTHER_SHOP");
+    }
+
+    #[test]
+    fn oc8_pack_stock_is_the_smallest_capacity() {
+        assert_eq!(pack_stock(100, &[Some(40), None, Some(70)]), 40);
+        assert_eq!(pack_stock(30, &[Some(40), None]), 30);
+        assert_eq!(pack_stock(100, &[None]), 100);
+        assert_eq!(pack_stock(100, &[Some(0)]), 0);
+        assert_eq!(pack_stock(-3, &[]), 0);
+    }
+
+    #[test]
+    fn oc8_capacity_of_a_budget_prize_is_whole_packs_of_its_reservation() {
+        let beans = Prize::Asset {
+            prize_type: PrizeType::Beans,
+            amount: 10,
+        };
+        assert_eq!(prize_capacity(&beans, 95), Some(9));
+        let points = Prize::Asset {
+            prize_type: PrizeType::Points,
+            amount: 10,
+        };
+        assert_eq!(prize_capacity(&points, 0), None);
+    }
+
+    #[test]
+    fn oc9_status_follows_the_window_and_closing() {
+        let w = window(10, 100);
+        assert_eq!(status_at(&w, None, at(9)), CampaignStatus::Scheduled);
+        assert_eq!(status_at(&w, None, at(10)), CampaignStatus::Live);
+        assert_eq!(status_at(&w, None, at(100)), CampaignStatus::Ended);
+        assert_eq!(status_at(&w, Some(at(50)), at(50)), CampaignStatus::Closed);
+        assert_eq!(status_at(&w, Some(at(50)), at(49)), CampaignStatus::Live);
+    }
+
+    #[test]
+    fn oc9_scheduled_and_live_campaigns_can_be_closed_at_any_time() {
+        assert_eq!(
+            check_close(CampaignStatus::Scheduled).ok(),
+            Some(Close::Close)
+        );
+        assert_eq!(check_close(CampaignStatus::Live).ok(), Some(Close::Close));
+        assert_eq!(
+            check_close(CampaignStatus::Closed).ok(),
+            Some(Close::AlreadyClosed)
+        );
+        assert_eq!(reason(check_close(CampaignStatus::Ended)), "CAMPAIGN_ENDED");
+    }
+
+    #[test]
+    fn oc9_closing_releases_unused_budget_and_every_allocation() {
+        let key = BatchKey::parse("k", "BA_abcdefg").expect("a valid key");
+        let prizes = [
+            Prize::Asset {
+                prize_type: PrizeType::Beans,
+                amount: 10,
+            },
+            Prize::Asset {
+                prize_type: PrizeType::Points,
+                amount: 10,
+            },
+            Prize::Coupon {
+                prize_type: PrizeType::CashCoupon,
+                batch_key: key.clone(),
+            },
+        ];
+        assert_eq!(
+            releases(&prizes, 100, 30),
+            vec![
+                Release::Budget {
+                    prize_type: PrizeType::Beans,
+                    amount: 700
+                },
+                Release::Allocation {
+                    batch_key: key.clone()
+                },
+            ]
+        );
+        assert_eq!(
+            releases(&prizes, 100, 100),
+            vec![Release::Allocation { batch_key: key }]
+        );
+    }
+
+    #[test]
+    fn oc9_a_closed_campaign_grants_nothing_from_the_instant_it_closes() {
+        let w = window(0, 72);
+        let r = pack_on_card_opening(&w, Some(at(10)), &MemberView::stranger(), at(10), false, 5);
+        assert_eq!(r, Err(NoGift::NotLive));
+    }
+
+    #[test]
+    fn oc7_opening_during_the_campaign_earns_the_pack() {
+        let w = window(0, 72);
+        let ok = pack_on_card_opening(&w, None, &MemberView::stranger(), at(0), false, 1);
+        assert_eq!(ok, Ok(()));
+        let ordered = member(JoinChannel::Order, false);
+        assert_eq!(
+            pack_on_card_opening(&w, None, &ordered, at(71), false, 1),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn oc7_opening_outside_the_window_earns_nothing() {
+        let w = window(10, 82);
+        let s = MemberView::stranger();
+        assert_eq!(
+            pack_on_card_opening(&w, None, &s, at(9), false, 1),
+            Err(NoGift::NotLive)
+        );
+        assert_eq!(
+            pack_on_card_opening(&w, None, &s, at(82), false, 1),
+            Err(NoGift::NotLive)
+        );
+    }
+
+    #[test]
+    fn oc7_the_pack_is_granted_once_per_campaign() {
+        let w = window(0, 72);
+        let r = pack_on_card_opening(&w, None, &MemberView::stranger(), at(1), true, 1);
+        assert_eq!(r, Err(NoGift::AlreadyGranted));
+    }
+
+    #[test]
+    fn oc7_shoppers_outside_the_audience_earn_nothing() {
+        let w = window(0, 72);
+        let carded = member(JoinChannel::Card, true);
+        assert_eq!(
+            pack_on_card_opening(&w, None, &carded, at(1), false, 1),
+            Err(NoGift::NotInAudience)
+        );
+    }
+
+    #[test]
+    fn oc8_no_pack_once_stock_runs_out() {
+        let w = window(0, 72);
+        let r = pack_on_card_opening(&w, None, &MemberView::stranger(), at(1), false, 0);
+        assert_eq!(r, Err(NoGift::OutOfPacks));
+    }
+
+    proptest! {
+        /// OC-3: overlap is symmetric, and two windows overlap exactly when some instant
+        /// lies in both (checked on whole hours, the windows' granularity here).
+        #[test]
+        fn oc3_overlap_is_symmetric_and_means_a_shared_instant(
+            a in 0i64..50, la in 1i64..30, b in 0i64..50, lb in 1i64..30,
+        ) {
+            let x = window(a, a + la);
+            let y = window(b, b + lb);
+            prop_assert_eq!(x.overlaps(&y), y.overlaps(&x));
+            let shared = (0..100).any(|h| x.contains(at(h)) && y.contains(at(h)));
+            prop_assert_eq!(x.overlaps(&y), shared);
+        }
+
+        /// OC-8: the pack stock never exceeds the gift quantity left or any capacity.
+        #[test]
+        fn oc8_pack_stock_is_a_lower_bound(
+            left in -5i64..1000,
+            caps in proptest::collection::vec(proptest::option::of(0i64..1000), 0..4),
+        ) {
+            let stock = pack_stock(left, &caps);
+            prop_assert!(stock >= 0);
+            prop_assert!(stock <= left.max(0));
+            for c in caps.iter().flatten() {
+                prop_assert!(stock <= *c);
+            }
+        }
+
+        /// OC-1: any name of 1..=10 characters passes, whatever its byte length.
+        #[test]
+        fn oc1_any_short_name_of_any_script_passes(name in "[a-z开卡有礼😀]{1,10}") {
+            prop_assert!(parse(&name, 72, &beans()).is_ok());
+        }
+    }
+}
