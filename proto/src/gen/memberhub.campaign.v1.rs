@@ -30,6 +30,17 @@ pub struct OpenCardGift {
     pub packs_left: i64,
     #[prost(enumeration = "CampaignStatus", tag = "9")]
     pub status: i32,
+    /// The shop's IANA time zone at creation; statistics days are cut in it.
+    #[prost(string, tag = "10")]
+    pub time_zone: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "11")]
+    pub create_time: ::core::option::Option<::prost_types::Timestamp>,
+    #[prost(message, optional, tag = "12")]
+    pub close_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// OC-9: true once unused budget and coupon allocations have been given back (after a
+    /// close or the end, when no claim is still granting).
+    #[prost(bool, tag = "13")]
+    pub settled: bool,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CreateOpenCardGiftRequest {
@@ -65,6 +76,29 @@ pub struct UpdateOpenCardGiftRequest {
     pub request_id: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "2")]
     pub gift: ::core::option::Option<OpenCardGift>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListClaimsRequest {
+    #[prost(string, tag = "1")]
+    pub shop_id: ::prost::alloc::string::String,
+    /// Optional filters.
+    #[prost(string, tag = "2")]
+    pub user_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub source_id: ::prost::alloc::string::String,
+    #[prost(enumeration = "ClaimState", tag = "4")]
+    pub state: i32,
+    #[prost(int32, tag = "5")]
+    pub page_size: i32,
+    #[prost(string, tag = "6")]
+    pub page_token: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListClaimsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub claims: ::prost::alloc::vec::Vec<Claim>,
+    #[prost(string, tag = "2")]
+    pub next_page_token: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CloseOpenCardGiftRequest {
@@ -186,6 +220,117 @@ pub struct CloseGiftPackRequest {
     pub pack_id: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GiftItemRecord {
+    #[prost(string, tag = "1")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub sku: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub title: ::prost::alloc::string::String,
+    /// Only items of the gift category may be given away (GP-2).
+    #[prost(bool, tag = "4")]
+    pub gift_category: bool,
+    /// Units not yet promised to a pack or exclusive.
+    #[prost(int64, tag = "5")]
+    pub stock: i64,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct UpsertGiftItemRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "2")]
+    pub item: ::core::option::Option<GiftItemRecord>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListGiftItemsRequest {
+    #[prost(string, tag = "1")]
+    pub shop_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListGiftItemsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub items: ::prost::alloc::vec::Vec<GiftItemRecord>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct NewMemberExclusive {
+    #[prost(string, tag = "1")]
+    pub shop_id: ::prost::alloc::string::String,
+    /// A CRM batch (BA_...); empty when none.
+    #[prost(string, tag = "2")]
+    pub batch_key: ::prost::alloc::string::String,
+    /// A gift item; absent when none.
+    #[prost(message, optional, tag = "3")]
+    pub gift_item: ::core::option::Option<GiftItem>,
+    #[prost(message, optional, tag = "4")]
+    pub update_time: ::core::option::Option<::prost_types::Timestamp>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetNewMemberExclusiveRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "2")]
+    pub exclusive: ::core::option::Option<NewMemberExclusive>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetNewMemberExclusiveRequest {
+    #[prost(string, tag = "1")]
+    pub shop_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ClaimNewMemberExclusiveRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub user_id: ::prost::alloc::string::String,
+    #[prost(enumeration = "ExclusiveChoice", tag = "4")]
+    pub choice: i32,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Entitlement {
+    #[prost(string, tag = "1")]
+    pub entitlement_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub user_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub sku: ::prost::alloc::string::String,
+    /// What the shopper pays for it, in fen: 1 for a gift item (GP-4), 0 for exchanged goods.
+    #[prost(int64, tag = "5")]
+    pub price_fen: i64,
+    #[prost(enumeration = "EntitlementState", tag = "6")]
+    pub state: i32,
+    #[prost(string, tag = "7")]
+    pub claim_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "8")]
+    pub order_id: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "9")]
+    pub create_time: ::core::option::Option<::prost_types::Timestamp>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListEntitlementsRequest {
+    #[prost(string, tag = "1")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub user_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListEntitlementsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub entitlements: ::prost::alloc::vec::Vec<Entitlement>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ConsumeEntitlementRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub entitlement_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub order_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ClaimGiftPackRequest {
     #[prost(string, tag = "1")]
     pub request_id: ::prost::alloc::string::String,
@@ -220,6 +365,16 @@ pub struct Claim {
     pub items: ::prost::alloc::vec::Vec<GrantedItem>,
     #[prost(message, optional, tag = "6")]
     pub create_time: ::core::option::Option<::prost_types::Timestamp>,
+    #[prost(enumeration = "ClaimKind", tag = "7")]
+    pub kind: i32,
+    /// The campaign, pack or exchange item claimed.
+    #[prost(string, tag = "8")]
+    pub source_id: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "9")]
+    pub grant_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// Why a FAILED claim failed (e.g. INSUFFICIENT_POINTS); points spent were refunded.
+    #[prost(string, tag = "10")]
+    pub failure_reason: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ExchangePointsRequest {
@@ -246,14 +401,24 @@ pub struct GetStorefrontOffersRequest {
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct StorefrontOffers {
+    /// OC-3/OC-8: the live open-card gift, only for a shopper who has not opened the card
+    /// and only while packs are left.
     #[prost(message, optional, tag = "1")]
     pub open_card_gift: ::core::option::Option<OpenCardGift>,
     #[prost(message, repeated, tag = "2")]
     pub claimable_packs: ::prost::alloc::vec::Vec<GiftPack>,
+    /// GP-7: show the pop-up on this visit (new member on joining; member on first visit in
+    /// a pack's pop-up window).
     #[prost(bool, tag = "3")]
     pub show_popup: bool,
     #[prost(enumeration = "super::super::common::v1::ShopType", tag = "4")]
     pub shop_type: i32,
+    /// OC-7: this shopper's claim of the current open-card gift, if any (its state).
+    #[prost(message, optional, tag = "5")]
+    pub open_card_gift_claim: ::core::option::Option<Claim>,
+    /// GP-8: the new-member exclusive, when this shopper may still claim it.
+    #[prost(message, optional, tag = "6")]
+    pub new_member_exclusive: ::core::option::Option<NewMemberExclusive>,
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -362,6 +527,102 @@ impl GiftPackKind {
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
+pub enum ExclusiveChoice {
+    Unspecified = 0,
+    Coupon = 1,
+    Gift = 2,
+}
+impl ExclusiveChoice {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "EXCLUSIVE_CHOICE_UNSPECIFIED",
+            Self::Coupon => "EXCLUSIVE_CHOICE_COUPON",
+            Self::Gift => "EXCLUSIVE_CHOICE_GIFT",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "EXCLUSIVE_CHOICE_UNSPECIFIED" => Some(Self::Unspecified),
+            "EXCLUSIVE_CHOICE_COUPON" => Some(Self::Coupon),
+            "EXCLUSIVE_CHOICE_GIFT" => Some(Self::Gift),
+            _ => None,
+        }
+    }
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum EntitlementState {
+    Unspecified = 0,
+    Available = 1,
+    Consumed = 2,
+}
+impl EntitlementState {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "ENTITLEMENT_STATE_UNSPECIFIED",
+            Self::Available => "ENTITLEMENT_STATE_AVAILABLE",
+            Self::Consumed => "ENTITLEMENT_STATE_CONSUMED",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "ENTITLEMENT_STATE_UNSPECIFIED" => Some(Self::Unspecified),
+            "ENTITLEMENT_STATE_AVAILABLE" => Some(Self::Available),
+            "ENTITLEMENT_STATE_CONSUMED" => Some(Self::Consumed),
+            _ => None,
+        }
+    }
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum ClaimKind {
+    Unspecified = 0,
+    OpenCardGift = 1,
+    NewMemberPack = 2,
+    MemberPack = 3,
+    NewMemberExclusive = 4,
+    PointsExchange = 5,
+}
+impl ClaimKind {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "CLAIM_KIND_UNSPECIFIED",
+            Self::OpenCardGift => "CLAIM_KIND_OPEN_CARD_GIFT",
+            Self::NewMemberPack => "CLAIM_KIND_NEW_MEMBER_PACK",
+            Self::MemberPack => "CLAIM_KIND_MEMBER_PACK",
+            Self::NewMemberExclusive => "CLAIM_KIND_NEW_MEMBER_EXCLUSIVE",
+            Self::PointsExchange => "CLAIM_KIND_POINTS_EXCHANGE",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "CLAIM_KIND_UNSPECIFIED" => Some(Self::Unspecified),
+            "CLAIM_KIND_OPEN_CARD_GIFT" => Some(Self::OpenCardGift),
+            "CLAIM_KIND_NEW_MEMBER_PACK" => Some(Self::NewMemberPack),
+            "CLAIM_KIND_MEMBER_PACK" => Some(Self::MemberPack),
+            "CLAIM_KIND_NEW_MEMBER_EXCLUSIVE" => Some(Self::NewMemberExclusive),
+            "CLAIM_KIND_POINTS_EXCHANGE" => Some(Self::PointsExchange),
+            _ => None,
+        }
+    }
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
 pub enum ClaimState {
     Unspecified = 0,
     Pending = 1,
@@ -404,7 +665,8 @@ pub mod campaign_service_client {
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
     /// Open-card gifts, gift packs, points exchanges and their claims
-    /// (OC-1..OC-10, GP-1..GP-9, PT-3). Declared now; served once the campaign issue lands.
+    /// (OC-1..OC-10, GP-1..GP-9, PT-3). Every claim is a saga owned by this service: recorded
+    /// once, then granted whole by idempotent calls to coupon-svc and membership-svc.
     #[derive(Debug, Clone)]
     pub struct CampaignServiceClient<T> {
         inner: tonic::client::Grpc<T>,
@@ -829,6 +1091,232 @@ pub mod campaign_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        pub async fn list_claims(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListClaimsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListClaimsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/ListClaims",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "ListClaims",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// GP-2/GP-4: the shop's gift items (gift category, stock) that packs may give away.
+        pub async fn upsert_gift_item(
+            &mut self,
+            request: impl tonic::IntoRequest<super::UpsertGiftItemRequest>,
+        ) -> std::result::Result<tonic::Response<super::GiftItemRecord>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/UpsertGiftItem",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "UpsertGiftItem",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn list_gift_items(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListGiftItemsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListGiftItemsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/ListGiftItems",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "ListGiftItems",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// GP-8: the new-member exclusive coupon and/or gift, and a new member's one claim of them.
+        pub async fn set_new_member_exclusive(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SetNewMemberExclusiveRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::NewMemberExclusive>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/SetNewMemberExclusive",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "SetNewMemberExclusive",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn get_new_member_exclusive(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetNewMemberExclusiveRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::NewMemberExclusive>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/GetNewMemberExclusive",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "GetNewMemberExclusive",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn claim_new_member_exclusive(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ClaimNewMemberExclusiveRequest>,
+        ) -> std::result::Result<tonic::Response<super::Claim>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/ClaimNewMemberExclusive",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "ClaimNewMemberExclusive",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// GP-4: the right to buy a gift item for 0.01 yuan; the order system consumes it.
+        pub async fn list_entitlements(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListEntitlementsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListEntitlementsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/ListEntitlements",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "ListEntitlements",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn consume_entitlement(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ConsumeEntitlementRequest>,
+        ) -> std::result::Result<tonic::Response<super::Entitlement>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/ConsumeEntitlement",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "ConsumeEntitlement",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// What the storefront member center shows of campaigns for this shopper.
         pub async fn get_storefront_offers(
             &mut self,
@@ -961,6 +1449,72 @@ pub mod campaign_service_server {
         ) -> std::result::Result<tonic::Response<super::Claim>, tonic::Status> {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
+        async fn list_claims(
+            &self,
+            request: tonic::Request<super::ListClaimsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListClaimsResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// GP-2/GP-4: the shop's gift items (gift category, stock) that packs may give away.
+        async fn upsert_gift_item(
+            &self,
+            request: tonic::Request<super::UpsertGiftItemRequest>,
+        ) -> std::result::Result<tonic::Response<super::GiftItemRecord>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        async fn list_gift_items(
+            &self,
+            request: tonic::Request<super::ListGiftItemsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListGiftItemsResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// GP-8: the new-member exclusive coupon and/or gift, and a new member's one claim of them.
+        async fn set_new_member_exclusive(
+            &self,
+            request: tonic::Request<super::SetNewMemberExclusiveRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::NewMemberExclusive>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        async fn get_new_member_exclusive(
+            &self,
+            request: tonic::Request<super::GetNewMemberExclusiveRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::NewMemberExclusive>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        async fn claim_new_member_exclusive(
+            &self,
+            request: tonic::Request<super::ClaimNewMemberExclusiveRequest>,
+        ) -> std::result::Result<tonic::Response<super::Claim>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// GP-4: the right to buy a gift item for 0.01 yuan; the order system consumes it.
+        async fn list_entitlements(
+            &self,
+            request: tonic::Request<super::ListEntitlementsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListEntitlementsResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        async fn consume_entitlement(
+            &self,
+            request: tonic::Request<super::ConsumeEntitlementRequest>,
+        ) -> std::result::Result<tonic::Response<super::Entitlement>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// What the storefront member center shows of campaigns for this shopper.
         async fn get_storefront_offers(
             &self,
@@ -973,7 +1527,8 @@ pub mod campaign_service_server {
         }
     }
     /// Open-card gifts, gift packs, points exchanges and their claims
-    /// (OC-1..OC-10, GP-1..GP-9, PT-3). Declared now; served once the campaign issue lands.
+    /// (OC-1..OC-10, GP-1..GP-9, PT-3). Every claim is a saga owned by this service: recorded
+    /// once, then granted whole by idempotent calls to coupon-svc and membership-svc.
     #[derive(Debug)]
     pub struct CampaignServiceServer<T> {
         inner: Arc<T>,
@@ -1649,6 +2204,384 @@ pub mod campaign_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetClaimSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/ListClaims" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListClaimsSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::ListClaimsRequest>
+                    for ListClaimsSvc<T> {
+                        type Response = super::ListClaimsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListClaimsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::list_claims(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListClaimsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/UpsertGiftItem" => {
+                    #[allow(non_camel_case_types)]
+                    struct UpsertGiftItemSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::UpsertGiftItemRequest>
+                    for UpsertGiftItemSvc<T> {
+                        type Response = super::GiftItemRecord;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::UpsertGiftItemRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::upsert_gift_item(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = UpsertGiftItemSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/ListGiftItems" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListGiftItemsSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::ListGiftItemsRequest>
+                    for ListGiftItemsSvc<T> {
+                        type Response = super::ListGiftItemsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListGiftItemsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::list_gift_items(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListGiftItemsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/SetNewMemberExclusive" => {
+                    #[allow(non_camel_case_types)]
+                    struct SetNewMemberExclusiveSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::SetNewMemberExclusiveRequest>
+                    for SetNewMemberExclusiveSvc<T> {
+                        type Response = super::NewMemberExclusive;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SetNewMemberExclusiveRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::set_new_member_exclusive(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SetNewMemberExclusiveSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/GetNewMemberExclusive" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetNewMemberExclusiveSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::GetNewMemberExclusiveRequest>
+                    for GetNewMemberExclusiveSvc<T> {
+                        type Response = super::NewMemberExclusive;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetNewMemberExclusiveRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::get_new_member_exclusive(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetNewMemberExclusiveSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/ClaimNewMemberExclusive" => {
+                    #[allow(non_camel_case_types)]
+                    struct ClaimNewMemberExclusiveSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::ClaimNewMemberExclusiveRequest>
+                    for ClaimNewMemberExclusiveSvc<T> {
+                        type Response = super::Claim;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<
+                                super::ClaimNewMemberExclusiveRequest,
+                            >,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::claim_new_member_exclusive(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ClaimNewMemberExclusiveSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/ListEntitlements" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListEntitlementsSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::ListEntitlementsRequest>
+                    for ListEntitlementsSvc<T> {
+                        type Response = super::ListEntitlementsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListEntitlementsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::list_entitlements(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListEntitlementsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/ConsumeEntitlement" => {
+                    #[allow(non_camel_case_types)]
+                    struct ConsumeEntitlementSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::ConsumeEntitlementRequest>
+                    for ConsumeEntitlementSvc<T> {
+                        type Response = super::Entitlement;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ConsumeEntitlementRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::consume_entitlement(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ConsumeEntitlementSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

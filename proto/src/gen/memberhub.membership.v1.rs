@@ -104,6 +104,39 @@ pub struct SetJoinPolicyRequest {
     #[prost(enumeration = "JoinPolicy", tag = "3")]
     pub join_policy: i32,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CardJoinHold {
+    #[prost(string, tag = "1")]
+    pub shop_id: ::prost::alloc::string::String,
+    /// Who holds it, e.g. the open-card gift's campaign id.
+    #[prost(string, tag = "2")]
+    pub holder: ::prost::alloc::string::String,
+    /// The hold lapses at this time (the campaign's end).
+    #[prost(message, optional, tag = "3")]
+    pub end_time: ::core::option::Option<::prost_types::Timestamp>,
+    #[prost(bool, tag = "4")]
+    pub released: bool,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct HoldCardJoinRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub holder: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "4")]
+    pub end_time: ::core::option::Option<::prost_types::Timestamp>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ReleaseCardJoinHoldRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub holder: ::prost::alloc::string::String,
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpdateCardFaceRequest {
     #[prost(string, tag = "1")]
@@ -1297,6 +1330,60 @@ pub mod membership_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// OC-3: campaign-svc holds card joining open while an open-card gift may run; the policy
+        /// cannot become ORDER while a hold is in force, and a hold needs a card-opening policy.
+        pub async fn hold_card_join(
+            &mut self,
+            request: impl tonic::IntoRequest<super::HoldCardJoinRequest>,
+        ) -> std::result::Result<tonic::Response<super::CardJoinHold>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.membership.v1.MembershipService/HoldCardJoin",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.membership.v1.MembershipService",
+                        "HoldCardJoin",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn release_card_join_hold(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ReleaseCardJoinHoldRequest>,
+        ) -> std::result::Result<tonic::Response<super::CardJoinHold>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.membership.v1.MembershipService/ReleaseCardJoinHold",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.membership.v1.MembershipService",
+                        "ReleaseCardJoinHold",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// MP-3: card name, logo and images (never a level change, LV-4).
         pub async fn update_card_face(
             &mut self,
@@ -2045,6 +2132,20 @@ pub mod membership_service_server {
         ) -> std::result::Result<tonic::Response<super::Program>, tonic::Status> {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
+        /// OC-3: campaign-svc holds card joining open while an open-card gift may run; the policy
+        /// cannot become ORDER while a hold is in force, and a hold needs a card-opening policy.
+        async fn hold_card_join(
+            &self,
+            request: tonic::Request<super::HoldCardJoinRequest>,
+        ) -> std::result::Result<tonic::Response<super::CardJoinHold>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        async fn release_card_join_hold(
+            &self,
+            request: tonic::Request<super::ReleaseCardJoinHoldRequest>,
+        ) -> std::result::Result<tonic::Response<super::CardJoinHold>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// MP-3: card name, logo and images (never a level change, LV-4).
         async fn update_card_face(
             &self,
@@ -2500,6 +2601,101 @@ pub mod membership_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SetJoinPolicySvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.membership.v1.MembershipService/HoldCardJoin" => {
+                    #[allow(non_camel_case_types)]
+                    struct HoldCardJoinSvc<T: MembershipService>(pub Arc<T>);
+                    impl<
+                        T: MembershipService,
+                    > tonic::server::UnaryService<super::HoldCardJoinRequest>
+                    for HoldCardJoinSvc<T> {
+                        type Response = super::CardJoinHold;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::HoldCardJoinRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MembershipService>::hold_card_join(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = HoldCardJoinSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.membership.v1.MembershipService/ReleaseCardJoinHold" => {
+                    #[allow(non_camel_case_types)]
+                    struct ReleaseCardJoinHoldSvc<T: MembershipService>(pub Arc<T>);
+                    impl<
+                        T: MembershipService,
+                    > tonic::server::UnaryService<super::ReleaseCardJoinHoldRequest>
+                    for ReleaseCardJoinHoldSvc<T> {
+                        type Response = super::CardJoinHold;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ReleaseCardJoinHoldRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MembershipService>::release_card_join_hold(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ReleaseCardJoinHoldSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
