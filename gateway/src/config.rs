@@ -8,6 +8,11 @@
 //! | `MEMBERHUB_JWT_ISSUER` / `MEMBERHUB_JWT_AUDIENCE` | `memberhub` / `memberhub-api` |
 //! | `MEMBERHUB_BACKOFFICE_ORIGIN` | `http://localhost:3000` (CORS, comma-separated) |
 //! | `MEMBERHUB_REQUEST_TIMEOUT_MS` | 10000 |
+//! | `MEMBERHUB_COMPOSE_DEADLINE_MS` | 300: each optional section of a composed page (MP-5) |
+//! | `MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS` | 2000: the section a composed page cannot do without |
+//!
+//! Both compose deadlines must be below the request timeout, the optional one at most the
+//! critical one.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -28,6 +33,11 @@ pub struct Config {
     pub jwt: JwtConfig,
     pub backoffice_origins: Vec<http::HeaderValue>,
     pub request_timeout: Duration,
+    /// MP-5: the deadline of each optional upstream call of a composed page; a section that
+    /// misses it is left out and listed as degraded.
+    pub compose_deadline: Duration,
+    /// MP-5: the deadline of the upstream call a composed page cannot do without.
+    pub compose_critical_deadline: Duration,
 }
 
 impl Config {
@@ -50,6 +60,21 @@ impl Config {
                 })
             })
             .collect::<Result<_, _>>()?;
+        let request_timeout = service.request_timeout;
+        let timeout_ms = u64::try_from(request_timeout.as_millis()).unwrap_or(u64::MAX);
+        let compose_critical_deadline = Duration::from_millis(parse(
+            &lookup,
+            "MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS",
+            2000.min(timeout_ms.saturating_sub(1)).max(1),
+            |v| (1..timeout_ms).contains(v),
+        )?);
+        let critical_ms = u64::try_from(compose_critical_deadline.as_millis()).unwrap_or(u64::MAX);
+        let compose_deadline = Duration::from_millis(parse(
+            &lookup,
+            "MEMBERHUB_COMPOSE_DEADLINE_MS",
+            300.min(critical_ms),
+            |v| (1..=critical_ms).contains(v),
+        )?);
         Ok(Self {
             listen: parse(
                 &lookup,
@@ -70,7 +95,9 @@ impl Config {
                     .unwrap_or_else(|| "memberhub-api".into()),
             },
             backoffice_origins,
-            request_timeout: service.request_timeout,
+            request_timeout,
+            compose_deadline,
+            compose_critical_deadline,
         })
     }
 }

@@ -8,6 +8,7 @@ mod body;
 pub mod config;
 pub mod coupon_views;
 pub mod error;
+mod member_center;
 mod openapi;
 mod query;
 pub mod routes;
@@ -40,6 +41,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .nest("/api/storefront/v1", routes::storefront::router())
         .nest("/api/internal/v1", routes::internal::router())
         .merge(routes::coupons::router())
+        .merge(routes::campaigns::router())
         .fallback(not_found)
         .with_state(state);
     let docs = utoipa_swagger_ui::SwaggerUi::new("/api/docs")
@@ -96,6 +98,9 @@ pub fn state(config: &Config) -> Result<AppState, tonic::transport::Error> {
     let coupon = tonic::transport::Endpoint::from_shared(config.coupon_url.clone())?
         .connect_timeout(Duration::from_secs(2))
         .connect_lazy();
+    let campaign = tonic::transport::Endpoint::from_shared(config.campaign_url.clone())?
+        .connect_timeout(Duration::from_secs(2))
+        .connect_lazy();
     Ok(AppState {
         jwt: config.jwt.clone(),
         membership:
@@ -103,7 +108,12 @@ pub fn state(config: &Config) -> Result<AppState, tonic::transport::Error> {
                 membership,
             ),
         coupon: memberhub_proto::coupon::coupon_service_client::CouponServiceClient::new(coupon),
+        campaign: memberhub_proto::campaign::campaign_service_client::CampaignServiceClient::new(
+            campaign,
+        ),
         upstream_timeout: config.request_timeout,
+        compose_deadline: config.compose_deadline,
+        compose_critical_deadline: config.compose_critical_deadline,
     })
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use memberhub_proto::campaign::campaign_service_client::CampaignServiceClient;
 use memberhub_proto::coupon::coupon_service_client::CouponServiceClient;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 use tonic::transport::Channel;
@@ -13,6 +14,11 @@ pub struct AppState {
     pub jwt: JwtConfig,
     pub membership: MembershipServiceClient<Channel>,
     pub coupon: CouponServiceClient<Channel>,
+    pub campaign: CampaignServiceClient<Channel>,
     /// Deadline passed to every upstream call (`grpc-timeout`).
     pub upstream_timeout: Duration,
+    /// MP-5: the deadline of each optional section of a composed page.
+    pub compose_deadline: Duration,
+    /// MP-5: the deadline of the section a composed page cannot do without.
+    pub compose_critical_deadline: Duration,
 }

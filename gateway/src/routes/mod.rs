@@ -2,6 +2,7 @@
 //! and internal (trusted services such as the order system).
 
 pub mod backoffice;
+pub mod campaigns;
 pub mod coupons;
 pub mod internal;
 pub mod platform;

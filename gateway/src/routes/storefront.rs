@@ -28,26 +28,23 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// MP-5, MP-6: the shop's member center for the calling shopper: card face, level name and
-/// benefits, points, or how to open the card.
+/// MP-5, MP-6: the shop's member center for the calling shopper, in one call: card face,
+/// level name and benefits, points, or how to open the card (membership-svc; its failure
+/// fails the call), plus the campaign offers (open-card gift and its claim, claimable packs,
+/// pop-up, new-member exclusive) and the available coupons of the shop. Those two are
+/// optional: each has its own deadline, and one that fails or is too slow is left out and
+/// named in `degraded` while the reply stays 200.
 #[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/member-center", tag = "storefront",
     params(("shop_id" = String, Path)),
-    responses((status = 200, body = views::MemberCenter), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = views::StorefrontMemberCenter), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "membership-svc unavailable"),
+        (status = 504, body = ErrorBody, description = "membership-svc missed its deadline")))]
 pub async fn member_center(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     Path(shop_id): Path<String>,
-) -> ApiResult<views::MemberCenter> {
-    let message = pb::GetMemberCenterRequest {
-        shop_id,
-        user_id: shopper.user_id.clone(),
-    };
-    let response = state
-        .membership
-        .clone()
-        .get_member_center(request(&state, &shopper.actor, message))
-        .await?;
-    Ok(Reply::from_response(response))
+) -> ApiResult<views::StorefrontMemberCenter> {
+    crate::member_center::compose(&state, &shopper.actor, shop_id, shopper.user_id.clone()).await
 }
 
 /// MP-4: send a 6-digit card-opening code to the phone (valid 5 minutes; a resend no sooner

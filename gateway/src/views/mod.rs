@@ -2,12 +2,16 @@
 //! Enums travel as their short names (`POP`, `ORDER_OR_CARD` ...); times are RFC 3339 UTC;
 //! money is integer fen.
 
+mod campaign;
+mod campaign_storefront;
 mod ledger;
 mod levels;
 mod members;
 mod orders;
 mod program;
 
+pub use campaign::*;
+pub use campaign_storefront::*;
 pub use ledger::*;
 pub use levels::*;
 pub use members::*;
