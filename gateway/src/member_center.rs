@@ -41,18 +41,26 @@ fn request_within<T>(
     request
 }
 
-/// `call`, or DEADLINE_EXCEEDED once `deadline` has passed without an answer.
+/// `call`, or DEADLINE_EXCEEDED once `deadline` has passed without an answer. tonic's own
+/// client timer (from `grpc-timeout`) may fire first; it reports CANCELLED ("Timeout
+/// expired"), which is the same deadline miss.
 async fn within<T>(
     deadline: Duration,
     call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 ) -> Result<tonic::Response<T>, tonic::Status> {
-    tokio::time::timeout(deadline, call)
-        .await
-        .unwrap_or_else(|_| {
-            Err(tonic::Status::deadline_exceeded(
-                "the service did not answer within the compose deadline",
-            ))
-        })
+    let missed = || {
+        tonic::Status::deadline_exceeded("the service did not answer within the compose deadline")
+    };
+    let started = tokio::time::Instant::now();
+    match tokio::time::timeout(deadline, call).await {
+        Ok(Err(status))
+            if status.code() == tonic::Code::Cancelled && started.elapsed() >= deadline =>
+        {
+            Err(missed())
+        }
+        Ok(result) => result,
+        Err(_) => Err(missed()),
+    }
 }
 
 /// The sections left out, in a stable order, and why.

@@ -87,21 +87,8 @@ impl World {
         idempotency_key: Option<&str>,
         body: Option<Value>,
     ) -> anyhow::Result<(u16, Value)> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(key) = idempotency_key {
-            request = request.header("Idempotency-Key", key);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let text = response.text().await?;
-        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok((status, json))
+        self.call_at(&self.base, method, path, token, idempotency_key, body)
+            .await
     }
 
     /// Registers a shop as operator and returns its id.
@@ -122,5 +109,76 @@ impl World {
             .as_str()
             .map(str::to_string)
             .ok_or_else(|| anyhow::anyhow!("no shop_id in {shop}"))
+    }
+}
+
+/// An address that accepts TCP connections and never answers a byte: a hung upstream.
+pub async fn silent_upstream() -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    Ok(address)
+}
+
+/// An address nothing listens on (bound once, then released): an unreachable upstream.
+pub async fn closed_port() -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    Ok(listener.local_addr()?)
+}
+
+impl World {
+    /// Serves a second gateway in front of this suite's services (same token secret), with
+    /// `adjust` applied to its configuration (e.g. an upstream pointing elsewhere); returns
+    /// its base URL.
+    pub async fn extra_gateway(
+        &self,
+        adjust: impl FnOnce(&mut memberhub_gateway::Config),
+    ) -> anyhow::Result<String> {
+        let mut config = memberhub_gateway::Config::from_env()?;
+        config.jwt.secret = SECRET.into();
+        config.membership_url = format!("http://{}", self.suite.membership);
+        config.coupon_url = format!("http://{}", self.suite.coupon);
+        config.campaign_url = format!("http://{}", self.suite.campaign);
+        adjust(&mut config);
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(memberhub_gateway::serve(
+            config,
+            listener,
+            std::future::pending(),
+        ));
+        Ok(base)
+    }
+
+    /// Like [`World::call`], against another gateway's `base`.
+    pub async fn call_at(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request = self.http.request(method, format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, json))
     }
 }

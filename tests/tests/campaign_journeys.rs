@@ -1,0 +1,511 @@
+//! Issue 6 end to end through the HTTP gateway, one journey per campaign type:
+//! - open-card gift (OC-3..OC-10): the merchant recharges beans, binds an INTERACTIVE batch
+//!   and creates the gift; a shopper without a card sees it in the member center, opens the
+//!   card and receives the whole pack once (coupon in the wallet, beans in the ledger);
+//!   statistics and stop-loss;
+//! - new-member pack (GP-1, GP-2, GP-7, GP-9): a shopper who just opened the card claims it
+//!   once and gets its coupon;
+//! - points exchange (PT-3): a member spends points on a level benefit's coupon.
+
+mod support;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{World, start};
+
+fn key() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn ok(what: &str, (status, body): (u16, Value)) -> anyhow::Result<Value> {
+    anyhow::ensure!(status == 200, "{what}: {status} {body}");
+    Ok(body)
+}
+
+fn text(value: &Value, field: &str) -> anyhow::Result<String> {
+    value[field]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("no {field} in {value}"))
+}
+
+/// A shop, its merchant and one shopper.
+struct Shop {
+    w: World,
+    shop: String,
+    merchant: String,
+    shopper: String,
+    user_id: &'static str,
+}
+
+impl Shop {
+    /// A POP shop whose members join by opening the card.
+    async fn start(name: &str, user_id: &'static str) -> anyhow::Result<Self> {
+        let w = start().await?;
+        let shop = w.register_shop(name, "POP").await?;
+        let this = Self {
+            merchant: w.merchant(&shop)?,
+            shopper: w.shopper(user_id)?,
+            shop,
+            w,
+            user_id,
+        };
+        ok(
+            "join policy",
+            this.backoffice(
+                Method::PUT,
+                "/program/join-policy",
+                Some(json!({"join_policy": "CARD"})),
+            )
+            .await?,
+        )?;
+        Ok(this)
+    }
+
+    async fn backoffice(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let idempotency_key = (method != Method::GET).then(key);
+        let path = format!("/api/backoffice/v1/shops/{}{path}", self.shop);
+        self.w
+            .call(
+                method,
+                &path,
+                Some(&self.merchant),
+                idempotency_key.as_deref(),
+                body,
+            )
+            .await
+    }
+
+    async fn storefront(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let idempotency_key = (method != Method::GET).then(key);
+        let path = format!("/api/storefront/v1/shops/{}{path}", self.shop);
+        self.w
+            .call(
+                method,
+                &path,
+                Some(&self.shopper),
+                idempotency_key.as_deref(),
+                body,
+            )
+            .await
+    }
+
+    /// Creates and publishes a batch of `channel`; returns its `BA_` key.
+    async fn live_batch(&self, channel: &str, name: &str) -> anyhow::Result<String> {
+        let now = Utc::now();
+        let body = json!({
+            "internal_name": name,
+            "kind": "THRESHOLD",
+            "face_value_fen": 1000,
+            "threshold_fen": 5000,
+            "channel": channel,
+            "total_quantity": 100,
+            "per_user_limit": 1,
+            "per_issue_count": 1,
+            "claim_start_time": (now - chrono::Duration::hours(1)).to_rfc3339(),
+            "claim_end_time": (now + chrono::Duration::days(30)).to_rfc3339(),
+            "validity": {"kind": "RELATIVE", "relative_days": 7},
+        });
+        let batch = ok(
+            "create batch",
+            self.backoffice(Method::POST, "/coupon-batches", Some(body))
+                .await?,
+        )?;
+        let id = text(&batch, "batch_id")?;
+        let live = ok(
+            "submit batch",
+            self.backoffice(Method::POST, &format!("/coupon-batches/{id}/submit"), None)
+                .await?,
+        )?;
+        anyhow::ensure!(live["status"] == "ACTIVE", "{live}");
+        text(&batch, "batch_key")
+    }
+
+    async fn member_center(&self) -> anyhow::Result<Value> {
+        ok(
+            "member center",
+            self.storefront(Method::GET, "/member-center", None).await?,
+        )
+    }
+
+    async fn open_card(&self) -> anyhow::Result<Value> {
+        ok(
+            "open card",
+            self.storefront(
+                Method::POST,
+                "/card/open",
+                Some(json!({"phone": "13800138000"})),
+            )
+            .await?,
+        )
+    }
+
+    /// The shopper's available coupons of this shop.
+    async fn wallet(&self) -> anyhow::Result<Vec<Value>> {
+        let wallet = ok(
+            "wallet",
+            self.w
+                .call(
+                    Method::GET,
+                    &format!(
+                        "/api/storefront/v1/coupons?shop_id={}&state=AVAILABLE",
+                        self.shop
+                    ),
+                    Some(&self.shopper),
+                    None,
+                    None,
+                )
+                .await?,
+        )?;
+        Ok(wallet["coupons"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Polls the shopper's claim until it leaves PENDING (the saga grants in the background).
+    async fn settled_claim(&self, claim_id: &str) -> anyhow::Result<Value> {
+        for _ in 0..100 {
+            let claim = ok(
+                "claim",
+                self.storefront(Method::GET, &format!("/claims/{claim_id}"), None)
+                    .await?,
+            )?;
+            if claim["state"] != "PENDING" {
+                return Ok(claim);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("claim {claim_id} still PENDING after 10 s")
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs campaign-svc (issue 6)"]
+async fn oc3_oc10_open_card_gift_journey() -> anyhow::Result<()> {
+    let s = Shop::start("Gift Tea", "u-oc-1").await?;
+    ok(
+        "recharge beans",
+        s.backoffice(
+            Method::POST,
+            "/budget/recharge",
+            Some(json!({"asset": "BEANS", "amount": 1_000})),
+        )
+        .await?,
+    )?;
+    let batch_key = s.live_batch("INTERACTIVE", "open-card coupon").await?;
+    let now = Utc::now();
+    let gift = json!({
+        "name": "开卡有礼",
+        "start_time": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+        "end_time": (now + chrono::Duration::days(7)).to_rfc3339(),
+        "prizes": [
+            {"type": "BEANS", "amount": 10},
+            {"type": "THRESHOLD_COUPON", "batch_key": batch_key},
+        ],
+        "gift_quantity": 5,
+    });
+    let created = ok(
+        "create open-card gift",
+        s.backoffice(Method::POST, "/open-card-gifts", Some(gift))
+            .await?,
+    )?;
+    let campaign_id = text(&created, "campaign_id")?;
+    assert_eq!(created["status"], "LIVE", "{created}");
+    assert_eq!(created["packs_left"], 5, "{created}");
+    let budget = ok("budget", s.backoffice(Method::GET, "/budget", None).await?)?;
+    let beans = budget["balances"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["asset"] == "BEANS"))
+        .with_context(|| format!("no BEANS budget in {budget}"))?;
+    assert_eq!(
+        beans["reserved"], 50,
+        "OC-5: 5 packs × 10 beans reserved: {budget}"
+    );
+    let (status, error) = s
+        .backoffice(
+            Method::PUT,
+            "/program/join-policy",
+            Some(json!({"join_policy": "ORDER"})),
+        )
+        .await?;
+    assert_eq!(
+        status, 400,
+        "OC-3: no ORDER policy while the gift is live: {error}"
+    );
+
+    // MP-5, OC-3: the shopper without a card sees the gift and how to open the card.
+    let center = s.member_center().await?;
+    assert_eq!(center["degraded"], json!([]), "{center}");
+    assert_eq!(center["join_route"], "OPEN_CARD", "{center}");
+    assert_eq!(
+        center["offers"]["open_card_gift"]["campaign_id"],
+        json!(campaign_id)
+    );
+
+    // OC-7: opening the card grants the whole pack once.
+    s.open_card().await?;
+    let mut claim = Value::Null;
+    for _ in 0..100 {
+        let center = s.member_center().await?;
+        claim = center["offers"]["open_card_gift_claim"].clone();
+        if claim["state"] == "GRANTED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(claim["state"], "GRANTED", "{claim}");
+    let center = s.member_center().await?;
+    assert!(
+        center["offers"]["open_card_gift"].is_null(),
+        "OC-3: a carded member is no longer offered the gift: {center}"
+    );
+    let wallet = s.wallet().await?;
+    assert_eq!(
+        wallet
+            .iter()
+            .filter(|c| c["batch_key"] == json!(batch_key))
+            .count(),
+        1,
+        "{wallet:?}"
+    );
+    let ledger = ok(
+        "beans ledger",
+        s.storefront(Method::GET, "/ledger?asset=BEANS", None)
+            .await?,
+    )?;
+    let deltas: Vec<i64> = ledger["entries"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["delta"].as_i64()).collect())
+        .unwrap_or_default();
+    assert_eq!(deltas, [10], "{ledger}");
+
+    let claims = ok(
+        "claims",
+        s.backoffice(
+            Method::GET,
+            &format!("/claims?user_id={}&source_id={campaign_id}", s.user_id),
+            None,
+        )
+        .await?,
+    )?;
+    assert_eq!(
+        claims["claims"].as_array().map(Vec::len),
+        Some(1),
+        "{claims}"
+    );
+    let stats = ok(
+        "statistics",
+        s.backoffice(
+            Method::GET,
+            &format!("/open-card-gifts/{campaign_id}/statistics"),
+            None,
+        )
+        .await?,
+    )?;
+    assert_eq!(stats["packs_left"], 4, "{stats}");
+    let granted: i64 = stats["days"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|d| d["packs_granted"].as_i64()).sum())
+        .unwrap_or_default();
+    assert_eq!(granted, 1, "{stats}");
+
+    // OC-9: stop-loss.
+    let closed = ok(
+        "close",
+        s.backoffice(
+            Method::POST,
+            &format!("/open-card-gifts/{campaign_id}/close"),
+            None,
+        )
+        .await?,
+    )?;
+    assert_eq!(closed["status"], "CLOSED", "{closed}");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs campaign-svc (issue 6)"]
+async fn gp1_gp9_new_member_pack_journey() -> anyhow::Result<()> {
+    let s = Shop::start("Pack Tea", "u-gp-1").await?;
+    let batch_key = s.live_batch("CRM", "new-member coupon").await?;
+    let now = Utc::now();
+    let pack = json!({
+        "kind": "NEW_MEMBER",
+        "name": "新人礼包",
+        "start_time": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+        "end_time": (now + chrono::Duration::days(7)).to_rfc3339(),
+        "batch_keys": [batch_key],
+        "quantity": 10,
+    });
+    let pack = ok(
+        "create pack",
+        s.backoffice(Method::POST, "/gift-packs", Some(pack))
+            .await?,
+    )?;
+    let pack_id = text(&pack, "pack_id")?;
+    let listed = ok(
+        "list packs",
+        s.backoffice(Method::GET, "/gift-packs?kind=NEW_MEMBER", None)
+            .await?,
+    )?;
+    assert_eq!(listed["packs"][0]["pack_id"], json!(pack_id), "{listed}");
+
+    s.open_card().await?;
+    let center = s.member_center().await?;
+    let claimable: Vec<&Value> = center["offers"]["claimable_packs"]
+        .as_array()
+        .map(|p| p.iter().collect())
+        .unwrap_or_default();
+    assert!(
+        claimable.iter().any(|p| p["pack_id"] == json!(pack_id)),
+        "GP-1: a new member may claim the pack: {center}"
+    );
+    assert_eq!(center["offers"]["show_popup"], true, "GP-7: {center}");
+
+    let claim = ok(
+        "claim pack",
+        s.storefront(Method::POST, &format!("/gift-packs/{pack_id}/claim"), None)
+            .await?,
+    )?;
+    let claim = s.settled_claim(&text(&claim, "claim_id")?).await?;
+    assert_eq!(claim["state"], "GRANTED", "{claim}");
+    let wallet = s.wallet().await?;
+    assert!(
+        wallet.iter().any(|c| c["batch_key"] == json!(batch_key)),
+        "{wallet:?}"
+    );
+    let (status, again) = s
+        .storefront(Method::POST, &format!("/gift-packs/{pack_id}/claim"), None)
+        .await?;
+    assert!(
+        status != 200 || again["claim_id"] == claim["claim_id"],
+        "GP-1: once per shopper: {status} {again}"
+    );
+    let closed = ok(
+        "close pack",
+        s.backoffice(Method::POST, &format!("/gift-packs/{pack_id}/close"), None)
+            .await?,
+    )?;
+    assert_eq!(closed["status"], "CLOSED", "{closed}");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs campaign-svc (issue 6)"]
+async fn pt3_points_exchange_journey() -> anyhow::Result<()> {
+    let s = Shop::start("Points Tea", "u-pt-1").await?;
+    let batch_key = s.live_batch("CRM", "points coupon").await?;
+    ok(
+        "settings",
+        s.backoffice(
+            Method::PATCH,
+            "/program/settings",
+            Some(json!({"points_per_yuan": 10})),
+        )
+        .await?,
+    )?;
+    ok(
+        "levels",
+        s.backoffice(
+            Method::PUT,
+            "/levels",
+            Some(json!({"levels": [{"level": 1, "name": "会员"}]})),
+        )
+        .await?,
+    )?;
+    let benefits = json!({"points_for_coupon": [
+        {"item_id": "coupon-100", "title": "10 元券", "points_cost": 100, "target": batch_key},
+        {"item_id": "coupon-big", "title": "大券", "points_cost": 1_000_000, "target": batch_key},
+    ]});
+    ok(
+        "benefits",
+        s.backoffice(Method::PUT, "/levels/1/benefits", Some(benefits))
+            .await?,
+    )?;
+    s.open_card().await?;
+    let order_system = s.w.service("order-system")?;
+    for kind in ["PAID", "RECEIPT_CONFIRMED"] {
+        let event = json!({
+            "type": kind, "order_id": "o-points", "shop_id": s.shop, "user_id": s.user_id,
+            "amount_fen": 10_000, "occur_time": Utc::now().to_rfc3339(),
+            "lines": [{"sku": "tea", "category": "tea", "quantity": 1, "unit_price_fen": 10_000}],
+        });
+        ok(
+            "order event",
+            s.w.call(
+                Method::POST,
+                "/api/internal/v1/order-events",
+                Some(&order_system),
+                Some(&key()),
+                Some(event),
+            )
+            .await?,
+        )?;
+    }
+    let before = s.member_center().await?["membership"]["points_balance"]
+        .as_i64()
+        .context("no points")?;
+    assert_eq!(before, 1_000, "100 yuan × 10 points");
+    let item_id = s.member_center().await?["benefits"]["points_for_coupon"][0]["item_id"]
+        .as_str()
+        .map(str::to_string)
+        .context("no exchange item in the member center")?;
+
+    let claim = ok(
+        "exchange",
+        s.storefront(
+            Method::POST,
+            "/points-exchange",
+            Some(json!({"item_id": item_id})),
+        )
+        .await?,
+    )?;
+    let claim = s.settled_claim(&text(&claim, "claim_id")?).await?;
+    assert_eq!(claim["state"], "GRANTED", "{claim}");
+    let after = s.member_center().await?["membership"]["points_balance"]
+        .as_i64()
+        .context("no points")?;
+    assert_eq!(after, before - 100, "PT-3: the cost is spent");
+    assert!(
+        s.wallet()
+            .await?
+            .iter()
+            .any(|c| c["batch_key"] == json!(batch_key))
+    );
+
+    // PT-3: an exchange the balance cannot pay changes nothing.
+    let big = s.member_center().await?["benefits"]["points_for_coupon"][1]["item_id"]
+        .as_str()
+        .map(str::to_string)
+        .context("no second exchange item")?;
+    let (status, refused) = s
+        .storefront(
+            Method::POST,
+            "/points-exchange",
+            Some(json!({"item_id": big})),
+        )
+        .await?;
+    if status == 200 {
+        let refused = s.settled_claim(&text(&refused, "claim_id")?).await?;
+        assert_eq!(refused["state"], "FAILED", "{refused}");
+    } else {
+        assert!((400..500).contains(&status), "{status} {refused}");
+    }
+    let last = s.member_center().await?["membership"]["points_balance"]
+        .as_i64()
+        .context("no points")?;
+    assert_eq!(last, after, "PT-3: the points come back");
+    Ok(())
+}
