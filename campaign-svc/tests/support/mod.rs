@@ -341,6 +341,7 @@ impl Suite {
                     request_id: rid("open"),
                     shop_id: shop_id.into(),
                     user_id: user.into(),
+                    phone: phone_of(user),
                     ..Default::default()
                 },
             ))
@@ -419,6 +420,14 @@ impl Suite {
             .map(|b| (b.available, b.reserved))
             .unwrap_or_default())
     }
+}
+
+/// A mobile number per user (11 digits starting with 1).
+pub fn phone_of(user: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    user.hash(&mut hasher);
+    format!("138{:08}", hasher.finish() % 100_000_000)
 }
 
 pub fn merchant(shop_id: &str) -> Actor {
