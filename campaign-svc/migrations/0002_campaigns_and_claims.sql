@@ -21,7 +21,10 @@ CREATE TABLE campaign.open_card_gifts (
     -- PROVISIONING until budget, allocations and the join hold are in place (no claims);
     -- READY afterwards; FAILED when provisioning was refused and compensated.
     phase           text NOT NULL CHECK (phase IN ('PROVISIONING', 'READY', 'FAILED')),
-    failure         bytea,
+    -- Why provisioning was refused, replayed to a retry of the same create.
+    failure_code    text,
+    failure_reason  text,
+    failure_message text,
     created_at      timestamptz NOT NULL,
     closed_at       timestamptz,
     -- OC-9: when unused budget and allocations were given back.
@@ -118,6 +121,8 @@ CREATE TABLE campaign.claims (
     -- The plan: [{action, key, done, result}], in order.
     steps            jsonb NOT NULL,
     failure_reason   text,
+    -- PT-3: a grant failed for good after points were spent; the refund is under way.
+    compensating     boolean NOT NULL DEFAULT false,
     attempts         int NOT NULL DEFAULT 0,
     -- A runner holds the claim until this time; the reconciler takes claims past it.
     lease_until      timestamptz NOT NULL,

@@ -1,15 +1,84 @@
-//! campaign-svc configuration: the kit's process settings.
+//! campaign-svc configuration: the kit's process settings, where its peers listen, and the
+//! saga's timings.
 
-use memberhub_kit::config::{ConfigError, ProcessConfig};
+use std::time::Duration;
 
-pub type Config = ProcessConfig;
+use memberhub_kit::config::{ConfigError, ProcessConfig, parse};
 
 /// The default gRPC port.
 pub const DEFAULT_PORT: u16 = 50053;
 /// Where to listen, e.g. `127.0.0.1:50053`.
 pub const LISTEN_VAR: &str = "MEMBERHUB_CAMPAIGN_LISTEN";
 
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub process: ProcessConfig,
+    /// membership-svc (`MEMBERHUB_MEMBERSHIP_URL`): budget, points, members, events.
+    pub membership_url: String,
+    /// coupon-svc (`MEMBERHUB_COUPON_URL`): batches, allocations, issuing.
+    pub coupon_url: String,
+    pub saga: SagaConfig,
+}
+
+/// How claims are run and resumed.
+#[derive(Debug, Clone, Copy)]
+pub struct SagaConfig {
+    /// How long a runner holds a claim before the reconciler may take it over
+    /// (`MEMBERHUB_CLAIM_LEASE_MS`, default 30 s).
+    pub lease: Duration,
+    /// How often the reconciler looks for unfinished claims and unsettled campaigns
+    /// (`MEMBERHUB_RECONCILE_EVERY_MS`, default 2 s).
+    pub reconcile_every: Duration,
+    /// Claims granted at the same time (`MEMBERHUB_CLAIM_CONCURRENCY`, default 64).
+    pub concurrency: usize,
+}
+
+impl Default for SagaConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            reconcile_every: Duration::from_secs(2),
+            concurrency: 64,
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for in-process use (tests, `memberhub dev`, loadgen).
+    pub fn new(process: ProcessConfig, membership_url: String, coupon_url: String) -> Self {
+        Self {
+            process,
+            membership_url,
+            coupon_url,
+            saga: SagaConfig::default(),
+        }
+    }
+}
+
 /// Reads the configuration; `discovered_database_url` applies when `DATABASE_URL` is unset.
 pub fn from_env(discovered_database_url: String) -> Result<Config, ConfigError> {
-    ProcessConfig::from_env(LISTEN_VAR, DEFAULT_PORT, discovered_database_url)
+    let process = ProcessConfig::from_env(LISTEN_VAR, DEFAULT_PORT, discovered_database_url)?;
+    let lookup = |name: &str| std::env::var(name).ok();
+    let defaults = SagaConfig::default();
+    let millis = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
+        let ms: u64 = parse(&lookup, name, default.as_millis() as u64, |v| *v > 0)?;
+        Ok(Duration::from_millis(ms))
+    };
+    Ok(Config {
+        process,
+        membership_url: lookup("MEMBERHUB_MEMBERSHIP_URL")
+            .unwrap_or_else(|| "http://127.0.0.1:50051".to_string()),
+        coupon_url: lookup("MEMBERHUB_COUPON_URL")
+            .unwrap_or_else(|| "http://127.0.0.1:50052".to_string()),
+        saga: SagaConfig {
+            lease: millis("MEMBERHUB_CLAIM_LEASE_MS", defaults.lease)?,
+            reconcile_every: millis("MEMBERHUB_RECONCILE_EVERY_MS", defaults.reconcile_every)?,
+            concurrency: parse(
+                &lookup,
+                "MEMBERHUB_CLAIM_CONCURRENCY",
+                defaults.concurrency,
+                |v| *v > 0,
+            )?,
+        },
+    })
 }

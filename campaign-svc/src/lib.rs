@@ -1,17 +1,32 @@
-//! campaign-svc: open-card gifts, gift packs, sprint plans and their claims. Owns the `coupon` schema.
+//! campaign-svc: open-card gifts, gift packs, points exchanges and their claims
+//! (OC-1..OC-10, GP-1..GP-9, PT-3). Owns the `campaign` schema.
 //!
-//! Its contract (`memberhub.campaign.v1`) is declared; its RPCs are not served until the
-//! campaign issue lands. Until then the process migrates its schema and serves health and
-//! reflection only, so nothing pretends to work.
+//! Data flows one way: `grpc` (decode, authorise) -> `domain` (pure rules) -> `store` (SQL,
+//! transactions). A claim is a saga (`saga`): recorded once in this schema, then granted by
+//! idempotent calls to coupon-svc and membership-svc (`peers`). Two background tasks run
+//! beside the server: `consumer` follows membership-svc's events (cards opened -> open-card
+//! gift claims) and `reconciler` resumes unfinished claims and settles closed campaigns.
 
 pub mod config;
+pub mod consumer;
+mod convert;
 pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod open_card;
+pub mod peers;
+mod plans;
+pub mod reconciler;
+pub mod saga;
+pub mod store;
 
+use memberhub_kit::clock::SharedClock;
 use memberhub_kit::server::{GrpcServer, ServeError};
+use memberhub_proto::campaign::campaign_service_server::CampaignServiceServer;
 
 pub use config::Config;
 
-/// This service's migrations (schema `coupon`, history in `coupon._sqlx_migrations`).
+/// This service's migrations (schema `campaign`, history in `campaign._sqlx_migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Connects, migrates, then serves on `listener` until `shutdown` completes.
@@ -21,26 +36,50 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), memberhub_kit::BoxError> {
     let pool = memberhub_kit::db::connect(
-        &config.database_url,
-        config.service.pool_size,
+        &config.process.database_url,
+        config.process.service.pool_size,
         "campaign-svc",
     )
     .await?;
     memberhub_kit::db::migrate(&pool, &MIGRATOR).await?;
-    serve_migrated(&config, pool, listener, shutdown).await?;
+    serve_migrated(
+        &config,
+        pool,
+        memberhub_kit::clock::system(),
+        listener,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }
 
-/// Serves over a pool whose schema is migrated (used in-process by `memberhub dev` and tests).
+/// Serves over a pool whose schema is migrated (used in-process by `memberhub dev`, the
+/// load generator and tests), with the event consumer and the reconciler running beside
+/// the server until it stops.
 pub async fn serve_migrated(
     config: &Config,
     pool: sqlx::PgPool,
+    clock: SharedClock,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    GrpcServer::new("campaign-svc", &config.service)?
-        .advertise("memberhub.campaign.v1.CampaignService")
+    let peers = peers::Peers::connect_lazy(&config.membership_url, &config.coupon_url)?;
+    let store = store::Store::new(pool.clone());
+    let saga = saga::Saga::new(store.clone(), peers.clone(), clock.clone(), config.saga);
+    let mut background = tokio::task::JoinSet::new();
+    background.spawn(consumer::run(store.clone(), peers.clone(), saga.clone()));
+    background.spawn(reconciler::run(
+        store.clone(),
+        peers.clone(),
+        saga.clone(),
+        config.saga,
+    ));
+    let service = CampaignServiceServer::new(grpc::Campaigns::new(store, peers, saga, clock));
+    let served = GrpcServer::new("campaign-svc", &config.process.service)?
         .with_readiness(pool)
+        .add_service(service)
         .serve(listener, shutdown)
-        .await
+        .await;
+    background.abort_all();
+    served
 }

@@ -89,9 +89,14 @@ impl Suite {
                 .await
                 .map_err(|e| format!("coupon-svc: {e}"))
         });
-        let (config, shutdown) = (process(campaign), until_stopped());
+        let config = campaign_svc::Config::new(
+            process(campaign),
+            format!("http://{membership}"),
+            format!("http://{coupon}"),
+        );
+        let (clock, shutdown) = (options.clock.clone(), until_stopped());
         tasks.spawn(async move {
-            campaign_svc::serve_migrated(&config, campaign_pool, campaign_listener, shutdown)
+            campaign_svc::serve_migrated(&config, campaign_pool, clock, campaign_listener, shutdown)
                 .await
                 .map_err(|e| format!("campaign-svc: {e}"))
         });

@@ -15,6 +15,8 @@ pub enum Error {
     NotAMember,
     #[error("budget reservation {0} not found")]
     ReservationNotFound(uuid::Uuid),
+    #[error("card join hold of {holder} in shop {shop_id} not found")]
+    HoldNotFound { shop_id: ShopId, holder: String },
     #[error("transfer key {0} already used")]
     TransferKeyUsed(String),
     #[error("sms code rejected: {0:?}")]
@@ -41,6 +43,9 @@ impl From<Error> for Failure {
             }
             Error::ReservationNotFound(id) => {
                 Failure::NotFound(format!("budget reservation {id} not found"))
+            }
+            Error::HoldNotFound { shop_id, holder } => {
+                Failure::NotFound(format!("shop {shop_id} has no card join hold of {holder}"))
             }
             Error::TransferKeyUsed(_) => {
                 Failure::AlreadyExists("this transfer has already been made".into())

@@ -19,7 +19,7 @@ pub fn api_time(t: &prost_types::Timestamp) -> Option<chrono::DateTime<chrono::U
 use memberhub_kit::clock::to_timestamp;
 use memberhub_proto::{common as pbc, membership as pb};
 
-use crate::domain::program::{JoinPolicy, JoinRoute, Program};
+use crate::domain::program::{CardJoinHold, JoinPolicy, JoinRoute, Program};
 use crate::domain::shop::{Shop, ShopType};
 
 impl From<ShopType> for pbc::ShopType {
@@ -167,5 +167,16 @@ pub fn member_center(
             .filter(|_| is_member)
             .map(|(_, b)| pb::LevelBenefits::from(b)),
         member_tab_position: program.member_tab_position,
+    }
+}
+
+impl From<CardJoinHold> for pb::CardJoinHold {
+    fn from(hold: CardJoinHold) -> Self {
+        pb::CardJoinHold {
+            shop_id: hold.shop_id.to_string(),
+            holder: hold.holder,
+            end_time: Some(to_timestamp(hold.end_time)),
+            released: hold.released_at.is_some(),
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! MP-1..MP-5: a shop's membership program.
 
 use chrono::{DateTime, Utc};
-use memberhub_kit::error::{Failure, Violations};
+use memberhub_kit::error::{Failure, FieldViolation, Violations};
 
 use super::ids::ShopId;
 use super::shop::{Shop, ShopType};
@@ -244,6 +244,72 @@ pub fn check_sms_verification(
     Ok(())
 }
 
+/// OC-3: campaign-svc's hold on card joining while an open-card gift may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardJoinHold {
+    pub shop_id: ShopId,
+    /// Who holds it, e.g. the open-card gift's campaign id.
+    pub holder: String,
+    /// The hold lapses at this time (the campaign's end).
+    pub end_time: DateTime<Utc>,
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+impl CardJoinHold {
+    /// OC-3: in force at `now`: not released and not yet past its end.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.released_at.is_none() && self.end_time > now
+    }
+}
+
+/// OC-3: the longest accepted holder (a campaign id).
+pub const MAX_HOLDER_LEN: usize = 128;
+
+/// OC-3: a hold's holder: 1 to 128 characters, no whitespace or control characters. Not
+/// trimmed: it is the key the holder releases with.
+pub fn parse_holder(field: &str, raw: &str) -> Result<String, FieldViolation> {
+    let count = raw.chars().count();
+    if count == 0
+        || count > MAX_HOLDER_LEN
+        || raw.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(FieldViolation::new(
+            field,
+            "must name the holder (the campaign id): 1 to 128 characters without spaces",
+        ));
+    }
+    Ok(raw.to_string())
+}
+
+/// OC-3: a hold (an open-card gift) needs a join policy that allows card opening.
+pub fn check_hold(policy: JoinPolicy) -> Result<(), Failure> {
+    if policy.allows_card_opening() {
+        Ok(())
+    } else {
+        Err(Failure::precondition(
+            "CARD_JOIN_DISABLED",
+            "the shop's join policy is ORDER: an open-card gift needs a policy that allows card opening",
+        ))
+    }
+}
+
+/// OC-3: while an open-card gift is live (`live`, a hold in force now), the policy cannot
+/// become `ORDER`.
+pub fn check_policy_change(new: JoinPolicy, live: Option<&CardJoinHold>) -> Result<(), Failure> {
+    match live {
+        Some(hold) if new == JoinPolicy::Order => Err(Failure::FailedPrecondition {
+            reason: "OPEN_CARD_GIFT_LIVE",
+            message: format!(
+                "the open-card gift of campaign {} is live until {}: the join policy cannot become ORDER before it ends or is closed",
+                hold.holder,
+                hold.end_time.to_rfc3339()
+            ),
+            metadata: vec![("campaign_id", hold.holder.clone())],
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,5 +365,62 @@ mod tests {
             panic!("expected invalid argument")
         };
         assert_eq!(v[0].field, "level_images[1].level");
+    }
+
+    fn hold(end_time: DateTime<Utc>, released: bool) -> CardJoinHold {
+        CardJoinHold {
+            shop_id: ShopId::new(),
+            holder: "CA_1".into(),
+            end_time,
+            released_at: released.then_some(end_time),
+        }
+    }
+
+    #[test]
+    fn oc3_a_hold_needs_a_policy_that_allows_card_opening() {
+        assert_eq!(
+            reason(check_hold(JoinPolicy::Order)),
+            Some("CARD_JOIN_DISABLED")
+        );
+        for policy in [
+            JoinPolicy::Card,
+            JoinPolicy::OrderOrCard,
+            JoinPolicy::OrderAndCard,
+        ] {
+            assert!(check_hold(policy).is_ok());
+        }
+    }
+
+    #[test]
+    fn oc3_a_live_hold_blocks_only_the_change_to_order() {
+        let now = Utc::now();
+        let live = hold(now + chrono::Duration::hours(1), false);
+        assert!(live.is_live(now));
+        let Err(Failure::FailedPrecondition {
+            reason, metadata, ..
+        }) = check_policy_change(JoinPolicy::Order, Some(&live))
+        else {
+            panic!("expected OPEN_CARD_GIFT_LIVE")
+        };
+        assert_eq!(reason, "OPEN_CARD_GIFT_LIVE");
+        assert_eq!(metadata, vec![("campaign_id", "CA_1".to_string())]);
+        assert!(check_policy_change(JoinPolicy::Card, Some(&live)).is_ok());
+        assert!(check_policy_change(JoinPolicy::Order, None).is_ok());
+    }
+
+    #[test]
+    fn oc3_a_hold_is_live_until_its_end_time_or_release() {
+        let now = Utc::now();
+        assert!(!hold(now, false).is_live(now), "the end is exclusive");
+        assert!(!hold(now - chrono::Duration::seconds(1), false).is_live(now));
+        assert!(!hold(now + chrono::Duration::hours(1), true).is_live(now));
+    }
+
+    #[test]
+    fn oc3_holder_is_a_non_blank_id() {
+        assert_eq!(parse_holder("holder", "CA_1").ok().as_deref(), Some("CA_1"));
+        for bad in ["", " ", "CA 1", "a\u{7}", &"x".repeat(129)] {
+            assert!(parse_holder("holder", bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -96,6 +96,15 @@ impl MembershipService for Membership {
     async fn set_join_policy(&self, r: Request<pb::SetJoinPolicyRequest>) -> Rpc<pb::Program> {
         program::set_join_policy(self, r).await
     }
+    async fn hold_card_join(&self, r: Request<pb::HoldCardJoinRequest>) -> Rpc<pb::CardJoinHold> {
+        program::hold_card_join(self, r).await
+    }
+    async fn release_card_join_hold(
+        &self,
+        r: Request<pb::ReleaseCardJoinHoldRequest>,
+    ) -> Rpc<pb::CardJoinHold> {
+        program::release_card_join_hold(self, r).await
+    }
     async fn update_card_face(&self, r: Request<pb::UpdateCardFaceRequest>) -> Rpc<pb::Program> {
         program::update_card_face(self, r).await
     }

@@ -9,9 +9,9 @@ use tonic::{Request, Response, Status};
 use super::{Membership, shop_id};
 use crate::convert;
 use crate::domain::ids::{ShopId, UserId};
-use crate::domain::program::{CardFaceChange, SettingsChange};
+use crate::domain::program::{self, CardFaceChange, SettingsChange};
 use crate::domain::shop::NewShop;
-use crate::store::{ledger, levels, members, programs, shops};
+use crate::store::{holds, ledger, levels, members, programs, shops};
 
 pub(super) async fn create_shop(
     svc: &Membership,
@@ -91,6 +91,67 @@ pub(super) async fn set_join_policy(
         })
         .await?;
     Ok(Response::new(program))
+}
+
+/// OC-3: campaign-svc holds card joining open while an open-card gift may run (until
+/// `end_time`); refused with `CARD_JOIN_DISABLED` under the `ORDER` policy.
+pub(super) async fn hold_card_join(
+    svc: &Membership,
+    request: Request<pb::HoldCardJoinRequest>,
+) -> Result<Response<pb::CardJoinHold>, Status> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    actor.ensure_operator()?;
+    let request = request.into_inner();
+    let key = IdempotencyKey::new(&actor, "HoldCardJoin", &request.request_id, &request)?;
+    let mut violations = Violations::new();
+    let id = violations.check(ShopId::parse("shop_id", &request.shop_id));
+    let holder = violations.check(program::parse_holder("holder", &request.holder));
+    let end_time = request.end_time.as_ref().and_then(convert::api_time);
+    if end_time.is_none() {
+        violations.add("end_time", "required: when the open-card gift ends");
+    }
+    violations.finish()?;
+    let (Some(id), Some(holder), Some(end_time)) = (id, holder, end_time) else {
+        return Err(Failure::Internal.into());
+    };
+    let now = svc.clock.now();
+    let hold = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            holds::hold(tx, id, &holder, end_time, now)
+                .await
+                .map(pb::CardJoinHold::from)
+        })
+        .await?;
+    Ok(Response::new(hold))
+}
+
+/// OC-3: the open-card gift no longer holds card joining open (closed or ended early).
+pub(super) async fn release_card_join_hold(
+    svc: &Membership,
+    request: Request<pb::ReleaseCardJoinHoldRequest>,
+) -> Result<Response<pb::CardJoinHold>, Status> {
+    let actor = Actor::from_metadata(request.metadata())?;
+    actor.ensure_operator()?;
+    let request = request.into_inner();
+    let key = IdempotencyKey::new(&actor, "ReleaseCardJoinHold", &request.request_id, &request)?;
+    let mut violations = Violations::new();
+    let id = violations.check(ShopId::parse("shop_id", &request.shop_id));
+    let holder = violations.check(program::parse_holder("holder", &request.holder));
+    violations.finish()?;
+    let (Some(id), Some(holder)) = (id, holder) else {
+        return Err(Failure::Internal.into());
+    };
+    let now = svc.clock.now();
+    let hold = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            holds::release(tx, id, &holder, now)
+                .await
+                .map(pb::CardJoinHold::from)
+        })
+        .await?;
+    Ok(Response::new(hold))
 }
 
 pub(super) async fn update_card_face(

@@ -83,14 +83,36 @@ struct ProgramRow {
     benefits_configured: bool,
 }
 
-/// MP-2.
+/// Locks the program row of `shop_id` for the transaction and returns its join policy.
+/// OC-3: taking a card join hold and changing the policy both start here, so they serialise.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
+pub async fn lock_join_policy(
+    conn: &mut PgConnection,
+    shop_id: ShopId,
+) -> Result<JoinPolicy, Error> {
+    let raw = sqlx::query_scalar!(
+        "SELECT join_policy FROM membership.programs WHERE shop_id = $1 FOR UPDATE",
+        shop_id.as_uuid(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(Error::ShopNotFound(shop_id))?;
+    JoinPolicy::from_db(&raw).ok_or(Error::CorruptRow("programs.join_policy"))
+}
+
+/// MP-2; OC-3: never `ORDER` while an open-card gift holds card joining open.
+#[tracing::instrument(skip_all, fields(shop_id = %shop_id, join_policy = policy.as_db()))]
 pub async fn set_join_policy(
     conn: &mut PgConnection,
     shop_id: ShopId,
     policy: JoinPolicy,
     now: DateTime<Utc>,
 ) -> Result<Program, Error> {
+    lock_join_policy(conn, shop_id).await?;
+    if policy == JoinPolicy::Order {
+        let live = super::holds::live(conn, shop_id, now).await?;
+        program::check_policy_change(policy, live.as_ref())?;
+    }
     let updated = sqlx::query!(
         "UPDATE membership.programs SET join_policy = $2, updated_at = $3 WHERE shop_id = $1",
         shop_id.as_uuid(),

@@ -1,0 +1,251 @@
+//! Between the contract (protobuf) and this service's records, and from peers' messages to
+//! the domain's plain views.
+
+use chrono::{DateTime, Utc};
+use memberhub_kit::clock::{from_timestamp, to_timestamp};
+use memberhub_proto::campaign as pb;
+use memberhub_proto::common::{CouponChannel, ShopType as PbShopType};
+use memberhub_proto::coupon as coupon_pb;
+use memberhub_proto::membership as membership_pb;
+
+use crate::domain::claim::ClaimState;
+use crate::domain::open_card_gift::{CampaignStatus, PrizeType, status_at};
+use crate::domain::types::{
+    BatchKey, BatchStatus, BatchView, Channel, CouponKind, JoinChannel, JoinPolicy, MemberView,
+    MembershipView, ShopId, ShopType, Validity, Window,
+};
+use crate::store::claims::{ClaimKind, ClaimRecord, StepAction};
+use crate::store::gifts::GiftRecord;
+
+pub fn timestamp(at: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
+    at.map(to_timestamp)
+}
+
+pub fn prize_type(raw: i32) -> Option<PrizeType> {
+    match pb::PrizeType::try_from(raw).ok()? {
+        pb::PrizeType::Beans => Some(PrizeType::Beans),
+        pb::PrizeType::CashCoupon => Some(PrizeType::CashCoupon),
+        pb::PrizeType::ThresholdCoupon => Some(PrizeType::ThresholdCoupon),
+        pb::PrizeType::Points => Some(PrizeType::Points),
+        pb::PrizeType::RedPacket => Some(PrizeType::RedPacket),
+        pb::PrizeType::DataPack => Some(PrizeType::DataPack),
+        pb::PrizeType::Unspecified => None,
+    }
+}
+
+pub fn pb_prize_type(t: PrizeType) -> pb::PrizeType {
+    match t {
+        PrizeType::Beans => pb::PrizeType::Beans,
+        PrizeType::CashCoupon => pb::PrizeType::CashCoupon,
+        PrizeType::ThresholdCoupon => pb::PrizeType::ThresholdCoupon,
+        PrizeType::Points => pb::PrizeType::Points,
+        PrizeType::RedPacket => pb::PrizeType::RedPacket,
+        PrizeType::DataPack => pb::PrizeType::DataPack,
+    }
+}
+
+pub fn pb_status(status: CampaignStatus) -> pb::CampaignStatus {
+    match status {
+        CampaignStatus::Scheduled => pb::CampaignStatus::Scheduled,
+        CampaignStatus::Live => pb::CampaignStatus::Live,
+        CampaignStatus::Ended => pb::CampaignStatus::Ended,
+        CampaignStatus::Closed => pb::CampaignStatus::Closed,
+    }
+}
+
+pub fn open_card_gift(gift: &GiftRecord, now: DateTime<Utc>) -> pb::OpenCardGift {
+    let status = status_at(&gift.window, gift.closed_at, now);
+    let live = status == CampaignStatus::Live;
+    pb::OpenCardGift {
+        campaign_id: gift.id.to_string(),
+        shop_id: gift.shop_id.to_string(),
+        name: gift.name.clone(),
+        start_time: Some(to_timestamp(gift.window.start())),
+        end_time: Some(to_timestamp(gift.window.end())),
+        prizes: gift
+            .prizes
+            .iter()
+            .map(|p| pb::Prize {
+                r#type: pb_prize_type(p.prize_type) as i32,
+                amount: p.amount,
+                batch_key: p.batch_key.clone().unwrap_or_default(),
+            })
+            .collect(),
+        gift_quantity: gift.gift_quantity,
+        // Packs left are claimable only while the campaign runs.
+        packs_left: if live || status == CampaignStatus::Scheduled {
+            gift.packs_left
+        } else {
+            0
+        },
+        status: pb_status(status) as i32,
+        time_zone: gift.time_zone.clone(),
+        create_time: Some(to_timestamp(gift.created_at)),
+        close_time: timestamp(gift.closed_at),
+        settled: gift.settled_at.is_some(),
+    }
+}
+
+pub fn pb_claim_kind(kind: ClaimKind) -> pb::ClaimKind {
+    match kind {
+        ClaimKind::OpenCardGift => pb::ClaimKind::OpenCardGift,
+        ClaimKind::NewMemberPack => pb::ClaimKind::NewMemberPack,
+        ClaimKind::MemberPack => pb::ClaimKind::MemberPack,
+        ClaimKind::NewMemberExclusive => pb::ClaimKind::NewMemberExclusive,
+        ClaimKind::PointsExchange => pb::ClaimKind::PointsExchange,
+    }
+}
+
+pub fn pb_claim_state(state: ClaimState) -> pb::ClaimState {
+    match state {
+        ClaimState::Pending | ClaimState::Granting => pb::ClaimState::Pending,
+        ClaimState::Granted => pb::ClaimState::Granted,
+        ClaimState::Failed => pb::ClaimState::Failed,
+    }
+}
+
+/// A claim with its reveal payload (GP-9): what each done step granted.
+pub fn claim(claim: &ClaimRecord) -> pb::Claim {
+    let items = if claim.state == ClaimState::Granted {
+        claim
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                StepAction::GrantAsset {
+                    prize_type, amount, ..
+                } => Some(pb::GrantedItem {
+                    r#type: pb::PrizeType::from_str_name(&format!("PRIZE_TYPE_{prize_type}"))
+                        .unwrap_or_default() as i32,
+                    amount: *amount,
+                    ..Default::default()
+                }),
+                StepAction::IssueCoupon { prize_type, .. } => Some(pb::GrantedItem {
+                    r#type: prize_type
+                        .as_deref()
+                        .and_then(|t| pb::PrizeType::from_str_name(&format!("PRIZE_TYPE_{t}")))
+                        .unwrap_or_default() as i32,
+                    amount: s.result.coupon_ids.len() as i64,
+                    coupon_ids: s.result.coupon_ids.clone(),
+                    ..Default::default()
+                }),
+                StepAction::GrantGiftItem { .. } => Some(pb::GrantedItem {
+                    amount: 1,
+                    entitlement_id: s.result.entitlement_id.clone().unwrap_or_default(),
+                    ..Default::default()
+                }),
+                StepAction::SpendPoints { .. } => None,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    pb::Claim {
+        claim_id: claim.id.to_string(),
+        shop_id: claim.shop_id.to_string(),
+        user_id: claim.user_id.clone(),
+        state: pb_claim_state(claim.state) as i32,
+        items,
+        create_time: Some(to_timestamp(claim.created_at)),
+        kind: pb_claim_kind(claim.kind) as i32,
+        source_id: claim.source_id.clone(),
+        grant_time: timestamp(claim.granted_at),
+        failure_reason: if claim.state == ClaimState::Failed {
+            claim.failure_reason.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
+    }
+}
+
+pub fn shop_type(raw: i32) -> Option<ShopType> {
+    match PbShopType::try_from(raw).ok()? {
+        PbShopType::Pop => Some(ShopType::Pop),
+        PbShopType::SelfOperated => Some(ShopType::SelfOperated),
+        PbShopType::Unspecified => None,
+    }
+}
+
+pub fn join_policy(raw: i32) -> Option<JoinPolicy> {
+    match membership_pb::JoinPolicy::try_from(raw).ok()? {
+        membership_pb::JoinPolicy::Order => Some(JoinPolicy::Order),
+        membership_pb::JoinPolicy::Card => Some(JoinPolicy::Card),
+        membership_pb::JoinPolicy::OrderOrCard => Some(JoinPolicy::OrderOrCard),
+        membership_pb::JoinPolicy::OrderAndCard => Some(JoinPolicy::OrderAndCard),
+        membership_pb::JoinPolicy::Unspecified => None,
+    }
+}
+
+/// A shopper as campaign rules read them; `None` (not a member) is a stranger unless the
+/// membership says otherwise.
+pub fn member_view(membership: Option<&membership_pb::Membership>) -> MemberView {
+    let Some(m) = membership else {
+        return MemberView::stranger();
+    };
+    let active = m.state == membership_pb::MembershipState::Active as i32;
+    let channel = match membership_pb::JoinChannel::try_from(m.join_channel) {
+        Ok(membership_pb::JoinChannel::Card) => JoinChannel::Card,
+        Ok(membership_pb::JoinChannel::Import) => JoinChannel::Import,
+        _ => JoinChannel::Order,
+    };
+    MemberView {
+        membership: match (active, m.join_time.as_ref().and_then(from_timestamp)) {
+            (true, Some(joined_at)) => Some(MembershipView {
+                joined_at,
+                channel,
+                level: m.level,
+            }),
+            _ => None,
+        },
+        first_joined_at: m.first_join_time.as_ref().and_then(from_timestamp),
+        card_opened_at: m.card_open_time.as_ref().and_then(from_timestamp),
+    }
+}
+
+/// A coupon-svc batch as the binding rules read it (OC-6, GP-2).
+pub fn batch_view(batch: &coupon_pb::Batch) -> Option<BatchView> {
+    let kind = match coupon_pb::CouponKind::try_from(batch.kind).ok()? {
+        coupon_pb::CouponKind::Threshold => CouponKind::Threshold,
+        coupon_pb::CouponKind::Cash => CouponKind::Cash,
+        coupon_pb::CouponKind::Discount => CouponKind::Discount,
+        coupon_pb::CouponKind::Unspecified => return None,
+    };
+    let channel = match CouponChannel::try_from(batch.channel).ok()? {
+        CouponChannel::General => Channel::General,
+        CouponChannel::Crm => Channel::Crm,
+        CouponChannel::Interactive => Channel::Interactive,
+        CouponChannel::SprintPlan => Channel::SprintPlan,
+        CouponChannel::Unspecified => return None,
+    };
+    let status = match coupon_pb::BatchStatus::try_from(batch.status).ok()? {
+        coupon_pb::BatchStatus::Draft => BatchStatus::Draft,
+        coupon_pb::BatchStatus::PendingApproval => BatchStatus::PendingApproval,
+        coupon_pb::BatchStatus::Active => BatchStatus::Active,
+        coupon_pb::BatchStatus::Ended => BatchStatus::Ended,
+        coupon_pb::BatchStatus::Closed => BatchStatus::Closed,
+        coupon_pb::BatchStatus::Unspecified => return None,
+    };
+    let validity = batch.validity.as_ref()?;
+    let validity = if validity.kind == coupon_pb::ValidityKind::Relative as i32 {
+        Validity::Relative {
+            days: validity.relative_days,
+        }
+    } else {
+        Validity::Absolute
+    };
+    let claim_window = Window::new(
+        batch.claim_start_time.as_ref().and_then(from_timestamp)?,
+        batch.claim_end_time.as_ref().and_then(from_timestamp)?,
+    )?;
+    let scope = batch.item_scope.as_ref();
+    Some(BatchView {
+        key: BatchKey::parse("batch_key", &batch.batch_key).ok()?,
+        shop: ShopId::parse("shop_id", &batch.shop_id).ok()?,
+        kind,
+        channel,
+        status,
+        claim_window,
+        validity,
+        shop_wide: scope.is_none_or(|s| s.categories.is_empty() && s.skus.is_empty()),
+        stock: batch.remaining_quantity,
+    })
+}

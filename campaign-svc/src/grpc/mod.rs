@@ -1,0 +1,139 @@
+//! tonic handlers: check the caller, decode the request into a domain command, then one
+//! store call or one saga run, and encode the result. One file per area.
+
+mod claims;
+mod offers;
+mod open_card;
+
+use memberhub_kit::actor::Actor;
+use memberhub_kit::clock::SharedClock;
+use memberhub_kit::error::{Failure, FieldViolation};
+use memberhub_proto::campaign as pb;
+use memberhub_proto::campaign::campaign_service_server::CampaignService;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::peers::Peers;
+use crate::saga::Saga;
+use crate::store::Store;
+
+type Rpc<T> = Result<Response<T>, Status>;
+
+/// The campaign gRPC service.
+#[derive(Debug, Clone)]
+pub struct Campaigns {
+    store: Store,
+    peers: Peers,
+    saga: Saga,
+    clock: SharedClock,
+}
+
+impl Campaigns {
+    pub fn new(store: Store, peers: Peers, saga: Saga, clock: SharedClock) -> Self {
+        Self {
+            store,
+            peers,
+            saga,
+            clock,
+        }
+    }
+
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, Error> {
+        Ok(self.store.pool.acquire().await?)
+    }
+}
+
+fn actor<T>(request: &Request<T>) -> Result<Actor, Failure> {
+    Actor::from_metadata(request.metadata())
+}
+
+fn one<T>(result: Result<T, FieldViolation>) -> Result<T, Failure> {
+    result.map_err(|v| Failure::InvalidArgument(vec![v]))
+}
+
+/// A page size: 0 means the default (50), at most 200.
+fn page_size(raw: i32) -> Result<i64, Failure> {
+    match raw {
+        0 => Ok(50),
+        1..=200 => Ok(i64::from(raw)),
+        _ => Err(Failure::invalid("page_size", "must be 0 to 200")),
+    }
+}
+
+/// A page token: the last id of the previous page.
+fn page_token(raw: &str) -> Result<Option<Uuid>, Failure> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    Uuid::parse_str(raw)
+        .map(Some)
+        .map_err(|_| Failure::invalid("page_token", "must be a token from a previous page"))
+}
+
+fn next_page_token<T>(page: &[T], limit: i64, id: impl Fn(&T) -> String) -> String {
+    match page.last() {
+        Some(last) if page.len() as i64 == limit => id(last),
+        _ => String::new(),
+    }
+}
+
+#[tonic::async_trait]
+impl CampaignService for Campaigns {
+    async fn create_open_card_gift(
+        &self,
+        r: Request<pb::CreateOpenCardGiftRequest>,
+    ) -> Rpc<pb::OpenCardGift> {
+        open_card::create(self, r).await
+    }
+
+    async fn get_open_card_gift(
+        &self,
+        r: Request<pb::GetOpenCardGiftRequest>,
+    ) -> Rpc<pb::OpenCardGift> {
+        open_card::get(self, r).await
+    }
+
+    async fn list_open_card_gifts(
+        &self,
+        r: Request<pb::ListOpenCardGiftsRequest>,
+    ) -> Rpc<pb::ListOpenCardGiftsResponse> {
+        open_card::list(self, r).await
+    }
+
+    async fn update_open_card_gift(
+        &self,
+        r: Request<pb::UpdateOpenCardGiftRequest>,
+    ) -> Rpc<pb::OpenCardGift> {
+        open_card::update(self, r).await
+    }
+
+    async fn close_open_card_gift(
+        &self,
+        r: Request<pb::CloseOpenCardGiftRequest>,
+    ) -> Rpc<pb::OpenCardGift> {
+        open_card::close(self, r).await
+    }
+
+    async fn get_open_card_gift_statistics(
+        &self,
+        r: Request<pb::GetOpenCardGiftStatisticsRequest>,
+    ) -> Rpc<pb::OpenCardGiftStatistics> {
+        open_card::statistics(self, r).await
+    }
+
+    async fn get_claim(&self, r: Request<pb::GetClaimRequest>) -> Rpc<pb::Claim> {
+        claims::get(self, r).await
+    }
+
+    async fn list_claims(&self, r: Request<pb::ListClaimsRequest>) -> Rpc<pb::ListClaimsResponse> {
+        claims::list(self, r).await
+    }
+
+    async fn get_storefront_offers(
+        &self,
+        r: Request<pb::GetStorefrontOffersRequest>,
+    ) -> Rpc<pb::StorefrontOffers> {
+        offers::get(self, r).await
+    }
+}

@@ -1,0 +1,55 @@
+//! MP-5/OC-3/OC-8: what the storefront member center shows of campaigns to one shopper.
+
+use memberhub_proto::campaign as pb;
+use memberhub_proto::membership as membership_pb;
+use tonic::{Request, Response};
+
+use super::{Campaigns, Rpc, actor, one};
+use crate::convert;
+use crate::domain::open_card_gift::in_audience;
+use crate::domain::types::ShopId;
+use crate::error::Error;
+use crate::peers;
+use crate::store::{claims, gifts, stats};
+
+pub(super) async fn get(
+    svc: &Campaigns,
+    request: Request<pb::GetStorefrontOffersRequest>,
+) -> Rpc<pb::StorefrontOffers> {
+    let actor = actor(&request)?;
+    let request = request.into_inner();
+    let shop = one(ShopId::parse("shop_id", &request.shop_id))?;
+    let user = request.user_id.trim().to_string();
+    if user.is_empty() {
+        return Err(memberhub_kit::error::Failure::invalid("user_id", "is required").into());
+    }
+    actor
+        .ensure_user(&user)
+        .or_else(|_| actor.ensure_operator())?;
+    let now = svc.clock.now();
+    let mut membership = svc.peers.membership.clone();
+    let found = membership
+        .get_membership(peers::request(membership_pb::GetMembershipRequest {
+            shop_id: shop.to_string(),
+            user_id: user.clone(),
+        }))
+        .await;
+    let member = match found {
+        Ok(m) => Some(m.into_inner()),
+        Err(status) if status.code() == tonic::Code::NotFound => None,
+        Err(status) => return Err(Error::from_peer(status).into()),
+    };
+    let view = convert::member_view(member.as_ref());
+    let mut conn = svc.conn().await?;
+    let mut offers = pb::StorefrontOffers::default();
+    if let Some(gift) = gifts::live_for_shop(&mut conn, shop, now).await? {
+        let claim = claims::by_once_key(&mut conn, &format!("oc:{}:{user}", gift.id)).await?;
+        offers.open_card_gift_claim = claim.as_ref().map(convert::claim);
+        // OC-3: only to a shopper who has not opened the card; OC-8: only while packs last.
+        if in_audience(&view) && gift.packs_left > 0 && claim.is_none() {
+            stats::count_exposure(&mut conn, &gift, now).await?;
+            offers.open_card_gift = Some(convert::open_card_gift(&gift, now));
+        }
+    }
+    Ok(Response::new(offers))
+}

@@ -1,0 +1,60 @@
+//! Resumes what a crash or an unavailable peer left unfinished: claims whose lease ran out
+//! (OC-7, GP-9, PT-3) and campaigns closed or ended but not yet settled (OC-9).
+
+use futures::StreamExt;
+
+use crate::config::SagaConfig;
+use crate::error::Error;
+use crate::open_card;
+use crate::peers::Peers;
+use crate::saga::Saga;
+use crate::store::{Store, claims, gifts};
+
+/// Claims taken per pass.
+const PASS: i64 = 256;
+
+/// Runs until the task is dropped.
+pub async fn run(store: Store, peers: Peers, saga: Saga, config: SagaConfig) {
+    let mut tick = tokio::time::interval(config.reconcile_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = pass(&store, &peers, &saga, config.concurrency).await {
+            tracing::warn!(error = %e, "reconciler pass failed");
+        }
+    }
+}
+
+/// One pass: every due claim, then every settleable campaign.
+pub async fn pass(
+    store: &Store,
+    peers: &Peers,
+    saga: &Saga,
+    concurrency: usize,
+) -> Result<(), Error> {
+    let now = saga.clock().now();
+    let due = {
+        let mut conn = store.pool.acquire().await?;
+        claims::due(&mut conn, now, PASS).await?
+    };
+    if !due.is_empty() {
+        tracing::info!(claims = due.len(), "resuming unfinished claims");
+    }
+    futures::stream::iter(due)
+        .for_each_concurrent(concurrency, |id| async move {
+            if let Err(e) = saga.resume(id).await {
+                tracing::warn!(claim_id = %id, error = %e, "claim resume failed");
+            }
+        })
+        .await;
+    let settleable = {
+        let mut conn = store.pool.acquire().await?;
+        gifts::settleable(&mut conn, now - open_card::SETTLE_GRACE, PASS).await?
+    };
+    for id in settleable {
+        if let Err(e) = open_card::settle(store, peers, id, now).await {
+            tracing::warn!(campaign_id = %id, error = %e, "settling failed; retried next pass");
+        }
+    }
+    Ok(())
+}

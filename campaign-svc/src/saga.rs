@@ -1,0 +1,394 @@
+//! Runs claims (OC-7, GP-9, PT-3). Each step calls its owning service with the step's
+//! idempotency key, so running a step twice (after a crash, or by the reconciler and a
+//! late runner at once) applies it once. Progress is saved when the claim finishes; a crash
+//! before that simply replays the steps, whose peers answer with the first result.
+//!
+//! Outcomes: every step done -> GRANTED. A peer refuses for good before anything was
+//! granted -> FAILED. A refusal after points were spent -> the points are refunded, then
+//! FAILED (PT-3). Anything else (a peer unavailable, a refusal after a grant) leaves the claim
+//! GRANTING for the reconciler, with a growing back-off; never half, never twice.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use memberhub_kit::clock::SharedClock;
+use memberhub_proto::common::{Asset, CouponChannel};
+use memberhub_proto::coupon as coupon_pb;
+use memberhub_proto::membership as membership_pb;
+use tokio::sync::Semaphore;
+
+use crate::config::SagaConfig;
+use crate::domain::claim::{ClaimState, refund_key};
+use crate::domain::types::ClaimId;
+use crate::error::{Error, reason_of};
+use crate::peers::{self, Peers};
+use crate::store::Store;
+use crate::store::claims::{self, ClaimRecord, StepAction, StepResult};
+
+#[derive(Debug, Clone)]
+pub struct Saga {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    peers: Peers,
+    clock: SharedClock,
+    config: SagaConfig,
+    permits: Semaphore,
+}
+
+/// How a step went.
+enum StepOutcome {
+    Done(StepResult),
+    /// The peer said no for good: its reason.
+    Refused(String),
+    /// Not now: try again later.
+    Later(String),
+}
+
+impl Saga {
+    pub fn new(store: Store, peers: Peers, clock: SharedClock, config: SagaConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                peers,
+                clock,
+                permits: Semaphore::new(config.concurrency),
+                config,
+            }),
+        }
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// The lease a freshly recorded claim is held under by its creator.
+    pub fn lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(self.inner.config.lease)
+            .unwrap_or(chrono::Duration::seconds(30))
+    }
+
+    /// Runs a claim this process just recorded (and so holds) in the background.
+    pub fn spawn(&self, id: ClaimId) {
+        let saga = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = saga.run_held(id).await {
+                tracing::warn!(claim_id = %id, error = %e, "claim run stopped; the reconciler resumes it");
+            }
+        });
+    }
+
+    /// Runs a claim this process holds (just recorded it) to the end or to a pause.
+    pub async fn run_held(&self, id: ClaimId) -> Result<ClaimRecord, Error> {
+        let claim = {
+            let mut conn = self.inner.store.pool.acquire().await?;
+            claims::get(&mut conn, id).await?
+        };
+        self.run(claim).await
+    }
+
+    /// Takes over a claim whose lease ran out (the reconciler); `None` if another runner
+    /// has it or it finished.
+    pub async fn resume(&self, id: ClaimId) -> Result<Option<ClaimRecord>, Error> {
+        let now = self.inner.clock.now();
+        let claim = {
+            let mut conn = self.inner.store.pool.acquire().await?;
+            claims::take_lease(&mut conn, id, now, self.lease_until(now)).await?
+        };
+        match claim {
+            Some(claim) => self.run(claim).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn run(&self, mut claim: ClaimRecord) -> Result<ClaimRecord, Error> {
+        if claim.state.is_final() {
+            return Ok(claim);
+        }
+        let _permit = self.inner.permits.acquire().await.map_err(|_| {
+            Error::Rejected(memberhub_kit::error::Failure::Unavailable(
+                "shutting down".into(),
+            ))
+        })?;
+        if claim.compensating {
+            return self.compensate(claim).await;
+        }
+        claim.state = ClaimState::Granting;
+        for index in 0..claim.steps.len() {
+            if claim.steps[index].done {
+                continue;
+            }
+            match self.step(&claim, index).await {
+                StepOutcome::Done(result) => {
+                    let step = &mut claim.steps[index];
+                    step.done = true;
+                    step.result = result;
+                }
+                StepOutcome::Refused(reason) => return self.refused(claim, index, reason).await,
+                StepOutcome::Later(why) => return self.postpone(claim, &why).await,
+            }
+        }
+        let now = self.inner.clock.now();
+        claim.state = ClaimState::Granted;
+        claim.granted_at = Some(now);
+        claim.failure_reason = None;
+        let mut conn = self.inner.store.pool.acquire().await?;
+        claims::save(&mut conn, &claim, now).await?;
+        metrics_claim(&claim, "granted");
+        Ok(claim)
+    }
+
+    /// A peer refused step `index` for good.
+    async fn refused(
+        &self,
+        mut claim: ClaimRecord,
+        index: usize,
+        reason: String,
+    ) -> Result<ClaimRecord, Error> {
+        let granted_before = claim.steps[..index]
+            .iter()
+            .any(|s| s.done && !matches!(s.action, StepAction::SpendPoints { .. }));
+        let spent = claim.steps[..index]
+            .iter()
+            .any(|s| s.done && matches!(s.action, StepAction::SpendPoints { .. }));
+        let now = self.inner.clock.now();
+        tracing::warn!(claim_id = %claim.id, step = index, reason = %reason, "claim step refused");
+        if granted_before {
+            // Something is with the shopper already: never take it back, never leave it
+            // half — keep trying (an operator sees the reason and the attempts).
+            return self.postpone(claim, &format!("refused: {reason}")).await;
+        }
+        claim.failure_reason = Some(reason);
+        if spent {
+            claim.compensating = true;
+            let mut conn = self.inner.store.pool.acquire().await?;
+            claims::save(&mut conn, &claim, now).await?;
+            drop(conn);
+            return self.compensate(claim).await;
+        }
+        claim.state = ClaimState::Failed;
+        let mut conn = self.inner.store.pool.acquire().await?;
+        claims::save(&mut conn, &claim, now).await?;
+        metrics_claim(&claim, "failed");
+        Ok(claim)
+    }
+
+    /// PT-3: gives the spent points back, then fails the claim.
+    async fn compensate(&self, mut claim: ClaimRecord) -> Result<ClaimRecord, Error> {
+        let points: i64 = claim
+            .steps
+            .iter()
+            .filter(|s| s.done)
+            .filter_map(|s| match s.action {
+                StepAction::SpendPoints { points } => Some(points),
+                _ => None,
+            })
+            .sum();
+        if points > 0 {
+            let request = membership_pb::CreateTransferRequest {
+                request_id: refund_key(claim.id),
+                from: Some(account(
+                    membership_pb::AccountKind::SystemIssuance,
+                    &claim,
+                    "",
+                )),
+                to: Some(account(
+                    membership_pb::AccountKind::Member,
+                    &claim,
+                    &claim.user_id,
+                )),
+                asset: Asset::Points as i32,
+                amount: points,
+                reason: format!("refund of exchange {}", claim.id),
+            };
+            let mut client = self.inner.peers.membership.clone();
+            if let Err(status) = client.create_transfer(peers::request(request)).await {
+                return self
+                    .postpone(claim, &format!("refund: {}", status.message()))
+                    .await;
+            }
+        }
+        claim.state = ClaimState::Failed;
+        claim.compensating = false;
+        let now = self.inner.clock.now();
+        let mut conn = self.inner.store.pool.acquire().await?;
+        claims::save(&mut conn, &claim, now).await?;
+        metrics_claim(&claim, "refunded");
+        Ok(claim)
+    }
+
+    /// Leaves the claim to the reconciler after a back-off that grows with its attempts.
+    async fn postpone(&self, claim: ClaimRecord, why: &str) -> Result<ClaimRecord, Error> {
+        let now = self.inner.clock.now();
+        let mut conn = self.inner.store.pool.acquire().await?;
+        let attempts = claims::attempts(&mut conn, claim.id).await?.clamp(0, 10);
+        let base = self.inner.config.reconcile_every.as_millis() as i64;
+        let wait = chrono::Duration::milliseconds(base.saturating_mul(1 << attempts).min(600_000));
+        claims::postpone(&mut conn, claim.id, now + wait, why).await?;
+        tracing::info!(claim_id = %claim.id, why, "claim postponed");
+        metrics_claim(&claim, "postponed");
+        Ok(claim)
+    }
+
+    async fn step(&self, claim: &ClaimRecord, index: usize) -> StepOutcome {
+        let step = &claim.steps[index];
+        match &step.action {
+            StepAction::GrantAsset {
+                prize_type,
+                amount,
+                reservation_id,
+            } => {
+                let Some(asset) = asset_of(prize_type) else {
+                    return StepOutcome::Refused(format!("UNKNOWN_PRIZE_TYPE {prize_type}"));
+                };
+                let from = match reservation_id {
+                    Some(r) => account(
+                        membership_pb::AccountKind::Reservation,
+                        claim,
+                        &r.to_string(),
+                    ),
+                    None => account(membership_pb::AccountKind::SystemIssuance, claim, ""),
+                };
+                let request = membership_pb::CreateTransferRequest {
+                    request_id: step.key.clone(),
+                    from: Some(from),
+                    to: Some(account(
+                        membership_pb::AccountKind::Member,
+                        claim,
+                        &claim.user_id,
+                    )),
+                    asset: asset as i32,
+                    amount: *amount,
+                    reason: reason_text(claim),
+                };
+                self.transfer(request).await
+            }
+            StepAction::SpendPoints { points } => {
+                let request = membership_pb::CreateTransferRequest {
+                    request_id: step.key.clone(),
+                    from: Some(account(
+                        membership_pb::AccountKind::Member,
+                        claim,
+                        &claim.user_id,
+                    )),
+                    to: Some(account(
+                        membership_pb::AccountKind::SystemIssuance,
+                        claim,
+                        "",
+                    )),
+                    asset: Asset::Points as i32,
+                    amount: *points,
+                    reason: reason_text(claim),
+                };
+                self.transfer(request).await
+            }
+            StepAction::IssueCoupon {
+                batch_id,
+                channel,
+                allocation_id,
+                ..
+            } => {
+                let channel = CouponChannel::from_str_name(&format!("COUPON_CHANNEL_{channel}"))
+                    .unwrap_or(CouponChannel::Crm);
+                let request = coupon_pb::IssueCouponsRequest {
+                    request_id: step.key.clone(),
+                    batch_id: batch_id.to_string(),
+                    user_id: claim.user_id.clone(),
+                    channel: channel as i32,
+                    allocation_id: allocation_id.map(|a| a.to_string()).unwrap_or_default(),
+                    campaign_claim_id: claim.id.to_string(),
+                    shop_id: claim.shop_id.to_string(),
+                };
+                let mut client = self.inner.peers.coupon.clone();
+                match client.issue_coupons(peers::request(request)).await {
+                    Ok(response) => StepOutcome::Done(StepResult {
+                        coupon_ids: response
+                            .into_inner()
+                            .coupons
+                            .into_iter()
+                            .map(|c| c.coupon_id)
+                            .collect(),
+                        ..StepResult::default()
+                    }),
+                    Err(status) => sort(status),
+                }
+            }
+            StepAction::GrantGiftItem { sku, price_fen } => {
+                let now = self.inner.clock.now();
+                let granted = async {
+                    let mut conn = self.inner.store.pool.acquire().await?;
+                    claims::grant_entitlement(&mut conn, claim, &step.key, sku, *price_fen, now)
+                        .await
+                }
+                .await;
+                match granted {
+                    Ok(id) => StepOutcome::Done(StepResult {
+                        entitlement_id: Some(id.to_string()),
+                        ..StepResult::default()
+                    }),
+                    Err(e) => StepOutcome::Later(e.to_string()),
+                }
+            }
+        }
+    }
+
+    async fn transfer(&self, request: membership_pb::CreateTransferRequest) -> StepOutcome {
+        let mut client = self.inner.peers.membership.clone();
+        match client.create_transfer(peers::request(request)).await {
+            Ok(response) => StepOutcome::Done(StepResult {
+                transfer_id: Some(response.into_inner().transfer_id),
+                ..StepResult::default()
+            }),
+            Err(status) => sort(status),
+        }
+    }
+}
+
+/// A peer's failure as a step outcome.
+fn sort(status: tonic::Status) -> StepOutcome {
+    if crate::error::is_refusal(status.code()) {
+        StepOutcome::Refused(reason_of(&status).unwrap_or_else(|| format!("{:?}", status.code())))
+    } else {
+        StepOutcome::Later(format!("{:?}: {}", status.code(), status.message()))
+    }
+}
+
+fn account(
+    kind: membership_pb::AccountKind,
+    claim: &ClaimRecord,
+    owner: &str,
+) -> membership_pb::Account {
+    membership_pb::Account {
+        kind: kind as i32,
+        shop_id: claim.shop_id.to_string(),
+        owner_id: owner.to_string(),
+    }
+}
+
+fn asset_of(prize_type: &str) -> Option<Asset> {
+    match prize_type {
+        "POINTS" => Some(Asset::Points),
+        "BEANS" => Some(Asset::Beans),
+        "RED_PACKET" => Some(Asset::RedPacket),
+        "DATA_PACK" => Some(Asset::DataPack),
+        _ => None,
+    }
+}
+
+/// The ledger reason of a claim's transfers.
+fn reason_text(claim: &ClaimRecord) -> String {
+    format!(
+        "{} {}",
+        claim.kind.as_db().to_lowercase().replace('_', " "),
+        claim.source_id
+    )
+}
+
+/// `memberhub_claim_runs_total{kind, outcome}`: granted, failed, refunded or postponed.
+fn metrics_claim(claim: &ClaimRecord, outcome: &'static str) {
+    metrics::counter!("memberhub_claim_runs_total", "kind" => claim.kind.as_db(), "outcome" => outcome)
+        .increment(1);
+}

@@ -1,0 +1,407 @@
+//! Claims as sagas (OC-7, GP-9, PT-3): recorded once per `once_key`, with their steps; a
+//! runner holds a claim by a lease, marks each step done as its peer confirms it, and the
+//! reconciler takes over claims whose lease ran out.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::claim::ClaimState;
+use crate::domain::types::{ClaimId, ShopId};
+use crate::error::Error;
+
+/// What is being claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimKind {
+    OpenCardGift,
+    NewMemberPack,
+    MemberPack,
+    NewMemberExclusive,
+    PointsExchange,
+}
+
+impl ClaimKind {
+    pub fn as_db(self) -> &'static str {
+        match self {
+            ClaimKind::OpenCardGift => "OPEN_CARD_GIFT",
+            ClaimKind::NewMemberPack => "NEW_MEMBER_PACK",
+            ClaimKind::MemberPack => "MEMBER_PACK",
+            ClaimKind::NewMemberExclusive => "NEW_MEMBER_EXCLUSIVE",
+            ClaimKind::PointsExchange => "POINTS_EXCHANGE",
+        }
+    }
+
+    pub fn from_db(raw: &str) -> Option<Self> {
+        [
+            ClaimKind::OpenCardGift,
+            ClaimKind::NewMemberPack,
+            ClaimKind::MemberPack,
+            ClaimKind::NewMemberExclusive,
+            ClaimKind::PointsExchange,
+        ]
+        .into_iter()
+        .find(|k| k.as_db() == raw)
+    }
+}
+
+fn state_from_db(raw: &str) -> Result<ClaimState, Error> {
+    match raw {
+        "PENDING" => Ok(ClaimState::Pending),
+        "GRANTING" => Ok(ClaimState::Granting),
+        "GRANTED" => Ok(ClaimState::Granted),
+        "FAILED" => Ok(ClaimState::Failed),
+        _ => Err(Error::CorruptRow("claims.state")),
+    }
+}
+
+/// One call a step makes, with everything the call needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StepAction {
+    /// membership-svc: an asset to the shopper, from a budget reservation (beans, red
+    /// packets, data) or issued by the shop (points).
+    GrantAsset {
+        /// The prize type shown in the reveal (BEANS, POINTS, ...).
+        prize_type: String,
+        amount: i64,
+        reservation_id: Option<Uuid>,
+    },
+    /// coupon-svc: one issue of the batch, against the allocation if any.
+    IssueCoupon {
+        prize_type: Option<String>,
+        batch_id: Uuid,
+        batch_key: String,
+        /// CouponChannel name: INTERACTIVE (open-card gift) or CRM (packs).
+        channel: String,
+        allocation_id: Option<Uuid>,
+    },
+    /// GP-4: the right to buy the item for `price_fen` (1 = 0.01 yuan).
+    GrantGiftItem { sku: String, price_fen: i64 },
+    /// PT-3: the shopper's points, spent first; refunded if a later step fails for good.
+    SpendPoints { points: i64 },
+}
+
+/// What a done step produced (the reveal payload, GP-9).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepResult {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coupon_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entitlement_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub action: StepAction,
+    /// `claim:<id>:<index>:<label>`: the idempotency key of the step's call.
+    pub key: String,
+    pub done: bool,
+    #[serde(default)]
+    pub result: StepResult,
+}
+
+/// A claim about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewClaim {
+    pub id: ClaimId,
+    pub shop_id: ShopId,
+    pub user_id: String,
+    pub kind: ClaimKind,
+    pub source_id: String,
+    pub once_key: String,
+    pub steps: Vec<StepRecord>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimRecord {
+    pub id: ClaimId,
+    pub shop_id: ShopId,
+    pub user_id: String,
+    pub kind: ClaimKind,
+    pub source_id: String,
+    pub state: ClaimState,
+    pub steps: Vec<StepRecord>,
+    pub failure_reason: Option<String>,
+    pub compensating: bool,
+    pub created_at: DateTime<Utc>,
+    pub granted_at: Option<DateTime<Utc>>,
+}
+
+/// Records the claim, held by its creator until `lease_until`. Returns false when the same
+/// `once_key` was claimed already (nothing is written).
+pub async fn insert(
+    conn: &mut PgConnection,
+    claim: &NewClaim,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let steps = serde_json::to_value(&claim.steps).map_err(Error::CorruptSteps)?;
+    let inserted = sqlx::query!(
+        "INSERT INTO campaign.claims
+           (claim_id, shop_id, user_id, kind, source_id, once_key, state, steps, lease_until,
+            created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $8, $9, $9)
+         ON CONFLICT (once_key) DO NOTHING",
+        claim.id.as_uuid(),
+        claim.shop_id.as_uuid(),
+        claim.user_id,
+        claim.kind.as_db(),
+        claim.source_id,
+        claim.once_key,
+        steps,
+        lease_until,
+        now,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Removes a claim recorded in this same transaction (its pack could not be taken).
+pub async fn forget(conn: &mut PgConnection, id: ClaimId) -> Result<(), Error> {
+    sqlx::query!(
+        "DELETE FROM campaign.claims WHERE claim_id = $1 AND state = 'PENDING'",
+        id.as_uuid()
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+struct ClaimRow {
+    claim_id: Uuid,
+    shop_id: Uuid,
+    user_id: String,
+    kind: String,
+    source_id: String,
+    state: String,
+    steps: serde_json::Value,
+    failure_reason: Option<String>,
+    compensating: bool,
+    created_at: DateTime<Utc>,
+    granted_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ClaimRow> for ClaimRecord {
+    type Error = Error;
+
+    fn try_from(r: ClaimRow) -> Result<Self, Error> {
+        Ok(ClaimRecord {
+            id: r.claim_id.into(),
+            shop_id: r.shop_id.into(),
+            user_id: r.user_id,
+            kind: ClaimKind::from_db(&r.kind).ok_or(Error::CorruptRow("claims.kind"))?,
+            source_id: r.source_id,
+            state: state_from_db(&r.state)?,
+            steps: serde_json::from_value(r.steps).map_err(Error::CorruptSteps)?,
+            failure_reason: r.failure_reason,
+            compensating: r.compensating,
+            created_at: r.created_at,
+            granted_at: r.granted_at,
+        })
+    }
+}
+
+pub async fn get(conn: &mut PgConnection, id: ClaimId) -> Result<ClaimRecord, Error> {
+    sqlx::query_as!(
+        ClaimRow,
+        "SELECT claim_id, shop_id, user_id, kind, source_id, state, steps, failure_reason,
+                compensating, created_at, granted_at
+         FROM campaign.claims WHERE claim_id = $1",
+        id.as_uuid(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| Error::not_found("claim", id))?
+    .try_into()
+}
+
+/// The claim recorded under `once_key`, if any.
+pub async fn by_once_key(
+    conn: &mut PgConnection,
+    once_key: &str,
+) -> Result<Option<ClaimRecord>, Error> {
+    sqlx::query_as!(
+        ClaimRow,
+        "SELECT claim_id, shop_id, user_id, kind, source_id, state, steps, failure_reason,
+                compensating, created_at, granted_at
+         FROM campaign.claims WHERE once_key = $1",
+        once_key,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(ClaimRecord::try_from)
+    .transpose()
+}
+
+/// Filters of the merchant's claim list.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimFilter {
+    pub user_id: Option<String>,
+    pub source_id: Option<String>,
+    pub states: Vec<&'static str>,
+}
+
+pub async fn list(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    filter: &ClaimFilter,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<ClaimRecord>, Error> {
+    let states: Vec<String> = filter.states.iter().map(|s| s.to_string()).collect();
+    let rows = sqlx::query_as!(
+        ClaimRow,
+        "SELECT claim_id, shop_id, user_id, kind, source_id, state, steps, failure_reason,
+                compensating, created_at, granted_at
+         FROM campaign.claims
+         WHERE shop_id = $1
+           AND ($2::text IS NULL OR user_id = $2)
+           AND ($3::text IS NULL OR source_id = $3)
+           AND (cardinality($4::text[]) = 0 OR state = ANY($4))
+           AND ($5::uuid IS NULL OR claim_id < $5)
+         ORDER BY claim_id DESC LIMIT $6",
+        shop.as_uuid(),
+        filter.user_id,
+        filter.source_id,
+        &states,
+        before,
+        limit,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter().map(ClaimRecord::try_from).collect()
+}
+
+/// Takes the claim for a run until `lease_until` if it is unfinished and its lease ran
+/// out; `None` when someone else holds it or it is finished.
+pub async fn take_lease(
+    conn: &mut PgConnection,
+    id: ClaimId,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<Option<ClaimRecord>, Error> {
+    sqlx::query_as!(
+        ClaimRow,
+        "UPDATE campaign.claims SET lease_until = $3, attempts = attempts + 1, updated_at = $2
+         WHERE claim_id = $1 AND state IN ('PENDING', 'GRANTING') AND lease_until <= $2
+         RETURNING claim_id, shop_id, user_id, kind, source_id, state, steps, failure_reason,
+                   compensating, created_at, granted_at",
+        id.as_uuid(),
+        now,
+        lease_until,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(ClaimRecord::try_from)
+    .transpose()
+}
+
+/// Claims whose lease ran out, oldest first.
+pub async fn due(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ClaimId>, Error> {
+    let ids = sqlx::query_scalar!(
+        "SELECT claim_id FROM campaign.claims
+         WHERE state IN ('PENDING', 'GRANTING') AND lease_until <= $1
+         ORDER BY lease_until LIMIT $2",
+        now,
+        limit,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ids.into_iter().map(ClaimId::from).collect())
+}
+
+/// Saves progress: the steps (with those now done) and the state.
+pub async fn save(
+    conn: &mut PgConnection,
+    claim: &ClaimRecord,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let steps = serde_json::to_value(&claim.steps).map_err(Error::CorruptSteps)?;
+    sqlx::query!(
+        "UPDATE campaign.claims
+         SET steps = $2, state = $3, failure_reason = $4, compensating = $5, updated_at = $6,
+             granted_at = $7
+         WHERE claim_id = $1",
+        claim.id.as_uuid(),
+        steps,
+        claim.state.name(),
+        claim.failure_reason,
+        claim.compensating,
+        now,
+        claim.granted_at,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Gives the claim back to the reconciler at `retry_at` (a peer was unavailable).
+pub async fn postpone(
+    conn: &mut PgConnection,
+    id: ClaimId,
+    retry_at: DateTime<Utc>,
+    why: &str,
+) -> Result<(), Error> {
+    sqlx::query!(
+        "UPDATE campaign.claims SET lease_until = $2, failure_reason = $3
+         WHERE claim_id = $1 AND state IN ('PENDING', 'GRANTING')",
+        id.as_uuid(),
+        retry_at,
+        why,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// How many times the claim was taken for a run (for the retry back-off).
+pub async fn attempts(conn: &mut PgConnection, id: ClaimId) -> Result<i32, Error> {
+    Ok(sqlx::query_scalar!(
+        "SELECT attempts FROM campaign.claims WHERE claim_id = $1",
+        id.as_uuid()
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .unwrap_or(0))
+}
+
+/// GP-4: the entitlement a gift-item step grants; a retried step finds the first one.
+pub async fn grant_entitlement(
+    conn: &mut PgConnection,
+    claim: &ClaimRecord,
+    step_key: &str,
+    sku: &str,
+    price_fen: i64,
+    now: DateTime<Utc>,
+) -> Result<Uuid, Error> {
+    sqlx::query!(
+        "INSERT INTO campaign.entitlements
+           (entitlement_id, shop_id, user_id, sku, price_fen, claim_id, step_key, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (step_key) DO NOTHING",
+        Uuid::now_v7(),
+        claim.shop_id.as_uuid(),
+        claim.user_id,
+        sku,
+        price_fen,
+        claim.id.as_uuid(),
+        step_key,
+        now,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(sqlx::query_scalar!(
+        "SELECT entitlement_id FROM campaign.entitlements WHERE step_key = $1",
+        step_key
+    )
+    .fetch_one(&mut *conn)
+    .await?)
+}

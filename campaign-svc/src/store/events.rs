@@ -1,0 +1,106 @@
+//! OC-7: consuming membership-svc's events. The cursor row is locked for each batch, so two
+//! consumers never apply the same events; a card opened during a live campaign records the
+//! claim and takes its pack in the same transaction that moves the cursor.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::domain::types::{ClaimId, ShopId};
+use crate::error::Error;
+use crate::plans;
+use crate::store::claims::{self, ClaimKind, NewClaim};
+use crate::store::{gifts, stats};
+
+/// A card opening, as the event stream reports it.
+#[derive(Debug, Clone)]
+pub struct CardOpened {
+    pub shop_id: ShopId,
+    pub user_id: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// The cursor this consumer has committed (empty before the first event).
+pub async fn cursor(conn: &mut PgConnection, consumer: &str) -> Result<String, Error> {
+    Ok(sqlx::query_scalar!(
+        "SELECT cursor FROM campaign.event_cursors WHERE consumer = $1",
+        consumer
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .unwrap_or_default())
+}
+
+/// Whether the batch may be applied: the cursor is still where this consumer read from.
+/// Locks the cursor row until the transaction ends.
+pub async fn lock_cursor(
+    conn: &mut PgConnection,
+    consumer: &str,
+    expected: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    sqlx::query!(
+        "INSERT INTO campaign.event_cursors (consumer, cursor, updated_at) VALUES ($1, '', $2)
+         ON CONFLICT (consumer) DO NOTHING",
+        consumer,
+        now,
+    )
+    .execute(&mut *conn)
+    .await?;
+    let stored = sqlx::query_scalar!(
+        "SELECT cursor FROM campaign.event_cursors WHERE consumer = $1 FOR UPDATE",
+        consumer
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(stored == expected)
+}
+
+pub async fn advance_cursor(
+    conn: &mut PgConnection,
+    consumer: &str,
+    to: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query!(
+        "UPDATE campaign.event_cursors SET cursor = $2, updated_at = $3 WHERE consumer = $1",
+        consumer,
+        to,
+        now,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// OC-7/OC-8/OC-10: counts the card opening for the shop's live campaign and, if a pack is
+/// left, records the shopper's claim (once per campaign). Returns the claim to run.
+pub async fn on_card_opened(
+    conn: &mut PgConnection,
+    event: &CardOpened,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<Option<ClaimId>, Error> {
+    let Some(gift) = gifts::live_for_shop(conn, event.shop_id, event.occurred_at).await? else {
+        return Ok(None);
+    };
+    stats::count_card_opened(conn, &gift, event.occurred_at).await?;
+    let id = ClaimId::new();
+    let claim = NewClaim {
+        id,
+        shop_id: event.shop_id,
+        user_id: event.user_id.clone(),
+        kind: ClaimKind::OpenCardGift,
+        source_id: gift.id.to_string(),
+        once_key: format!("oc:{}:{}", gift.id, event.user_id),
+        steps: plans::open_card_gift(id, &gift),
+    };
+    if !claims::insert(conn, &claim, now, lease_until).await? {
+        return Ok(None);
+    }
+    if gifts::take_pack(conn, gift.id).await? {
+        Ok(Some(id))
+    } else {
+        claims::forget(conn, id).await?;
+        Ok(None)
+    }
+}

@@ -1,0 +1,22 @@
+//! sqlx: the only place with SQL. Every statement names the `campaign` schema, and no
+//! statement touches another service's schema. Transactions live here.
+
+pub mod claims;
+pub mod events;
+pub mod gifts;
+pub mod idempotency;
+pub mod stats;
+
+use sqlx::PgPool;
+
+/// The service's handle on its database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub pool: PgPool,
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
