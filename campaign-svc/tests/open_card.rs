@@ -16,10 +16,17 @@ const WAIT: Duration = Duration::from_secs(20);
 /// A POP shop under CARD with 10,000 beans, an INTERACTIVE threshold batch of 100 and a
 /// live gift of 5 beans + that coupon, quantity 10.
 async fn live_gift(s: &mut Suite) -> anyhow::Result<(String, coupon_pb::Batch, pb::OpenCardGift)> {
-    let shop = s.shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false).await?;
+    let shop = s
+        .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
+        .await?;
     s.recharge(&shop, Asset::Beans, 10_000).await?;
     let batch = s
-        .batch(&shop, coupon_pb::CouponKind::Threshold, CouponChannel::Interactive, 100)
+        .batch(
+            &shop,
+            coupon_pb::CouponKind::Threshold,
+            CouponChannel::Interactive,
+            100,
+        )
         .await?;
     let gift = s
         .create_gift(gift(
@@ -53,7 +60,10 @@ async fn oc7_card_opened_during_the_campaign_grants_the_whole_pack_once() -> any
     let kinds: Vec<_> = claim.items.iter().map(|i| (i.r#type(), i.amount)).collect();
     assert_eq!(
         kinds,
-        vec![(pb::PrizeType::Beans, 5), (pb::PrizeType::ThresholdCoupon, 1)]
+        vec![
+            (pb::PrizeType::Beans, 5),
+            (pb::PrizeType::ThresholdCoupon, 1)
+        ]
     );
     // Beans landed in the shopper's ledger; the coupon is in their wallet.
     let ledger = s

@@ -234,7 +234,12 @@ impl Suite {
     }
 
     /// PT-2: pays `amount` of `asset` into the shop's budget.
-    pub async fn recharge(&mut self, shop_id: &str, asset: Asset, amount: i64) -> anyhow::Result<()> {
+    pub async fn recharge(
+        &mut self,
+        shop_id: &str,
+        asset: Asset,
+        amount: i64,
+    ) -> anyhow::Result<()> {
         self.membership
             .recharge_budget(req(
                 &merchant(shop_id),
@@ -332,7 +337,11 @@ impl Suite {
     }
 
     /// MB-2: `user` opens the shop's card.
-    pub async fn open_card(&mut self, shop_id: &str, user: &str) -> Result<membership_pb::Membership, tonic::Status> {
+    pub async fn open_card(
+        &mut self,
+        shop_id: &str,
+        user: &str,
+    ) -> Result<membership_pb::Membership, tonic::Status> {
         Ok(self
             .membership
             .open_card(req(
@@ -350,7 +359,11 @@ impl Suite {
     }
 
     /// The shop's claims as its merchant sees them (all pages).
-    pub async fn claims(&mut self, shop_id: &str, source_id: &str) -> anyhow::Result<Vec<pb::Claim>> {
+    pub async fn claims(
+        &mut self,
+        shop_id: &str,
+        source_id: &str,
+    ) -> anyhow::Result<Vec<pb::Claim>> {
         let mut all = Vec::new();
         let mut page_token = String::new();
         loop {
