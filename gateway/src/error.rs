@@ -84,10 +84,21 @@ impl ApiError {
     }
 }
 
+/// What tonic's client says when the `grpc-timeout` it enforces itself runs out.
+const TONIC_TIMEOUT_EXPIRED: &str = "Timeout expired";
+
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
         let details = status.get_error_details();
-        let mut error = Self::new(status.code(), status.message().to_string());
+        // tonic reports its own client-side deadline as CANCELLED; for the HTTP caller it is
+        // the upstream missing its deadline (504), not a client that went away (499).
+        let code = match status.code() {
+            tonic::Code::Cancelled if status.message() == TONIC_TIMEOUT_EXPIRED => {
+                tonic::Code::DeadlineExceeded
+            }
+            code => code,
+        };
+        let mut error = Self::new(code, status.message().to_string());
         error.body.reason = details.error_info().map(|info| info.reason.clone());
         error.body.field_violations = details
             .bad_request()
@@ -153,6 +164,17 @@ pub fn http_status(code: tonic::Code) -> StatusCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tonics_own_timeout_is_a_gateway_timeout() {
+        let error = ApiError::from(tonic::Status::cancelled(TONIC_TIMEOUT_EXPIRED));
+        assert_eq!(
+            (error.code, error.body.code),
+            (tonic::Code::DeadlineExceeded, "DEADLINE_EXCEEDED")
+        );
+        let error = ApiError::from(tonic::Status::cancelled("the caller went away"));
+        assert_eq!(error.code, tonic::Code::Cancelled);
+    }
 
     #[test]
     fn x3_codes_map_like_googles_http_mapping() {
