@@ -229,12 +229,59 @@ async fn oc3_oc10_open_card_gift_journey() -> anyhow::Result<()> {
         ],
         "gift_quantity": 5,
     });
+    let gifts = format!("/api/backoffice/v1/shops/{}/open-card-gifts", s.shop);
+    let create_key = key();
     let created = ok(
         "create open-card gift",
-        s.backoffice(Method::POST, "/open-card-gifts", Some(gift))
-            .await?,
+        s.w.call(
+            Method::POST,
+            &gifts,
+            Some(&s.merchant),
+            Some(&create_key),
+            Some(gift.clone()),
+        )
+        .await?,
     )?;
     let campaign_id = text(&created, "campaign_id")?;
+    let replayed = ok(
+        "replay",
+        s.w.call(
+            Method::POST,
+            &gifts,
+            Some(&s.merchant),
+            Some(&create_key),
+            Some(gift),
+        )
+        .await?,
+    )?;
+    assert_eq!(
+        replayed["campaign_id"],
+        json!(campaign_id),
+        "X-2: a retry returns the first result"
+    );
+    let listed = ok(
+        "list gifts",
+        s.backoffice(Method::GET, "/open-card-gifts", None).await?,
+    )?;
+    assert_eq!(
+        listed["gifts"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    let other = s.w.register_shop("Other Gift Tea", "POP").await?;
+    let (status, error) =
+        s.w.call(
+            Method::GET,
+            &format!("/api/backoffice/v1/shops/{other}/open-card-gifts/{campaign_id}"),
+            Some(&s.w.merchant(&other)?),
+            None,
+            None,
+        )
+        .await?;
+    assert!(
+        (status == 403 || status == 404) && error.get("campaign_id").is_none(),
+        "X-1: another shop's gift is refused there: {status} {error}"
+    );
     assert_eq!(created["status"], "LIVE", "{created}");
     assert_eq!(created["packs_left"], 5, "{created}");
     let budget = ok("budget", s.backoffice(Method::GET, "/budget", None).await?)?;
