@@ -42,8 +42,13 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let lookup = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let service = ServiceConfig::from_env()?;
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (tests pass a map).
+    pub fn from_lookup(raw: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let lookup = |name: &str| raw(name).filter(|v| !v.is_empty());
+        let service = ServiceConfig::from_lookup(lookup)?;
         let secret = lookup("MEMBERHUB_JWT_SECRET").unwrap_or_else(|| {
             tracing::warn!("MEMBERHUB_JWT_SECRET is not set: using the development secret");
             DEV_JWT_SECRET.to_string()
@@ -99,5 +104,43 @@ impl Config {
             compose_deadline,
             compose_critical_deadline,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn mp5_compose_deadlines_default_below_the_request_timeout() -> Result<(), ConfigError> {
+        let c = config(&[])?;
+        assert_eq!(c.compose_deadline, Duration::from_millis(300));
+        assert_eq!(c.compose_critical_deadline, Duration::from_millis(2000));
+        assert!(c.compose_critical_deadline < c.request_timeout);
+        let c = config(&[("MEMBERHUB_REQUEST_TIMEOUT_MS", "250")])?;
+        assert!(c.compose_critical_deadline < c.request_timeout, "{c:?}");
+        assert!(c.compose_deadline <= c.compose_critical_deadline, "{c:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn mp5_a_compose_deadline_beyond_its_bound_names_the_variable() {
+        let too_long = config(&[("MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS", "10000")]);
+        assert!(too_long.is_err_and(|e| e.name == "MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS"));
+        let above_critical = config(&[
+            ("MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS", "500"),
+            ("MEMBERHUB_COMPOSE_DEADLINE_MS", "600"),
+        ]);
+        assert!(above_critical.is_err_and(|e| e.name == "MEMBERHUB_COMPOSE_DEADLINE_MS"));
+        let set = config(&[("MEMBERHUB_COMPOSE_DEADLINE_MS", "150")]);
+        assert!(set.is_ok_and(|c| c.compose_deadline == Duration::from_millis(150)));
     }
 }
