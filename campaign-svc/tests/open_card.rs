@@ -463,7 +463,12 @@ async fn oc7_claims_are_whole_exactly_once_when_campaign_svc_is_killed_at_random
     };
     let (mut kills, mut unfinished_at_kills) = (0, 0);
     while !opening.is_finished() {
-        tokio::time::sleep(Duration::from_millis(20 + next() % 100)).await;
+        // Aim at a moment when claims are granting, then a random bit later.
+        let aim = tokio::time::Instant::now() + Duration::from_secs(2);
+        while unfinished(&s, &gift.campaign_id).await? == 0 && tokio::time::Instant::now() < aim {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(next() % 40)).await;
         s.kill_campaign();
         kills += 1;
         unfinished_at_kills += unfinished(&s, &gift.campaign_id).await?;
