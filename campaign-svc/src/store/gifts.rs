@@ -378,7 +378,7 @@ pub async fn list(
     load(conn, &ids).await
 }
 
-/// OC-3/OC-7: the shop's campaign live at `at` (READY, not closed), if any.
+/// OC-3/OC-7: the shop's campaign live at `at` (READY, not closed, created by then), if any.
 pub async fn live_for_shop(
     conn: &mut PgConnection,
     shop: ShopId,
@@ -387,7 +387,7 @@ pub async fn live_for_shop(
     let id = sqlx::query_scalar!(
         "SELECT campaign_id FROM campaign.open_card_gifts
          WHERE shop_id = $1 AND phase = 'READY' AND closed_at IS NULL
-           AND start_time <= $2 AND end_time > $2
+           AND start_time <= $2 AND end_time > $2 AND created_at <= $2
          LIMIT 1",
         shop.as_uuid(),
         at,

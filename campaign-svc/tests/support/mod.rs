@@ -30,6 +30,8 @@ pub struct Suite {
     pub membership_address: SocketAddr,
     pub coupon_address: SocketAddr,
     pub campaign_process: Option<CampaignProcess>,
+    /// Where campaign-svc reaches coupon-svc (a latency proxy in fault tests).
+    pub campaign_coupon_address: SocketAddr,
     /// For reading other services' tables in assertions.
     pub pool: sqlx::PgPool,
     _stops: Vec<tokio::sync::oneshot::Sender<()>>,
@@ -134,6 +136,7 @@ impl Suite {
             ),
             membership_address,
             coupon_address,
+            campaign_coupon_address: coupon_address,
             campaign_process: None,
             _stops: stops,
         };
@@ -156,7 +159,7 @@ impl Suite {
         let mut config = campaign_svc::Config::new(
             campaign_svc::config::from_env(self.db.url.clone())?.process,
             format!("http://{}", self.membership_address),
-            format!("http://{}", self.coupon_address),
+            format!("http://{}", self.campaign_coupon_address),
         );
         config.saga = saga;
         let url = self.db.url.clone();
@@ -234,7 +237,12 @@ impl Suite {
     }
 
     /// PT-2: pays `amount` of `asset` into the shop's budget.
-    pub async fn recharge(&mut self, shop_id: &str, asset: Asset, amount: i64) -> anyhow::Result<()> {
+    pub async fn recharge(
+        &mut self,
+        shop_id: &str,
+        asset: Asset,
+        amount: i64,
+    ) -> anyhow::Result<()> {
         self.membership
             .recharge_budget(req(
                 &merchant(shop_id),
@@ -332,7 +340,11 @@ impl Suite {
     }
 
     /// MB-2: `user` opens the shop's card.
-    pub async fn open_card(&mut self, shop_id: &str, user: &str) -> Result<membership_pb::Membership, tonic::Status> {
+    pub async fn open_card(
+        &mut self,
+        shop_id: &str,
+        user: &str,
+    ) -> Result<membership_pb::Membership, tonic::Status> {
         Ok(self
             .membership
             .open_card(req(
@@ -341,6 +353,7 @@ impl Suite {
                     request_id: rid("open"),
                     shop_id: shop_id.into(),
                     user_id: user.into(),
+                    phone: phone_of(user),
                     ..Default::default()
                 },
             ))
@@ -349,7 +362,11 @@ impl Suite {
     }
 
     /// The shop's claims as its merchant sees them (all pages).
-    pub async fn claims(&mut self, shop_id: &str, source_id: &str) -> anyhow::Result<Vec<pb::Claim>> {
+    pub async fn claims(
+        &mut self,
+        shop_id: &str,
+        source_id: &str,
+    ) -> anyhow::Result<Vec<pb::Claim>> {
         let mut all = Vec::new();
         let mut page_token = String::new();
         loop {
@@ -419,6 +436,53 @@ impl Suite {
             .map(|b| (b.available, b.reserved))
             .unwrap_or_default())
     }
+}
+
+/// A TCP proxy to `target` that holds every chunk from the client for `delay`: slows the
+/// calls through it so that a kill lands while they are in flight.
+pub async fn latency_proxy(target: SocketAddr, delay: Duration) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                let _ = inbound.set_nodelay(true);
+                let _ = outbound.set_nodelay(true);
+                let (mut client_read, mut client_write) = inbound.into_split();
+                let (mut server_read, mut server_write) = outbound.into_split();
+                let upstream = async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match client_read.read(&mut buffer).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        tokio::time::sleep(delay).await;
+                        if server_write.write_all(&buffer[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let downstream = async move {
+                    let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                };
+                tokio::join!(upstream, downstream);
+            });
+        }
+    });
+    Ok(address)
+}
+
+/// A mobile number per user (11 digits starting with 1).
+pub fn phone_of(user: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    user.hash(&mut hasher);
+    format!("138{:08}", hasher.finish() % 100_000_000)
 }
 
 pub fn merchant(shop_id: &str) -> Actor {
