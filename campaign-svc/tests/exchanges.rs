@@ -110,7 +110,12 @@ async fn exchange_with(
         .into_inner())
 }
 
-async fn exchange(s: &mut Suite, shop: &str, user: &str, item: &str) -> Result<pb::Claim, tonic::Status> {
+async fn exchange(
+    s: &mut Suite,
+    shop: &str,
+    user: &str,
+    item: &str,
+) -> Result<pb::Claim, tonic::Status> {
     exchange_with(s, shop, user, item, &rid("exchange")).await
 }
 

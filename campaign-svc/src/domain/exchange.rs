@@ -129,7 +129,12 @@ mod tests {
         assert_eq!(coupon.points, 100);
         assert!(matches!(coupon.target, Target::Coupon(ref k) if k.as_str() == "BA_aaaaaaa"));
         let goods = check(&items(), "g1", 1000).expect("enough points");
-        assert_eq!(goods.target, Target::Goods { sku: "sku-1".into() });
+        assert_eq!(
+            goods.target,
+            Target::Goods {
+                sku: "sku-1".into()
+            }
+        );
     }
 
     #[test]
@@ -139,7 +144,10 @@ mod tests {
 
     #[test]
     fn pt3_an_item_of_another_level_is_not_available() {
-        assert_eq!(reason(check(&items(), "x", 1000)), "EXCHANGE_ITEM_NOT_AVAILABLE");
+        assert_eq!(
+            reason(check(&items(), "x", 1000)),
+            "EXCHANGE_ITEM_NOT_AVAILABLE"
+        );
     }
 
     #[test]
@@ -148,6 +156,9 @@ mod tests {
             for_coupon: vec![item("c1", 100, "not-a-key")],
             ..LevelItems::default()
         };
-        assert_eq!(reason(check(&bad, "c1", 1000)), "EXCHANGE_ITEM_MISCONFIGURED");
+        assert_eq!(
+            reason(check(&bad, "c1", 1000)),
+            "EXCHANGE_ITEM_MISCONFIGURED"
+        );
     }
 }

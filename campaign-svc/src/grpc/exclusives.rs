@@ -6,8 +6,8 @@ use memberhub_kit::idempotency::IdempotencyKey;
 use memberhub_proto::campaign as pb;
 use tonic::{Request, Response};
 
-use super::packs::{batches, gift_item, member, prefixed, user_id};
 use super::open_card::shop_view;
+use super::packs::{batches, gift_item, member, prefixed, user_id};
 use super::{Campaigns, Rpc, actor, one};
 use crate::convert;
 use crate::domain::gift_pack::{ExclusiveChoice, ExclusiveOffer, check_exclusive_claim};
@@ -30,8 +30,12 @@ pub(super) async fn set(
     let raw = request.exclusive.clone().unwrap_or_default();
     let shop = one(ShopId::parse("exclusive.shop_id", &raw.shop_id))?;
     actor.ensure_shop_admin(&shop.to_string())?;
-    let key =
-        IdempotencyKey::new(&actor, "SetNewMemberExclusive", &request.request_id, &request)?;
+    let key = IdempotencyKey::new(
+        &actor,
+        "SetNewMemberExclusive",
+        &request.request_id,
+        &request,
+    )?;
     let (view, _) = shop_view(svc, shop).await?;
     let keys: Vec<String> = [raw.batch_key.trim()]
         .into_iter()
@@ -41,18 +45,20 @@ pub(super) async fn set(
     let coupon = batches(svc, "exclusive.batch_key", &keys).await?.pop();
     let gift = gift_item(svc, "exclusive.gift_item", shop, raw.gift_item.as_ref()).await?;
     let now = svc.clock.now();
-    let offer = ExclusiveOffer::parse(&view, coupon.as_ref().map(|(b, _)| b), gift, now)
-        .map_err(|f| match prefixed(f, "exclusive.") {
-            // The domain names the coupon by the contract's older name.
-            Failure::InvalidArgument(vs) => Failure::InvalidArgument(
-                vs.into_iter()
-                    .map(|mut v| {
-                        v.field = v.field.replace("coupon_batch_key", "batch_key");
-                        v
-                    })
-                    .collect(),
-            ),
-            other => other,
+    let offer =
+        ExclusiveOffer::parse(&view, coupon.as_ref().map(|(b, _)| b), gift, now).map_err(|f| {
+            match prefixed(f, "exclusive.") {
+                // The domain names the coupon by the contract's older name.
+                Failure::InvalidArgument(vs) => Failure::InvalidArgument(
+                    vs.into_iter()
+                        .map(|mut v| {
+                            v.field = v.field.replace("coupon_batch_key", "batch_key");
+                            v
+                        })
+                        .collect(),
+                ),
+                other => other,
+            }
         })?;
     let batch_id = coupon.map(|(_, id)| id);
     let saved = svc
@@ -97,8 +103,12 @@ pub(super) async fn claim(
         Ok(pb::ExclusiveChoice::Gift) => ExclusiveChoice::Gift,
         _ => return Err(Failure::invalid("choice", "must be COUPON or GIFT").into()),
     };
-    let key =
-        IdempotencyKey::new(&actor, "ClaimNewMemberExclusive", &request.request_id, &request)?;
+    let key = IdempotencyKey::new(
+        &actor,
+        "ClaimNewMemberExclusive",
+        &request.request_id,
+        &request,
+    )?;
     let record = offer(svc, shop).await.map_err(|e| match e {
         crate::error::Error::NotFound { .. } => Failure::precondition(
             "EXCLUSIVE_NOT_OFFERED",

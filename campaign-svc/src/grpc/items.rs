@@ -15,7 +15,10 @@ use crate::store::items::{self, ItemRecord};
 const MAX_SKU_CHARS: usize = 64;
 const MAX_TITLE_CHARS: usize = 60;
 
-fn parse_item(item: &pb::GiftItemRecord, shop: ShopId) -> Result<ItemRecord, memberhub_kit::error::Failure> {
+fn parse_item(
+    item: &pb::GiftItemRecord,
+    shop: ShopId,
+) -> Result<ItemRecord, memberhub_kit::error::Failure> {
     let mut v = Violations::new();
     let sku = item.sku.trim();
     if !(1..=MAX_SKU_CHARS).contains(&sku.chars().count()) {
@@ -53,7 +56,9 @@ pub(super) async fn upsert(
     let saved = svc
         .store
         .idempotent(&key, now, async |tx| {
-            Ok(convert::gift_item_record(&items::upsert(tx, &item, now).await?))
+            Ok(convert::gift_item_record(
+                &items::upsert(tx, &item, now).await?,
+            ))
         })
         .await?;
     Ok(Response::new(saved))

@@ -47,7 +47,9 @@ pub(super) async fn membership(
 
 /// The shopper as GP-1/GP-6 read them.
 pub(super) async fn member(svc: &Campaigns, shop: ShopId, user: &str) -> Result<MemberView, Error> {
-    Ok(convert::member_view(membership(svc, shop, user).await?.as_ref()))
+    Ok(convert::member_view(
+        membership(svc, shop, user).await?.as_ref(),
+    ))
 }
 
 /// A required, trimmed `user_id`.
@@ -105,10 +107,11 @@ pub(super) async fn gift_item(
     };
     let mut conn = svc.conn().await?;
     let Some(item) = items::get(&mut conn, shop, raw.sku.trim()).await? else {
-        return Err(
-            Failure::invalid(format!("{field}.sku"), "no gift item with this sku in the shop")
-                .into(),
-        );
+        return Err(Failure::invalid(
+            format!("{field}.sku"),
+            "no gift item with this sku in the shop",
+        )
+        .into());
     };
     let quantity = if raw.quantity == 0 {
         item.stock
@@ -226,7 +229,10 @@ fn may_read(actor: &Actor, shop: ShopId) -> Result<(), Failure> {
     }
 }
 
-pub(super) async fn get(svc: &Campaigns, request: Request<pb::GetGiftPackRequest>) -> Rpc<pb::GiftPack> {
+pub(super) async fn get(
+    svc: &Campaigns,
+    request: Request<pb::GetGiftPackRequest>,
+) -> Rpc<pb::GiftPack> {
     let actor = actor(&request)?;
     let id = one(PackId::parse("pack_id", &request.get_ref().pack_id))?;
     let mut conn = svc.conn().await?;

@@ -7,9 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::gift_pack::{
-    GiftItem, NewPack, OtherPack, PackKind, PackState, check_overlap,
-};
+use crate::domain::gift_pack::{GiftItem, NewPack, OtherPack, PackKind, PackState, check_overlap};
 use crate::domain::types::{BatchKey, PackId, ShopId, Window};
 use crate::error::Error;
 use crate::store::items;
@@ -214,7 +212,10 @@ async fn overlap(conn: &mut PgConnection, shop: ShopId, kind: PackKind, window: 
         // The other pack closed since: the constraint still spoke of it.
         Ok(()) => Failure::precondition(
             "PACK_WINDOW_OVERLAP",
-            format!("another {} pack of this shop overlaps this window", kind.name()),
+            format!(
+                "another {} pack of this shop overlaps this window",
+                kind.name()
+            ),
         )
         .into(),
     }
@@ -373,11 +374,9 @@ pub async fn record_claim(
     lease_until: DateTime<Utc>,
 ) -> Result<(), Error> {
     if !crate::store::claims::insert(conn, claim, now, lease_until).await? {
-        return Err(Failure::precondition(
-            "PACK_ALREADY_CLAIMED",
-            "the pack was already claimed",
-        )
-        .into());
+        return Err(
+            Failure::precondition("PACK_ALREADY_CLAIMED", "the pack was already claimed").into(),
+        );
     }
     if !take_pack(conn, pack).await? {
         return Err(Failure::ResourceExhausted {
