@@ -407,13 +407,12 @@ async fn gp5_overlapping_pack_is_refused_naming_the_other() -> anyhow::Result<()
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let a = crm_batch(&mut s, &shop, 100).await?;
-    let first = create(
-        &mut s,
-        pack(&shop, pb::GiftPackKind::NewMember, &[&a], None),
-    )
-    .await?;
+    let mut p = pack(&shop, pb::GiftPackKind::NewMember, &[&a], None);
+    p.quantity = 10;
+    let first = create(&mut s, p).await?;
 
     let mut overlapping = pack(&shop, pb::GiftPackKind::NewMember, &[&a], None);
+    overlapping.quantity = 10;
     overlapping.start_time = ts(t0() + Duration::days(1));
     overlapping.end_time = ts(t0() + Duration::days(5));
     let status = expect_err(create(&mut s, overlapping.clone()).await)?;
@@ -844,5 +843,83 @@ async fn gp3_50_concurrent_claims_of_a_pack_of_10_grant_exactly_10_whole() -> an
     assert_eq!(claims, 10);
     // The pack's 10 units were set aside at creation; none more was taken.
     assert_eq!(stock(&mut s, &shop, "gift-1").await?, 90);
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ GP-9 stock
+
+async fn remaining(s: &mut Suite, shop: &str, batch: &coupon_pb::Batch) -> anyhow::Result<i64> {
+    Ok(s.coupon
+        .get_batch(req(
+            &merchant(shop),
+            coupon_pb::GetBatchRequest {
+                shop_id: shop.into(),
+                batch: batch.batch_key.clone(),
+            },
+        ))
+        .await?
+        .into_inner()
+        .remaining_quantity)
+}
+
+/// A pack sets its coupons aside in coupon-svc (so a claim is always granted whole, even
+/// while other channels drain the batch); closing it gives the unused units back.
+#[tokio::test]
+async fn gp9_a_pack_reserves_its_coupons_and_closing_releases_the_unused() -> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let shop = s.shop(ShopType::Pop, POLICY, false).await?;
+    let a = crm_batch(&mut s, &shop, 10).await?;
+    let mut p = pack(&shop, pb::GiftPackKind::NewMember, &[&a], None);
+    p.quantity = 6;
+    let created = create(&mut s, p).await?;
+    assert_eq!(remaining(&mut s, &shop, &a).await?, 4);
+    // Another pack cannot promise the same units (GP-3: quantity within the free stock).
+    let mut member = pack(&shop, pb::GiftPackKind::Member, &[&a], None);
+    member.quantity = 5;
+    let status = expect_err(create(&mut s, member).await)?;
+    assert_invalid(&status, "pack.quantity");
+    // A refused create gives back what it set aside.
+    let mut overlapping = pack(&shop, pb::GiftPackKind::NewMember, &[&a], None);
+    overlapping.quantity = 4;
+    let status = expect_err(create(&mut s, overlapping).await)?;
+    assert_precondition(&status, "PACK_WINDOW_OVERLAP");
+    assert_eq!(remaining(&mut s, &shop, &a).await?, 4);
+
+    s.open_card(&shop, "u1").await?;
+    let granted = claim(&mut s, &created.pack_id, "u1").await?;
+    assert_eq!(granted.state(), pb::ClaimState::Granted);
+    assert_eq!(remaining(&mut s, &shop, &a).await?, 4);
+    close(&mut s, &shop, &created.pack_id).await?;
+    // 6 set aside, 1 granted: 5 come back.
+    assert_eq!(remaining(&mut s, &shop, &a).await?, 9);
+    Ok(())
+}
+
+/// GP-3: after its end the reconciler settles the pack: unused coupons and gift-item units
+/// go back.
+#[tokio::test]
+async fn gp3_an_ended_pack_is_settled_by_the_reconciler() -> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let (shop, a, _) = gift_shop(&mut s, 10).await?;
+    let mut p = pack(
+        &shop,
+        pb::GiftPackKind::NewMember,
+        &[&a],
+        Some(("gift-1", 10)),
+    );
+    p.quantity = 6;
+    create(&mut s, p).await?;
+    assert_eq!(remaining(&mut s, &shop, &a).await?, 94);
+    assert_eq!(stock(&mut s, &shop, "gift-1").await?, 4);
+    s.clock.advance(Duration::days(3));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    while remaining(&mut s, &shop, &a).await? != 100 {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the pack was not settled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(stock(&mut s, &shop, "gift-1").await?, 10);
     Ok(())
 }

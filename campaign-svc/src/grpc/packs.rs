@@ -20,9 +20,10 @@ use crate::domain::gift_pack::{
 };
 use crate::domain::types::{BatchKey, BatchView, ClaimId, MemberView, PackId, ShopId};
 use crate::error::Error;
+use crate::gift_packs;
 use crate::peers;
 use crate::plans;
-use crate::store::claims::{ClaimKind, NewClaim};
+use crate::store::claims::{ClaimKind, NewClaim, StepAction};
 use crate::store::{claims, items, packs};
 
 /// The shopper's membership in the shop; `None` when they never joined (NOT_FOUND).
@@ -203,18 +204,26 @@ pub(super) async fn create(
     .map_err(|f| prefixed(f, "pack."))?;
 
     let id = PackId::new();
+    // GP-9: the coupons are set aside first, so a claim's coupon steps cannot run out.
+    let allocations = gift_packs::reserve(&svc.peers, id, &batch_ids, new.quantity).await?;
     let now = svc.clock.now();
     let recorded = svc
         .store
         .idempotent(&key, now, async |tx| {
-            packs::insert(tx, id, shop, &new, &batch_ids, now).await?;
+            packs::insert(tx, id, shop, &new, &batch_ids, &allocations, now).await?;
             Ok(pb::GiftPack {
                 pack_id: id.to_string(),
                 ..Default::default()
             })
         })
-        .await?;
-    let id = one(PackId::parse("pack_id", &recorded.pack_id))?;
+        .await;
+    // Refused, or a retry answered with the first attempt's pack: give this attempt's back.
+    if !matches!(&recorded, Ok(r) if r.pack_id == id.to_string())
+        && let Err(e) = gift_packs::release(&svc.peers, id, &allocations, "undo").await
+    {
+        tracing::warn!(pack_id = %id, error = %e, "giving back allocations failed");
+    }
+    let id = one(PackId::parse("pack_id", &recorded?.pack_id))?;
     let mut conn = svc.conn().await?;
     let pack = packs::get(&mut conn, id).await?;
     tracing::info!(pack_id = %id, shop_id = %shop, kind = kind.name(), quantity = pack.quantity, "gift pack created");
@@ -286,6 +295,9 @@ pub(super) async fn close(
         })
         .await?;
     tracing::info!(pack_id = %id, "gift pack closed");
+    if let Err(e) = gift_packs::settle(&svc.store, &svc.peers, id, now).await {
+        tracing::warn!(pack_id = %id, error = %e, "settling after close failed; the reconciler retries");
+    }
     let mut conn = svc.conn().await?;
     let pack = packs::get(&mut conn, id).await?;
     Ok(Response::new(convert::gift_pack(&pack, svc.clock.now())))
@@ -339,7 +351,15 @@ fn pack_claim(id: ClaimId, pack: &packs::PackRecord, user: &str, once_key: &str)
         .batch_keys
         .iter()
         .zip(&pack.batch_ids)
-        .map(|(key, batch_id)| plans::crm_coupon(key, *batch_id, None))
+        .enumerate()
+        .map(|(i, (key, batch_id))| {
+            let (label, mut action) = plans::crm_coupon(key, *batch_id, None);
+            // Issued against the units the pack set aside (GP-9).
+            if let StepAction::IssueCoupon { allocation_id, .. } = &mut action {
+                *allocation_id = pack.allocation_ids.get(i).copied();
+            }
+            (label, action)
+        })
         .chain(pack.gift_item.as_ref().map(|g| plans::gift_item(&g.sku, 1)))
         .collect();
     NewClaim {

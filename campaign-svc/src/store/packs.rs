@@ -22,6 +22,8 @@ pub struct PackRecord {
     pub window: Window,
     pub batch_keys: Vec<BatchKey>,
     pub batch_ids: Vec<Uuid>,
+    /// coupon-svc allocations, one per batch in `batch_keys` order (empty: none).
+    pub allocation_ids: Vec<Uuid>,
     pub gift_item: Option<GiftItem>,
     pub quantity: i64,
     pub packs_left: i64,
@@ -29,6 +31,7 @@ pub struct PackRecord {
     pub popup: Option<Window>,
     pub created_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    pub settled_at: Option<DateTime<Utc>>,
 }
 
 impl PackRecord {
@@ -66,6 +69,7 @@ struct PackRow {
     end_time: DateTime<Utc>,
     batch_keys: Vec<String>,
     batch_ids: Vec<Uuid>,
+    allocation_ids: Vec<Uuid>,
     gift_sku: Option<String>,
     gift_quantity: Option<i64>,
     quantity: i64,
@@ -75,6 +79,7 @@ struct PackRow {
     popup_end: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
+    settled_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<PackRow> for PackRecord {
@@ -94,6 +99,7 @@ impl TryFrom<PackRow> for PackRecord {
                 .map(|k| BatchKey::parse("batch_keys", k).map_err(|_| corrupt()))
                 .collect::<Result<_, _>>()?,
             batch_ids: r.batch_ids,
+            allocation_ids: r.allocation_ids,
             gift_item: match (r.gift_sku, r.gift_quantity) {
                 (Some(sku), Some(quantity)) => Some(GiftItem { sku, quantity }),
                 _ => None,
@@ -107,6 +113,7 @@ impl TryFrom<PackRow> for PackRecord {
             },
             created_at: r.created_at,
             closed_at: r.closed_at,
+            settled_at: r.settled_at,
         })
     }
 }
@@ -121,6 +128,7 @@ pub async fn insert(
     shop: ShopId,
     pack: &NewPack,
     batch_ids: &[Uuid],
+    allocation_ids: &[Uuid],
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     sqlx::query!("SAVEPOINT before_pack")
@@ -135,8 +143,8 @@ pub async fn insert(
         "INSERT INTO campaign.gift_packs
            (pack_id, shop_id, kind, name, start_time, end_time, batch_keys, batch_ids,
             gift_sku, gift_quantity, quantity, packs_left, min_level, popup_start, popup_end,
-            created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15)",
+            created_at, allocation_ids)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16)",
         id.as_uuid(),
         shop.as_uuid(),
         pack.kind.name(),
@@ -152,6 +160,7 @@ pub async fn insert(
         pack.popup.map(|p| p.start()),
         pack.popup.map(|p| p.end()),
         now,
+        allocation_ids,
     )
     .execute(&mut *conn)
     .await;
@@ -225,8 +234,8 @@ pub async fn get(conn: &mut PgConnection, id: PackId) -> Result<PackRecord, Erro
     sqlx::query_as!(
         PackRow,
         "SELECT pack_id, shop_id, kind, name, start_time, end_time, batch_keys, batch_ids,
-                gift_sku, gift_quantity, quantity, packs_left, min_level, popup_start,
-                popup_end, created_at, closed_at
+                allocation_ids, gift_sku, gift_quantity, quantity, packs_left, min_level,
+                popup_start, popup_end, created_at, closed_at, settled_at
          FROM campaign.gift_packs WHERE pack_id = $1",
         id.as_uuid(),
     )
@@ -247,8 +256,8 @@ pub async fn list(
     let rows = sqlx::query_as!(
         PackRow,
         "SELECT pack_id, shop_id, kind, name, start_time, end_time, batch_keys, batch_ids,
-                gift_sku, gift_quantity, quantity, packs_left, min_level, popup_start,
-                popup_end, created_at, closed_at
+                allocation_ids, gift_sku, gift_quantity, quantity, packs_left, min_level,
+                popup_start, popup_end, created_at, closed_at, settled_at
          FROM campaign.gift_packs
          WHERE shop_id = $1 AND ($2::text IS NULL OR kind = $2)
            AND ($3::uuid IS NULL OR pack_id < $3)
@@ -272,8 +281,8 @@ pub async fn live_for_shop(
     let rows = sqlx::query_as!(
         PackRow,
         "SELECT pack_id, shop_id, kind, name, start_time, end_time, batch_keys, batch_ids,
-                gift_sku, gift_quantity, quantity, packs_left, min_level, popup_start,
-                popup_end, created_at, closed_at
+                allocation_ids, gift_sku, gift_quantity, quantity, packs_left, min_level,
+                popup_start, popup_end, created_at, closed_at, settled_at
          FROM campaign.gift_packs
          WHERE shop_id = $1 AND closed_at IS NULL AND start_time <= $2 AND end_time > $2
          ORDER BY kind",
@@ -386,4 +395,85 @@ pub async fn record_claim(
         .into());
     }
     Ok(())
+}
+
+/// GP-3/GP-9: begins settling a closed or ended pack once no claim of it is granting: no
+/// claim starts any more (packs left 0) and the gift-item units of the packs left go back
+/// to stock. Returns the pack to release the allocations of, `None` when it is not due, a
+/// claim is still granting, or it was settled already. Safe to repeat.
+#[tracing::instrument(skip_all, fields(pack_id = %id))]
+pub async fn begin_settle(
+    conn: &mut PgConnection,
+    id: PackId,
+    now: DateTime<Utc>,
+) -> Result<Option<PackRecord>, Error> {
+    let locked = sqlx::query!(
+        "SELECT pack_id FROM campaign.gift_packs
+         WHERE pack_id = $1 AND settled_at IS NULL
+           AND (closed_at IS NOT NULL OR end_time <= $2)
+         FOR UPDATE",
+        id.as_uuid(),
+        now,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if locked.is_none() {
+        return Ok(None);
+    }
+    let granting = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM campaign.claims
+                          WHERE source_id = $1 AND state IN ('PENDING', 'GRANTING')) AS "any!""#,
+        id.to_string(),
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if granting {
+        return Ok(None);
+    }
+    let pack = get(conn, id).await?;
+    if let Some(gift) = &pack.gift_item
+        && pack.packs_left > 0
+    {
+        items::give_back(conn, pack.shop_id, &gift.sku, pack.packs_left).await?;
+    }
+    sqlx::query!(
+        "UPDATE campaign.gift_packs SET packs_left = 0 WHERE pack_id = $1",
+        id.as_uuid()
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(Some(pack))
+}
+
+pub async fn mark_settled(
+    conn: &mut PgConnection,
+    id: PackId,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query!(
+        "UPDATE campaign.gift_packs SET settled_at = $2 WHERE pack_id = $1 AND settled_at IS NULL",
+        id.as_uuid(),
+        now,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Packs closed or ended (before `now`) and not yet settled.
+pub async fn settleable(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<PackId>, Error> {
+    let ids = sqlx::query_scalar!(
+        "SELECT pack_id FROM campaign.gift_packs
+         WHERE settled_at IS NULL AND (closed_at IS NOT NULL OR end_time <= $1)
+         ORDER BY end_time LIMIT $2",
+        now,
+        limit,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ids.into_iter().map(PackId::from).collect())
 }
