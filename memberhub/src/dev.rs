@@ -4,8 +4,9 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Context;
-use memberhub::{Suite, SuiteOptions, demo, demo_coupons};
+use memberhub::{Suite, SuiteOptions, demo, demo_campaigns, demo_coupons};
 use memberhub_gateway::auth::Role;
+use memberhub_proto::campaign::campaign_service_client::CampaignServiceClient;
 use memberhub_proto::coupon::coupon_service_client::CouponServiceClient;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 
@@ -84,13 +85,20 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             &order_system,
         ],
     );
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(guide.as_bytes())?;
+    // Load everything before taking the stdout lock: the services log to stdout, and a
+    // worker blocked on the lock while we await them would never let go.
     let mut coupon = CouponServiceClient::connect(format!("http://{}", suite.coupon)).await?;
     let batches = demo_coupons::load(&mut coupon, &demo)
         .await
         .context("loading demo coupon batches")?;
+    let mut campaign = CampaignServiceClient::connect(format!("http://{}", suite.campaign)).await?;
+    let gift = demo_campaigns::load(&mut membership, &mut coupon, &mut campaign, &demo)
+        .await
+        .context("loading the demo open-card gift")?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(guide.as_bytes())?;
     stdout.write_all(demo_coupons::guide(&batches, suite.gateway).as_bytes())?;
+    stdout.write_all(demo_campaign_guide(&gift, &suite).as_bytes())?;
     stdout.write_all(b"Ctrl-C stops everything.\n")?;
     stdout.flush()?;
     drop(stdout);
@@ -124,6 +132,23 @@ async fn print_sms(pool: sqlx::PgPool) {
     }
 }
 
+/// The lines `dev` prints about the demo open-card gift.
+fn demo_campaign_guide(gift: &memberhub_proto::campaign::OpenCardGift, suite: &Suite) -> String {
+    let (k, shop, id) = (suite.campaign, &gift.shop_id, &gift.campaign_id);
+    format!(
+        r#"
+Demo open-card gift (OC): {name}, {left} packs of 10 beans + a 5-yuan coupon
+  A shopper who opens the POP shop's card receives the pack (see the SMS code below).
+  grpcurl -plaintext -H 'x-memberhub-actor: shopper:{shopper}' -d '{{"shop_id":"{shop}","user_id":"{shopper}"}}' {k} memberhub.campaign.v1.CampaignService/GetStorefrontOffers
+  grpcurl -plaintext -H 'x-memberhub-actor: merchant:{shop}' -d '{{"campaign_id":"{id}"}}' {k} memberhub.campaign.v1.CampaignService/GetOpenCardGiftStatistics
+
+"#,
+        name = gift.name,
+        left = gift.packs_left,
+        shopper = demo::DEMO_SHOPPER,
+    )
+}
+
 /// The commerce platform's order system, as named in its service token.
 const ORDER_SYSTEM: &str = "order-system";
 
@@ -146,7 +171,7 @@ memberhub is running.
   database           {database}
   membership-svc     grpc://{m}
   coupon-svc         grpc://{c}
-  campaign-svc       grpc://{k}   (health and reflection until its issue lands)
+  campaign-svc       grpc://{k}
   gateway            http://{g}
   API docs           http://{g}/api/docs   (OpenAPI: http://{g}/api/openapi.json)
   metrics            http://{g}/metrics

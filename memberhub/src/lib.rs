@@ -2,6 +2,7 @@
 //! Each service gets its own pool and its own schema; each listens on its own port.
 
 pub mod demo;
+pub mod demo_campaigns;
 pub mod demo_coupons;
 
 use std::net::SocketAddr;
