@@ -923,3 +923,88 @@ async fn gp3_an_ended_pack_is_settled_by_the_reconciler() -> anyhow::Result<()> 
     assert_eq!(stock(&mut s, &shop, "gift-1").await?, 10);
     Ok(())
 }
+
+// ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn x2_a_retried_create_returns_the_same_pack_and_sets_aside_nothing_more()
+-> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let shop = s.shop(ShopType::Pop, POLICY, false).await?;
+    let a = crm_batch(&mut s, &shop, 10).await?;
+    let mut p = pack(&shop, pb::GiftPackKind::NewMember, &[&a], None);
+    p.quantity = 3;
+    let request = pb::CreateGiftPackRequest {
+        request_id: "create-once".into(),
+        pack: Some(p),
+    };
+    let first = s
+        .campaign
+        .create_gift_pack(req(&merchant(&shop), request.clone()))
+        .await?
+        .into_inner();
+    let again = s
+        .campaign
+        .create_gift_pack(req(&merchant(&shop), request.clone()))
+        .await?
+        .into_inner();
+    assert_eq!(again.pack_id, first.pack_id);
+    assert_eq!(remaining(&mut s, &shop, &a).await?, 7);
+    // The same key with another request is refused.
+    let mut other = request;
+    if let Some(p) = other.pack.as_mut() {
+        p.quantity = 2;
+    }
+    let status = expect_err(
+        s.campaign
+            .create_gift_pack(req(&merchant(&shop), other))
+            .await,
+    )?;
+    assert_precondition(&status, "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(remaining(&mut s, &shop, &a).await?, 7);
+    Ok(())
+}
+
+#[tokio::test]
+async fn x1_merchants_act_only_on_their_own_shop_and_shoppers_on_their_own_data()
+-> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let (shop, a, _) = gift_shop(&mut s, 5).await?;
+    let other = s.shop(ShopType::Pop, POLICY, true).await?;
+    let status = expect_err(
+        s.campaign
+            .create_gift_pack(req(
+                &merchant(&other),
+                pb::CreateGiftPackRequest {
+                    request_id: rid("pack"),
+                    pack: Some(pack(&shop, pb::GiftPackKind::Member, &[&a], None)),
+                },
+            ))
+            .await,
+    )?;
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = expect_err(
+        s.campaign
+            .list_gift_items(req(
+                &merchant(&other),
+                pb::ListGiftItemsRequest {
+                    shop_id: shop.clone(),
+                },
+            ))
+            .await,
+    )?;
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = expect_err(
+        s.campaign
+            .list_entitlements(req(
+                &shopper("u2"),
+                pb::ListEntitlementsRequest {
+                    shop_id: shop.clone(),
+                    user_id: "u1".into(),
+                },
+            ))
+            .await,
+    )?;
+    assert_eq!(status.code(), Code::PermissionDenied);
+    Ok(())
+}
