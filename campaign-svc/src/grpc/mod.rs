@@ -31,10 +31,6 @@ type Rpc<T> = Result<Response<T>, Status>;
 pub struct Campaigns {
     store: Store,
     peers: Peers,
-    #[expect(
-        dead_code,
-        reason = "used by gift packs and exchanges (GP-9, PT-3), landing next"
-    )]
     saga: Saga,
     clock: SharedClock,
 }
