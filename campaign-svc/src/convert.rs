@@ -249,3 +249,119 @@ pub fn batch_view(batch: &coupon_pb::Batch) -> Option<BatchView> {
         stock: batch.remaining_quantity,
     })
 }
+
+// ----------------------------------------------------------------- gift packs (GP, PT-3)
+
+pub fn pack_kind(raw: i32) -> Option<crate::domain::gift_pack::PackKind> {
+    use crate::domain::gift_pack::PackKind;
+    match pb::GiftPackKind::try_from(raw).ok()? {
+        pb::GiftPackKind::NewMember => Some(PackKind::NewMember),
+        pb::GiftPackKind::Member => Some(PackKind::Member),
+        pb::GiftPackKind::Unspecified => None,
+    }
+}
+
+pub fn pb_pack_kind(kind: crate::domain::gift_pack::PackKind) -> pb::GiftPackKind {
+    use crate::domain::gift_pack::PackKind;
+    match kind {
+        PackKind::NewMember => pb::GiftPackKind::NewMember,
+        PackKind::Member => pb::GiftPackKind::Member,
+    }
+}
+
+/// A pack as the contract shows it; packs left read 0 once it is over (ended or closed).
+pub fn gift_pack(pack: &crate::store::packs::PackRecord, now: DateTime<Utc>) -> pb::GiftPack {
+    let status = status_at(&pack.window, pack.closed_at, now);
+    let open = matches!(status, CampaignStatus::Live | CampaignStatus::Scheduled);
+    pb::GiftPack {
+        pack_id: pack.id.to_string(),
+        shop_id: pack.shop_id.to_string(),
+        kind: pb_pack_kind(pack.kind) as i32,
+        name: pack.name.clone(),
+        start_time: Some(to_timestamp(pack.window.start())),
+        end_time: Some(to_timestamp(pack.window.end())),
+        batch_keys: pack
+            .batch_keys
+            .iter()
+            .map(|k| k.as_str().to_string())
+            .collect(),
+        gift_item: pack.gift_item.as_ref().map(|g| pb::GiftItem {
+            sku: g.sku.clone(),
+            quantity: g.quantity,
+        }),
+        quantity: pack.quantity,
+        min_level: pack.min_level.unwrap_or(0),
+        popup_start_time: timestamp(pack.popup.map(|p| p.start())),
+        popup_end_time: timestamp(pack.popup.map(|p| p.end())),
+        status: pb_status(status) as i32,
+        packs_left: if open { pack.packs_left } else { 0 },
+    }
+}
+
+pub fn gift_item_record(item: &crate::store::items::ItemRecord) -> pb::GiftItemRecord {
+    pb::GiftItemRecord {
+        shop_id: item.shop_id.to_string(),
+        sku: item.sku.clone(),
+        title: item.title.clone(),
+        gift_category: item.gift_category,
+        stock: item.stock,
+    }
+}
+
+pub fn exclusive(record: &crate::store::exclusives::ExclusiveRecord) -> pb::NewMemberExclusive {
+    pb::NewMemberExclusive {
+        shop_id: record.shop_id.to_string(),
+        batch_key: record
+            .offer
+            .coupon
+            .as_ref()
+            .map(|k| k.as_str().to_string())
+            .unwrap_or_default(),
+        gift_item: record.offer.gift.as_ref().map(|g| pb::GiftItem {
+            sku: g.sku.clone(),
+            quantity: g.quantity,
+        }),
+        update_time: Some(to_timestamp(record.updated_at)),
+    }
+}
+
+pub fn entitlement(e: &crate::store::entitlements::EntitlementRecord) -> pb::Entitlement {
+    pb::Entitlement {
+        entitlement_id: e.id.to_string(),
+        shop_id: e.shop_id.to_string(),
+        user_id: e.user_id.clone(),
+        sku: e.sku.clone(),
+        price_fen: e.price_fen,
+        state: if e.consumed_at.is_some() {
+            pb::EntitlementState::Consumed
+        } else {
+            pb::EntitlementState::Available
+        } as i32,
+        claim_id: e.claim_id.to_string(),
+        order_id: e.order_id.clone().unwrap_or_default(),
+        create_time: Some(to_timestamp(e.created_at)),
+    }
+}
+
+/// PT-3/LV-6: the exchange items of `level` in the shop's level rules.
+pub fn level_items(
+    rules: &membership_pb::LevelRules,
+    level: i32,
+) -> crate::domain::exchange::LevelItems {
+    use crate::domain::exchange::{ExchangeItemView, LevelItems};
+    let view = |i: &membership_pb::ExchangeItem| ExchangeItemView {
+        item_id: i.item_id.clone(),
+        points_cost: i.points_cost,
+        target: i.target.clone(),
+    };
+    rules
+        .levels
+        .iter()
+        .find(|l| l.level == level)
+        .and_then(|l| l.benefits.as_ref())
+        .map(|b| LevelItems {
+            for_coupon: b.points_for_coupon.iter().map(view).collect(),
+            for_goods: b.points_for_goods.iter().map(view).collect(),
+        })
+        .unwrap_or_default()
+}

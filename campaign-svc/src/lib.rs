@@ -12,6 +12,7 @@ pub mod consumer;
 mod convert;
 pub mod domain;
 pub mod error;
+pub mod gift_packs;
 pub mod grpc;
 pub mod open_card;
 pub mod peers;

@@ -62,10 +62,6 @@ pub fn open_card_gift(claim: ClaimId, gift: &GiftRecord) -> Vec<StepRecord> {
 }
 
 /// A coupon issue through the CRM channel (packs, the exclusive coupon, exchanges).
-#[expect(
-    dead_code,
-    reason = "used by gift packs and exchanges (GP-9, PT-3), landing next"
-)]
 pub fn crm_coupon(
     batch_key: &BatchKey,
     batch_id: uuid::Uuid,
@@ -86,10 +82,6 @@ pub fn crm_coupon(
 }
 
 /// GP-4: a gift item as a 0.01-yuan entitlement (or free, for exchanged goods).
-#[expect(
-    dead_code,
-    reason = "used by gift packs and exchanges (GP-9, PT-3), landing next"
-)]
 pub fn gift_item(sku: &str, price_fen: i64) -> (Action, StepAction) {
     (
         Action::GrantGiftItem {
@@ -103,10 +95,6 @@ pub fn gift_item(sku: &str, price_fen: i64) -> (Action, StepAction) {
 }
 
 /// PT-3: the points an exchange spends (first, so a failed grant can refund them).
-#[expect(
-    dead_code,
-    reason = "used by gift packs and exchanges (GP-9, PT-3), landing next"
-)]
 pub fn spend_points(points: i64) -> (Action, StepAction) {
     (
         Action::SpendPoints { points },

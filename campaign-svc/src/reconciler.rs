@@ -56,5 +56,15 @@ pub async fn pass(
             tracing::warn!(campaign_id = %id, error = %e, "settling failed; retried next pass");
         }
     }
+    // GP-3/GP-9: gift packs closed or ended, their allocations released once no claim grants.
+    let packs = {
+        let mut conn = store.pool.acquire().await?;
+        crate::store::packs::settleable(&mut conn, now, PASS).await?
+    };
+    for id in packs {
+        if let Err(e) = crate::gift_packs::settle(store, peers, id, now).await {
+            tracing::warn!(pack_id = %id, error = %e, "settling a gift pack failed; retried next pass");
+        }
+    }
     Ok(())
 }

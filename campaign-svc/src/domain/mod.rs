@@ -4,6 +4,7 @@
 //! The store, the RPCs and the saga driver build on these with issue 6.
 
 pub mod claim;
+pub mod exchange;
 pub mod gift_pack;
 pub mod open_card_gift;
 pub mod types;

@@ -2,8 +2,14 @@
 //! store call or one saga run, and encode the result. One file per area.
 
 mod claims;
+mod entitlements;
+mod exchanges;
+mod exclusives;
+mod items;
 mod offers;
 mod open_card;
+mod pack_offers;
+mod packs;
 
 use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::SharedClock;
@@ -25,10 +31,6 @@ type Rpc<T> = Result<Response<T>, Status>;
 pub struct Campaigns {
     store: Store,
     peers: Peers,
-    #[expect(
-        dead_code,
-        reason = "used by gift packs and exchanges (GP-9, PT-3), landing next"
-    )]
     saga: Saga,
     clock: SharedClock,
 }
@@ -139,5 +141,81 @@ impl CampaignService for Campaigns {
         r: Request<pb::GetStorefrontOffersRequest>,
     ) -> Rpc<pb::StorefrontOffers> {
         offers::get(self, r).await
+    }
+
+    async fn create_gift_pack(&self, r: Request<pb::CreateGiftPackRequest>) -> Rpc<pb::GiftPack> {
+        packs::create(self, r).await
+    }
+
+    async fn get_gift_pack(&self, r: Request<pb::GetGiftPackRequest>) -> Rpc<pb::GiftPack> {
+        packs::get(self, r).await
+    }
+
+    async fn list_gift_packs(
+        &self,
+        r: Request<pb::ListGiftPacksRequest>,
+    ) -> Rpc<pb::ListGiftPacksResponse> {
+        packs::list(self, r).await
+    }
+
+    async fn close_gift_pack(&self, r: Request<pb::CloseGiftPackRequest>) -> Rpc<pb::GiftPack> {
+        packs::close(self, r).await
+    }
+
+    async fn claim_gift_pack(&self, r: Request<pb::ClaimGiftPackRequest>) -> Rpc<pb::Claim> {
+        packs::claim(self, r).await
+    }
+
+    async fn exchange_points(&self, r: Request<pb::ExchangePointsRequest>) -> Rpc<pb::Claim> {
+        exchanges::exchange(self, r).await
+    }
+
+    async fn upsert_gift_item(
+        &self,
+        r: Request<pb::UpsertGiftItemRequest>,
+    ) -> Rpc<pb::GiftItemRecord> {
+        items::upsert(self, r).await
+    }
+
+    async fn list_gift_items(
+        &self,
+        r: Request<pb::ListGiftItemsRequest>,
+    ) -> Rpc<pb::ListGiftItemsResponse> {
+        items::list(self, r).await
+    }
+
+    async fn set_new_member_exclusive(
+        &self,
+        r: Request<pb::SetNewMemberExclusiveRequest>,
+    ) -> Rpc<pb::NewMemberExclusive> {
+        exclusives::set(self, r).await
+    }
+
+    async fn get_new_member_exclusive(
+        &self,
+        r: Request<pb::GetNewMemberExclusiveRequest>,
+    ) -> Rpc<pb::NewMemberExclusive> {
+        exclusives::get(self, r).await
+    }
+
+    async fn claim_new_member_exclusive(
+        &self,
+        r: Request<pb::ClaimNewMemberExclusiveRequest>,
+    ) -> Rpc<pb::Claim> {
+        exclusives::claim(self, r).await
+    }
+
+    async fn list_entitlements(
+        &self,
+        r: Request<pb::ListEntitlementsRequest>,
+    ) -> Rpc<pb::ListEntitlementsResponse> {
+        entitlements::list(self, r).await
+    }
+
+    async fn consume_entitlement(
+        &self,
+        r: Request<pb::ConsumeEntitlementRequest>,
+    ) -> Rpc<pb::Entitlement> {
+        entitlements::consume(self, r).await
     }
 }

@@ -51,5 +51,7 @@ pub(super) async fn get(
             offers.open_card_gift = Some(convert::open_card_gift(&gift, now));
         }
     }
+    // GP-1/GP-6/GP-7/GP-8: the gift packs and the new-member exclusive.
+    super::pack_offers::add(svc, &mut conn, shop, &user, &view, now, &mut offers).await?;
     Ok(Response::new(offers))
 }

@@ -2,9 +2,13 @@
 //! statement touches another service's schema. Transactions live here.
 
 pub mod claims;
+pub mod entitlements;
 pub mod events;
+pub mod exclusives;
 pub mod gifts;
 pub mod idempotency;
+pub mod items;
+pub mod packs;
 pub mod stats;
 
 use sqlx::PgPool;

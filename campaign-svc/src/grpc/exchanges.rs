@@ -1,0 +1,93 @@
+//! PT-3: points for a coupon or for goods, as one claim: spend the points, then grant the
+//! item; a grant refused for good refunds the points and fails the claim.
+
+use memberhub_kit::error::Failure;
+use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_proto::campaign as pb;
+use memberhub_proto::membership as membership_pb;
+use tonic::{Request, Response};
+
+use super::packs::{batches, membership, user_id};
+use super::{Campaigns, Rpc, actor, one};
+use crate::convert;
+use crate::domain::exchange::{self, Target};
+use crate::domain::types::{ClaimId, ShopId};
+use crate::peers;
+use crate::plans;
+use crate::store::claims::{self, ClaimKind, NewClaim};
+
+pub(super) async fn exchange(
+    svc: &Campaigns,
+    request: Request<pb::ExchangePointsRequest>,
+) -> Rpc<pb::Claim> {
+    let actor = actor(&request)?;
+    let request = request.into_inner();
+    let shop = one(ShopId::parse("shop_id", &request.shop_id))?;
+    let user = user_id(&request.user_id)?;
+    actor.ensure_user(&user)?;
+    let item_id = request.item_id.trim().to_string();
+    if item_id.is_empty() {
+        return Err(Failure::invalid("item_id", "is required").into());
+    }
+    let key = IdempotencyKey::new(&actor, "ExchangePoints", &request.request_id, &request)?;
+    let member = membership(svc, shop, &user)
+        .await?
+        .filter(|m| m.state == membership_pb::MembershipState::Active as i32)
+        .ok_or_else(|| Failure::precondition("NOT_A_MEMBER", "only members may exchange points"))?;
+    let mut client = svc.peers.membership.clone();
+    let rules = peers::answer(
+        client
+            .get_level_rules(peers::request(membership_pb::GetLevelRulesRequest {
+                shop_id: shop.to_string(),
+            }))
+            .await,
+    )?;
+    let items = convert::level_items(&rules, member.level);
+    let exchange = exchange::check(&items, &item_id, member.points_balance)?;
+    let grant = match &exchange.target {
+        Target::Coupon(batch_key) => {
+            let found = batches(svc, "item_id", &[batch_key.as_str().to_string()]).await?;
+            let (_, batch_id) = found
+                .into_iter()
+                .next()
+                .ok_or(crate::error::Error::CorruptRow("exchange batch"))?;
+            plans::crm_coupon(batch_key, batch_id, None)
+        }
+        Target::Goods { sku } => plans::gift_item(sku, 0),
+    };
+    let now = svc.clock.now();
+    let lease_until = svc.saga.lease_until(now);
+    let id = ClaimId::new();
+    // Each exchange is its own claim: "once" is the caller's request.
+    let claim = NewClaim {
+        id,
+        shop_id: shop,
+        user_id: user.clone(),
+        kind: ClaimKind::PointsExchange,
+        source_id: item_id.clone(),
+        once_key: format!("exchange:{}:{}", key.scope, key.key),
+        steps: plans::numbered(id, vec![plans::spend_points(exchange.points), grant]),
+    };
+    let recorded = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            if !claims::insert(tx, &claim, now, lease_until).await? {
+                let first = claims::by_once_key(tx, &claim.once_key)
+                    .await?
+                    .ok_or(crate::error::Error::CorruptRow("claims.once_key"))?;
+                return Ok(pb::Claim {
+                    claim_id: first.id.to_string(),
+                    ..Default::default()
+                });
+            }
+            Ok(pb::Claim {
+                claim_id: id.to_string(),
+                ..Default::default()
+            })
+        })
+        .await?;
+    let id = one(ClaimId::parse("claim_id", &recorded.claim_id))?;
+    let record = svc.saga.run_held(id).await?;
+    tracing::info!(claim_id = %id, shop_id = %shop, item_id = %item_id, points = exchange.points, state = record.state.name(), "points exchanged");
+    Ok(Response::new(convert::claim(&record)))
+}
