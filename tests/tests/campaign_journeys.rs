@@ -5,7 +5,9 @@
 //!   statistics and stop-loss;
 //! - new-member pack (GP-1, GP-2, GP-7, GP-9): a shopper who just opened the card claims it
 //!   once and gets its coupon;
-//! - points exchange (PT-3): a member spends points on a level benefit's coupon.
+//! - points exchange (PT-3): a member spends points on a level benefit's coupon;
+//! - gift item and exclusive (GP-2, GP-4, GP-8): a pack's gift item becomes an entitlement
+//!   the order system consumes once; a new member takes the exclusive coupon once.
 
 mod support;
 
@@ -395,7 +397,6 @@ async fn oc3_oc10_open_card_gift_journey() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-#[ignore = "needs campaign-svc (issue 6)"]
 async fn gp1_gp9_new_member_pack_journey() -> anyhow::Result<()> {
     let s = Shop::start("Pack Tea", "u-gp-1").await?;
     let batch_key = s.live_batch("CRM", "new-member coupon").await?;
@@ -462,7 +463,6 @@ async fn gp1_gp9_new_member_pack_journey() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-#[ignore = "needs campaign-svc (issue 6)"]
 async fn pt3_points_exchange_journey() -> anyhow::Result<()> {
     let s = Shop::start("Points Tea", "u-pt-1").await?;
     let batch_key = s.live_batch("CRM", "points coupon").await?;
@@ -566,5 +566,211 @@ async fn pt3_points_exchange_journey() -> anyhow::Result<()> {
         .as_i64()
         .context("no points")?;
     assert_eq!(last, after, "PT-3: the points come back");
+    Ok(())
+}
+
+#[tokio::test]
+async fn gp4_gp8_gift_item_entitlement_and_new_member_exclusive_journey() -> anyhow::Result<()> {
+    // A POP shop with the gift_items capability, joining by card.
+    let w = start().await?;
+    let operator = w.operator()?;
+    let shop = ok(
+        "register shop",
+        w.call(
+            Method::POST,
+            "/api/platform/v1/shops",
+            Some(&operator),
+            Some(&key()),
+            Some(json!({"name": "Gift Item Tea", "type": "POP",
+                "logo_url": "https://img.example.com/l.png", "gift_items": true})),
+        )
+        .await?,
+    )?;
+    let shop = text(&shop, "shop_id")?;
+    let s = Shop {
+        merchant: w.merchant(&shop)?,
+        shopper: w.shopper("u-gp-4")?,
+        shop,
+        w,
+        user_id: "u-gp-4",
+    };
+    ok(
+        "join policy",
+        s.backoffice(
+            Method::PUT,
+            "/program/join-policy",
+            Some(json!({"join_policy": "CARD"})),
+        )
+        .await?,
+    )?;
+
+    // GP-2: a gift item, a pack with a coupon and the item; GP-8: an exclusive coupon.
+    let item = ok(
+        "gift item",
+        s.backoffice(
+            Method::PUT,
+            "/gift-items/tea-sample",
+            Some(json!({"title": "tea sample", "gift_category": true, "stock": 5})),
+        )
+        .await?,
+    )?;
+    assert_eq!(
+        (&item["sku"], &item["stock"]),
+        (&json!("tea-sample"), &json!(5))
+    );
+    let pack_batch = s.live_batch("CRM", "pack coupon").await?;
+    let exclusive_batch = s.live_batch("CRM", "exclusive coupon").await?;
+    let now = Utc::now();
+    let pack = ok(
+        "create pack",
+        s.backoffice(
+            Method::POST,
+            "/gift-packs",
+            Some(json!({
+                "kind": "NEW_MEMBER",
+                "name": "新人礼包",
+                "start_time": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+                "end_time": (now + chrono::Duration::days(7)).to_rfc3339(),
+                "batch_keys": [pack_batch],
+                "gift_item": {"sku": "tea-sample", "quantity": 2},
+            })),
+        )
+        .await?,
+    )?;
+    let pack_id = text(&pack, "pack_id")?;
+    assert_eq!(pack["gift_item"]["sku"], "tea-sample", "{pack}");
+    let exclusive = ok(
+        "set exclusive",
+        s.backoffice(
+            Method::PUT,
+            "/new-member-exclusive",
+            Some(json!({"batch_key": exclusive_batch})),
+        )
+        .await?,
+    )?;
+    assert_eq!(
+        exclusive["batch_key"],
+        json!(exclusive_batch),
+        "{exclusive}"
+    );
+    let read = ok(
+        "get exclusive",
+        s.backoffice(Method::GET, "/new-member-exclusive", None)
+            .await?,
+    )?;
+    assert_eq!(read["batch_key"], json!(exclusive_batch), "{read}");
+    let items = ok(
+        "gift items",
+        s.backoffice(Method::GET, "/gift-items", None).await?,
+    )?;
+    assert_eq!(items["items"][0]["sku"], "tea-sample", "{items}");
+
+    // A new member sees both offers and claims them.
+    s.open_card().await?;
+    let center = s.member_center_with_offers().await?;
+    assert_eq!(
+        center["offers"]["new_member_exclusive"]["batch_key"],
+        json!(exclusive_batch),
+        "GP-8: {center}"
+    );
+    let claim = ok(
+        "claim pack",
+        s.storefront(Method::POST, &format!("/gift-packs/{pack_id}/claim"), None)
+            .await?,
+    )?;
+    let claim = s.settled_claim(&text(&claim, "claim_id")?).await?;
+    assert_eq!(claim["state"], "GRANTED", "{claim}");
+    let entitlement_id = claim["items"]
+        .as_array()
+        .and_then(|items| items.iter().find_map(|i| i["entitlement_id"].as_str()))
+        .map(str::to_string)
+        .with_context(|| format!("GP-4: no entitlement in {claim}"))?;
+    let held = ok(
+        "entitlements",
+        s.storefront(Method::GET, "/entitlements", None).await?,
+    )?;
+    let held = held["entitlements"].as_array().cloned().unwrap_or_default();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(
+        (&held[0]["sku"], &held[0]["price_fen"], &held[0]["state"]),
+        (&json!("tea-sample"), &json!(1), &json!("AVAILABLE")),
+        "GP-4: the right to buy it for 0.01 yuan"
+    );
+
+    // GP-4: the order system consumes it once.
+    let order_system = s.w.service("order-system")?;
+    let consume = format!("/api/internal/v1/entitlements/{entitlement_id}/consume");
+    let consume_key = key();
+    let consumed = ok(
+        "consume",
+        s.w.call(
+            Method::POST,
+            &consume,
+            Some(&order_system),
+            Some(&consume_key),
+            Some(json!({"order_id": "o-gift-1"})),
+        )
+        .await?,
+    )?;
+    assert_eq!(
+        (&consumed["state"], &consumed["order_id"]),
+        (&json!("CONSUMED"), &json!("o-gift-1"))
+    );
+    let replayed = ok(
+        "consume again",
+        s.w.call(
+            Method::POST,
+            &consume,
+            Some(&order_system),
+            Some(&consume_key),
+            Some(json!({"order_id": "o-gift-1"})),
+        )
+        .await?,
+    )?;
+    assert_eq!(replayed, consumed, "X-2: a replay returns the first result");
+    let (status, refused) =
+        s.w.call(
+            Method::POST,
+            &consume,
+            Some(&order_system),
+            Some(&key()),
+            Some(json!({"order_id": "o-gift-2"})),
+        )
+        .await?;
+    assert_eq!(
+        status, 400,
+        "a consumed entitlement is not used twice: {refused}"
+    );
+
+    // GP-8: one exclusive, once.
+    let claim = ok(
+        "claim exclusive",
+        s.storefront(
+            Method::POST,
+            "/new-member-exclusive/claim",
+            Some(json!({"choice": "COUPON"})),
+        )
+        .await?,
+    )?;
+    let claim = s.settled_claim(&text(&claim, "claim_id")?).await?;
+    assert_eq!(claim["state"], "GRANTED", "{claim}");
+    let wallet = s.wallet().await?;
+    for batch in [&pack_batch, &exclusive_batch] {
+        assert!(
+            wallet.iter().any(|c| c["batch_key"] == json!(batch)),
+            "{batch} not in {wallet:?}"
+        );
+    }
+    let (status, again) = s
+        .storefront(
+            Method::POST,
+            "/new-member-exclusive/claim",
+            Some(json!({"choice": "COUPON"})),
+        )
+        .await?;
+    assert!(
+        status != 200 || again["claim_id"] == claim["claim_id"],
+        "GP-8: once per shop: {status} {again}"
+    );
     Ok(())
 }
