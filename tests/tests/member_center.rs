@@ -153,7 +153,7 @@ async fn mp5_one_call_composes_membership_and_the_available_coupons() -> anyhow:
         "coupon-svc answered: {center}"
     );
     if center["offers"].is_null() {
-        // campaign-svc answers UNIMPLEMENTED until issue 6 lands: named, not hidden.
+        // campaign-svc may miss the compose deadline on a loaded machine: named, not hidden.
         assert_eq!(degraded, [json!("offers")], "{center}");
         assert!(center["degraded_reasons"]["offers"].is_string(), "{center}");
     } else {
