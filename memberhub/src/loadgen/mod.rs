@@ -332,8 +332,8 @@ pub async fn start_coupon(
     Ok((channel, address, Running { stop, task }))
 }
 
-/// campaign-svc in-process on loopback over `db` (system clock, default saga settings),
-/// calling its peers at the given addresses.
+/// campaign-svc in-process on loopback over `db` (system clock, the saga settings of the
+/// environment, as the binary reads them), calling its peers at the given addresses.
 pub async fn start_campaign(
     db: &TestDb,
     pool_size: u32,
@@ -342,11 +342,13 @@ pub async fn start_campaign(
 ) -> anyhow::Result<(tonic::transport::Channel, Running)> {
     let pool = db.pool(pool_size).await?;
     let (listener, address) = bind_loopback().await?;
-    let config = campaign_svc::Config::new(
-        campaign_svc::config::from_env(db.url.clone())?.process,
+    let from_env = campaign_svc::config::from_env(db.url.clone())?;
+    let mut config = campaign_svc::Config::new(
+        from_env.process,
         format!("http://{membership}"),
         format!("http://{coupon}"),
     );
+    config.saga = from_env.saga;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async {
