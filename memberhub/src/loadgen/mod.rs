@@ -6,6 +6,7 @@
 //! final line.
 
 pub mod claims;
+pub mod joins;
 pub mod levels;
 pub mod orders;
 
@@ -25,6 +26,10 @@ pub enum Loadgen {
     Orders(orders::OrdersArgs),
     /// LV-5: the bulk level recompute of 100,000 members after a rule change.
     Levels(levels::LevelsArgs),
+    /// OC-7/OC-8: card openings/s with the open-card gift granted end to end (membership
+    /// outbox -> campaign saga -> coupon-svc and membership ledger), against a naive
+    /// one-transaction "join + grant" monolith baseline (pgbench) at the same client count.
+    Joins(joins::JoinsArgs),
 }
 
 pub async fn run(command: Loadgen) -> anyhow::Result<()> {
@@ -32,6 +37,7 @@ pub async fn run(command: Loadgen) -> anyhow::Result<()> {
         Loadgen::Claims(args) => claims::run(args).await,
         Loadgen::Orders(args) => orders::run(args).await,
         Loadgen::Levels(args) => levels::run(args).await,
+        Loadgen::Joins(args) => joins::run(args).await,
     }
 }
 
@@ -270,6 +276,15 @@ pub async fn start_membership(
     db: &TestDb,
     pool_size: u32,
 ) -> anyhow::Result<(tonic::transport::Channel, Running)> {
+    let (channel, _, running) = start_membership_at(db, pool_size).await?;
+    Ok((channel, running))
+}
+
+/// [`start_membership`], also returning its address (for campaign-svc to call it).
+pub async fn start_membership_at(
+    db: &TestDb,
+    pool_size: u32,
+) -> anyhow::Result<(tonic::transport::Channel, std::net::SocketAddr, Running)> {
     let pool = db.pool(pool_size).await?;
     let (listener, address) = bind_loopback().await?;
     let config = membership_svc::config::from_env(db.url.clone())?;
@@ -283,6 +298,67 @@ pub async fn start_membership(
             membership_svc::serve_migrated(&config, pool, clock, listener, shutdown).await
         {
             tracing::error!(error = %error, "membership-svc stopped");
+        }
+    });
+    let channel = wait_until_serving(address)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    Ok((channel, address, Running { stop, task }))
+}
+
+/// coupon-svc in-process on loopback over `db`, with the system clock.
+pub async fn start_coupon(
+    db: &TestDb,
+    pool_size: u32,
+) -> anyhow::Result<(tonic::transport::Channel, std::net::SocketAddr, Running)> {
+    let pool = db.pool(pool_size).await?;
+    let (listener, address) = bind_loopback().await?;
+    let config = coupon_svc::config::from_env(db.url.clone())?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        let clock = memberhub_kit::clock::system();
+        if let Err(error) =
+            coupon_svc::serve_migrated(&config, pool, clock, listener, shutdown).await
+        {
+            tracing::error!(error = %error, "coupon-svc stopped");
+        }
+    });
+    let channel = wait_until_serving(address)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    Ok((channel, address, Running { stop, task }))
+}
+
+/// campaign-svc in-process on loopback over `db` (system clock, the saga settings of the
+/// environment, as the binary reads them), calling its peers at the given addresses.
+pub async fn start_campaign(
+    db: &TestDb,
+    pool_size: u32,
+    membership: std::net::SocketAddr,
+    coupon: std::net::SocketAddr,
+) -> anyhow::Result<(tonic::transport::Channel, Running)> {
+    let pool = db.pool(pool_size).await?;
+    let (listener, address) = bind_loopback().await?;
+    let from_env = campaign_svc::config::from_env(db.url.clone())?;
+    let mut config = campaign_svc::Config::new(
+        from_env.process,
+        format!("http://{membership}"),
+        format!("http://{coupon}"),
+    );
+    config.saga = from_env.saga;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        let clock = memberhub_kit::clock::system();
+        if let Err(error) =
+            campaign_svc::serve_migrated(&config, pool, clock, listener, shutdown).await
+        {
+            tracing::error!(error = %error, "campaign-svc stopped");
         }
     });
     let channel = wait_until_serving(address)
