@@ -134,13 +134,22 @@ async fn print_sms(pool: sqlx::PgPool) {
 
 /// The lines `dev` prints about the demo open-card gift.
 fn demo_campaign_guide(gift: &memberhub_proto::campaign::OpenCardGift, suite: &Suite) -> String {
-    let (k, shop, id) = (suite.campaign, &gift.shop_id, &gift.campaign_id);
+    let (k, g, shop, id) = (
+        suite.campaign,
+        suite.gateway,
+        &gift.shop_id,
+        &gift.campaign_id,
+    );
     format!(
         r#"
 Demo open-card gift (OC): {name}, {left} packs of 10 beans + a 5-yuan coupon
   A shopper who opens the POP shop's card receives the pack (see the SMS code below).
   grpcurl -plaintext -H 'x-memberhub-actor: shopper:{shopper}' -d '{{"shop_id":"{shop}","user_id":"{shopper}"}}' {k} memberhub.campaign.v1.CampaignService/GetStorefrontOffers
   grpcurl -plaintext -H 'x-memberhub-actor: merchant:{shop}' -d '{{"campaign_id":"{id}"}}' {k} memberhub.campaign.v1.CampaignService/GetOpenCardGiftStatistics
+  curl -s -H "Authorization: Bearer $SHOPPER_TOKEN" http://{g}/api/storefront/v1/shops/{shop}/member-center      # MP-5: card, gift, packs, coupons
+  curl -s -H "Authorization: Bearer $MERCHANT_TOKEN" http://{g}/api/backoffice/v1/shops/{shop}/open-card-gifts/{id}/statistics
+  curl -s -X POST -H "Authorization: Bearer $MERCHANT_TOKEN" -H 'Idempotency-Key: stop-1' \
+       http://{g}/api/backoffice/v1/shops/{shop}/open-card-gifts/{id}/close    # OC-9 stop-loss
 
 "#,
         name = gift.name,
