@@ -13,9 +13,13 @@ use support::*;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A POP shop under CARD with 10,000 beans, an INTERACTIVE threshold batch of 100 and a
-/// live gift of 5 beans + that coupon, quantity 10.
-async fn live_gift(s: &mut Suite) -> anyhow::Result<(String, coupon_pb::Batch, pb::OpenCardGift)> {
+/// A POP shop under CARD with 10,000 beans, an INTERACTIVE threshold batch of `batch_total`
+/// and a live gift of 5 beans + that coupon, quantity `quantity`.
+async fn live_gift(
+    s: &mut Suite,
+    batch_total: i64,
+    quantity: i64,
+) -> anyhow::Result<(String, coupon_pb::Batch, pb::OpenCardGift)> {
     let shop = s
         .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
         .await?;
@@ -25,7 +29,7 @@ async fn live_gift(s: &mut Suite) -> anyhow::Result<(String, coupon_pb::Batch, p
             &shop,
             coupon_pb::CouponKind::Threshold,
             CouponChannel::Interactive,
-            100,
+            batch_total,
         )
         .await?;
     let gift = s
@@ -35,7 +39,7 @@ async fn live_gift(s: &mut Suite) -> anyhow::Result<(String, coupon_pb::Batch, p
                 asset_prize(pb::PrizeType::Beans, 5),
                 coupon_prize(pb::PrizeType::ThresholdCoupon, &batch),
             ],
-            10,
+            quantity,
         ))
         .await?;
     Ok((shop, batch, gift))
@@ -44,7 +48,7 @@ async fn live_gift(s: &mut Suite) -> anyhow::Result<(String, coupon_pb::Batch, p
 #[tokio::test]
 async fn oc7_card_opened_during_the_campaign_grants_the_whole_pack_once() -> anyhow::Result<()> {
     let mut s = Suite::start().await?;
-    let (shop, _batch, gift) = live_gift(&mut s).await?;
+    let (shop, _batch, gift) = live_gift(&mut s, 100, 10).await?;
     assert_eq!(gift.status(), pb::CampaignStatus::Live);
     assert_eq!(gift.packs_left, 10);
 
@@ -238,28 +242,7 @@ async fn open_cards_with(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn oc8_500_shoppers_against_stock_100_get_exactly_100_whole_packs() -> anyhow::Result<()> {
     let mut s = Suite::start().await?;
-    let shop = s
-        .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
-        .await?;
-    s.recharge(&shop, Asset::Beans, 10_000).await?;
-    let batch = s
-        .batch(
-            &shop,
-            coupon_pb::CouponKind::Threshold,
-            CouponChannel::Interactive,
-            1_000,
-        )
-        .await?;
-    let gift = s
-        .create_gift(gift(
-            &shop,
-            vec![
-                asset_prize(pb::PrizeType::Beans, 5),
-                coupon_prize(pb::PrizeType::ThresholdCoupon, &batch),
-            ],
-            100,
-        ))
-        .await?;
+    let (shop, batch, gift) = live_gift(&mut s, 1_000, 100).await?;
     assert_eq!(s.budget(&shop, Asset::Beans).await?, (9_500, 500));
 
     let users: Vec<String> = (0..500).map(|i| format!("storm-{i}")).collect();
@@ -302,28 +285,7 @@ async fn oc8_500_shoppers_against_stock_100_get_exactly_100_whole_packs() -> any
 async fn oc9_stop_loss_during_a_claim_storm_starts_no_claim_after_the_close() -> anyhow::Result<()>
 {
     let mut s = Suite::start().await?;
-    let shop = s
-        .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
-        .await?;
-    s.recharge(&shop, Asset::Beans, 10_000).await?;
-    let batch = s
-        .batch(
-            &shop,
-            coupon_pb::CouponKind::Threshold,
-            CouponChannel::Interactive,
-            1_000,
-        )
-        .await?;
-    let gift = s
-        .create_gift(gift(
-            &shop,
-            vec![
-                asset_prize(pb::PrizeType::Beans, 5),
-                coupon_prize(pb::PrizeType::ThresholdCoupon, &batch),
-            ],
-            1_000,
-        ))
-        .await?;
+    let (shop, batch, gift) = live_gift(&mut s, 1_000, 1_000).await?;
     assert_eq!(s.budget(&shop, Asset::Beans).await?, (5_000, 5_000));
 
     // The storm: 400 card openings in the background; the close lands in the middle of it.
@@ -331,31 +293,7 @@ async fn oc9_stop_loss_during_a_claim_storm_starts_no_claim_after_the_close() ->
     let storm = {
         let membership = s.membership.clone();
         let shop = shop.clone();
-        tokio::spawn(async move {
-            use futures::StreamExt;
-            futures::stream::iter(users)
-                .map(|user| {
-                    let mut client = membership.clone();
-                    let shop = shop.clone();
-                    async move {
-                        let _ = client
-                            .open_card(req(
-                                &shopper(&user),
-                                membership_pb::OpenCardRequest {
-                                    request_id: rid("open"),
-                                    shop_id: shop,
-                                    user_id: user.clone(),
-                                    phone: phone_of(&user),
-                                    ..Default::default()
-                                },
-                            ))
-                            .await;
-                    }
-                })
-                .buffer_unordered(16)
-                .count()
-                .await
-        })
+        tokio::spawn(async move { open_cards_with(membership, &shop, users, 16).await })
     };
     // Close once some claims exist.
     s.wait_for_claims(&shop, &gift.campaign_id, Duration::from_secs(30), |c| {
@@ -436,28 +374,7 @@ async fn wait_settled(
 async fn oc7_claims_are_whole_exactly_once_when_campaign_svc_is_killed_at_random_points()
 -> anyhow::Result<()> {
     let mut s = Suite::start().await?;
-    let shop = s
-        .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
-        .await?;
-    s.recharge(&shop, Asset::Beans, 10_000).await?;
-    let batch = s
-        .batch(
-            &shop,
-            coupon_pb::CouponKind::Threshold,
-            CouponChannel::Interactive,
-            1_000,
-        )
-        .await?;
-    let gift = s
-        .create_gift(gift(
-            &shop,
-            vec![
-                asset_prize(pb::PrizeType::Beans, 5),
-                coupon_prize(pb::PrizeType::ThresholdCoupon, &batch),
-            ],
-            500,
-        ))
-        .await?;
+    let (shop, batch, gift) = live_gift(&mut s, 1_000, 500).await?;
 
     // 200 card openings from a steady trickle of shoppers; meanwhile campaign-svc is killed
     // every few dozen milliseconds (mid-consumption, mid-saga) and started again.
