@@ -23,12 +23,8 @@ pub enum Error {
     },
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
-    #[error("idempotency key reused with a different request")]
-    IdempotencyKeyReused,
-    #[error("stored idempotent response is missing")]
-    StoredResponseMissing,
-    #[error("stored idempotent response cannot be decoded: {0}")]
-    StoredResponseCorrupt(prost::DecodeError),
+    #[error(transparent)]
+    Replay(#[from] memberhub_kit::idempotency::Replay),
     #[error("row with an unknown value in {0}")]
     CorruptRow(&'static str),
     #[error("claim steps cannot be read: {0}")]
@@ -114,15 +110,13 @@ impl From<Error> for Failure {
         match error {
             Error::Rejected(failure) => failure,
             Error::NotFound { what, id } => Failure::NotFound(format!("{what} {id} not found")),
-            Error::IdempotencyKeyReused => memberhub_kit::idempotency::key_reused(),
+            Error::Replay(replay) => replay.failure(),
             Error::Database(e) => memberhub_kit::db::failure_from_sqlx(&e),
             Error::PeerUnavailable(_) => {
                 Failure::Unavailable("a dependency is unavailable; retry later".into())
             }
             Error::PeerRefused(_)
             | Error::Replayed { .. }
-            | Error::StoredResponseMissing
-            | Error::StoredResponseCorrupt(_)
             | Error::CorruptRow(_)
             | Error::CorruptSteps(_) => {
                 tracing::error!(error = %error, "internal error");

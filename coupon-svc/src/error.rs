@@ -11,12 +11,8 @@ pub enum Error {
     BatchNotFound(String),
     #[error("allocation {0} not found")]
     AllocationNotFound(String),
-    #[error("idempotency key reused with a different request")]
-    IdempotencyKeyReused,
-    #[error("stored idempotent response is missing")]
-    StoredResponseMissing,
-    #[error("stored idempotent response cannot be decoded: {0}")]
-    StoredResponseCorrupt(prost::DecodeError),
+    #[error(transparent)]
+    Replay(#[from] memberhub_kit::idempotency::Replay),
     #[error("row with an unknown value in {0}")]
     CorruptRow(&'static str),
     #[error("no unique batch key after several attempts")]
@@ -35,13 +31,9 @@ impl From<Error> for Failure {
             Error::AllocationNotFound(id) => {
                 Failure::NotFound(format!("allocation {id} not found"))
             }
-            Error::IdempotencyKeyReused => memberhub_kit::idempotency::key_reused(),
+            Error::Replay(replay) => replay.failure(),
             Error::Database(e) => memberhub_kit::db::failure_from_sqlx(&e),
-            Error::StoredResponseMissing
-            | Error::StoredResponseCorrupt(_)
-            | Error::CorruptRow(_)
-            | Error::KeySpaceCrowded
-            | Error::IssuerGone => {
+            Error::CorruptRow(_) | Error::KeySpaceCrowded | Error::IssuerGone => {
                 tracing::error!(error = %error, "internal error");
                 Failure::Internal
             }

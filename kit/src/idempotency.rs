@@ -102,3 +102,112 @@ mod tests {
         assert_eq!(parse_request_id("abc").ok().as_deref(), Some("abc"));
     }
 }
+
+/// Why a stored response cannot be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum Replay {
+    #[error("idempotency key reused with a different request")]
+    KeyReused,
+    #[error("stored idempotent response is missing")]
+    Missing,
+    #[error("stored idempotent response cannot be decoded: {0}")]
+    Corrupt(prost::DecodeError),
+}
+
+impl Replay {
+    /// The client's answer: a reused key is theirs to fix; the rest is ours.
+    pub fn failure(&self) -> Failure {
+        match self {
+            Replay::KeyReused => key_reused(),
+            Replay::Missing | Replay::Corrupt(_) => {
+                tracing::error!(error = %self, "internal error");
+                Failure::Internal
+            }
+        }
+    }
+}
+
+/// Runs `effect` in a transaction unless `key` was seen: then returns the stored response,
+/// or [`Replay::KeyReused`] when the request differs. The key is claimed first in the
+/// transaction (a concurrent duplicate waits on the row, then sees the stored response); the
+/// response is stored with the effect; a refusal rolls back and stores nothing. A deadlock or
+/// serialization failure (`transient`) reruns the whole transaction a bounded number of times.
+///
+/// `table` is the service's own `<schema>.idempotency_keys`: each service keeps its keys in
+/// its schema, so the SQL here is the one place the three share.
+pub async fn run<T, E, F>(
+    pool: &sqlx::PgPool,
+    table: &'static str,
+    key: &IdempotencyKey,
+    now: chrono::DateTime<chrono::Utc>,
+    transient: impl Fn(&E) -> bool,
+    effect: F,
+) -> Result<T, E>
+where
+    T: prost::Message + Default,
+    E: From<sqlx::Error> + From<Replay>,
+    F: AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T, E> + Clone,
+{
+    crate::db::retry_transient(key.method, transient, || {
+        run_once(pool, table, key, now, effect.clone())
+    })
+    .await
+}
+
+async fn run_once<T, E, F>(
+    pool: &sqlx::PgPool,
+    table: &'static str,
+    key: &IdempotencyKey,
+    now: chrono::DateTime<chrono::Utc>,
+    effect: F,
+) -> Result<T, E>
+where
+    T: prost::Message + Default,
+    E: From<sqlx::Error> + From<Replay>,
+    F: AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T, E>,
+{
+    let mut tx = pool.begin().await?;
+    let claim = format!(
+        "INSERT INTO {table} (scope, method, key, fingerprint, created_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+    );
+    let claimed = sqlx::query(sqlx::AssertSqlSafe(claim))
+        .bind(&key.scope)
+        .bind(key.method)
+        .bind(&key.key)
+        .bind(&key.fingerprint)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        == 1;
+    if !claimed {
+        let read = format!(
+            "SELECT fingerprint, response FROM {table} WHERE scope = $1 AND method = $2 AND key = $3"
+        );
+        let (fingerprint, response): (Vec<u8>, Option<Vec<u8>>) =
+            sqlx::query_as(sqlx::AssertSqlSafe(read))
+                .bind(&key.scope)
+                .bind(key.method)
+                .bind(&key.key)
+                .fetch_one(&mut *tx)
+                .await?;
+        if fingerprint != key.fingerprint {
+            return Err(Replay::KeyReused.into());
+        }
+        let response = response.ok_or(Replay::Missing)?;
+        return T::decode(response.as_slice()).map_err(|e| Replay::Corrupt(e).into());
+    }
+    let response = effect(&mut tx).await?;
+    let store =
+        format!("UPDATE {table} SET response = $4 WHERE scope = $1 AND method = $2 AND key = $3");
+    sqlx::query(sqlx::AssertSqlSafe(store))
+        .bind(&key.scope)
+        .bind(key.method)
+        .bind(&key.key)
+        .bind(response.encode_to_vec())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(response)
+}

@@ -21,12 +21,8 @@ pub enum Error {
     TransferKeyUsed(String),
     #[error("sms code rejected: {0:?}")]
     SmsCode(crate::domain::sms::CodeRejection),
-    #[error("idempotency key reused with a different request")]
-    IdempotencyKeyReused,
-    #[error("stored idempotent response is missing")]
-    StoredResponseMissing,
-    #[error("stored idempotent response cannot be decoded: {0}")]
-    StoredResponseCorrupt(prost::DecodeError),
+    #[error(transparent)]
+    Replay(#[from] memberhub_kit::idempotency::Replay),
     #[error("row with an unknown value in {0}")]
     CorruptRow(&'static str),
     #[error("database: {0}")]
@@ -51,11 +47,9 @@ impl From<Error> for Failure {
                 Failure::AlreadyExists("this transfer has already been made".into())
             }
             Error::SmsCode(rejection) => rejection.failure(),
-            Error::IdempotencyKeyReused => memberhub_kit::idempotency::key_reused(),
+            Error::Replay(replay) => replay.failure(),
             Error::Database(e) => memberhub_kit::db::failure_from_sqlx(&e),
-            Error::StoredResponseMissing
-            | Error::StoredResponseCorrupt(_)
-            | Error::CorruptRow(_) => {
+            Error::CorruptRow(_) => {
                 tracing::error!(error = %error, "internal error");
                 Failure::Internal
             }

@@ -1,7 +1,5 @@
-//! X-2: run a mutation at most once per idempotency key. The key is claimed first in the
-//! transaction (a concurrent duplicate waits on the row, then sees the stored response);
-//! the response is stored with the effect; a refusal rolls back and stores nothing. A
-//! deadlock or serialization failure reruns the whole transaction a bounded number of times.
+//! X-2: run a mutation at most once per idempotency key, with the keys kept in this
+//! service's schema (the shared logic is `memberhub_kit::idempotency::run`).
 
 use memberhub_kit::idempotency::IdempotencyKey;
 use sqlx::PgConnection;
@@ -25,64 +23,14 @@ impl Store {
     {
         let transient =
             |e: &Error| matches!(e, Error::Database(d) if memberhub_kit::db::is_transient(d));
-        memberhub_kit::db::retry_transient(key.method, transient, || {
-            self.idempotent_once(key, now, effect.clone())
-        })
-        .await
-    }
-
-    async fn idempotent_once<T, F>(
-        &self,
-        key: &IdempotencyKey,
-        now: chrono::DateTime<chrono::Utc>,
-        effect: F,
-    ) -> Result<T, Error>
-    where
-        T: prost::Message + Default,
-        F: AsyncFnOnce(&mut PgConnection) -> Result<T, Error>,
-    {
-        let mut tx = self.pool.begin().await?;
-        let claimed = sqlx::query!(
-            "INSERT INTO coupon.idempotency_keys (scope, method, key, fingerprint, created_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            key.scope,
-            key.method,
-            key.key,
-            key.fingerprint,
+        memberhub_kit::idempotency::run(
+            &self.pool,
+            "coupon.idempotency_keys",
+            key,
             now,
+            transient,
+            effect,
         )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !claimed {
-            let stored = sqlx::query!(
-                "SELECT fingerprint, response FROM coupon.idempotency_keys
-                 WHERE scope = $1 AND method = $2 AND key = $3",
-                key.scope,
-                key.method,
-                key.key,
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            if stored.fingerprint != key.fingerprint {
-                return Err(Error::IdempotencyKeyReused);
-            }
-            let response = stored.response.ok_or(Error::StoredResponseMissing)?;
-            return T::decode(response.as_slice()).map_err(Error::StoredResponseCorrupt);
-        }
-        let response = effect(&mut tx).await?;
-        sqlx::query!(
-            "UPDATE coupon.idempotency_keys SET response = $4
-             WHERE scope = $1 AND method = $2 AND key = $3",
-            key.scope,
-            key.method,
-            key.key,
-            response.encode_to_vec(),
-        )
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(response)
+        .await
     }
 }
