@@ -52,9 +52,19 @@ pub async fn provision(
             let capacities: Vec<Option<i64>> = gift.prizes.iter().map(|p| p.capacity).collect();
             let packs = pack_stock(gift.gift_quantity, &capacities);
             let mut tx = store.pool.begin().await?;
-            gifts::mark_ready(&mut tx, gift.id, &taken.provisioned, packs).await?;
+            let ready = gifts::mark_ready(&mut tx, gift.id, &taken.provisioned, packs).await?;
             tx.commit().await?;
-            Ok(())
+            if ready {
+                return Ok(());
+            }
+            // The reconciler gave up on this provisioning meanwhile: its answer stands.
+            let mut conn = store.pool.acquire().await?;
+            let current = gifts::get(&mut conn, gift.id).await?;
+            Err(current
+                .failure
+                .as_ref()
+                .map(replay)
+                .unwrap_or(Error::CorruptRow("open_card_gifts.failure")))
         }
         Err(Error::PeerRefused(status)) => {
             let failure = refusal(gift, &status);
@@ -232,6 +242,49 @@ async fn release_hold(peers: &Peers, gift: &GiftRecord, stage: &str) -> Result<(
         Err(status) if status.code() == tonic::Code::NotFound => Ok(()),
         Err(status) => Err(Error::from_peer(status)),
     }
+}
+
+/// How long a campaign may stay PROVISIONING before the reconciler gives back what it took.
+pub const ABANDON_AFTER: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Gives back what an abandoned provisioning holds and fails the campaign. Replaying the
+/// provisioning's own requests (same keys) finds exactly what it took; anything that replay
+/// takes anew is given back with the rest.
+pub async fn abandon(
+    store: &Store,
+    peers: &Peers,
+    id: CampaignId,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let failure = ProvisioningFailure {
+        code: tonic::Code::Aborted,
+        reason: "PROVISIONING_ABANDONED".into(),
+        message:
+            "the campaign's creation did not finish and was not retried in time; create it again"
+                .into(),
+    };
+    let gift = {
+        let mut conn = store.pool.acquire().await?;
+        gifts::fence_abandoned(&mut conn, id, &failure).await?;
+        gifts::get(&mut conn, id).await?
+    };
+    if gift.phase != Phase::Provisioning {
+        return Ok(());
+    }
+    let mut taken = Taken::default();
+    match take(peers, &gift, &mut taken).await {
+        Ok(()) | Err(Error::PeerRefused(_)) => {}
+        Err(other) => {
+            // Not now: undo what this pass took; the next pass starts over.
+            give_back(peers, &gift, &taken, "abandon").await?;
+            return Err(other);
+        }
+    }
+    give_back(peers, &gift, &taken, "abandon").await?;
+    let mut conn = store.pool.acquire().await?;
+    gifts::mark_failed(&mut conn, id, &failure, now).await?;
+    tracing::warn!(campaign_id = %id, "abandoned provisioning given back");
+    Ok(())
 }
 
 /// Whether a campaign is due for settling at `now`.

@@ -1,5 +1,6 @@
 //! Resumes what a crash or an unavailable peer left unfinished: claims whose lease ran out
-//! (OC-7, GP-9, PT-3) and campaigns closed or ended but not yet settled (OC-9).
+//! (OC-7, GP-9, PT-3), campaigns closed or ended but not yet settled (OC-9), and campaigns
+//! whose provisioning was abandoned (their holds are given back).
 
 use futures::StreamExt;
 
@@ -47,6 +48,15 @@ pub async fn pass(
             }
         })
         .await;
+    let abandoned = {
+        let mut conn = store.pool.acquire().await?;
+        gifts::abandoned(&mut conn, now - open_card::ABANDON_AFTER, PASS).await?
+    };
+    for id in abandoned {
+        if let Err(e) = open_card::abandon(store, peers, id, now).await {
+            tracing::warn!(campaign_id = %id, error = %e, "giving back an abandoned campaign failed; retried next pass");
+        }
+    }
     let settleable = {
         let mut conn = store.pool.acquire().await?;
         gifts::settleable(&mut conn, now - open_card::SETTLE_GRACE, PASS).await?

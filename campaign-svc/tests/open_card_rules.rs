@@ -542,3 +542,92 @@ async fn x1_merchants_see_only_their_own_campaigns() -> anyhow::Result<()> {
     assert_eq!(status.code(), tonic::Code::PermissionDenied);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oc5_an_abandoned_provisioning_gives_back_its_budget_and_join_hold() -> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let shop = card_shop(&mut s).await?;
+    let batch = s
+        .batch(
+            &shop,
+            coupon_pb::CouponKind::Cash,
+            CouponChannel::Interactive,
+            50,
+        )
+        .await?;
+    // campaign-svc dies mid-provisioning: after the hold and the beans, while the coupon
+    // reservation (slowed by a proxy) is on its way.
+    let working = s.campaign_coupon_address;
+    s.campaign_coupon_address = latency_proxy(working, Duration::from_millis(300)).await?;
+    s.start_campaign(fast_saga()).await?;
+    let creating = {
+        let mut campaign = s.campaign.clone();
+        let request = pb::CreateOpenCardGiftRequest {
+            request_id: rid("gift"),
+            gift: Some(gift(
+                &shop,
+                vec![beans(10), coupon_prize(pb::PrizeType::CashCoupon, &batch)],
+                20,
+            )),
+        };
+        let actor = merchant(&shop);
+        tokio::spawn(async move { campaign.create_open_card_gift(req(&actor, request)).await })
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while s.budget(&shop, Asset::Beans).await? != (800, 200) {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the beans were never reserved"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    s.kill_campaign();
+    assert!(
+        creating.await?.is_err(),
+        "the create finished before the kill"
+    );
+    assert_precondition(
+        &expect_err(set_policy(&mut s, &shop, membership_pb::JoinPolicy::Order).await)?,
+        "OPEN_CARD_GIFT_LIVE",
+    );
+    // Nobody retries the create. Later the reconciler gives everything back.
+    s.campaign_coupon_address = working;
+    s.clock.advance(Span::minutes(11));
+    s.start_campaign(fast_saga()).await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while s.budget(&shop, Asset::Beans).await? != (1_000, 0) {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "never given back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut released = false;
+    while !released {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "hold never released"
+        );
+        released = set_policy(&mut s, &shop, membership_pb::JoinPolicy::Order)
+            .await
+            .is_ok();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let allocations: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM coupon.allocations WHERE batch_id = $1::uuid AND released_at IS NULL",
+    )
+    .bind(&batch.batch_id)
+    .fetch_one(&s.pool)
+    .await?;
+    assert_eq!(allocations, 0);
+    let listed = s
+        .campaign
+        .list_open_card_gifts(req(
+            &merchant(&shop),
+            pb::ListOpenCardGiftsRequest {
+                shop_id: shop.clone(),
+                ..Default::default()
+            },
+        ))
+        .await?
+        .into_inner();
+    assert!(listed.gifts.is_empty());
+    Ok(())
+}

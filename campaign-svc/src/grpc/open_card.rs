@@ -199,16 +199,15 @@ async fn finish_provisioning(svc: &Campaigns, id: CampaignId) -> Result<GiftReco
         let mut conn = svc.conn().await?;
         gifts::get(&mut conn, id).await?
     };
-    match gift.phase {
-        Phase::Ready => return Ok(gift),
-        Phase::Failed => {
-            return Err(gift
-                .failure
-                .as_ref()
-                .map(open_card::replay)
-                .unwrap_or(Error::CorruptRow("open_card_gifts.failure")));
-        }
-        Phase::Provisioning => {}
+    if gift.phase == Phase::Ready {
+        return Ok(gift);
+    }
+    // Failed, or being given back by the reconciler (fenced): its answer stands.
+    if let Some(failure) = &gift.failure {
+        return Err(open_card::replay(failure));
+    }
+    if gift.phase == Phase::Failed {
+        return Err(Error::CorruptRow("open_card_gifts.failure"));
     }
     open_card::provision(&svc.store, &svc.peers, &gift, svc.clock.now()).await?;
     let mut conn = svc.conn().await?;

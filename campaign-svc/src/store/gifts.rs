@@ -274,13 +274,14 @@ async fn load(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<GiftRecord>, 
         .collect()
 }
 
-/// OC-8: provisioning done: records what was reserved and opens the packs.
+/// OC-8: provisioning done: records what was reserved and opens the packs. False when the
+/// reconciler has given up on the campaign meanwhile (see [`fence_abandoned`]).
 pub async fn mark_ready(
     conn: &mut PgConnection,
     id: CampaignId,
     provisioned: &[Provisioned],
     packs: i64,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     for p in provisioned {
         sqlx::query!(
             "UPDATE campaign.open_card_prizes SET allocation_id = $3, reservation_id = $4
@@ -293,15 +294,15 @@ pub async fn mark_ready(
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query!(
+    let ready = sqlx::query!(
         "UPDATE campaign.open_card_gifts SET phase = 'READY', packs_left = $2
-         WHERE campaign_id = $1 AND phase = 'PROVISIONING'",
+         WHERE campaign_id = $1 AND phase = 'PROVISIONING' AND failure_code IS NULL",
         id.as_uuid(),
         packs,
     )
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(ready.rows_affected() == 1)
 }
 
 /// Provisioning was refused and compensated: the window is freed (closed) and the refusal
@@ -315,10 +316,51 @@ pub async fn mark_failed(
     sqlx::query!(
         "UPDATE campaign.open_card_gifts
          SET phase = 'FAILED', closed_at = $2, settled_at = $2,
-             failure_code = $3, failure_reason = $4, failure_message = $5
+             failure_code = COALESCE(failure_code, $3), failure_reason = COALESCE(failure_reason, $4),
+             failure_message = COALESCE(failure_message, $5)
          WHERE campaign_id = $1 AND phase = 'PROVISIONING'",
         id.as_uuid(),
         now,
+        (failure.code as i32).to_string(),
+        failure.reason,
+        failure.message,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Campaigns left PROVISIONING since before `created_before` (their create was never
+/// retried after a crash or an unavailable peer).
+pub async fn abandoned(
+    conn: &mut PgConnection,
+    created_before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<CampaignId>, Error> {
+    let ids = sqlx::query_scalar!(
+        "SELECT campaign_id FROM campaign.open_card_gifts
+         WHERE phase = 'PROVISIONING' AND created_at < $1 LIMIT $2",
+        created_before,
+        limit,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ids.into_iter().map(CampaignId::from).collect())
+}
+
+/// Gives up on an abandoned provisioning: records why, so that a late `mark_ready` fails
+/// and a retried create gets this answer. The campaign stays PROVISIONING (and is picked
+/// up again) until what it holds is given back.
+pub async fn fence_abandoned(
+    conn: &mut PgConnection,
+    id: CampaignId,
+    failure: &ProvisioningFailure,
+) -> Result<(), Error> {
+    sqlx::query!(
+        "UPDATE campaign.open_card_gifts
+         SET failure_code = $2, failure_reason = $3, failure_message = $4
+         WHERE campaign_id = $1 AND phase = 'PROVISIONING' AND failure_code IS NULL",
+        id.as_uuid(),
         (failure.code as i32).to_string(),
         failure.reason,
         failure.message,
