@@ -125,16 +125,8 @@ impl Journey {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<(u16, Value)> {
-        let idempotency_key = (method != Method::GET).then(key);
-        let path = format!("/api/backoffice/v1/shops/{}{path}", self.shop);
         self.w
-            .call(
-                method,
-                &path,
-                Some(&self.merchant),
-                idempotency_key.as_deref(),
-                body,
-            )
+            .shop_call("backoffice", &self.shop, &self.merchant, method, path, body)
             .await
     }
 
@@ -145,16 +137,8 @@ impl Journey {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<(u16, Value)> {
-        let idempotency_key = (method != Method::GET).then(key);
-        let path = format!("/api/storefront/v1/shops/{}{path}", self.shop);
         self.w
-            .call(
-                method,
-                &path,
-                Some(&self.shopper),
-                idempotency_key.as_deref(),
-                body,
-            )
+            .shop_call("storefront", &self.shop, &self.shopper, method, path, body)
             .await
     }
 

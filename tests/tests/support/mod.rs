@@ -91,6 +91,24 @@ impl World {
             .await
     }
 
+    /// A call on one shop's surface (`/api/<surface>/v1/shops/<shop><path>`) as `token`;
+    /// mutations get a fresh idempotency key.
+    pub async fn shop_call(
+        &self,
+        surface: &str,
+        shop: &str,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let idempotency_key =
+            (method != reqwest::Method::GET).then(|| uuid::Uuid::now_v7().to_string());
+        let path = format!("/api/{surface}/v1/shops/{shop}{path}");
+        self.call(method, &path, Some(token), idempotency_key.as_deref(), body)
+            .await
+    }
+
     /// Registers a shop as operator and returns its id.
     pub async fn register_shop(&self, name: &str, shop_type: &str) -> anyhow::Result<String> {
         let body = serde_json::json!({"name": name, "type": shop_type, "logo_url": "https://img.example.com/l.png"});
