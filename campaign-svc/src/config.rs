@@ -1,9 +1,11 @@
 //! campaign-svc configuration: the kit's process settings, where its peers listen, and the
 //! saga's timings.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use memberhub_kit::config::{ConfigError, ProcessConfig, parse};
+use memberhub_kit::auth::Signer;
+use memberhub_kit::config::{ConfigError, ProcessConfig, SIGNING_KEY, parse};
 
 /// The default gRPC port.
 pub const DEFAULT_PORT: u16 = 50053;
@@ -18,6 +20,9 @@ pub struct Config {
     /// coupon-svc (`MEMBERHUB_COUPON_URL`): batches, allocations, issuing.
     pub coupon_url: String,
     pub saga: SagaConfig,
+    /// campaign-svc's own key, signing its calls to peers (`MEMBERHUB_INTERNAL_SIGNING_KEY`;
+    /// the development key when unset outside production).
+    pub signer: Arc<Signer>,
 }
 
 /// How claims are run and resumed.
@@ -51,12 +56,14 @@ impl Config {
             membership_url,
             coupon_url,
             saga: SagaConfig::default(),
+            signer: Arc::new(Signer::development(memberhub_kit::auth::CAMPAIGN_SVC)),
         }
     }
 }
 
-/// Reads the configuration; `discovered_database_url` applies when `DATABASE_URL` is unset.
-pub fn from_env(discovered_database_url: String) -> Result<Config, ConfigError> {
+/// Reads the configuration; `discovered_database_url` applies when `DATABASE_URL` is unset
+/// (`None`: it is required).
+pub fn from_env(discovered_database_url: Option<String>) -> Result<Config, ConfigError> {
     let process = ProcessConfig::from_env(LISTEN_VAR, DEFAULT_PORT, discovered_database_url)?;
     let lookup = |name: &str| std::env::var(name).ok();
     let defaults = SagaConfig::default();
@@ -70,6 +77,18 @@ pub fn from_env(discovered_database_url: String) -> Result<Config, ConfigError> 
             .unwrap_or_else(|| "http://127.0.0.1:50051".to_string()),
         coupon_url: lookup("MEMBERHUB_COUPON_URL")
             .unwrap_or_else(|| "http://127.0.0.1:50052".to_string()),
+        signer: match lookup(SIGNING_KEY).filter(|v| !v.is_empty()) {
+            Some(seed) => Arc::new(
+                Signer::from_hex_seed(memberhub_kit::auth::CAMPAIGN_SVC, &seed).map_err(|e| {
+                    ConfigError {
+                        name: SIGNING_KEY.into(),
+                        value: "<hidden>".into(),
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
+            None => Arc::new(Signer::development(memberhub_kit::auth::CAMPAIGN_SVC)),
+        },
         saga: SagaConfig {
             lease: millis("MEMBERHUB_CLAIM_LEASE_MS", defaults.lease)?,
             reconcile_every: millis("MEMBERHUB_RECONCILE_EVERY_MS", defaults.reconcile_every)?,

@@ -37,13 +37,10 @@ async fn follow(store: &Store, peers: &Peers, saga: &Saga) -> Result<(), Error> 
         let mut conn = store.pool.acquire().await?;
         events::cursor(&mut conn, CONSUMER).await?
     };
-    let mut request = tonic::Request::new(membership_pb::WatchEventsRequest {
+    // A stream: no deadline, unlike `peers::request`.
+    let request = tonic::Request::new(membership_pb::WatchEventsRequest {
         after_cursor: cursor.clone(),
     });
-    memberhub_kit::actor::Actor::Service {
-        name: crate::peers::SERVICE_NAME.to_string(),
-    }
-    .insert_into(request.metadata_mut());
     let mut client = peers.membership.clone();
     let mut stream = client
         .watch_events(request)

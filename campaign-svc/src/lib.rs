@@ -64,7 +64,11 @@ pub async fn serve_migrated(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let peers = peers::Peers::connect_lazy(&config.membership_url, &config.coupon_url)?;
+    let peers = peers::Peers::connect_lazy(
+        &config.membership_url,
+        &config.coupon_url,
+        config.signer.clone(),
+    )?;
     let store = store::Store::new(pool.clone());
     let saga = saga::Saga::new(store.clone(), peers.clone(), clock.clone(), config.saga);
     let mut background = tokio::task::JoinSet::new();

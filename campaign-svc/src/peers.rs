@@ -1,24 +1,29 @@
-//! Clients of the services a claim or a campaign calls. Every call carries campaign-svc's
-//! service actor and a deadline, so a stuck peer never holds a claim forever.
+//! Clients of the services a claim or a campaign calls. Every call carries campaign-svc's own
+//! identity, signed with its key, and a deadline, so a stuck peer never holds a claim
+//! forever.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use memberhub_kit::actor::Actor;
+use memberhub_kit::auth::{SignAs, Signer};
 use memberhub_proto::coupon::coupon_service_client::CouponServiceClient;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::Error;
 
-/// The actor name peers see.
-pub const SERVICE_NAME: &str = "campaign-svc";
 /// Deadline of one call to a peer.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A channel whose calls are signed as campaign-svc.
+pub type Signed = InterceptedService<Channel, SignAs>;
+
 #[derive(Debug, Clone)]
 pub struct Peers {
-    pub membership: MembershipServiceClient<Channel>,
-    pub coupon: CouponServiceClient<Channel>,
+    pub membership: MembershipServiceClient<Signed>,
+    pub coupon: CouponServiceClient<Signed>,
 }
 
 impl Peers {
@@ -26,7 +31,14 @@ impl Peers {
     pub fn connect_lazy(
         membership_url: &str,
         coupon_url: &str,
+        signer: Arc<Signer>,
     ) -> Result<Self, tonic::transport::Error> {
+        let sign = SignAs {
+            actor: Actor::Service {
+                name: signer.identity().to_string(),
+            },
+            signer,
+        };
         let channel = |url: &str| -> Result<Channel, tonic::transport::Error> {
             Ok(Endpoint::from_shared(url.to_string())?
                 .connect_timeout(Duration::from_secs(2))
@@ -34,19 +46,18 @@ impl Peers {
                 .connect_lazy())
         };
         Ok(Self {
-            membership: MembershipServiceClient::new(channel(membership_url)?),
-            coupon: CouponServiceClient::new(channel(coupon_url)?),
+            membership: MembershipServiceClient::with_interceptor(
+                channel(membership_url)?,
+                sign.clone(),
+            ),
+            coupon: CouponServiceClient::with_interceptor(channel(coupon_url)?, sign),
         })
     }
 }
 
-/// A request from this service, with its actor and deadline.
+/// A request from this service, with its deadline (the interceptor signs it).
 pub fn request<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    Actor::Service {
-        name: SERVICE_NAME.to_string(),
-    }
-    .insert_into(request.metadata_mut());
     request.set_timeout(CALL_TIMEOUT);
     request
 }

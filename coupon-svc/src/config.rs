@@ -10,6 +10,6 @@ pub const DEFAULT_PORT: u16 = 50052;
 pub const LISTEN_VAR: &str = "MEMBERHUB_COUPON_LISTEN";
 
 /// Reads the configuration; `discovered_database_url` applies when `DATABASE_URL` is unset.
-pub fn from_env(discovered_database_url: String) -> Result<Config, ConfigError> {
+pub fn from_env(discovered_database_url: Option<String>) -> Result<Config, ConfigError> {
     ProcessConfig::from_env(LISTEN_VAR, DEFAULT_PORT, discovered_database_url)
 }

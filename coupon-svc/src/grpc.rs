@@ -64,7 +64,7 @@ impl Coupons {
 }
 
 fn actor<T>(request: &Request<T>) -> Result<Actor, Failure> {
-    Actor::from_metadata(request.metadata())
+    Actor::from_request(request)
 }
 
 fn one<T>(result: Result<T, memberhub_kit::error::FieldViolation>) -> Result<T, Failure> {

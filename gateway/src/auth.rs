@@ -35,6 +35,9 @@ pub struct Claims {
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
+    /// Not valid before (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 /// Token settings.
@@ -61,6 +64,8 @@ impl JwtConfig {
         validation.set_audience(&[&self.audience]);
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        // honoured when present: a token minted for later is not valid yet
+        validation.validate_nbf = true;
         validation.leeway = 5;
         validation
     }
@@ -108,6 +113,7 @@ impl JwtConfig {
             aud: self.audience.clone(),
             exp: now + ttl.num_seconds(),
             iat: now,
+            nbf: None,
         };
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

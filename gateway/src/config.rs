@@ -4,7 +4,8 @@
 //! | --- | --- |
 //! | `MEMBERHUB_GATEWAY_LISTEN` | `127.0.0.1:8080` |
 //! | `MEMBERHUB_MEMBERSHIP_URL` / `_COUPON_URL` / `_CAMPAIGN_URL` | `http://127.0.0.1:50051` / `50052` / `50053` |
-//! | `MEMBERHUB_JWT_SECRET` | a development secret (a warning is logged) |
+//! | `MEMBERHUB_JWT_SECRET` | required by the `gateway` binary (at least 32 bytes); a development secret in `memberhub dev` |
+//! | `MEMBERHUB_INTERNAL_SIGNING_KEY` | required by the `gateway` binary: its Ed25519 seed (64 hex digits); a development key in `memberhub dev` |
 //! | `MEMBERHUB_JWT_ISSUER` / `MEMBERHUB_JWT_AUDIENCE` | `memberhub` / `memberhub-api` |
 //! | `MEMBERHUB_BACKOFFICE_ORIGIN` | `http://localhost:3000` (CORS, comma-separated) |
 //! | `MEMBERHUB_REQUEST_TIMEOUT_MS` | 10000 |
@@ -17,7 +18,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use memberhub_kit::config::{ConfigError, ServiceConfig, parse};
+use std::sync::Arc;
+
+use memberhub_kit::auth::Signer;
+use memberhub_kit::config::{ConfigError, SIGNING_KEY, ServiceConfig, parse};
 
 use crate::auth::JwtConfig;
 
@@ -31,6 +35,8 @@ pub struct Config {
     pub coupon_url: String,
     pub campaign_url: String,
     pub jwt: JwtConfig,
+    /// the gateway's internal signing key.
+    pub signer: Arc<Signer>,
     pub backoffice_origins: Vec<http::HeaderValue>,
     pub request_timeout: Duration,
     /// MP-5: the deadline of each optional upstream call of a composed page; a section that
@@ -49,10 +55,21 @@ impl Config {
     pub fn from_lookup(raw: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let lookup = |name: &str| raw(name).filter(|v| !v.is_empty());
         let service = ServiceConfig::from_lookup(lookup)?;
-        let secret = lookup("MEMBERHUB_JWT_SECRET").unwrap_or_else(|| {
-            tracing::warn!("MEMBERHUB_JWT_SECRET is not set: using the development secret");
-            DEV_JWT_SECRET.to_string()
-        });
+        // The `gateway` binary refuses to start without these (`config::require`); only
+        // `memberhub dev` and tests reach the development defaults.
+        let secret = lookup("MEMBERHUB_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.to_string());
+        let signer = match lookup(SIGNING_KEY) {
+            Some(seed) => {
+                Signer::from_hex_seed(memberhub_kit::auth::GATEWAY, &seed).map_err(|e| {
+                    ConfigError {
+                        name: SIGNING_KEY.into(),
+                        value: "<hidden>".into(),
+                        reason: e.to_string(),
+                    }
+                })?
+            }
+            None => Signer::development(memberhub_kit::auth::GATEWAY),
+        };
         let origins =
             lookup("MEMBERHUB_BACKOFFICE_ORIGIN").unwrap_or_else(|| "http://localhost:3000".into());
         let backoffice_origins = origins
@@ -99,6 +116,7 @@ impl Config {
                 audience: lookup("MEMBERHUB_JWT_AUDIENCE")
                     .unwrap_or_else(|| "memberhub-api".into()),
             },
+            signer: Arc::new(signer),
             backoffice_origins,
             request_timeout,
             compose_deadline,

@@ -103,6 +103,7 @@ pub fn state(config: &Config) -> Result<AppState, tonic::transport::Error> {
         .connect_lazy();
     Ok(AppState {
         jwt: config.jwt.clone(),
+        signer: config.signer.clone(),
         membership:
             memberhub_proto::membership::membership_service_client::MembershipServiceClient::new(
                 membership,

@@ -12,6 +12,8 @@ use crate::auth::JwtConfig;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub jwt: JwtConfig,
+    /// signs the actor of every upstream call with the gateway's internal key.
+    pub signer: std::sync::Arc<memberhub_kit::auth::Signer>,
     pub membership: MembershipServiceClient<Channel>,
     pub coupon: CouponServiceClient<Channel>,
     pub campaign: CampaignServiceClient<Channel>,

@@ -10,10 +10,14 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A tonic request for `actor`, traced and with the gateway's deadline.
+/// A tonic request for `actor` (signed with the gateway's key, X-1), traced and with the
+/// gateway's deadline.
 pub fn request<T>(state: &AppState, actor: &Actor, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    actor.insert_into(request.metadata_mut());
+    if let Err(error) = state.signer.authorize(actor, request.metadata_mut()) {
+        // The service then answers UNAUTHENTICATED; the cause is ours, so log it here.
+        tracing::error!(error = %error, "cannot sign the upstream call");
+    }
     let mut headers = http::HeaderMap::new();
     memberhub_kit::telemetry::inject_current_context(&mut headers);
     for (name, value) in &headers {

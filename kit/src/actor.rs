@@ -1,12 +1,9 @@
-//! who is calling. The gateway authenticates the bearer token and passes the actor
-//! to services in the `x-memberhub-actor` metadata entry; services re-check tenancy.
+//! who is calling. The gateway authenticates the bearer token and passes the actor to
+//! services inside a signed internal token ([`crate::auth`]); services re-check tenancy.
 
 use std::fmt;
 
 use crate::error::Failure;
-
-/// The metadata key carrying the actor.
-pub const ACTOR_METADATA_KEY: &str = "x-memberhub-actor";
 
 /// The caller of an RPC.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -22,20 +19,14 @@ pub enum Actor {
 }
 
 impl Actor {
-    /// Reads the actor from request metadata; UNAUTHENTICATED when absent or malformed.
-    pub fn from_metadata(metadata: &tonic::metadata::MetadataMap) -> Result<Self, Failure> {
-        let raw = metadata
-            .get(ACTOR_METADATA_KEY)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Failure::Unauthenticated("missing x-memberhub-actor metadata".into()))?;
-        raw.parse()
-    }
-
-    /// Writes the actor into request metadata.
-    pub fn insert_into(&self, metadata: &mut tonic::metadata::MetadataMap) {
-        if let Ok(value) = self.to_string().parse() {
-            metadata.insert(ACTOR_METADATA_KEY, value);
-        }
+    /// The actor the server's [`crate::auth::AuthLayer`] proved for this request;
+    /// UNAUTHENTICATED when the request did not pass through it.
+    pub fn from_request<T>(request: &tonic::Request<T>) -> Result<Self, Failure> {
+        request
+            .extensions()
+            .get::<Actor>()
+            .cloned()
+            .ok_or_else(|| Failure::Unauthenticated("the call carries no verified actor".into()))
     }
 
     /// May this actor act on `shop_id` as its owner (merchant of that shop, operator or service)?
@@ -107,7 +98,7 @@ impl std::str::FromStr for Actor {
     type Err = Failure;
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let bad = || Failure::Unauthenticated("malformed x-memberhub-actor metadata".into());
+        let bad = || Failure::Unauthenticated("malformed actor".into());
         match raw.split_once(':') {
             None if raw == "operator" => Ok(Actor::Operator),
             Some(("merchant", id)) if !id.is_empty() => Ok(Actor::Merchant { shop_id: id.into() }),

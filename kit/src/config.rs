@@ -2,7 +2,8 @@
 //!
 //! | variable | meaning | default |
 //! | --- | --- | --- |
-//! | `DATABASE_URL` | Postgres to use | discovered, see [`crate::db::discover`] |
+//! | `DATABASE_URL` | Postgres to use | required by the production binaries; `memberhub dev` and tests discover one ([`crate::db::discover`]) |
+//! | `MEMBERHUB_INTERNAL_TRUSTED_KEYS` | `identity=<hex Ed25519 public key>,...` a service accepts tokens from | required by the production binaries; development keys otherwise |
 //! | `MEMBERHUB_DB_POOL_SIZE` | connections per service pool | 8 |
 //! | `MEMBERHUB_REQUEST_TIMEOUT_MS` | server-side deadline for one RPC | 10000 |
 //! | `MEMBERHUB_CONCURRENCY_LIMIT` | RPCs in flight per server | 1024 |
@@ -10,7 +11,10 @@
 //! | `MEMBERHUB_LOG_FORMAT` | `pretty` or `json` | pretty |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/gRPC collector; unset: no export | — |
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::auth::Verifier;
 
 /// A configuration value that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,8 @@ pub struct ServiceConfig {
     /// `None`: not served by the service (the all-in-one `memberhub dev` serves it on the
     /// gateway's port).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// the public keys this service trusts (`MEMBERHUB_INTERNAL_TRUSTED_KEYS`).
+    pub verifier: Arc<Verifier>,
 }
 
 impl Default for ServiceConfig {
@@ -43,6 +49,7 @@ impl Default for ServiceConfig {
             request_timeout: Duration::from_secs(10),
             concurrency_limit: 1024,
             metrics_listen: None,
+            verifier: Arc::new(Verifier::development()),
         }
     }
 }
@@ -83,8 +90,62 @@ impl ServiceConfig {
                         })
                 })
                 .transpose()?,
+            verifier: match lookup(TRUSTED_KEYS) {
+                Some(list) => Arc::new(Verifier::from_list(&list).map_err(|e| ConfigError {
+                    name: TRUSTED_KEYS.into(),
+                    value: list.clone(),
+                    reason: e.to_string(),
+                })?),
+                None => defaults.verifier,
+            },
         })
     }
+}
+
+/// The public keys a service trusts.
+pub const TRUSTED_KEYS: &str = "MEMBERHUB_INTERNAL_TRUSTED_KEYS";
+/// A signing identity's private Ed25519 seed (the gateway, campaign-svc).
+pub const SIGNING_KEY: &str = "MEMBERHUB_INTERNAL_SIGNING_KEY";
+
+/// What a production binary cannot start without.
+#[derive(Debug, Clone, Copy)]
+pub enum Required {
+    /// Must be set.
+    Setting(&'static str),
+    /// Must be set to at least 32 bytes.
+    Secret(&'static str),
+}
+
+/// Refuses development defaults in production: names the first required setting that is
+/// missing, or a secret shorter than 32 bytes. `memberhub dev` and tests never call this.
+pub fn require(
+    lookup: impl Fn(&str) -> Option<String>,
+    settings: &[Required],
+) -> Result<(), ConfigError> {
+    for setting in settings {
+        let (name, min_len) = match *setting {
+            Required::Setting(name) => (name, 1),
+            Required::Secret(name) => (name, 32),
+        };
+        let value = lookup(name).unwrap_or_default();
+        if value.trim().is_empty() {
+            return Err(ConfigError {
+                name: name.into(),
+                value: String::new(),
+                reason:
+                    "required in production (development defaults apply only to `memberhub dev`)"
+                        .into(),
+            });
+        }
+        if value.len() < min_len {
+            return Err(ConfigError {
+                name: name.into(),
+                value: "<hidden>".into(),
+                reason: format!("a secret must be at least {min_len} bytes"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Parses `name` when set, else `default`; refuses values that fail `valid`.
@@ -127,6 +188,26 @@ mod tests {
     }
 
     #[test]
+    fn x1_production_names_a_missing_or_short_secret() {
+        let required = [Required::Setting("DATABASE_URL"), Required::Secret("KEY")];
+        let missing = require(|_| None, &required);
+        assert!(missing.is_err_and(|e| e.name == "DATABASE_URL"));
+        let short = require(
+            |n| Some(if n == "KEY" { "short" } else { "x" }.into()),
+            &required,
+        );
+        assert!(short.is_err_and(|e| e.name == "KEY" && !e.to_string().contains("short")));
+        let long = "k".repeat(32);
+        assert!(
+            require(
+                |n| Some(if n == "KEY" { long.clone() } else { "x".into() }),
+                &required
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn a_bad_value_names_the_variable() {
         let err =
             ServiceConfig::from_lookup(|n| (n == "MEMBERHUB_DB_POOL_SIZE").then(|| "zero".into()));
@@ -144,11 +225,12 @@ pub struct ProcessConfig {
 
 impl ProcessConfig {
     /// Reads `listen_var` (default 127.0.0.1:`default_port`) and the shared variables;
-    /// `discovered_database_url` is used when `DATABASE_URL` is unset.
+    /// `discovered_database_url` is used when `DATABASE_URL` is unset (`None`: it is
+    /// required).
     pub fn from_env(
         listen_var: &str,
         default_port: u16,
-        discovered_database_url: String,
+        discovered_database_url: Option<String>,
     ) -> Result<Self, ConfigError> {
         let service = ServiceConfig::from_env()?;
         let lookup = |name: &str| std::env::var(name).ok();
@@ -157,7 +239,12 @@ impl ProcessConfig {
         let database_url = service
             .database_url
             .clone()
-            .unwrap_or(discovered_database_url);
+            .or(discovered_database_url)
+            .ok_or_else(|| ConfigError {
+                name: "DATABASE_URL".into(),
+                value: String::new(),
+                reason: "required".into(),
+            })?;
         Ok(Self {
             service,
             database_url,

@@ -7,11 +7,13 @@
 //! - [`db`]: Postgres discovery, pools and per-service schema migrations.
 //! - [`idempotency`]: the X-2 key and request fingerprint.
 //! - [`error`]: the error vocabulary every service maps to, and its `tonic::Status` form.
-//! - [`actor`]: who is calling, carried in gRPC metadata.
+//! - [`actor`]: who is calling.
+//! - [`auth`]: signed internal tokens proving the actor between processes.
 //! - [`clock`]: the injectable clock.
 //! - [`testing`]: a fresh migrated database per test.
 
 pub mod actor;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;

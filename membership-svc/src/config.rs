@@ -10,15 +10,18 @@ pub const DEFAULT_PORT: u16 = 50051;
 pub const LISTEN_VAR: &str = "MEMBERHUB_MEMBERSHIP_LISTEN";
 
 /// Reads the configuration; `discovered_database_url` applies when `DATABASE_URL` is unset.
-pub fn from_env(discovered_database_url: String) -> Result<Config, ConfigError> {
+pub fn from_env(discovered_database_url: Option<String>) -> Result<Config, ConfigError> {
     ProcessConfig::from_env(LISTEN_VAR, DEFAULT_PORT, discovered_database_url)
 }
 
-/// MB-1, MP-4: the secret for keyed hashes of phones and SMS codes
-/// (`MEMBERHUB_PHONE_HASH_KEY`). Unset means the development key: fine on a laptop, never
-/// in production, where the deployment sets it from a secret.
+/// MB-1, MP-4: the secret for keyed hashes of phones and SMS codes.
+pub const PHONE_HASH_KEY: &str = "MEMBERHUB_PHONE_HASH_KEY";
+
+/// The phone-hash key (`MEMBERHUB_PHONE_HASH_KEY`). Unset means the development key: the
+/// production binary refuses to start without it (at least 32 bytes), so only `memberhub dev`
+/// and tests hash with the public development key.
 pub fn phone_hash_key() -> crate::domain::sms::HashKey {
-    let secret = std::env::var("MEMBERHUB_PHONE_HASH_KEY")
+    let secret = std::env::var(PHONE_HASH_KEY)
         .ok()
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| DEV_PHONE_HASH_KEY.to_string());
@@ -27,16 +30,3 @@ pub fn phone_hash_key() -> crate::domain::sms::HashKey {
 
 /// The development key used when `MEMBERHUB_PHONE_HASH_KEY` is unset.
 pub const DEV_PHONE_HASH_KEY: &str = "memberhub-dev-phone-hash-key";
-
-/// OR-1: the services allowed to report order events (`MEMBERHUB_ORDER_EVENT_SERVICES`,
-/// comma-separated; default `order-system`). Other services (campaign-svc ...) may not.
-pub fn order_event_services() -> Vec<String> {
-    std::env::var("MEMBERHUB_ORDER_EVENT_SERVICES")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "order-system".into())
-        .split(',')
-        .map(|name| name.trim().to_string())
-        .filter(|name| !name.is_empty())
-        .collect()
-}

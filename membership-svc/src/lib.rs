@@ -29,7 +29,6 @@ pub fn service(
         clock,
         key,
         sender,
-        config::order_event_services(),
     ))
 }
 

@@ -29,7 +29,7 @@ async fn serve(
 )> {
     let pool = db.pool(4).await?;
     let (listener, address) = bind_loopback().await?;
-    let config = membership_svc::config::from_env(db.url.clone())?;
+    let config = membership_svc::config::from_env(Some(db.url.clone()))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = membership_svc::serve_migrated(

@@ -2,7 +2,7 @@
 
 mod support;
 
-use memberhub_kit::actor::{ACTOR_METADATA_KEY, Actor};
+use memberhub_kit::actor::Actor;
 use memberhub_proto::common::ShopType;
 use memberhub_proto::membership as pb;
 use support::*;
@@ -331,26 +331,54 @@ async fn x1_calls_without_an_actor_are_unauthenticated() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn x1_a_malformed_actor_is_unauthenticated() -> anyhow::Result<()> {
+async fn x1_forged_unsigned_expired_or_tampered_actors_are_unauthenticated() -> anyhow::Result<()> {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
-    for raw in ["root", "merchant:", "shopper:", "admin:1", ""] {
-        let mut request = tonic::Request::new(pb::GetProgramRequest {
-            shop_id: shop.shop_id.clone(),
-        });
-        request
-            .metadata_mut()
-            .insert(ACTOR_METADATA_KEY, raw.parse()?);
+    let read = pb::GetProgramRequest {
+        shop_id: shop.shop_id.clone(),
+    };
+    for (label, request) in memberhub_kit::testing::forgeries(&read) {
         let status = expect_err(h.client.get_program(request).await)?;
-        assert_code(&status, Code::Unauthenticated);
-
-        let mut request = tonic::Request::new(create_shop_request("Sneaky", ShopType::Pop));
-        request
-            .metadata_mut()
-            .insert(ACTOR_METADATA_KEY, raw.parse()?);
-        let status = expect_err(h.client.create_shop(request).await)?;
-        assert_code(&status, Code::Unauthenticated);
+        assert_eq!(status.code(), Code::Unauthenticated, "{label}: {status:?}");
     }
+    let create = create_shop_request("Sneaky", ShopType::Pop);
+    for (label, request) in memberhub_kit::testing::forgeries(&create) {
+        let status = expect_err(h.client.create_shop(request).await)?;
+        assert_eq!(status.code(), Code::Unauthenticated, "{label}: {status:?}");
+    }
+    assert_eq!(shop_count(&h).await?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn x1_a_service_calls_only_what_it_is_granted() -> anyhow::Result<()> {
+    let mut h = start().await?;
+    let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
+    // campaign-svc reads programs for its campaigns, but reports no orders and makes no shops
+    let campaign = Actor::Service {
+        name: "campaign-svc".into(),
+    };
+    let status = expect_err(
+        h.client
+            .create_shop(req(&campaign, create_shop_request("Sneaky", ShopType::Pop)))
+            .await,
+    )?;
+    assert_code(&status, Code::PermissionDenied);
+    // the order system reports orders, and reads no program
+    let orders = Actor::Service {
+        name: "order-system".into(),
+    };
+    let status = expect_err(
+        h.client
+            .get_program(req(
+                &orders,
+                pb::GetProgramRequest {
+                    shop_id: shop.shop_id.clone(),
+                },
+            ))
+            .await,
+    )?;
+    assert_code(&status, Code::PermissionDenied);
     assert_eq!(shop_count(&h).await?, 1);
     Ok(())
 }

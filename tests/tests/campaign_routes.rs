@@ -7,7 +7,6 @@ mod support;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use memberhub_kit::actor::ACTOR_METADATA_KEY;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::campaign::campaign_service_server::{CampaignService, CampaignServiceServer};
 use reqwest::Method;
@@ -243,12 +242,19 @@ struct Scripted {
 
 impl Scripted {
     fn record<T>(&self, rpc: &str, request: &Request<T>, user_id: &str) {
+        // This fake is served without the kit's auth layer: verify the gateway's token here.
         let actor = request
             .metadata()
-            .get(ACTOR_METADATA_KEY)
+            .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|token| {
+                memberhub_kit::auth::Verifier::development()
+                    .verify(token)
+                    .ok()
+            })
+            .map(|actor| actor.to_string())
+            .unwrap_or_default();
         if let Ok(mut calls) = self.calls.lock() {
             calls.push((rpc.into(), actor, user_id.into()));
         }

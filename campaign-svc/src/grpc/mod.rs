@@ -51,7 +51,7 @@ impl Campaigns {
 }
 
 fn actor<T>(request: &Request<T>) -> Result<Actor, Failure> {
-    Actor::from_metadata(request.metadata())
+    Actor::from_request(request)
 }
 
 fn one<T>(result: Result<T, FieldViolation>) -> Result<T, Failure> {

@@ -89,7 +89,7 @@ impl Suite {
         let mut stops = Vec::new();
 
         let (listener, membership_address) = bind_loopback().await?;
-        let config = membership_svc::config::from_env(db.url.clone())?;
+        let config = membership_svc::config::from_env(Some(db.url.clone()))?;
         let pool = db.pool(8).await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         stops.push(stop);
@@ -102,7 +102,7 @@ impl Suite {
         });
 
         let (listener, coupon_address) = bind_loopback().await?;
-        let config = coupon_svc::config::from_env(db.url.clone())?;
+        let config = coupon_svc::config::from_env(Some(db.url.clone()))?;
         let pool = db.pool(8).await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         stops.push(stop);
@@ -157,7 +157,7 @@ impl Suite {
         std_listener.set_nonblocking(true)?;
         let address = std_listener.local_addr()?;
         let mut config = campaign_svc::Config::new(
-            campaign_svc::config::from_env(self.db.url.clone())?.process,
+            campaign_svc::config::from_env(Some(self.db.url.clone()))?.process,
             format!("http://{}", self.membership_address),
             format!("http://{}", self.campaign_coupon_address),
         );

@@ -33,7 +33,7 @@ pub async fn start() -> anyhow::Result<Harness> {
     let pool = db.pool(8).await?;
     let clock = ManualClock::new(t0());
     let (listener, address) = bind_loopback().await?;
-    let config = coupon_svc::config::from_env(db.url.clone())?;
+    let config = coupon_svc::config::from_env(Some(db.url.clone()))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shared = std::sync::Arc::new(clock.clone());
     let serving_pool = pool.clone();
@@ -67,7 +67,7 @@ impl Harness {
     pub async fn second_instance(&self) -> anyhow::Result<Instance> {
         let pool = self.db.pool(8).await?;
         let (listener, address) = bind_loopback().await?;
-        let config = coupon_svc::config::from_env(self.db.url.clone())?;
+        let config = coupon_svc::config::from_env(Some(self.db.url.clone()))?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let shared = std::sync::Arc::new(self.clock.clone());
         tokio::spawn(async move {

@@ -287,7 +287,7 @@ pub async fn start_membership_at(
 ) -> anyhow::Result<(tonic::transport::Channel, std::net::SocketAddr, Running)> {
     let pool = db.pool(pool_size).await?;
     let (listener, address) = bind_loopback().await?;
-    let config = membership_svc::config::from_env(db.url.clone())?;
+    let config = membership_svc::config::from_env(Some(db.url.clone()))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async {
@@ -313,7 +313,7 @@ pub async fn start_coupon(
 ) -> anyhow::Result<(tonic::transport::Channel, std::net::SocketAddr, Running)> {
     let pool = db.pool(pool_size).await?;
     let (listener, address) = bind_loopback().await?;
-    let config = coupon_svc::config::from_env(db.url.clone())?;
+    let config = coupon_svc::config::from_env(Some(db.url.clone()))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async {
@@ -342,7 +342,7 @@ pub async fn start_campaign(
 ) -> anyhow::Result<(tonic::transport::Channel, Running)> {
     let pool = db.pool(pool_size).await?;
     let (listener, address) = bind_loopback().await?;
-    let from_env = campaign_svc::config::from_env(db.url.clone())?;
+    let from_env = campaign_svc::config::from_env(Some(db.url.clone()))?;
     let mut config = campaign_svc::Config::new(
         from_env.process,
         format!("http://{membership}"),

@@ -23,7 +23,7 @@ pub(super) async fn watch_events(
     svc: &Membership,
     request: Request<pb::WatchEventsRequest>,
 ) -> Rpc<EventStream> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     actor.ensure_operator()?;
     let mut cursor = Cursor::parse("after_cursor", &request.get_ref().after_cursor)
         .map_err(|v| Failure::InvalidArgument(vec![v]))?;

@@ -17,7 +17,7 @@ pub(super) async fn create_transfer(
     svc: &Membership,
     request: Request<pb::CreateTransferRequest>,
 ) -> Rpc<pb::Transfer> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     actor.ensure_operator()?;
     let request = request.into_inner();
     let key = IdempotencyKey::new(&actor, "CreateTransfer", &request.request_id, &request)?;
@@ -69,7 +69,7 @@ pub(super) async fn recharge_budget(
     svc: &Membership,
     request: Request<pb::RechargeBudgetRequest>,
 ) -> Rpc<pb::Transfer> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let shop = shop_id(&request.shop_id)?;
     actor.ensure_shop_admin(&shop.to_string())?;
@@ -93,7 +93,7 @@ pub(super) async fn reserve_budget(
     svc: &Membership,
     request: Request<pb::ReserveBudgetRequest>,
 ) -> Rpc<pb::BudgetReservation> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let shop = shop_id(&request.shop_id)?;
     actor.ensure_shop_admin(&shop.to_string())?;
@@ -132,7 +132,7 @@ pub(super) async fn release_budget_reservation(
     svc: &Membership,
     request: Request<pb::ReleaseBudgetReservationRequest>,
 ) -> Rpc<pb::BudgetReservation> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let id: uuid::Uuid = request
         .reservation_id
@@ -164,7 +164,7 @@ pub(super) async fn list_ledger_entries(
     svc: &Membership,
     request: Request<pb::ListLedgerEntriesRequest>,
 ) -> Rpc<pb::ListLedgerEntriesResponse> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let (shop, user) = shop_and_user(&request.shop_id, &request.user_id)?;
     actor
@@ -210,7 +210,7 @@ pub(super) async fn list_budget_balances(
     svc: &Membership,
     request: Request<pb::ListBudgetBalancesRequest>,
 ) -> Rpc<pb::ListBudgetBalancesResponse> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let shop = shop_id(&request.get_ref().shop_id)?;
     actor.ensure_shop_admin(&shop.to_string())?;
     let mut conn = svc.conn().await?;
@@ -231,7 +231,7 @@ pub(super) async fn expire_points(
     svc: &Membership,
     request: Request<pb::ExpirePointsRequest>,
 ) -> Rpc<pb::ExpirePointsResponse> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let shop = match request.shop_id.as_str() {
         "" => {

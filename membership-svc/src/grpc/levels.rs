@@ -14,7 +14,7 @@ pub(super) async fn get_level_rules(
     svc: &Membership,
     request: Request<pb::GetLevelRulesRequest>,
 ) -> Rpc<pb::LevelRules> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let id = shop_id(&request.get_ref().shop_id)?;
     actor.ensure_shop_admin(&id.to_string())?;
     let mut conn = svc.conn().await?;
@@ -27,7 +27,7 @@ pub(super) async fn update_level_rules(
     svc: &Membership,
     request: Request<pb::UpdateLevelRulesRequest>,
 ) -> Rpc<pb::UpdateLevelRulesResponse> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let id = shop_id(&request.shop_id)?;
     actor.ensure_shop_admin(&id.to_string())?;
@@ -52,7 +52,7 @@ pub(super) async fn update_level_benefits(
     svc: &Membership,
     request: Request<pb::UpdateLevelBenefitsRequest>,
 ) -> Rpc<pb::UpdateLevelBenefitsResponse> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let id = shop_id(&request.shop_id)?;
     actor.ensure_shop_admin(&id.to_string())?;

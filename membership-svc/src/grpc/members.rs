@@ -27,7 +27,7 @@ pub(super) async fn send_card_sms_code(
     svc: &Membership,
     request: Request<pb::SendCardSmsCodeRequest>,
 ) -> Rpc<pb::SendCardSmsCodeResponse> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let (shop, user) = shop_and_user(&request.shop_id, &request.user_id)?;
     actor.ensure_user(user.as_str())?;
@@ -54,7 +54,7 @@ pub(super) async fn open_card(
     svc: &Membership,
     request: Request<pb::OpenCardRequest>,
 ) -> Rpc<pb::Membership> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let (shop, user) = shop_and_user(&request.shop_id, &request.user_id)?;
     actor.ensure_user(user.as_str())?;
@@ -105,7 +105,7 @@ pub(super) async fn quit_membership(
     svc: &Membership,
     request: Request<pb::QuitMembershipRequest>,
 ) -> Rpc<pb::Membership> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let (shop, user) = shop_and_user(&request.shop_id, &request.user_id)?;
     actor.ensure_user(user.as_str())?;
@@ -127,7 +127,7 @@ pub(super) async fn get_membership(
     svc: &Membership,
     request: Request<pb::GetMembershipRequest>,
 ) -> Rpc<pb::Membership> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let (shop, user) = shop_and_user(&request.get_ref().shop_id, &request.get_ref().user_id)?;
     actor
         .ensure_user(user.as_str())
@@ -200,7 +200,7 @@ pub(super) async fn list_members(
     svc: &Membership,
     request: Request<pb::ListMembersRequest>,
 ) -> Rpc<pb::ListMembersResponse> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let id = shop_id(&request.shop_id)?;
     actor.ensure_shop_admin(&id.to_string())?;
@@ -239,7 +239,7 @@ pub(super) async fn follow_shop(
     svc: &Membership,
     request: Request<pb::FollowShopRequest>,
 ) -> Rpc<pb::FollowShopResponse> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let key = IdempotencyKey::new(&actor, "FollowShop", &request.request_id, &request)?;
     set_following(
@@ -257,7 +257,7 @@ pub(super) async fn unfollow_shop(
     svc: &Membership,
     request: Request<pb::UnfollowShopRequest>,
 ) -> Rpc<pb::FollowShopResponse> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let key = IdempotencyKey::new(&actor, "UnfollowShop", &request.request_id, &request)?;
     set_following(

@@ -29,36 +29,15 @@ pub struct Membership {
     clock: SharedClock,
     key: HashKey,
     sender: Arc<dyn SmsSender>,
-    /// OR-1: who may report order events.
-    order_services: Arc<[String]>,
 }
 
 impl Membership {
-    pub fn new(
-        store: Store,
-        clock: SharedClock,
-        key: HashKey,
-        sender: Arc<dyn SmsSender>,
-        order_services: Vec<String>,
-    ) -> Self {
+    pub fn new(store: Store, clock: SharedClock, key: HashKey, sender: Arc<dyn SmsSender>) -> Self {
         Self {
             store,
             clock,
             key,
             sender,
-            order_services: order_services.into(),
-        }
-    }
-
-    /// OR-1: only the commerce platform's order system reports order events.
-    fn ensure_order_system(&self, actor: &memberhub_kit::actor::Actor) -> Result<(), Failure> {
-        match actor {
-            memberhub_kit::actor::Actor::Service { name } if self.order_services.contains(name) => {
-                Ok(())
-            }
-            _ => Err(Failure::PermissionDenied(
-                "only the order system may report order events".into(),
-            )),
         }
     }
 

@@ -13,8 +13,9 @@ pub(super) async fn report_order_event(
     svc: &Membership,
     request: Request<pb::ReportOrderEventRequest>,
 ) -> Rpc<pb::ReportOrderEventResponse> {
-    let actor = Actor::from_metadata(request.metadata())?;
-    svc.ensure_order_system(&actor)?;
+    let actor = Actor::from_request(&request)?;
+    // OR-1: only the order system is granted these methods (`memberhub_kit::auth`).
+    actor.ensure_service()?;
     let request = request.into_inner();
     let key = IdempotencyKey::new(&actor, "ReportOrderEvent", &request.request_id, &request)?;
     let event = convert::single_order_event(request.event.as_ref())?;
@@ -41,8 +42,9 @@ pub(super) async fn batch_report_order_events(
     svc: &Membership,
     request: Request<pb::BatchReportOrderEventsRequest>,
 ) -> Rpc<pb::BatchReportOrderEventsResponse> {
-    let actor = Actor::from_metadata(request.metadata())?;
-    svc.ensure_order_system(&actor)?;
+    let actor = Actor::from_request(&request)?;
+    // OR-1: only the order system is granted these methods (`memberhub_kit::auth`).
+    actor.ensure_service()?;
     let request = request.into_inner();
     let key = IdempotencyKey::new(
         &actor,

@@ -17,7 +17,7 @@ pub(super) async fn create_shop(
     svc: &Membership,
     request: Request<pb::CreateShopRequest>,
 ) -> Result<Response<pb::Shop>, Status> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     actor.ensure_operator()?;
     let request = request.into_inner();
     let key = IdempotencyKey::new(&actor, "CreateShop", &request.request_id, &request)?;
@@ -45,7 +45,7 @@ pub(super) async fn get_shop(
     svc: &Membership,
     request: Request<pb::GetShopRequest>,
 ) -> Result<Response<pb::Shop>, Status> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let id = shop_id(&request.get_ref().shop_id)?;
     actor.ensure_shop_admin(&id.to_string())?;
     let mut conn = svc.conn().await?;
@@ -59,7 +59,7 @@ pub(super) async fn get_program(
     svc: &Membership,
     request: Request<pb::GetProgramRequest>,
 ) -> Result<Response<pb::Program>, Status> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let id = shop_id(&request.get_ref().shop_id)?;
     actor.ensure_shop_admin(&id.to_string())?;
     let mut conn = svc.conn().await?;
@@ -70,7 +70,7 @@ pub(super) async fn set_join_policy(
     svc: &Membership,
     request: Request<pb::SetJoinPolicyRequest>,
 ) -> Result<Response<pb::Program>, Status> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let id = shop_id(&request.shop_id)?;
     actor.ensure_shop_admin(&id.to_string())?;
@@ -99,7 +99,7 @@ pub(super) async fn hold_card_join(
     svc: &Membership,
     request: Request<pb::HoldCardJoinRequest>,
 ) -> Result<Response<pb::CardJoinHold>, Status> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     actor.ensure_operator()?;
     let request = request.into_inner();
     let key = IdempotencyKey::new(&actor, "HoldCardJoin", &request.request_id, &request)?;
@@ -131,7 +131,7 @@ pub(super) async fn release_card_join_hold(
     svc: &Membership,
     request: Request<pb::ReleaseCardJoinHoldRequest>,
 ) -> Result<Response<pb::CardJoinHold>, Status> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     actor.ensure_operator()?;
     let request = request.into_inner();
     let key = IdempotencyKey::new(&actor, "ReleaseCardJoinHold", &request.request_id, &request)?;
@@ -158,7 +158,7 @@ pub(super) async fn update_card_face(
     svc: &Membership,
     request: Request<pb::UpdateCardFaceRequest>,
 ) -> Result<Response<pb::Program>, Status> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let id = shop_id(&request.shop_id)?;
     actor.ensure_shop_admin(&id.to_string())?;
@@ -190,7 +190,7 @@ pub(super) async fn activate_sms_service(
     svc: &Membership,
     request: Request<pb::ActivateSmsServiceRequest>,
 ) -> Result<Response<pb::Program>, Status> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let id = shop_id(&request.shop_id)?;
     actor.ensure_shop_admin(&id.to_string())?;
@@ -211,7 +211,7 @@ pub(super) async fn set_sms_verification(
     svc: &Membership,
     request: Request<pb::SetSmsVerificationRequest>,
 ) -> Result<Response<pb::Program>, Status> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let id = shop_id(&request.shop_id)?;
     actor.ensure_shop_admin(&id.to_string())?;
@@ -232,7 +232,7 @@ pub(super) async fn update_program_settings(
     svc: &Membership,
     request: Request<pb::UpdateProgramSettingsRequest>,
 ) -> Result<Response<pb::UpdateProgramSettingsResponse>, Status> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let id = shop_id(&request.shop_id)?;
     actor.ensure_shop_admin(&id.to_string())?;
@@ -267,7 +267,7 @@ pub(super) async fn get_member_center(
     svc: &Membership,
     request: Request<pb::GetMemberCenterRequest>,
 ) -> Result<Response<pb::MemberCenter>, Status> {
-    let actor = Actor::from_metadata(request.metadata())?;
+    let actor = Actor::from_request(&request)?;
     let request = request.into_inner();
     let mut violations = Violations::new();
     let id = violations.check(ShopId::parse("shop_id", &request.shop_id));

@@ -27,7 +27,7 @@ pub async fn start() -> anyhow::Result<Harness> {
             .ok_or_else(|| anyhow::anyhow!("time"))?,
     );
     let (listener, address) = bind_loopback().await?;
-    let config = membership_svc::config::from_env(db.url.clone())?;
+    let config = membership_svc::config::from_env(Some(db.url.clone()))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shared = std::sync::Arc::new(clock.clone());
     tokio::spawn(async move {
