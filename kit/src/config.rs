@@ -7,6 +7,7 @@
 //! | `MEMBERHUB_DB_POOL_SIZE` | connections per service pool | 8 |
 //! | `MEMBERHUB_REQUEST_TIMEOUT_MS` | server-side deadline for one RPC | 10000 |
 //! | `MEMBERHUB_CONCURRENCY_LIMIT` | RPCs in flight per server | 1024 |
+//! | `MEMBERHUB_DRAIN_TIMEOUT_MS` | after SIGTERM, how long open calls and streams (`WatchEvents`) may finish before the server closes them | 10000 |
 //! | `MEMBERHUB_METRICS_LISTEN` | address for a service's `/metrics` | not served |
 //! | `MEMBERHUB_LOG_FORMAT` | `pretty` or `json` | pretty |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/gRPC collector; unset: no export | — |
@@ -33,6 +34,8 @@ pub struct ServiceConfig {
     pub pool_size: u32,
     pub request_timeout: Duration,
     pub concurrency_limit: usize,
+    /// After shutdown is asked for, how long in-flight calls and open streams may finish.
+    pub drain_timeout: Duration,
     /// Where a service process serves Prometheus `/metrics` (`MEMBERHUB_METRICS_LISTEN`);
     /// `None`: not served by the service (the all-in-one `memberhub dev` serves it on the
     /// gateway's port).
@@ -48,6 +51,7 @@ impl Default for ServiceConfig {
             pool_size: 8,
             request_timeout: Duration::from_secs(10),
             concurrency_limit: 1024,
+            drain_timeout: Duration::from_secs(10),
             metrics_listen: None,
             verifier: Arc::new(Verifier::development()),
         }
@@ -80,6 +84,12 @@ impl ServiceConfig {
                 defaults.concurrency_limit,
                 |v| *v >= 1,
             )?,
+            drain_timeout: Duration::from_millis(parse(
+                &lookup,
+                "MEMBERHUB_DRAIN_TIMEOUT_MS",
+                defaults.drain_timeout.as_millis() as u64,
+                |v| *v >= 1,
+            )?),
             metrics_listen: lookup("MEMBERHUB_METRICS_LISTEN")
                 .map(|raw| {
                     raw.parse()

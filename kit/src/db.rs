@@ -114,8 +114,14 @@ pub fn private_cluster_dir() -> PathBuf {
         .join("memberhub-pg")
 }
 
+/// The longest one statement may run on any pool (set per session at connect).
+pub const STATEMENT_TIMEOUT: &str = "30s";
+/// The longest a session may sit idle inside an open transaction.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
+
 /// A pool to `url`. Acquiring waits at most 3 s so that an unreachable database turns
 /// into UNAVAILABLE quickly instead of piling up requests.
+
 pub async fn connect(url: &str, pool_size: u32, application: &str) -> Result<PgPool, DbError> {
     let options = url
         .parse::<PgConnectOptions>()
@@ -123,7 +129,16 @@ pub async fn connect(url: &str, pool_size: u32, application: &str) -> Result<PgP
             url: redact(url),
             source,
         })?
-        .application_name(application);
+        .application_name(application)
+        // A runaway statement or a transaction left open by a stuck task must not hold locks
+        // (and the hot rows behind them) for ever.
+        .options([
+            ("statement_timeout", STATEMENT_TIMEOUT),
+            (
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_TIMEOUT,
+            ),
+        ]);
     PgPoolOptions::new()
         .max_connections(pool_size)
         .acquire_timeout(Duration::from_secs(3))

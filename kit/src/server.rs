@@ -128,7 +128,21 @@ impl GrpcServer {
         // Small RPCs: do not wait for Nagle.
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-        let result = tonic::transport::Server::builder()
+        // Graceful shutdown waits for every connection to finish, and a `WatchEvents` stream
+        // never does: after the drain timeout the server is dropped, closing what is left.
+        let (asked, shutdown_asked) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = asked.send(());
+        };
+        let drain = self.config.drain_timeout;
+        let drained = async move {
+            match shutdown_asked.await {
+                Ok(()) => tokio::time::sleep(drain).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let server = tonic::transport::Server::builder()
             // honours grpc-timeout too: the smaller deadline wins
             .timeout(self.config.request_timeout)
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -140,8 +154,14 @@ impl GrpcServer {
                 verifier: self.config.verifier.clone(),
             })
             .add_routes(routes.routes())
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await;
+            .serve_with_incoming_shutdown(incoming, shutdown);
+        let result = tokio::select! {
+            result = server => result,
+            () = drained => {
+                tracing::warn!(service = self.name, drain_ms = drain.as_millis() as u64, "drain timeout: closing open calls and streams");
+                Ok(())
+            }
+        };
         if let Some(watcher) = watcher {
             watcher.abort();
         }

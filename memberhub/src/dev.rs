@@ -107,24 +107,22 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     if args.exit_after_start {
         return suite.shutdown().await.map_err(anyhow::Error::msg);
     }
-    let sms_pool = memberhub_kit::db::connect(&database_url, 1, "memberhub-dev-sms").await?;
     tokio::select! {
         () = memberhub_kit::server::shutdown_signal() => {}
         result = suite.wait_for_failure() => result.map_err(anyhow::Error::msg)?,
-        () = print_sms(sms_pool) => {}
+        () = print_sms() => {}
     }
     suite.shutdown().await.map_err(anyhow::Error::msg)
 }
 
-/// MP-4: prints each card-verification SMS the recording sender keeps, as it is "sent",
-/// so a person trying the card opening can read the code (masked phone, never the number).
-async fn print_sms(pool: sqlx::PgPool) {
+/// MP-4: prints each card-verification SMS the recording sender keeps in memory, as it is
+/// "sent", so a person trying the card opening can read the code (masked phone, never the
+/// number).
+async fn print_sms() {
     let mut seen = chrono::Utc::now();
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        let Ok(mut messages) = membership_svc::store::sms::latest_messages(&pool, 50).await else {
-            continue;
-        };
+        let mut messages = membership_svc::store::sms::latest_messages(50);
         messages.reverse();
         let since = seen;
         for message in messages.into_iter().filter(|m| m.sent_at > since) {

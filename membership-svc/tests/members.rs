@@ -111,6 +111,26 @@ async fn mp4_a_six_digit_code_is_sent_valid_five_minutes_with_a_resend_after_six
 }
 
 #[tokio::test]
+async fn mp4_a_sent_code_is_stored_only_as_a_keyed_hash() -> anyhow::Result<()> {
+    let mut h = start().await?;
+    let shop = sms_shop(&mut h).await?;
+    send_code(&h, &shop, "u1", PHONE).await?;
+    let code = latest_code(&h, PHONE).await?;
+    let pool = h.db.pool(1).await?;
+    // every row of every table the code could have reached, as text
+    let dump: Vec<String> = sqlx::query_scalar(
+        "SELECT t::text FROM membership.sms_messages t
+         UNION ALL SELECT t::text FROM membership.sms_codes t
+         UNION ALL SELECT t::text FROM membership.idempotency_keys t",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert!(!dump.is_empty());
+    assert!(dump.iter().all(|row| !row.contains(&code)), "{dump:?}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn mp4_opening_the_card_needs_the_code_and_success_consumes_it() -> anyhow::Result<()> {
     let mut h = start().await?;
     let shop = sms_shop(&mut h).await?;

@@ -340,7 +340,7 @@ async fn open_card_with_the_sms_code(j: &Journey) -> anyhow::Result<()> {
         (239..=241).contains(&validity_after_resend),
         "MP-4: valid 5 minutes, resend after 60 s: {sent}"
     );
-    let code = sent_sms_code(&j.w, &j.shop, PHONE).await?;
+    let code = sent_sms_code(&j.shop, PHONE).await?;
 
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let open = |sms_code: &str| json!({"phone": PHONE, "sms_code": sms_code, "source": "STOREFRONT", "profile": {"nickname": "小林"}});
@@ -648,12 +648,9 @@ fn time(value: &Value) -> anyhow::Result<DateTime<Utc>> {
 }
 
 /// MP-4: the code membership-svc sent to `phone` for `shop`, from its record of sent SMS.
-async fn sent_sms_code(w: &World, shop: &str, phone: &str) -> anyhow::Result<String> {
-    let pool = w.db.pool(1).await?;
-    let messages = membership_svc::store::sms::recorded_messages(&pool, phone)
-        .await
+async fn sent_sms_code(shop: &str, phone: &str) -> anyhow::Result<String> {
+    let messages = membership_svc::store::sms::recorded_messages(phone)
         .map_err(|e| anyhow::anyhow!("reading the recorded SMS: {e}"));
-    pool.close().await;
     let latest = messages?
         .into_iter()
         .filter(|m| m.shop_id.to_string().eq_ignore_ascii_case(shop))

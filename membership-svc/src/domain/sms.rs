@@ -104,11 +104,29 @@ pub fn new_code() -> String {
     format!("{:06}", random % 1_000_000)
 }
 
-/// MP-4: the message sent to the shopper.
-pub fn message_body(card_name: &str, code: &str) -> String {
-    format!(
-        "【{card_name}】Your member card verification code is {code}. It is valid for 5 minutes."
-    )
+/// MP-4: the verification message sent to the shopper.
+#[derive(Debug, Clone)]
+pub struct VerificationSms {
+    pub card_name: String,
+    pub code: String,
+}
+
+impl VerificationSms {
+    /// The text the shopper receives.
+    pub fn text(&self) -> String {
+        Self::with_code(&self.card_name, &self.code)
+    }
+
+    /// The text with the code masked: what may be kept once the message is sent.
+    pub fn redacted(&self) -> String {
+        Self::with_code(&self.card_name, "******")
+    }
+
+    fn with_code(card_name: &str, code: &str) -> String {
+        format!(
+            "【{card_name}】Your member card verification code is {code}. It is valid for 5 minutes."
+        )
+    }
 }
 
 /// A code as the shopper typed it: exactly 6 digits.

@@ -59,7 +59,10 @@ pub async fn send_code(
             conn,
             shop_id,
             phone,
-            &sms::message_body(&program.card_face.card_name, &code),
+            &sms::VerificationSms {
+                card_name: program.card_face.card_name.clone(),
+                code,
+            },
             now,
         )
         .await?;

@@ -5,7 +5,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::ids::{ShopId, UserId};
-use crate::domain::sms::{self, HashKey, Phone, SentCode};
+use crate::domain::sms::{self, HashKey, Phone, SentCode, VerificationSms};
 use crate::error::Error;
 
 /// The code last sent to the shopper for the shop, locked.
@@ -102,24 +102,47 @@ pub async fn count_wrong_code(
     Ok(counted.is_some())
 }
 
-/// Where card-verification messages go. The default records them in `sms_messages`,
-/// which tests and `memberhub dev` read; a real gateway implements the same trait.
+/// Where card-verification messages go. A real SMS gateway implements this trait; the
+/// default records them (see [`RecordingSender`]).
 pub trait SmsSender: Send + Sync + std::fmt::Debug {
-    /// Sends `body` to `phone` as part of the caller's transaction.
+    /// Sends `sms` to `phone` as part of the caller's transaction.
     fn send<'a>(
         &'a self,
         conn: &'a mut PgConnection,
         shop_id: ShopId,
         phone: &'a Phone,
-        body: &'a str,
+        sms: &'a VerificationSms,
         now: DateTime<Utc>,
     ) -> futures::future::BoxFuture<'a, Result<(), Error>>;
 }
 
-/// The recording sender: the phone is kept only hashed and masked.
+/// The recording sender. The database keeps each message with its code masked and the phone
+/// only hashed and masked (MP-4: codes are stored only as keyed hashes, in `sms_codes`); the
+/// full text, code included, stays in this process's memory for the tests and `memberhub dev`
+/// that play the shopper's phone.
 #[derive(Debug, Clone)]
 pub struct RecordingSender {
     pub key: HashKey,
+}
+
+/// A message as the shopper's phone would show it (kept in memory only).
+#[derive(Debug, Clone)]
+pub struct RecordedSms {
+    pub shop_id: Uuid,
+    phone_hash: Vec<u8>,
+    pub phone_masked: String,
+    pub body: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// How many messages the in-memory record keeps (the oldest are forgotten first).
+const RECORDED_CAPACITY: usize = 10_000;
+
+fn recorded() -> &'static std::sync::Mutex<std::collections::VecDeque<RecordedSms>> {
+    static RECORDED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::VecDeque<RecordedSms>>,
+    > = std::sync::OnceLock::new();
+    RECORDED.get_or_init(Default::default)
 }
 
 impl SmsSender for RecordingSender {
@@ -128,61 +151,61 @@ impl SmsSender for RecordingSender {
         conn: &'a mut PgConnection,
         shop_id: ShopId,
         phone: &'a Phone,
-        body: &'a str,
+        sms: &'a VerificationSms,
         now: DateTime<Utc>,
     ) -> futures::future::BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
+            let phone_hash = self.key.phone(phone);
             sqlx::query!(
                 "INSERT INTO membership.sms_messages (shop_id, phone_hash, phone_masked, body, sent_at)
                  VALUES ($1, $2, $3, $4, $5)",
                 shop_id.as_uuid(),
-                self.key.phone(phone),
+                phone_hash,
                 phone.masked(),
-                body,
+                sms.redacted(),
                 now,
             )
             .execute(&mut *conn)
             .await?;
+            // Recorded when the insert succeeded; a rolled-back opening may still leave its
+            // message here, as a real SMS would have been delivered.
+            if let Ok(mut messages) = recorded().lock() {
+                if messages.len() >= RECORDED_CAPACITY {
+                    messages.pop_front();
+                }
+                messages.push_back(RecordedSms {
+                    shop_id: shop_id.as_uuid(),
+                    phone_hash,
+                    phone_masked: phone.masked(),
+                    body: sms.text(),
+                    sent_at: now,
+                });
+            }
             Ok(())
         })
     }
 }
 
-/// A message the recording sender kept.
-#[derive(Debug, Clone)]
-pub struct RecordedSms {
-    pub shop_id: Uuid,
-    pub phone_masked: String,
-    pub body: String,
-    pub sent_at: DateTime<Utc>,
-}
-
-/// The messages recorded for `phone`, newest first (for tests and `memberhub dev`), hashed
-/// with the key the service uses (see `crate::config::phone_hash_key`).
-pub async fn recorded_messages(pool: &PgPool, phone: &str) -> Result<Vec<RecordedSms>, Error> {
+/// The messages this process's recording sender sent to `phone`, newest first (for tests and
+/// `memberhub dev`), hashed with the key the service uses (see
+/// `crate::config::phone_hash_key`).
+pub fn recorded_messages(phone: &str) -> Result<Vec<RecordedSms>, Error> {
     let phone = Phone::parse("phone", phone)
         .map_err(|v| Error::Rejected(memberhub_kit::error::Failure::InvalidArgument(vec![v])))?;
-    let key = crate::config::phone_hash_key();
-    let rows = sqlx::query_as!(
-        RecordedSms,
-        "SELECT shop_id, phone_masked, body, sent_at FROM membership.sms_messages
-         WHERE phone_hash = $1 ORDER BY message_id DESC",
-        key.phone(&phone),
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows)
+    let hash = crate::config::phone_hash_key().phone(&phone);
+    Ok(latest_messages(usize::MAX)
+        .into_iter()
+        .filter(|m| m.phone_hash == hash)
+        .collect())
 }
 
-/// The newest recorded messages of all phones (what `memberhub dev` prints).
-pub async fn latest_messages(pool: &PgPool, limit: i64) -> Result<Vec<RecordedSms>, Error> {
-    Ok(sqlx::query_as!(
-        RecordedSms,
-        "SELECT shop_id, phone_masked, body, sent_at FROM membership.sms_messages ORDER BY message_id DESC LIMIT $1",
-        limit,
-    )
-    .fetch_all(pool)
-    .await?)
+/// The newest messages this process's recording sender sent, newest first (what
+/// `memberhub dev` prints).
+pub fn latest_messages(limit: usize) -> Vec<RecordedSms> {
+    recorded()
+        .lock()
+        .map(|messages| messages.iter().rev().take(limit).cloned().collect())
+        .unwrap_or_default()
 }
 
 /// MP-4: what to store for a freshly sent code.

@@ -715,13 +715,28 @@ pub async fn assert_ledger_balanced(h: &Harness) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the recording sender sent to `phone` for this harness's shops, newest first. The
+/// record is per process and tests may share a process and a phone, so it is narrowed to the
+/// shops of this test's own database.
+async fn recorded_here(
+    h: &Harness,
+    phone: &str,
+) -> anyhow::Result<Vec<membership_svc::store::sms::RecordedSms>> {
+    let pool = h.db.pool(1).await?;
+    let shops: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT shop_id FROM membership.shops")
+        .fetch_all(&pool)
+        .await?;
+    pool.close().await;
+    Ok(membership_svc::store::sms::recorded_messages(phone)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .into_iter()
+        .filter(|m| shops.contains(&m.shop_id))
+        .collect())
+}
+
 /// The latest 6-digit SMS code sent to `phone` (from the recording sender).
 pub async fn latest_code(h: &Harness, phone: &str) -> anyhow::Result<String> {
-    let pool = h.db.pool(1).await?;
-    let messages = membership_svc::store::sms::recorded_messages(&pool, phone)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    pool.close().await;
+    let messages = recorded_here(h, phone).await?;
     let body = messages
         .first()
         .map(|m| m.body.clone())
@@ -737,12 +752,7 @@ pub async fn latest_code(h: &Harness, phone: &str) -> anyhow::Result<String> {
 
 /// How many messages were sent to `phone`.
 pub async fn messages_sent(h: &Harness, phone: &str) -> anyhow::Result<usize> {
-    let pool = h.db.pool(1).await?;
-    let messages = membership_svc::store::sms::recorded_messages(&pool, phone)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    pool.close().await;
-    Ok(messages.len())
+    Ok(recorded_here(h, phone).await?.len())
 }
 
 /// The status of a call (through a helper) that must fail; an error when it succeeded.
