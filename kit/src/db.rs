@@ -121,7 +121,6 @@ pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
 
 /// A pool to `url`. Acquiring waits at most 3 s so that an unreachable database turns
 /// into UNAVAILABLE quickly instead of piling up requests.
-
 pub async fn connect(url: &str, pool_size: u32, application: &str) -> Result<PgPool, DbError> {
     let options = url
         .parse::<PgConnectOptions>()
