@@ -448,7 +448,8 @@ async fn oc10_daily_series_in_shop_time_is_final_from_the_next_day() -> anyhow::
         shop_id: shop.clone(),
         user_id: user.into(),
     };
-    for user in ["a", "b", "c"] {
+    // exposures count shoppers, not views: "a" looking twice counts once
+    for user in ["a", "b", "c", "a"] {
         s.campaign
             .get_storefront_offers(req(&shopper(user), view(user)))
             .await?;

@@ -9,6 +9,9 @@
 //! | `MEMBERHUB_JWT_ISSUER` / `MEMBERHUB_JWT_AUDIENCE` | `memberhub` / `memberhub-api` |
 //! | `MEMBERHUB_BACKOFFICE_ORIGIN` | `http://localhost:3000` (CORS, comma-separated) |
 //! | `MEMBERHUB_REQUEST_TIMEOUT_MS` | 10000 |
+//! | `MEMBERHUB_CONCURRENCY_LIMIT` | 1024: requests in flight; past it 503 with `Retry-After` |
+//! | `MEMBERHUB_HEADER_READ_TIMEOUT_MS` | 5000: a client must send its request headers within this |
+//! | `MEMBERHUB_DRAIN_TIMEOUT_MS` | 10000: after shutdown is asked, how long open requests may finish |
 //! | `MEMBERHUB_COMPOSE_DEADLINE_MS` | 300: each optional section of a composed page (MP-5) |
 //! | `MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS` | 2000: the section a composed page cannot do without |
 //!
@@ -39,6 +42,12 @@ pub struct Config {
     pub signer: Arc<Signer>,
     pub backoffice_origins: Vec<http::HeaderValue>,
     pub request_timeout: Duration,
+    /// Requests in flight before the gateway sheds (503).
+    pub concurrency_limit: usize,
+    /// How long a client may take to send its request headers.
+    pub header_read_timeout: Duration,
+    /// After shutdown is asked, how long open requests may finish.
+    pub drain_timeout: Duration,
     /// MP-5: the deadline of each optional upstream call of a composed page; a section that
     /// misses it is left out and listed as degraded.
     pub compose_deadline: Duration,
@@ -119,6 +128,14 @@ impl Config {
             signer: Arc::new(signer),
             backoffice_origins,
             request_timeout,
+            concurrency_limit: service.concurrency_limit,
+            header_read_timeout: Duration::from_millis(parse(
+                &lookup,
+                "MEMBERHUB_HEADER_READ_TIMEOUT_MS",
+                5000,
+                |v| *v >= 1,
+            )?),
+            drain_timeout: service.drain_timeout,
             compose_deadline,
             compose_critical_deadline,
         })

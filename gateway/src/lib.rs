@@ -19,7 +19,8 @@ pub mod views;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
@@ -54,13 +55,20 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .merge(docs)
         .merge(api)
         .merge(memberhub_kit::metrics::router())
-        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // the span (with the caller's W3C parent) wraps the handler and its upstream calls
         .layer(axum::middleware::from_fn(trace_request))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::x_request_id())
+                // Past the limit a request is refused at once (503, Retry-After) instead of
+                // queueing behind the others and spending its deadline waiting.
+                .layer(HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                    config.concurrency_limit,
+                ))
                 .layer(TimeoutLayer::with_status_code(
                     http::StatusCode::GATEWAY_TIMEOUT,
                     config.request_timeout,
@@ -69,17 +77,53 @@ pub fn app(state: AppState, config: &Config) -> Router {
         )
 }
 
+/// The largest request body a route reads (413 beyond).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// What an overloaded gateway asks a client to wait before retrying, in seconds.
+const RETRY_AFTER_SECONDS: u32 = 1;
+
+async fn overloaded(_: tower::BoxError) -> Response {
+    metrics::counter!("http_server_shed_total").increment(1);
+    let mut response = ApiError::from(tonic::Status::unavailable(
+        "the gateway is overloaded: retry later",
+    ))
+    .into_response();
+    response.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from(RETRY_AFTER_SECONDS),
+    );
+    response
+}
+
+/// Traces every request and records RED metrics labelled by the route template (never the
+/// raw path, whose ids would make every request a new series).
 async fn trace_request(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
     let span = tracing::info_span!(
         "http",
-        http.method = %request.method(),
+        http.method = %method,
+        http.route = %route,
         http.path = %request.uri().path(),
         request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or(""),
         otel.kind = "server",
     );
     memberhub_kit::telemetry::set_parent_from_headers(&span, request.headers());
     let response = next.run(request).instrument(span.clone()).await;
-    tracing::info!(parent: &span, status = response.status().as_u16(), "handled");
+    let status = response.status().as_u16();
+    tracing::info!(parent: &span, status, "handled");
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_server_requests_total", &labels).increment(1);
+    metrics::histogram!("http_server_request_seconds", &labels[..2])
+        .record(started.elapsed().as_secs_f64());
     response
 }
 
@@ -118,7 +162,9 @@ pub fn state(config: &Config) -> Result<AppState, tonic::transport::Error> {
     })
 }
 
-/// Serves the gateway on `listener` until `shutdown` completes.
+/// Serves the gateway on `listener` until `shutdown` completes, then lets open requests
+/// finish for at most the drain timeout. A client that does not finish sending its headers
+/// within the header-read timeout is disconnected (a slow-loris holds no connection).
 pub async fn serve(
     config: Config,
     listener: tokio::net::TcpListener,
@@ -126,8 +172,40 @@ pub async fn serve(
 ) -> Result<(), memberhub_kit::BoxError> {
     let app = app(state(&config)?, &config);
     tracing::info!(address = ?listener.local_addr().ok(), "serving HTTP gateway");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // e.g. out of file descriptors: back off instead of spinning
+                    tracing::warn!(error = %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(error = %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(config.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain timeout: closing open connections");
+    }
     Ok(())
 }

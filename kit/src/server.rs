@@ -148,7 +148,10 @@ impl GrpcServer {
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(PropagateRequestIdLayer::x_request_id())
             // the span must exist before the limit so queued RPCs are traced too
-            .layer(RpcTelemetryLayer { service: self.name })
+            .layer(RpcTelemetryLayer {
+                service: self.name,
+                methods: std::sync::Arc::new(known_methods()),
+            })
             .layer(ShedLayer::new(self.config.concurrency_limit))
             .layer(crate::auth::AuthLayer {
                 verifier: self.config.verifier.clone(),
@@ -204,11 +207,47 @@ async fn watch_readiness(pool: sqlx::PgPool, health: HealthReporter, services: V
     }
 }
 
+/// Every gRPC path this suite defines (`/package.Service/Method`), plus health and
+/// reflection: the only values the metrics `method` label takes.
+fn known_methods() -> std::collections::HashSet<String> {
+    use prost::Message;
+    let mut methods: std::collections::HashSet<String> = [
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect();
+    for encoded in [
+        memberhub_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ] {
+        let Ok(set) = prost_types::FileDescriptorSet::decode(encoded) else {
+            continue;
+        };
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    methods.insert(format!(
+                        "/{}.{}/{}",
+                        file.package(),
+                        service.name(),
+                        method.name()
+                    ));
+                }
+            }
+        }
+    }
+    methods
+}
+
 /// Per RPC: a span parented on the caller's W3C trace context, RED metrics, and the
-/// trace id echoed in the `x-trace-id` response header so callers can quote it.
-#[derive(Debug, Clone, Copy)]
+/// trace id echoed in the `x-trace-id` response header so callers can quote it. The metrics
+/// `method` label is a defined method's path or `unknown`, never whatever path a caller sent.
+#[derive(Debug, Clone)]
 pub struct RpcTelemetryLayer {
     service: &'static str,
+    methods: std::sync::Arc<std::collections::HashSet<String>>,
 }
 
 impl<S> tower::Layer<S> for RpcTelemetryLayer {
@@ -218,6 +257,7 @@ impl<S> tower::Layer<S> for RpcTelemetryLayer {
         RpcTelemetry {
             inner,
             service: self.service,
+            methods: self.methods.clone(),
         }
     }
 }
@@ -226,6 +266,7 @@ impl<S> tower::Layer<S> for RpcTelemetryLayer {
 pub struct RpcTelemetry<S> {
     inner: S,
     service: &'static str,
+    methods: std::sync::Arc<std::collections::HashSet<String>>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -245,7 +286,12 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let method = request.uri().path().to_string();
+        let path = request.uri().path();
+        let method = if self.methods.contains(path) {
+            path.to_string()
+        } else {
+            "unknown".to_string()
+        };
         let request_id = request
             .headers()
             .get("x-request-id")

@@ -47,7 +47,7 @@ pub(super) async fn get(
         offers.open_card_gift_claim = claim.as_ref().map(convert::claim);
         // OC-3: only to a shopper who has not opened the card; OC-8: only while packs last.
         if in_audience(&view) && gift.packs_left > 0 && claim.is_none() {
-            stats::count_exposure(&mut conn, &gift, now).await?;
+            stats::count_exposure(&mut conn, &gift, &user, now).await?;
             offers.open_card_gift = Some(convert::open_card_gift(&gift, now));
         }
     }

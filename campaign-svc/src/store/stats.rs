@@ -1,5 +1,6 @@
-//! OC-10: the counters behind the daily series. Exposures and cards opened are counted as
-//! they happen, per shop-local day; packs granted and prize totals are read from claims.
+//! OC-10: the facts behind the daily series, per shop-local day. Exposures are the distinct
+//! shoppers shown the gift (one row each); cards opened are counted as they happen; packs
+//! granted and prize totals are read from claims.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
@@ -16,16 +17,20 @@ pub fn local_day(time_zone: &str, at: DateTime<Utc>) -> NaiveDate {
     }
 }
 
+/// Counts `user` as shown the gift today. Each shopper has their own row, so concurrent
+/// views never wait on each other, and a repeat view the same day writes nothing.
 pub async fn count_exposure(
     conn: &mut PgConnection,
     gift: &GiftRecord,
+    user: &str,
     at: DateTime<Utc>,
 ) -> Result<(), Error> {
     sqlx::query!(
-        "INSERT INTO campaign.daily_counters (campaign_id, day, exposures) VALUES ($1, $2, 1)
-         ON CONFLICT (campaign_id, day) DO UPDATE SET exposures = daily_counters.exposures + 1",
+        "INSERT INTO campaign.exposures (campaign_id, day, user_id) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
         gift.id.as_uuid(),
         local_day(&gift.time_zone, at),
+        user,
     )
     .execute(&mut *conn)
     .await?;
@@ -51,6 +56,7 @@ pub async fn count_card_opened(
 /// One day's counted facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DayCounts {
+    /// Distinct shoppers shown the gift.
     pub exposures: i64,
     pub cards_opened: i64,
     pub packs_granted: i64,
@@ -66,15 +72,23 @@ pub async fn days(
 ) -> Result<std::collections::BTreeMap<NaiveDate, DayCounts>, Error> {
     let mut days: std::collections::BTreeMap<NaiveDate, DayCounts> = Default::default();
     let counters = sqlx::query!(
-        "SELECT day, exposures, cards_opened FROM campaign.daily_counters WHERE campaign_id = $1",
+        "SELECT day, cards_opened FROM campaign.daily_counters WHERE campaign_id = $1",
         id.as_uuid()
     )
     .fetch_all(&mut *conn)
     .await?;
     for c in counters {
-        let day = days.entry(c.day).or_default();
-        day.exposures = c.exposures;
-        day.cards_opened = c.cards_opened;
+        days.entry(c.day).or_default().cards_opened = c.cards_opened;
+    }
+    let exposures = sqlx::query!(
+        r#"SELECT day, count(*) AS "shoppers!" FROM campaign.exposures
+           WHERE campaign_id = $1 GROUP BY day"#,
+        id.as_uuid()
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for e in exposures {
+        days.entry(e.day).or_default().exposures = e.shoppers;
     }
     let granted = sqlx::query!(
         r#"SELECT timezone($2, granted_at)::date AS "day!", count(*) AS "packs!"

@@ -269,6 +269,7 @@ pub struct DailyStatistics {
     /// Final from T+1: the merchant's authoritative report.
     #[serde(rename = "final")]
     pub is_final: bool,
+    /// Distinct shoppers shown the gift that day.
     pub exposures: i64,
     pub cards_opened: i64,
     pub packs_granted: i64,

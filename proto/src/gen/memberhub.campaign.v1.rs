@@ -119,6 +119,7 @@ pub struct DailyStatistics {
     pub day: ::prost::alloc::string::String,
     #[prost(bool, tag = "2")]
     pub r#final: bool,
+    /// Distinct shoppers shown the gift that day (a shopper viewing twice counts once).
     #[prost(int64, tag = "3")]
     pub exposures: i64,
     #[prost(int64, tag = "4")]
