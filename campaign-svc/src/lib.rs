@@ -79,6 +79,11 @@ pub async fn serve_migrated(
         saga.clone(),
         config.saga,
     ));
+    background.spawn(memberhub_kit::idempotency::prune_hourly(
+        pool.clone(),
+        "campaign.idempotency_keys",
+        clock.clone(),
+    ));
     let service = CampaignServiceServer::new(grpc::Campaigns::new(store, peers, saga, clock));
     let served = GrpcServer::new("campaign-svc", &config.process.service)?
         .with_readiness(pool)

@@ -59,9 +59,12 @@ pub async fn serve_migrated(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    GrpcServer::new("coupon-svc", &config.service)?
+    let server = GrpcServer::new("coupon-svc", &config.service)?
         .with_readiness(pool.clone())
-        .add_service(service(pool, clock))
-        .serve(listener, shutdown)
-        .await
+        .add_service(service(pool.clone(), clock.clone()))
+        .serve(listener, shutdown);
+    tokio::select! {
+        served = server => served,
+        () = memberhub_kit::idempotency::prune_hourly(pool, "coupon.idempotency_keys", clock) => Ok(()),
+    }
 }

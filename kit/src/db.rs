@@ -266,3 +266,31 @@ where
         }
     }
 }
+
+/// Deletes the rows of `table` whose `column` is before `before`, `batch` rows per
+/// statement (each its own transaction) until none is left; returns how many. `table` and
+/// `column` are the caller's constants, never input.
+pub async fn delete_in_batches(
+    pool: &PgPool,
+    table: &'static str,
+    column: &'static str,
+    before: chrono::DateTime<chrono::Utc>,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    let sql = format!(
+        "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT $2)"
+    );
+    let mut deleted = 0;
+    loop {
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(before)
+            .bind(batch)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        deleted += done;
+        if done < u64::try_from(batch).unwrap_or(u64::MAX) {
+            return Ok(deleted);
+        }
+    }
+}

@@ -211,3 +211,37 @@ where
     tx.commit().await?;
     Ok(response)
 }
+
+/// Keys are kept at least this long (a client may retry a lost response for a day, as
+/// Stripe's are kept), then pruned.
+pub const KEY_RETENTION: chrono::Duration = chrono::Duration::hours(48);
+
+/// Deletes `table`'s idempotency keys older than [`KEY_RETENTION`] before `now`, in batches
+/// of `batch` rows, each its own statement, so pruning never holds a long lock. Returns how
+/// many were deleted.
+pub async fn prune(
+    pool: &sqlx::PgPool,
+    table: &'static str,
+    now: chrono::DateTime<chrono::Utc>,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    crate::db::delete_in_batches(pool, table, "created_at", now - KEY_RETENTION, batch).await
+}
+
+/// Prunes `table`'s keys every hour for as long as the service runs (for services without a
+/// sweep of their own).
+pub async fn prune_hourly(
+    pool: sqlx::PgPool,
+    table: &'static str,
+    clock: crate::clock::SharedClock,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match prune(&pool, table, clock.now(), 1_000).await {
+            Ok(0) => {}
+            Ok(keys) => tracing::info!(keys, table, "pruned idempotency keys past retention"),
+            Err(error) => tracing::warn!(error = %error, table, "pruning idempotency keys failed"),
+        }
+    }
+}

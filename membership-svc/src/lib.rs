@@ -35,22 +35,19 @@ pub fn service(
 /// PT-5: how often the service expires due points lots by itself.
 const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// PT-5: expires due points lots every hour, for as long as the server runs.
-async fn sweep_expired_points(pool: sqlx::PgPool, clock: SharedClock) {
+/// PT-5: expires due points lots every hour, for as long as the server runs, in bounded
+/// chunks (see `store::ledger::expire_due`); then prunes what has outlived its retention.
+async fn sweep(pool: sqlx::PgPool, clock: SharedClock) {
     let mut tick = tokio::time::interval(EXPIRY_SWEEP);
     loop {
         tick.tick().await;
-        let result = async {
-            let mut tx = pool.begin().await?;
-            let expired = store::ledger::expire_due(&mut tx, None, clock.now()).await?;
-            tx.commit().await?;
-            Ok::<_, error::Error>(expired)
-        }
-        .await;
-        match result {
+        match store::ledger::expire_due(&pool, None, clock.now()).await {
             Ok((lots, points)) if lots > 0 => tracing::info!(lots, points, "points expired"),
             Ok(_) => {}
             Err(error) => tracing::warn!(error = %error, "points expiry sweep failed"),
+        }
+        if let Err(error) = store::retention::prune(&pool, clock.now()).await {
+            tracing::warn!(error = %error, "pruning failed");
         }
     }
 }
@@ -94,6 +91,6 @@ pub async fn serve_migrated(
         .serve(listener, shutdown);
     tokio::select! {
         served = server => served,
-        () = sweep_expired_points(pool, clock) => Ok(()),
+        () = sweep(pool, clock) => Ok(()),
     }
 }

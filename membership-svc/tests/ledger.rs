@@ -1091,6 +1091,47 @@ async fn pt5_points_earned_in_a_year_expire_at_the_end_of_the_next_year_in_shop_
 }
 
 #[tokio::test]
+async fn pt5_the_year_end_cliff_expires_every_member_in_bounded_chunks() -> anyhow::Result<()> {
+    let mut h = start().await?;
+    let chunk = membership_svc::store::ledger::EXPIRY_CHUNK_MEMBERS as usize;
+    let a = expiring_shop(&mut h, "").await?;
+    let b = expiring_shop(&mut h, "").await?;
+    // more members than two chunks, across shops, so chunks end inside a shop and across one
+    let members = chunk + chunk / 2 + 1;
+    let grants = (0..members).flat_map(|i| {
+        let user = format!("u{i:05}");
+        [(a.clone(), user.clone(), 3), (b.clone(), user, 4)]
+    });
+    let grants: Vec<_> = grants.collect();
+    for batch in grants.chunks(64) {
+        let calls = batch
+            .iter()
+            .map(|(shop, user, points)| grant_points(&h, shop, user, *points));
+        for result in futures::future::join_all(calls).await {
+            result?;
+        }
+    }
+    h.clock.set(utc(2028, 1, 1, 0, 0, 0));
+    let swept = h
+        .client
+        .expire_points(req(
+            &operator(),
+            pb::ExpirePointsRequest {
+                request_id: rid("cliff"),
+                shop_id: String::new(),
+            },
+        ))
+        .await?
+        .into_inner();
+    let expected = (2 * members as i64, 7 * members as i64);
+    assert_eq!((swept.expired_lots, swept.expired_points), expected);
+    // nothing was left behind at a chunk boundary
+    assert_eq!(expire(&h, &a).await?, (0, 0));
+    assert_eq!(expire(&h, &b).await?, (0, 0));
+    assert_ledger_balanced(&h).await
+}
+
+#[tokio::test]
 async fn pt5_spending_and_expiry_consume_the_oldest_points_first() -> anyhow::Result<()> {
     let mut h = start().await?;
     let shop = expiring_shop(&mut h, "").await?;

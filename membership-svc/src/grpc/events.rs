@@ -28,6 +28,21 @@ pub(super) async fn watch_events(
     let mut cursor = Cursor::parse("after_cursor", &request.get_ref().after_cursor)
         .map_err(|v| Failure::InvalidArgument(vec![v]))?;
     let pool = svc.store.pool.clone();
+    // A consumer that fell behind the feed's retention has missed events: say so loudly
+    // rather than resume after a gap.
+    if cursor != Cursor::default()
+        && let Some(horizon) = outbox::horizon(&pool).await?
+        && cursor < horizon
+    {
+        return Err(Failure::precondition(
+            "FEED_CURSOR_EXPIRED",
+            format!(
+                "events after this cursor were pruned (the feed keeps {} days): rebuild from the source and resume from an empty cursor",
+                crate::store::retention::FEED_KEPT.num_days()
+            ),
+        )
+        .into());
+    }
     let (tx, rx) = tokio::sync::mpsc::channel(PAGE as usize);
     tokio::spawn(async move {
         loop {

@@ -246,10 +246,13 @@ pub(super) async fn expire_points(
     };
     let key = IdempotencyKey::new(&actor, "ExpirePoints", &request.request_id, &request)?;
     let now = svc.clock.now();
+    // The expiry runs in chunks of their own transactions (never one huge one), so it cannot
+    // share the key's transaction: a retry re-runs it (nothing is due twice) and then meets
+    // the stored answer of the first run.
+    let (expired_lots, expired_points) = ledger::expire_due(&svc.store.pool, shop, now).await?;
     let response = svc
         .store
-        .idempotent(&key, now, async |tx| {
-            let (expired_lots, expired_points) = ledger::expire_due(tx, shop, now).await?;
+        .idempotent(&key, now, async |_tx| {
             Ok(pb::ExpirePointsResponse {
                 expired_lots,
                 expired_points,

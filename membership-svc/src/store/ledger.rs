@@ -5,7 +5,7 @@
 //! points lots in step: credits add a lot, debits consume the oldest lots first.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::ids::{ShopId, UserId};
@@ -572,28 +572,72 @@ pub async fn budget_balances(
         .collect()
 }
 
+/// PT-5: members whose lots are expired in one transaction. At the year-end cliff every
+/// member of every shop is due at once: one transaction for all of them would hold their
+/// points rows (blocking order ingest) and the event feed's snapshot horizon for minutes.
+pub const EXPIRY_CHUNK_MEMBERS: i64 = 500;
+
 /// PT-5: expire every due lot (earned in year Y, expiring at the end of Y+1 in the shop's
-/// time zone) of shops with expiry on; each member's expiry is one transfer to the expiry
-/// account. Returns (lots, points).
+/// time zone) of shops with expiry on (or of `shop`), in chunks of [`EXPIRY_CHUNK_MEMBERS`]
+/// members, each its own transaction, shop by shop. Each member's expiry is one transfer to
+/// the expiry account. Safe to run twice at once: a lot is zeroed under its account's lock,
+/// so it expires once. Returns (lots, points).
 #[tracing::instrument(skip_all)]
 pub async fn expire_due(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     shop: Option<ShopId>,
     now: DateTime<Utc>,
 ) -> Result<(i64, i64), Error> {
+    let (mut lots, mut points) = (0, 0);
+    let mut after: Option<(Uuid, String)> = None;
+    loop {
+        let mut tx = pool.begin().await?;
+        let chunk = expire_chunk(&mut tx, shop, after.as_ref(), now).await?;
+        tx.commit().await?;
+        lots += chunk.lots;
+        points += chunk.points;
+        match chunk.last {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    Ok((lots, points))
+}
+
+/// One chunk of [`expire_due`]: what it expired, and the last member it looked at (`None`
+/// when no member was left).
+struct ExpiryChunk {
+    lots: i64,
+    points: i64,
+    last: Option<(Uuid, String)>,
+}
+
+async fn expire_chunk(
+    conn: &mut PgConnection,
+    shop: Option<ShopId>,
+    after: Option<&(Uuid, String)>,
+    now: DateTime<Utc>,
+) -> Result<ExpiryChunk, Error> {
     let due = sqlx::query!(
         r#"SELECT l.shop_id, l.user_id, count(*) AS "lots!", sum(l.remaining)::bigint AS "points!"
            FROM membership.points_lots l
            JOIN membership.programs p ON p.shop_id = l.shop_id AND p.points_expiry_enabled
            JOIN membership.shops s ON s.shop_id = l.shop_id
            WHERE l.remaining > 0 AND ($1::uuid IS NULL OR l.shop_id = $1)
+             AND ($3::uuid IS NULL OR (l.shop_id, l.user_id COLLATE "C") > ($3, $4::text COLLATE "C"))
              AND (date_trunc('year', l.earned_at AT TIME ZONE s.time_zone) + interval '2 years') AT TIME ZONE s.time_zone <= $2
-           GROUP BY l.shop_id, l.user_id ORDER BY l.shop_id, l.user_id"#,
+           GROUP BY l.shop_id, l.user_id
+           ORDER BY l.shop_id, l.user_id COLLATE "C"
+           LIMIT $5"#,
         shop.map(|s| s.as_uuid()),
         now,
+        after.map(|a| a.0),
+        after.map(|a| a.1.clone()),
+        EXPIRY_CHUNK_MEMBERS,
     )
     .fetch_all(&mut *conn)
     .await?;
+    let last = due.last().map(|r| (r.shop_id, r.user_id.clone()));
     let (mut lots, mut points) = (0, 0);
     for row in due {
         let (shop_id, user) = (
@@ -651,7 +695,7 @@ pub async fn expire_due(
         lots += row.lots;
         points += expired;
     }
-    Ok((lots, points))
+    Ok(ExpiryChunk { lots, points, last })
 }
 
 /// NOT_FOUND unless the shop exists (the ledger keeps no foreign key to it).

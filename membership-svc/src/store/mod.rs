@@ -10,6 +10,7 @@ pub mod members;
 pub mod orders;
 pub mod outbox;
 pub mod programs;
+pub mod retention;
 pub mod shops;
 pub mod sms;
 

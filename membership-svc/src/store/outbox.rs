@@ -52,6 +52,17 @@ pub struct StoredEvent {
     pub payload: serde_json::Value,
 }
 
+/// The newest position pruned from the feed (see `retention`), if any.
+pub async fn horizon(pool: &PgPool) -> Result<Option<Cursor>, Error> {
+    let row = sqlx::query!("SELECT txid, position FROM membership.outbox_horizon")
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|r| Cursor {
+        txid: r.txid,
+        position: r.position,
+    }))
+}
+
 /// Up to `limit` events after `after`, only from transactions older than every transaction
 /// still running: those can no longer add events before the ones returned, so a reader that
 /// moves its cursor forward never skips one that commits late.

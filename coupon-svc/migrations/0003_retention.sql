@@ -1,0 +1,2 @@
+-- X-1 retention: idempotency keys are pruned by age in bounded batches.
+CREATE INDEX idempotency_keys_by_age ON coupon.idempotency_keys (created_at);
