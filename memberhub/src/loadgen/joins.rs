@@ -552,7 +552,7 @@ pub async fn run(args: JoinsArgs) -> anyhow::Result<()> {
     ])
     .await?;
     let (membership_channel, membership_address, membership_running) =
-        super::start_membership_at(&db, 8).await?;
+        super::start_membership_at(&db, 8, memberhub_kit::clock::system()).await?;
     let (coupon_channel, coupon_address, coupon_running) = super::start_coupon(&db, 8).await?;
     let (campaign_channel, campaign_running) =
         super::start_campaign(&db, 16, membership_address, coupon_address).await?;

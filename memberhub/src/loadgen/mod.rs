@@ -6,6 +6,7 @@
 //! final line.
 
 pub mod claims;
+pub mod expiry;
 pub mod joins;
 pub mod levels;
 pub mod orders;
@@ -30,6 +31,9 @@ pub enum Loadgen {
     /// outbox -> campaign saga -> coupon-svc and membership ledger), against a naive
     /// one-transaction "join + grant" monolith baseline (pgbench) at the same client count.
     Joins(joins::JoinsArgs),
+    /// PT-5: the year-end expiry of every member's points, in chunks, while order events
+    /// stream: how long order ingest stalls, against the same ingest with no expiry running.
+    Expiry(expiry::ExpiryArgs),
 }
 
 pub async fn run(command: Loadgen) -> anyhow::Result<()> {
@@ -38,6 +42,7 @@ pub async fn run(command: Loadgen) -> anyhow::Result<()> {
         Loadgen::Orders(args) => orders::run(args).await,
         Loadgen::Levels(args) => levels::run(args).await,
         Loadgen::Joins(args) => joins::run(args).await,
+        Loadgen::Expiry(args) => expiry::run(args).await,
     }
 }
 
@@ -276,14 +281,16 @@ pub async fn start_membership(
     db: &TestDb,
     pool_size: u32,
 ) -> anyhow::Result<(tonic::transport::Channel, Running)> {
-    let (channel, _, running) = start_membership_at(db, pool_size).await?;
+    let (channel, _, running) =
+        start_membership_at(db, pool_size, memberhub_kit::clock::system()).await?;
     Ok((channel, running))
 }
 
-/// [`start_membership`], also returning its address (for campaign-svc to call it).
+/// [`start_membership`] on `clock`, also returning its address (for campaign-svc to call it).
 pub async fn start_membership_at(
     db: &TestDb,
     pool_size: u32,
+    clock: memberhub_kit::clock::SharedClock,
 ) -> anyhow::Result<(tonic::transport::Channel, std::net::SocketAddr, Running)> {
     let pool = db.pool(pool_size).await?;
     let (listener, address) = bind_loopback().await?;
@@ -293,7 +300,6 @@ pub async fn start_membership_at(
         let shutdown = async {
             let _ = stopped.await;
         };
-        let clock = memberhub_kit::clock::system();
         if let Err(error) =
             membership_svc::serve_migrated(&config, pool, clock, listener, shutdown).await
         {

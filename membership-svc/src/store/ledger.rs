@@ -575,7 +575,7 @@ pub async fn budget_balances(
 /// PT-5: members whose lots are expired in one transaction. At the year-end cliff every
 /// member of every shop is due at once: one transaction for all of them would hold their
 /// points rows (blocking order ingest) and the event feed's snapshot horizon for minutes.
-pub const EXPIRY_CHUNK_MEMBERS: i64 = 500;
+pub const EXPIRY_CHUNK_MEMBERS: i64 = 200;
 
 /// PT-5: expire every due lot (earned in year Y, expiring at the end of Y+1 in the shop's
 /// time zone) of shops with expiry on (or of `shop`), in chunks of [`EXPIRY_CHUNK_MEMBERS`]
