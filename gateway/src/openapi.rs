@@ -180,7 +180,7 @@ use crate::{coupon_views, views};
         views::MemberCenterCoupons,
         views::StorefrontMemberCenter,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonErrors),
     security(("bearer" = [])),
 )]
 pub struct ApiDoc;
@@ -199,5 +199,66 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The errors any route can answer, declared on every operation that does not declare them
+/// itself: a bad request, a missing or bad token, another tenant's data, an unknown id, a
+/// conflict with current state, an oversized body, an overloaded gateway or service
+/// (with `Retry-After`) and a deadline that ran out.
+struct CommonErrors;
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::{Content, Header, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str, retry_after: bool| {
+            let mut response = ResponseBuilder::new().description(description).content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            );
+            if retry_after {
+                response = response.header(
+                    "Retry-After",
+                    Header::new(ObjectBuilder::new().schema_type(Type::Integer)),
+                );
+            }
+            RefOr::T(response.build())
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let has_body = operation.request_body.is_some();
+                let common = [
+                    ("400", "invalid argument (names each field) or a broken rule (with a reason)", false, true),
+                    ("401", "missing, malformed or expired bearer token", false, true),
+                    ("403", "the token may not act here", false, true),
+                    ("404", "no such resource for this caller", false, true),
+                    ("409", "conflicts with the current state, or the Idempotency-Key was used for another request", false, true),
+                    ("413", "the body is larger than 1 MiB", false, has_body),
+                    ("429", "out of stock, budget or a rate limit", true, true),
+                    ("500", "internal error (quote x-trace-id)", false, true),
+                    ("503", "overloaded or a service is unavailable: retry after Retry-After", true, true),
+                    ("504", "the deadline ran out", false, true),
+                ];
+                for (status, description, retry_after, applies) in common {
+                    if applies {
+                        operation
+                            .responses
+                            .responses
+                            .entry(status.to_string())
+                            .or_insert_with(|| error(description, retry_after));
+                    }
+                }
+            }
+        }
     }
 }
