@@ -44,13 +44,17 @@ impl PrivateCluster {
         })
     }
 
+    /// A cluster in `dir`, or, when running as root and `postgres` could not reach `dir`
+    /// (a clone in a home directory only its owner may enter, such as root's `0700` one), in
+    /// a directory of the same name under the system's temporary directory, which it can.
     pub fn new(dir: impl Into<PathBuf>, port: u16, bin_dir: PathBuf) -> Self {
         Self {
-            dir: dir.into(),
+            dir: reachable_by_postgres(dir.into()),
             port,
             bin_dir,
         }
     }
+
 
     /// The connection URL of the cluster's `postgres` database.
     pub fn url(&self) -> String {
@@ -185,6 +189,26 @@ fn path_str(path: &Path) -> Result<&str, ClusterError> {
         dir: path.into(),
         message: "path is not UTF-8".into(),
     })
+}
+
+/// `dir` if every existing ancestor lets others through (mode `o+x`) or we are not root;
+/// else `<tmp>/memberhub-pg-<hash of dir>/<last component>`.
+fn reachable_by_postgres(dir: PathBuf) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let blocked = dir.ancestors().skip(1).any(|ancestor| {
+        std::fs::metadata(ancestor).is_ok_and(|m| m.permissions().mode() & 0o001 == 0)
+    });
+    if !blocked || !running_as_root() {
+        return dir;
+    }
+    use sha2::Digest;
+    let hash = hex::encode(&sha2::Sha256::digest(dir.to_string_lossy().as_bytes())[..6]);
+    let name = dir
+        .file_name()
+        .map_or_else(|| "cluster".into(), |n| n.to_string_lossy().into_owned());
+    std::env::temp_dir()
+        .join(format!("memberhub-pg-{hash}"))
+        .join(name)
 }
 
 fn running_as_root() -> bool {
