@@ -202,8 +202,10 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The errors any route can answer, declared on every operation that does not declare them
-/// itself: a bad request, a missing or bad token, another tenant's data, an unknown id, a
+/// The constraints every route shares, published so generated clients (and schemathesis)
+/// send what the API accepts: an `Idempotency-Key` is 1..128 printable ASCII characters
+/// and a `shop_id` is a UUID. And the errors any route can answer, declared on every
+/// operation that does not declare them itself: a bad request, a missing or bad token, another tenant's data, an unknown id, a
 /// conflict with current state, an oversized body, an overloaded gateway or service
 /// (with `Retry-After`) and a deadline that ran out.
 struct CommonErrors;
@@ -236,17 +238,56 @@ impl utoipa::Modify for CommonErrors {
             .into_iter()
             .flatten()
             {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    let RefOr::T(parameter) = parameter else {
+                        continue;
+                    };
+                    let schema = match parameter.name.as_str() {
+                        "Idempotency-Key" => ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1))
+                            .max_length(Some(128))
+                            .pattern(Some("^[!-~]{1,128}$")),
+                        "shop_id" => ObjectBuilder::new().schema_type(Type::String).format(Some(
+                            utoipa::openapi::SchemaFormat::KnownFormat(
+                                utoipa::openapi::KnownFormat::Uuid,
+                            ),
+                        )),
+                        _ => continue,
+                    };
+                    parameter.schema = Some(RefOr::T(schema.into()));
+                }
                 let has_body = operation.request_body.is_some();
                 let common = [
-                    ("400", "invalid argument (names each field) or a broken rule (with a reason)", false, true),
-                    ("401", "missing, malformed or expired bearer token", false, true),
+                    (
+                        "400",
+                        "invalid argument (names each field) or a broken rule (with a reason)",
+                        false,
+                        true,
+                    ),
+                    (
+                        "401",
+                        "missing, malformed or expired bearer token",
+                        false,
+                        true,
+                    ),
                     ("403", "the token may not act here", false, true),
                     ("404", "no such resource for this caller", false, true),
-                    ("409", "conflicts with the current state, or the Idempotency-Key was used for another request", false, true),
+                    (
+                        "409",
+                        "conflicts with the current state, or the Idempotency-Key was used for another request",
+                        false,
+                        true,
+                    ),
                     ("413", "the body is larger than 1 MiB", false, has_body),
                     ("429", "out of stock, budget or a rate limit", true, true),
                     ("500", "internal error (quote x-trace-id)", false, true),
-                    ("503", "overloaded or a service is unavailable: retry after Retry-After", true, true),
+                    (
+                        "503",
+                        "overloaded or a service is unavailable: retry after Retry-After",
+                        true,
+                        true,
+                    ),
                     ("504", "the deadline ran out", false, true),
                 ];
                 for (status, description, retry_after, applies) in common {

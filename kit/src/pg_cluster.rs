@@ -55,7 +55,6 @@ impl PrivateCluster {
         }
     }
 
-
     /// The connection URL of the cluster's `postgres` database.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
