@@ -1,5 +1,7 @@
-//! Errors as JSON `{code, reason, message, field_violations}`, with gRPC codes mapped to
+//! Errors as JSON `{code, reason, message, field_violations, metadata}`, with gRPC codes mapped to
 //! HTTP the way Google's API mapping does (FAILED_PRECONDITION is 400).
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -25,6 +27,11 @@ pub struct ErrorBody {
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub field_violations: Vec<FieldViolation>,
+    /// The `google.rpc.ErrorInfo` metadata of a rule failure: what the client needs to act
+    /// on it, e.g. `next_allowed_at` (LV-4), the overlapping `campaign_id` or `pack_id`,
+    /// `resend_allowed_at`, the failing `coupon_id`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// An error on its way to the HTTP client.
@@ -44,6 +51,7 @@ impl ApiError {
                 reason: None,
                 message,
                 field_violations: Vec::new(),
+                metadata: BTreeMap::new(),
             },
             trace_id: None,
         }
@@ -99,7 +107,14 @@ impl From<tonic::Status> for ApiError {
             code => code,
         };
         let mut error = Self::new(code, status.message().to_string());
-        error.body.reason = details.error_info().map(|info| info.reason.clone());
+        if let Some(info) = details.error_info() {
+            error.body.reason = Some(info.reason.clone());
+            error.body.metadata = info
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+        }
         error.body.field_violations = details
             .bad_request()
             .map(|b| {
@@ -174,6 +189,27 @@ mod tests {
         );
         let error = ApiError::from(tonic::Status::cancelled("the caller went away"));
         assert_eq!(error.code, tonic::Code::Cancelled);
+    }
+
+    #[test]
+    fn x3_error_info_metadata_reaches_the_body() {
+        let status = tonic::Status::from(memberhub_kit::error::Failure::FailedPrecondition {
+            reason: "LEVEL_RULES_LOCKED",
+            message: "locked".into(),
+            metadata: vec![("next_allowed_at", "2026-02-01T00:00:00Z".into())],
+        });
+        let error = ApiError::from(status);
+        assert_eq!(
+            error.body.metadata.get("next_allowed_at").map(String::as_str),
+            Some("2026-02-01T00:00:00Z")
+        );
+        let json = serde_json::to_value(&error.body).ok();
+        assert_eq!(
+            json.as_ref()
+                .and_then(|j| j.pointer("/metadata/next_allowed_at"))
+                .and_then(|v| v.as_str()),
+            Some("2026-02-01T00:00:00Z")
+        );
     }
 
     #[test]
