@@ -5,7 +5,7 @@ use memberhub_kit::error::{Failure, Violations};
 use serde::{Deserialize, Serialize};
 
 use super::program::MAX_LEVELS;
-use super::text;
+use memberhub_kit::input;
 
 /// LV-4: a level change is allowed again this long after the last one.
 pub const LEVEL_CHANGE_LOCK: Duration = Duration::days(30);
@@ -133,7 +133,7 @@ impl Ladder {
             let name = if level.name.trim().is_empty() {
                 Some(default_level_name(number))
             } else {
-                violations.check(text::display_name(&field("name"), level.name, 1, 10))
+                violations.check(input::text(&field("name"), level.name, 10))
             };
             for (value, name) in [
                 (level.min_spend_fen, "condition.min_spend_fen"),
@@ -268,7 +268,7 @@ impl Benefits {
             }
             for (i, item) in items.iter().enumerate() {
                 let field = |f: &str| format!("benefits.{list}[{i}].{f}");
-                violations.check(text::display_name(&field("title"), &item.title, 1, 30));
+                violations.check(input::text(&field("title"), &item.title, 30));
                 if item.item_id.trim().is_empty()
                     || item.item_id.len() > 64
                     || item.item_id.chars().any(char::is_control)

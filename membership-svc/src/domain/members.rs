@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::ids::{ShopId, UserId};
 use super::levels::Ladder;
 use super::program::JoinPolicy;
-use super::text;
+use memberhub_kit::input;
 
 /// MB-1: how a membership started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +86,7 @@ impl Profile {
         let nickname = if nickname.trim().is_empty() {
             String::new()
         } else {
-            text::display_name("profile.nickname", nickname, 1, 30).unwrap_or_else(|v| {
+            input::text("profile.nickname", nickname, 30).unwrap_or_else(|v| {
                 violations.push(v);
                 String::new()
             })

@@ -5,6 +5,7 @@ use memberhub_kit::error::{Failure, Violations};
 
 use super::ids::ShopId;
 use super::text;
+use memberhub_kit::input;
 
 /// the default shop time zone.
 pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
@@ -63,7 +64,7 @@ impl NewShop {
         gift_items: bool,
     ) -> Result<Self, Failure> {
         let mut violations = Violations::new();
-        let name = violations.check(text::display_name("name", name, 1, 30));
+        let name = violations.check(input::text("name", name, 30));
         if shop_type.is_none() {
             violations.add("type", "must be SHOP_TYPE_POP or SHOP_TYPE_SELF_OPERATED");
         }

@@ -3,6 +3,7 @@
 use memberhub_kit::actor::Actor;
 use memberhub_kit::error::{Failure, Violations};
 use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_kit::input;
 use memberhub_proto::membership as pb;
 use tonic::{Request, Response};
 
@@ -181,15 +182,9 @@ pub(super) async fn list_ledger_entries(
             &request.page_token,
         ))
         .flatten();
-    if !(0..=200).contains(&request.page_size) {
-        violations.add("page_size", "must be 1 to 200 (0 means 50)");
-    }
+    let size = violations.check(input::page_size("page_size", request.page_size));
     violations.finish()?;
-    let size = if request.page_size == 0 {
-        50
-    } else {
-        i64::from(request.page_size)
-    };
+    let size = size.ok_or(Failure::Internal)?;
     let mut conn = svc.conn().await?;
     let mut entries =
         ledger::member_entries(&mut conn, shop, &user, asset, before, size + 1).await?;
