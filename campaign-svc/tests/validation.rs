@@ -100,8 +100,7 @@ async fn list_claims(
 }
 
 #[tokio::test]
-async fn x3_a_nul_or_a_bell_in_a_gift_name_is_invalid_on_create_and_rename() -> anyhow::Result<()>
-{
+async fn x3_a_nul_or_a_bell_in_a_gift_name_is_invalid_on_create_and_rename() -> anyhow::Result<()> {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     for name in ["开卡\0有礼", "gift\u{7}", "a\nb"] {
@@ -169,7 +168,7 @@ async fn x3_claims_list_filters_with_a_nul_an_unknown_state_or_a_huge_page_are_i
     let cases = [
         (
             pb::ListClaimsRequest {
-                user_id: "u\01".into(),
+                user_id: "u\u{0}1".into(),
                 ..Default::default()
             },
             "user_id",
@@ -218,7 +217,7 @@ async fn x3_a_nul_in_an_entitlements_order_id_is_invalid_not_internal() -> anyho
                 pb::ConsumeEntitlementRequest {
                     request_id: rid("consume"),
                     entitlement_id: uuid::Uuid::now_v7().to_string(),
-                    order_id: "o\01".into(),
+                    order_id: "o\u{0}1".into(),
                 },
             ))
             .await,
@@ -320,7 +319,11 @@ async fn x3_campaigns_and_packs_last_at_most_366_days_and_lists_are_bounded() ->
         ))
         .await?
         .into_inner();
-    assert!((366..=368).contains(&stats.days.len()), "{}", stats.days.len());
+    assert!(
+        (366..=368).contains(&stats.days.len()),
+        "{}",
+        stats.days.len()
+    );
     Ok(())
 }
 

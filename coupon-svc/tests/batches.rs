@@ -606,7 +606,7 @@ async fn x3_control_characters_in_batch_texts_and_cart_lines_are_invalid_naming_
                 pb::EvaluateCartRequest {
                     shop_id: shop.clone(),
                     user_id: "u1".into(),
-                    region: "31\00000".into(),
+                    region: "31\u{0}0000".into(),
                     lines: vec![line("sku\0", "tea", 1, 100)],
                     coupon_ids: vec![uuid::Uuid::now_v7().to_string()],
                 },

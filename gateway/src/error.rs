@@ -38,7 +38,8 @@ pub struct ErrorBody {
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: tonic::Code,
-    pub body: ErrorBody,
+    /// Boxed: every handler returns `Result<_, ApiError>`, so the error stays small.
+    pub body: Box<ErrorBody>,
     pub trace_id: Option<String>,
 }
 
@@ -46,13 +47,13 @@ impl ApiError {
     fn new(code: tonic::Code, message: String) -> Self {
         Self {
             code,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 code: memberhub_kit::error::code_name(code),
                 reason: None,
                 message,
                 field_violations: Vec::new(),
                 metadata: BTreeMap::new(),
-            },
+            }),
             trace_id: None,
         }
     }
@@ -143,7 +144,7 @@ impl From<tonic::Status> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (http_status(self.code), Json(self.body)).into_response();
+        let mut response = (http_status(self.code), Json(*self.body)).into_response();
         if let Some(value) = self
             .trace_id
             .and_then(|t| http::HeaderValue::from_str(&t).ok())
@@ -200,7 +201,11 @@ mod tests {
         });
         let error = ApiError::from(status);
         assert_eq!(
-            error.body.metadata.get("next_allowed_at").map(String::as_str),
+            error
+                .body
+                .metadata
+                .get("next_allowed_at")
+                .map(String::as_str),
             Some("2026-02-01T00:00:00Z")
         );
         let json = serde_json::to_value(&error.body).ok();

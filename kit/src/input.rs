@@ -88,7 +88,15 @@ mod tests {
 
     #[test]
     fn x3_a_nul_or_a_bell_anywhere_is_refused_naming_the_field() {
-        for raw in ["a\0b", "\0", "gift\u{7}", " \u{7} x", "x\n", "\u{85}x", "a\u{7f}"] {
+        for raw in [
+            "a\0b",
+            "\0",
+            "gift\u{7}",
+            " \u{7} x",
+            "x\n",
+            "\u{85}x",
+            "a\u{7f}",
+        ] {
             let refused = text("gift.name", raw, 10).err();
             assert_eq!(
                 refused.map(|v| v.field),

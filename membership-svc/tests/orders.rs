@@ -752,15 +752,30 @@ async fn or1_bad_order_lines_are_invalid_naming_the_line_and_field() -> anyhow::
     let shop = order_shop(&mut h, pb::JoinPolicy::Order, 1).await?;
     let base = order_event(&h, Paid, &shop, "o-1", "u1", 10_000);
     let cases: Vec<(Change, &str)> = vec![
-        (Box::new(|e| e.lines[0].quantity = -1), "event.lines[0].quantity"),
-        (Box::new(|e| e.lines[0].quantity = 0), "event.lines[0].quantity"),
+        (
+            Box::new(|e| e.lines[0].quantity = -1),
+            "event.lines[0].quantity",
+        ),
+        (
+            Box::new(|e| e.lines[0].quantity = 0),
+            "event.lines[0].quantity",
+        ),
         (
             Box::new(|e| e.lines[0].unit_price_fen = -1),
             "event.lines[0].unit_price_fen",
         ),
-        (Box::new(|e| e.lines[0].sku = "sku\0".into()), "event.lines[0].sku"),
-        (Box::new(|e| e.lines[0].sku = String::new()), "event.lines[0].sku"),
-        (Box::new(|e| e.lines[0].sku = "s".repeat(65)), "event.lines[0].sku"),
+        (
+            Box::new(|e| e.lines[0].sku = "sku\0".into()),
+            "event.lines[0].sku",
+        ),
+        (
+            Box::new(|e| e.lines[0].sku = String::new()),
+            "event.lines[0].sku",
+        ),
+        (
+            Box::new(|e| e.lines[0].sku = "s".repeat(65)),
+            "event.lines[0].sku",
+        ),
         (
             Box::new(|e| e.lines[0].category = "tea\u{7}".into()),
             "event.lines[0].category",
@@ -775,7 +790,7 @@ async fn or1_bad_order_lines_are_invalid_naming_the_line_and_field() -> anyhow::
         (
             Box::new(|e| {
                 e.r#type = Refunded.into();
-                e.refund_id = "r\01".into();
+                e.refund_id = "r\u{0}1".into();
             }),
             "event.refund_id",
         ),

@@ -809,8 +809,14 @@ async fn x1_another_shops_campaign_or_pack_id_under_ones_own_shop_is_404_reveali
     let prying = s.w.merchant(&other)?;
     let reads = [
         (Method::GET, format!("/open-card-gifts/{campaign_id}")),
-        (Method::GET, format!("/open-card-gifts/{campaign_id}/statistics")),
-        (Method::POST, format!("/open-card-gifts/{campaign_id}/close")),
+        (
+            Method::GET,
+            format!("/open-card-gifts/{campaign_id}/statistics"),
+        ),
+        (
+            Method::POST,
+            format!("/open-card-gifts/{campaign_id}/close"),
+        ),
         (Method::GET, format!("/gift-packs/{pack_id}")),
         (Method::POST, format!("/gift-packs/{pack_id}/close")),
     ];
@@ -831,8 +837,12 @@ async fn x1_another_shops_campaign_or_pack_id_under_ones_own_shop_is_404_reveali
     // The owner still sees both, open.
     let gift = ok(
         "own gift",
-        s.backoffice(Method::GET, &format!("/open-card-gifts/{campaign_id}"), None)
-            .await?,
+        s.backoffice(
+            Method::GET,
+            &format!("/open-card-gifts/{campaign_id}"),
+            None,
+        )
+        .await?,
     )?;
     assert_eq!(gift["status"], "LIVE", "{gift}");
     Ok(())
@@ -853,7 +863,11 @@ async fn x3_a_nul_in_a_gift_name_is_400_naming_the_field_and_an_overlap_names_th
         );
     }
     let (status, error) = s
-        .backoffice(Method::POST, "/open-card-gifts", Some(points_gift("gift", 400)))
+        .backoffice(
+            Method::POST,
+            "/open-card-gifts",
+            Some(points_gift("gift", 400)),
+        )
         .await?;
     assert_eq!(
         (status, &error["field_violations"][0]["field"]),
@@ -862,11 +876,19 @@ async fn x3_a_nul_in_a_gift_name_is_400_naming_the_field_and_an_overlap_names_th
     );
     let first = ok(
         "create gift",
-        s.backoffice(Method::POST, "/open-card-gifts", Some(points_gift("first", 7)))
-            .await?,
+        s.backoffice(
+            Method::POST,
+            "/open-card-gifts",
+            Some(points_gift("first", 7)),
+        )
+        .await?,
     )?;
     let (status, error) = s
-        .backoffice(Method::POST, "/open-card-gifts", Some(points_gift("second", 7)))
+        .backoffice(
+            Method::POST,
+            "/open-card-gifts",
+            Some(points_gift("second", 7)),
+        )
         .await?;
     assert_eq!(
         (status, &error["reason"]),

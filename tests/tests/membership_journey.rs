@@ -715,15 +715,14 @@ async fn lv4_a_refused_level_change_tells_the_http_client_when_the_next_is_allow
 }
 
 #[tokio::test]
-async fn or1_a_negative_quantity_or_a_nul_in_a_line_sku_is_400_naming_the_line() -> anyhow::Result<()>
-{
+async fn or1_a_negative_quantity_or_a_nul_in_a_line_sku_is_400_naming_the_line()
+-> anyhow::Result<()> {
     let j = Journey::start().await?;
     let mut event = order_event("PAID", &j.shop, "o-lines", 1_000, "");
     event["lines"][0]["quantity"] = json!(-1);
     event["lines"][0]["sku"] = json!("tea\u{0}");
-    let (status, error) = j
-        .w
-        .call(
+    let (status, error) =
+        j.w.call(
             Method::POST,
             "/api/internal/v1/order-events",
             Some(&j.order_system),

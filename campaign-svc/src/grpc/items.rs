@@ -2,8 +2,8 @@
 //! exclusive may give away.
 
 use memberhub_kit::error::Violations;
-use memberhub_kit::input;
 use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_kit::input;
 use memberhub_proto::campaign as pb;
 use tonic::{Request, Response};
 

@@ -276,7 +276,11 @@ pub(super) async fn update(
     let change = request.gift.clone().unwrap_or_default();
     let current = owned(svc, &actor, &change.campaign_id).await?;
     let key = IdempotencyKey::new(&actor, "UpdateOpenCardGift", &request.request_id, &request)?;
-    let name = one(input::text("gift.name", &change.name, rules::MAX_NAME_CHARS))?;
+    let name = one(input::text(
+        "gift.name",
+        &change.name,
+        rules::MAX_NAME_CHARS,
+    ))?;
     let fixed = |field: &'static str, same: bool| -> Result<(), Failure> {
         if same {
             Ok(())

@@ -17,8 +17,7 @@ use super::open_card::{batch, shop_view};
 use super::{Campaigns, Rpc, actor, next_page_token, one, page_size, page_token};
 use crate::convert;
 use crate::domain::gift_pack::{
-    GiftItem, GiftItemView, MAX_BATCHES, MAX_SKU_CHARS, NewPack, PackKind, PackRequest,
-    check_claim,
+    GiftItem, GiftItemView, MAX_BATCHES, MAX_SKU_CHARS, NewPack, PackKind, PackRequest, check_claim,
 };
 use crate::domain::types::{
     BatchKey, BatchView, ClaimId, MAX_USER_ID_CHARS, MemberView, PackId, ShopId,

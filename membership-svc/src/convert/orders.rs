@@ -26,7 +26,10 @@ pub const MAX_QUANTITY: i64 = 1_000_000;
 /// kept: nothing reads them yet.
 fn check_lines(field: &str, lines: &[pbc::OrderLine], violations: &mut Violations) {
     let field = format!("{field}.lines");
-    if violations.check(input::at_most(&field, lines, MAX_LINES)).is_none() {
+    if violations
+        .check(input::at_most(&field, lines, MAX_LINES))
+        .is_none()
+    {
         return;
     }
     for (j, line) in lines.iter().enumerate() {

@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 use super::program::MAX_LEVELS;
 use memberhub_kit::input;
 
+/// LV-1: the longest level name, in characters.
+pub const MAX_LEVEL_NAME_CHARS: usize = 10;
+/// LV-6: the longest exchange item title, in characters.
+pub const MAX_ITEM_TITLE_CHARS: usize = 30;
+
 /// LV-4: a level change is allowed again this long after the last one.
 pub const LEVEL_CHANGE_LOCK: Duration = Duration::days(30);
 
@@ -133,7 +138,11 @@ impl Ladder {
             let name = if level.name.trim().is_empty() {
                 Some(default_level_name(number))
             } else {
-                violations.check(input::text(&field("name"), level.name, 10))
+                violations.check(input::text(
+                    &field("name"),
+                    level.name,
+                    MAX_LEVEL_NAME_CHARS,
+                ))
             };
             for (value, name) in [
                 (level.min_spend_fen, "condition.min_spend_fen"),
@@ -268,7 +277,11 @@ impl Benefits {
             }
             for (i, item) in items.iter().enumerate() {
                 let field = |f: &str| format!("benefits.{list}[{i}].{f}");
-                violations.check(input::text(&field("title"), &item.title, 30));
+                violations.check(input::text(
+                    &field("title"),
+                    &item.title,
+                    MAX_ITEM_TITLE_CHARS,
+                ));
                 if item.item_id.trim().is_empty()
                     || item.item_id.len() > 64
                     || item.item_id.chars().any(char::is_control)

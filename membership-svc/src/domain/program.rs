@@ -8,6 +8,9 @@ use super::shop::{Shop, ShopType};
 use super::text;
 use memberhub_kit::input;
 
+/// MP-3: the longest card name, in characters.
+pub const MAX_CARD_NAME_CHARS: usize = 20;
+
 /// MP-1: the fixed join terms shown on the card-opening page; merchants cannot edit them.
 pub const JOIN_TERMS: &str = "By opening this card you agree to the marketplace membership terms: the shop \
 receives your membership data and the phone number you give, may send you member offers, and you may quit \
@@ -181,15 +184,19 @@ impl CardFaceChange {
         level_images: &[(i32, &str)],
     ) -> Result<Self, Failure> {
         let mut violations = Violations::new();
-        let card_name =
-            card_name.and_then(|n| violations.check(input::text("card_name", n, 20)));
+        let card_name = card_name
+            .and_then(|n| violations.check(input::text("card_name", n, MAX_CARD_NAME_CHARS)));
         let logo_url = logo_url.and_then(|u| violations.check(text::image_url("logo_url", u)));
         let opening_image_url = opening_image_url
             .and_then(|u| violations.check(text::image_url("opening_image_url", u)));
         let mut levels = Vec::new();
         // One image per level at most: a longer list is refused before it is walked.
         let images = violations
-            .check(input::at_most("level_images", level_images, MAX_LEVELS as usize))
+            .check(input::at_most(
+                "level_images",
+                level_images,
+                MAX_LEVELS as usize,
+            ))
             .map_or(&[][..], |()| level_images);
         for (index, (level, url)) in images.iter().enumerate() {
             if !(1..=MAX_LEVELS).contains(level) {
