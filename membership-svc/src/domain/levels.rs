@@ -9,8 +9,9 @@ use memberhub_kit::input;
 
 /// LV-1: the longest level name, in characters.
 pub const MAX_LEVEL_NAME_CHARS: usize = 10;
-/// LV-6: the longest exchange item title, in characters.
+/// LV-6: the longest exchange item title and item id, in characters.
 pub const MAX_ITEM_TITLE_CHARS: usize = 30;
+pub const MAX_ITEM_ID_CHARS: usize = 64;
 
 /// LV-4: a level change is allowed again this long after the last one.
 pub const LEVEL_CHANGE_LOCK: Duration = Duration::days(30);
@@ -282,12 +283,11 @@ impl Benefits {
                     &item.title,
                     MAX_ITEM_TITLE_CHARS,
                 ));
-                if item.item_id.trim().is_empty()
-                    || item.item_id.len() > 64
-                    || item.item_id.chars().any(char::is_control)
-                {
-                    violations.add(field("item_id"), "must be 1 to 64 characters");
-                }
+                violations.check(input::text(
+                    &field("item_id"),
+                    &item.item_id,
+                    MAX_ITEM_ID_CHARS,
+                ));
                 if item.points_cost <= 0 {
                     violations.add(field("points_cost"), "must be positive");
                 }

@@ -41,7 +41,7 @@ pub(super) async fn create_transfer(
         to,
         asset,
         amount: request.amount,
-        reason: request.reason.trim().to_string(),
+        reason: request.reason.clone(),
     }
     .validate()?;
     run_transfer(svc, &key, cmd).await
@@ -104,15 +104,13 @@ pub(super) async fn reserve_budget(
     if !(1..=crate::domain::ledger::MAX_AMOUNT).contains(&request.amount) {
         violations.add("amount", "must be positive and at most 10 billion yuan");
     }
-    let purpose = request.purpose.trim().to_string();
-    if purpose.is_empty() || purpose.chars().count() > 200 || purpose.chars().any(char::is_control)
-    {
-        violations.add(
-            "purpose",
-            "must name what the budget is for (1 to 200 characters)",
-        );
-    }
+    let purpose = violations.check(input::text(
+        "purpose",
+        &request.purpose,
+        crate::domain::ledger::MAX_REASON_CHARS,
+    ));
     violations.finish()?;
+    let purpose = purpose.ok_or(Failure::Internal)?;
     let asset = asset
         .filter(|a| a.needs_budget())
         .ok_or_else(|| Failure::invalid("asset", "must be BEANS, RED_PACKET or DATA_PACK"))?;
