@@ -252,9 +252,11 @@ pub fn batch_view(batch: &coupon_pb::Batch) -> Option<BatchView> {
 
 // ----------------------------------------------------------------- gift packs (GP, PT-3)
 
-pub fn pack_kind(raw: i32) -> Option<crate::domain::gift_pack::PackKind> {
+/// A pack kind the caller set; `None` when unset (a number outside the enum is refused
+/// earlier, by `memberhub_kit::input::enumeration`).
+pub fn pack_kind(raw: pb::GiftPackKind) -> Option<crate::domain::gift_pack::PackKind> {
     use crate::domain::gift_pack::PackKind;
-    match pb::GiftPackKind::try_from(raw).ok()? {
+    match raw {
         pb::GiftPackKind::NewMember => Some(PackKind::NewMember),
         pb::GiftPackKind::Member => Some(PackKind::Member),
         pb::GiftPackKind::Unspecified => None,

@@ -510,7 +510,8 @@ async fn oc10_daily_series_in_shop_time_is_final_from_the_next_day() -> anyhow::
 }
 
 #[tokio::test]
-async fn x1_merchants_see_only_their_own_campaigns() -> anyhow::Result<()> {
+async fn x1_merchants_see_only_their_own_campaigns_and_another_shops_is_not_found()
+-> anyhow::Result<()> {
     let mut s = Suite::start().await?;
     let shop = card_shop(&mut s).await?;
     let other = card_shop(&mut s).await?;
@@ -525,7 +526,8 @@ async fn x1_merchants_see_only_their_own_campaigns() -> anyhow::Result<()> {
             ))
             .await,
     )?;
-    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    // Named by id, another shop's campaign does not exist for this merchant.
+    assert_eq!(status.code(), tonic::Code::NotFound);
     let mut foreign = gift(&shop, vec![beans(1)], 10);
     foreign.start_time = ts(t0() + Span::days(10));
     foreign.end_time = ts(t0() + Span::days(14));

@@ -6,6 +6,7 @@ use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::SharedClock;
 use memberhub_kit::error::{Failure, Violations};
 use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_kit::input;
 use memberhub_proto::coupon as pb;
 use memberhub_proto::coupon::coupon_service_server::CouponService;
 use tonic::{Request, Response, Status};
@@ -81,14 +82,13 @@ fn shop_filter(raw: &str) -> Result<Option<ShopId>, Failure> {
 
 /// `page_size`: 0 means 50; at most 200.
 fn page_size(raw: i32) -> Result<i64, Failure> {
-    match raw {
-        0 => Ok(50),
-        1..=200 => Ok(i64::from(raw)),
-        _ => Err(Failure::invalid(
-            "page_size",
-            "must be 0 (default 50) to 200",
-        )),
-    }
+    one(input::page_size("page_size", raw))
+}
+
+/// A list filter set to an enum number this build does not know is refused, not read as
+/// "no filter".
+fn known<E: TryFrom<i32>>(field: &str, raw: i32) -> Result<(), Failure> {
+    one(input::enumeration::<E>(field, raw)).map(|_| ())
 }
 
 /// The token of the page after `page`: its last item, when the page is full.
@@ -177,6 +177,8 @@ impl CouponService for Coupons {
         let before = (!request.page_token.is_empty())
             .then(|| one(BatchId::parse("page_token", &request.page_token)))
             .transpose()?;
+        known::<pb::BatchStatus>("status", request.status)?;
+        known::<memberhub_proto::common::CouponChannel>("channel", request.channel)?;
         let filter = ListFilter {
             shop,
             status: convert::status(request.status),
@@ -373,6 +375,7 @@ impl CouponService for Coupons {
         let before = (!request.page_token.is_empty())
             .then(|| one(CouponId::parse("page_token", &request.page_token)))
             .transpose()?;
+        known::<pb::CouponState>("state", request.state)?;
         let filter = WalletFilter {
             user,
             shop: shop_filter(&request.shop_id)?,

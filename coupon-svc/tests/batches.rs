@@ -529,3 +529,91 @@ async fn cp1_merchants_page_through_their_own_batches_and_operators_see_pending_
     assert_eq!(queue.batches[0].batch_id, pending.batch_id);
     Ok(())
 }
+
+#[tokio::test]
+async fn x3_list_filters_with_unknown_enum_numbers_or_a_huge_page_are_invalid() -> anyhow::Result<()>
+{
+    let mut h = start().await?;
+    let shop = new_shop();
+    let me = merchant(&shop);
+    let cases = [
+        (
+            pb::ListBatchesRequest {
+                status: 99,
+                ..Default::default()
+            },
+            "status",
+        ),
+        (
+            pb::ListBatchesRequest {
+                channel: 99,
+                ..Default::default()
+            },
+            "channel",
+        ),
+        (
+            pb::ListBatchesRequest {
+                page_size: 201,
+                ..Default::default()
+            },
+            "page_size",
+        ),
+    ];
+    for (request, field) in cases {
+        let request = pb::ListBatchesRequest {
+            shop_id: shop.clone(),
+            ..request
+        };
+        let status = expect_err(h.client.list_batches(req(&me, request)).await)?;
+        assert_invalid(&status, field);
+    }
+    let status = expect_err(
+        h.client
+            .list_wallet_coupons(req(
+                &shopper("u1"),
+                pb::ListWalletCouponsRequest {
+                    user_id: "u1".into(),
+                    state: 99,
+                    ..Default::default()
+                },
+            ))
+            .await,
+    )?;
+    assert_invalid(&status, "state");
+    Ok(())
+}
+
+#[tokio::test]
+async fn x3_control_characters_in_batch_texts_and_cart_lines_are_invalid_naming_the_field()
+-> anyhow::Result<()> {
+    let mut h = start().await?;
+    let shop = new_shop();
+    let mut spec = batch_spec(&shop);
+    spec.internal_name = "spring\0sale".into();
+    spec.regions = vec!["3100\u{7}".into()];
+    spec.item_scope = Some(pb::ItemScope {
+        categories: vec!["tea\0".into()],
+        skus: Vec::new(),
+    });
+    let status = create_err(&mut h, spec).await?;
+    assert_invalid(&status, "batch.internal_name");
+    assert_invalid(&status, "batch.regions[0]");
+    assert_invalid(&status, "batch.item_scope.categories[0]");
+    let status = expect_err(
+        h.client
+            .evaluate_cart(req(
+                &shopper("u1"),
+                pb::EvaluateCartRequest {
+                    shop_id: shop.clone(),
+                    user_id: "u1".into(),
+                    region: "31\u{0}0000".into(),
+                    lines: vec![line("sku\0", "tea", 1, 100)],
+                    coupon_ids: vec![uuid::Uuid::now_v7().to_string()],
+                },
+            ))
+            .await,
+    )?;
+    assert_invalid(&status, "region");
+    assert_invalid(&status, "lines[0].sku");
+    Ok(())
+}

@@ -1,5 +1,7 @@
-//! Errors as JSON `{code, reason, message, field_violations}`, with gRPC codes mapped to
+//! Errors as JSON `{code, reason, message, field_violations, metadata}`, with gRPC codes mapped to
 //! HTTP the way Google's API mapping does (FAILED_PRECONDITION is 400).
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -25,13 +27,19 @@ pub struct ErrorBody {
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub field_violations: Vec<FieldViolation>,
+    /// The `google.rpc.ErrorInfo` metadata of a rule failure: what the client needs to act
+    /// on it, e.g. `next_allowed_at` (LV-4), the overlapping `campaign_id` or `pack_id`,
+    /// `resend_allowed_at`, the failing `coupon_id`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// An error on its way to the HTTP client.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: tonic::Code,
-    pub body: ErrorBody,
+    /// Boxed: every handler returns `Result<_, ApiError>`, so the error stays small.
+    pub body: Box<ErrorBody>,
     pub trace_id: Option<String>,
 }
 
@@ -39,12 +47,13 @@ impl ApiError {
     fn new(code: tonic::Code, message: String) -> Self {
         Self {
             code,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 code: memberhub_kit::error::code_name(code),
                 reason: None,
                 message,
                 field_violations: Vec::new(),
-            },
+                metadata: BTreeMap::new(),
+            }),
             trace_id: None,
         }
     }
@@ -99,7 +108,14 @@ impl From<tonic::Status> for ApiError {
             code => code,
         };
         let mut error = Self::new(code, status.message().to_string());
-        error.body.reason = details.error_info().map(|info| info.reason.clone());
+        if let Some(info) = details.error_info() {
+            error.body.reason = Some(info.reason.clone());
+            error.body.metadata = info
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+        }
         error.body.field_violations = details
             .bad_request()
             .map(|b| {
@@ -128,7 +144,7 @@ impl From<tonic::Status> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (http_status(self.code), Json(self.body)).into_response();
+        let mut response = (http_status(self.code), Json(*self.body)).into_response();
         if let Some(value) = self
             .trace_id
             .and_then(|t| http::HeaderValue::from_str(&t).ok())
@@ -174,6 +190,31 @@ mod tests {
         );
         let error = ApiError::from(tonic::Status::cancelled("the caller went away"));
         assert_eq!(error.code, tonic::Code::Cancelled);
+    }
+
+    #[test]
+    fn x3_error_info_metadata_reaches_the_body() {
+        let status = tonic::Status::from(memberhub_kit::error::Failure::FailedPrecondition {
+            reason: "LEVEL_RULES_LOCKED",
+            message: "locked".into(),
+            metadata: vec![("next_allowed_at", "2026-02-01T00:00:00Z".into())],
+        });
+        let error = ApiError::from(status);
+        assert_eq!(
+            error
+                .body
+                .metadata
+                .get("next_allowed_at")
+                .map(String::as_str),
+            Some("2026-02-01T00:00:00Z")
+        );
+        let json = serde_json::to_value(&error.body).ok();
+        assert_eq!(
+            json.as_ref()
+                .and_then(|j| j.pointer("/metadata/next_allowed_at"))
+                .and_then(|v| v.as_str()),
+            Some("2026-02-01T00:00:00Z")
+        );
     }
 
     #[test]

@@ -303,3 +303,21 @@ impl utoipa::Modify for CommonErrors {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    use super::ApiDoc;
+
+    #[test]
+    fn x3_the_error_body_declares_its_error_info_metadata_as_a_string_map() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let metadata = &doc["components"]["schemas"]["ErrorBody"]["properties"]["metadata"];
+        assert_eq!(metadata["type"], "object", "{metadata}");
+        assert_eq!(
+            metadata["additionalProperties"]["type"], "string",
+            "{metadata}"
+        );
+    }
+}

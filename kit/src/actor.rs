@@ -41,6 +41,16 @@ impl Actor {
         }
     }
 
+    /// [`Actor::ensure_shop_admin`] for a resource the caller named by id (`what`, e.g.
+    /// "open-card gift <id>"): a merchant of another shop gets NOT_FOUND, as if the id did
+    /// not exist, so an id never reveals that the resource exists or which shop owns it.
+    pub fn ensure_owns(&self, shop_id: &str, what: &str) -> Result<(), Failure> {
+        match (self, self.ensure_shop_admin(shop_id)) {
+            (Actor::Merchant { .. }, Err(_)) => Err(Failure::NotFound(format!("{what} not found"))),
+            (_, checked) => checked,
+        }
+    }
+
     /// May this actor act for shopper `user_id` (the shopper themself, operator or service)?
     pub fn ensure_user(&self, user_id: &str) -> Result<(), Failure> {
         match self {
@@ -112,6 +122,27 @@ impl std::str::FromStr for Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn x1_another_shops_resource_is_not_found_for_a_merchant() {
+        let merchant = Actor::Merchant {
+            shop_id: "shop-a".into(),
+        };
+        assert!(merchant.ensure_owns("SHOP-A", "pack p").is_ok());
+        let refused = merchant.ensure_owns("shop-b", "pack p").err();
+        assert!(
+            matches!(&refused, Some(Failure::NotFound(m)) if !m.contains("shop-b")),
+            "{refused:?}"
+        );
+        let shopper = Actor::Shopper {
+            user_id: "u".into(),
+        };
+        assert!(matches!(
+            shopper.ensure_owns("shop-b", "pack p"),
+            Err(Failure::PermissionDenied(_))
+        ));
+        assert!(Actor::Operator.ensure_owns("shop-b", "pack p").is_ok());
+    }
 
     #[test]
     fn x1_actor_round_trips_through_its_text_form() {

@@ -7,6 +7,7 @@
 //! - [`db`]: Postgres discovery, pools and per-service schema migrations.
 //! - [`idempotency`]: the X-2 key and request fingerprint.
 //! - [`error`]: the error vocabulary every service maps to, and its `tonic::Status` form.
+//! - [`input`]: checks of caller input: text, enum numbers, page sizes, list lengths.
 //! - [`actor`]: who is calling.
 //! - [`auth`]: signed internal tokens proving the actor between processes.
 //! - [`clock`]: the injectable clock.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod input;
 pub mod metrics;
 pub mod pg_cluster;
 pub mod server;

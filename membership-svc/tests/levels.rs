@@ -902,3 +902,19 @@ async fn mp6_benefits_not_configured_is_warned_until_a_level_has_a_benefit() -> 
     assert!(!warned(&saved.program.unwrap_or_default().setup_warnings));
     Ok(())
 }
+
+#[tokio::test]
+async fn x3_an_unknown_condition_operator_is_invalid_and_does_not_use_up_the_lv4_window()
+-> anyhow::Result<()> {
+    let mut h = start().await?;
+    let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
+    let mut ladder = spend_ladder(2);
+    if let Some(condition) = ladder[1].condition.as_mut() {
+        condition.operator = 99;
+    }
+    let status = refused(set_ladder(&h, &shop, ladder).await)?;
+    assert_invalid(&status, "levels[1].condition.operator");
+    // The window is still open: a valid ladder is accepted at once.
+    set_ladder(&h, &shop, spend_ladder(2)).await?;
+    Ok(())
+}

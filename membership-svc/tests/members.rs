@@ -460,8 +460,11 @@ async fn mb2_under_card_an_order_alone_does_not_make_a_member() -> anyhow::Resul
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     paid_and_confirmed(&h, &shop, "u1", "o-1", 5_000).await?;
-    let status = refused(membership(&h, &shop, "u1").await)?;
-    assert_code(&status, Code::NotFound);
+    let after = membership(&h, &shop, "u1").await;
+    assert!(
+        after.map_or(true, |m| m.state != pb::MembershipState::Active as i32),
+        "the refused opening opened nothing"
+    );
     Ok(())
 }
 
@@ -1274,5 +1277,48 @@ async fn mb5_a_shopper_cannot_follow_for_another_and_unknown_shops_are_not_found
     let unknown = uuid::Uuid::now_v7().to_string();
     let status = refused(follow(&h, &unknown, "fan", true).await)?;
     assert_code(&status, Code::NotFound);
+    Ok(())
+}
+
+#[tokio::test]
+async fn x3_unknown_enum_numbers_in_list_filters_and_open_card_are_invalid_naming_the_field()
+-> anyhow::Result<()> {
+    let mut h = start().await?;
+    let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
+    for (request, field) in [
+        (
+            pb::ListMembersRequest {
+                join_channel: 99,
+                ..Default::default()
+            },
+            "join_channel",
+        ),
+        (
+            pb::ListMembersRequest {
+                source: 99,
+                ..Default::default()
+            },
+            "source",
+        ),
+        (
+            pb::ListMembersRequest {
+                page_size: 201,
+                ..Default::default()
+            },
+            "page_size",
+        ),
+    ] {
+        let status = refused(list(&mut h, &shop, request).await)?;
+        assert_invalid(&status, field);
+    }
+    let mut request = open_card_request(&shop, "u1", PHONE);
+    request.source = 99;
+    let status = expect_err(h.client.open_card(req(&shopper("u1"), request)).await)?;
+    assert_invalid(&status, "source");
+    let after = membership(&h, &shop, "u1").await;
+    assert!(
+        after.map_or(true, |m| m.state != pb::MembershipState::Active as i32),
+        "the refused opening opened nothing"
+    );
     Ok(())
 }

@@ -745,3 +745,67 @@ async fn x3_an_occur_time_out_of_the_databases_range_is_invalid_not_internal() -
     assert_invalid(&status, "event.occur_time");
     Ok(())
 }
+
+#[tokio::test]
+async fn or1_bad_order_lines_are_invalid_naming_the_line_and_field() -> anyhow::Result<()> {
+    let mut h = start().await?;
+    let shop = order_shop(&mut h, pb::JoinPolicy::Order, 1).await?;
+    let base = order_event(&h, Paid, &shop, "o-1", "u1", 10_000);
+    let cases: Vec<(Change, &str)> = vec![
+        (
+            Box::new(|e| e.lines[0].quantity = -1),
+            "event.lines[0].quantity",
+        ),
+        (
+            Box::new(|e| e.lines[0].quantity = 0),
+            "event.lines[0].quantity",
+        ),
+        (
+            Box::new(|e| e.lines[0].unit_price_fen = -1),
+            "event.lines[0].unit_price_fen",
+        ),
+        (
+            Box::new(|e| e.lines[0].sku = "sku\0".into()),
+            "event.lines[0].sku",
+        ),
+        (
+            Box::new(|e| e.lines[0].sku = String::new()),
+            "event.lines[0].sku",
+        ),
+        (
+            Box::new(|e| e.lines[0].sku = "s".repeat(65)),
+            "event.lines[0].sku",
+        ),
+        (
+            Box::new(|e| e.lines[0].category = "tea\u{7}".into()),
+            "event.lines[0].category",
+        ),
+        (
+            Box::new(|e| {
+                let line = e.lines[0].clone();
+                e.lines = vec![line; 501];
+            }),
+            "event.lines",
+        ),
+        (
+            Box::new(|e| {
+                e.r#type = Refunded.into();
+                e.refund_id = "r\u{0}1".into();
+            }),
+            "event.refund_id",
+        ),
+    ];
+    for (change, field) in cases {
+        let mut event = base.clone();
+        change(&mut event);
+        let status = refused(report(&h, event).await)?;
+        assert_invalid(&status, field);
+    }
+    // In a batch the path names the event too.
+    let mut bad = order_event(&h, Paid, &shop, "o-2", "u1", 10_000);
+    bad.lines[0].quantity = -3;
+    let status = refused(report_batch(&h, vec![base.clone(), bad]).await)?;
+    assert_invalid(&status, "events[1].lines[0].quantity");
+    assert_eq!(report(&h, base).await?, Applied, "nothing was recorded");
+    Ok(())
+}

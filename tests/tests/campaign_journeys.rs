@@ -758,3 +758,146 @@ async fn gp4_gp8_gift_item_entitlement_and_new_member_exclusive_journey() -> any
     );
     Ok(())
 }
+
+/// A points open-card gift (no budget needed) over the next `days` days, named `name`.
+fn points_gift(name: &str, days: i64) -> Value {
+    let now = Utc::now();
+    json!({
+        "name": name,
+        "start_time": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+        "end_time": (now + chrono::Duration::days(days)).to_rfc3339(),
+        "prizes": [{"type": "POINTS", "amount": 10}],
+        "gift_quantity": 5,
+    })
+}
+
+#[tokio::test]
+async fn x1_another_shops_campaign_or_pack_id_under_ones_own_shop_is_404_revealing_nothing()
+-> anyhow::Result<()> {
+    let s = Shop::start("Owner Tea", "u-x1-1").await?;
+    let created = ok(
+        "create gift",
+        s.backoffice(
+            Method::POST,
+            "/open-card-gifts",
+            Some(points_gift("开卡有礼", 7)),
+        )
+        .await?,
+    )?;
+    let campaign_id = text(&created, "campaign_id")?;
+    let batch = s.live_batch("CRM", "pack coupon").await?;
+    let now = Utc::now();
+    let pack = ok(
+        "create pack",
+        s.backoffice(
+            Method::POST,
+            "/gift-packs",
+            Some(json!({
+                "kind": "NEW_MEMBER",
+                "name": "新人礼包",
+                "start_time": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+                "end_time": (now + chrono::Duration::days(7)).to_rfc3339(),
+                "batch_keys": [batch],
+            })),
+        )
+        .await?,
+    )?;
+    let pack_id = text(&pack, "pack_id")?;
+
+    // A merchant of another shop names these ids under their own shop's path.
+    let other = s.w.register_shop("Prying Tea", "POP").await?;
+    let prying = s.w.merchant(&other)?;
+    let reads = [
+        (Method::GET, format!("/open-card-gifts/{campaign_id}")),
+        (
+            Method::GET,
+            format!("/open-card-gifts/{campaign_id}/statistics"),
+        ),
+        (
+            Method::POST,
+            format!("/open-card-gifts/{campaign_id}/close"),
+        ),
+        (Method::GET, format!("/gift-packs/{pack_id}")),
+        (Method::POST, format!("/gift-packs/{pack_id}/close")),
+    ];
+    for (method, path) in reads {
+        let (status, error) =
+            s.w.shop_call("backoffice", &other, &prying, method.clone(), &path, None)
+                .await?;
+        assert_eq!(
+            (status, &error["code"]),
+            (404, &json!("NOT_FOUND")),
+            "{method} {path}: {error}"
+        );
+        assert!(
+            !error.to_string().contains(&s.shop),
+            "{method} {path} names the owner: {error}"
+        );
+    }
+    // The owner still sees both, open.
+    let gift = ok(
+        "own gift",
+        s.backoffice(
+            Method::GET,
+            &format!("/open-card-gifts/{campaign_id}"),
+            None,
+        )
+        .await?,
+    )?;
+    assert_eq!(gift["status"], "LIVE", "{gift}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn x3_a_nul_in_a_gift_name_is_400_naming_the_field_and_an_overlap_names_the_campaign()
+-> anyhow::Result<()> {
+    let s = Shop::start("Strict Tea", "u-x3-1").await?;
+    for name in ["开卡\u{0}有礼", "gift\u{7}"] {
+        let (status, error) = s
+            .backoffice(Method::POST, "/open-card-gifts", Some(points_gift(name, 7)))
+            .await?;
+        assert_eq!(
+            (status, &error["field_violations"][0]["field"]),
+            (400, &json!("name")),
+            "{error}"
+        );
+    }
+    let (status, error) = s
+        .backoffice(
+            Method::POST,
+            "/open-card-gifts",
+            Some(points_gift("gift", 400)),
+        )
+        .await?;
+    assert_eq!(
+        (status, &error["field_violations"][0]["field"]),
+        (400, &json!("end_time")),
+        "{error}"
+    );
+    let first = ok(
+        "create gift",
+        s.backoffice(
+            Method::POST,
+            "/open-card-gifts",
+            Some(points_gift("first", 7)),
+        )
+        .await?,
+    )?;
+    let (status, error) = s
+        .backoffice(
+            Method::POST,
+            "/open-card-gifts",
+            Some(points_gift("second", 7)),
+        )
+        .await?;
+    assert_eq!(
+        (status, &error["reason"]),
+        (400, &json!("OPEN_CARD_GIFT_OVERLAP")),
+        "{error}"
+    );
+    assert_eq!(
+        error["metadata"]["campaign_id"], first["campaign_id"],
+        "the ErrorInfo metadata reaches the HTTP client: {error}"
+    );
+    Ok(())
+}

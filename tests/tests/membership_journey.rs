@@ -678,3 +678,67 @@ fn the_code_is_the_run_of_six_digits() {
         "seven or five digits are not a code"
     );
 }
+
+#[tokio::test]
+async fn lv4_a_refused_level_change_tells_the_http_client_when_the_next_is_allowed()
+-> anyhow::Result<()> {
+    let j = Journey::start().await?;
+    let ladder = |name: &str| {
+        json!({"levels": [
+            {"level": 1, "name": "1星级"},
+            {"level": 2, "name": name, "condition": {"min_spend_fen": 10_000, "operator": "OR"}},
+        ]})
+    };
+    ok(
+        "level rules",
+        j.backoffice(Method::PUT, "/levels", Some(ladder("银卡")))
+            .await?,
+    )?;
+    let rules = ok(
+        "get level rules",
+        j.backoffice(Method::GET, "/levels", None).await?,
+    )?;
+    let allowed = time(&rules["next_change_allowed_time"])?;
+    let (status, error) = j
+        .backoffice(Method::PUT, "/levels", Some(ladder("金卡")))
+        .await?;
+    assert_eq!(
+        (status, &error["reason"]),
+        (400, &json!("LEVEL_CHANGE_TOO_SOON")),
+        "{error}"
+    );
+    let next = error["metadata"]["next_allowed_at"]
+        .as_str()
+        .with_context(|| format!("no metadata.next_allowed_at in {error}"))?;
+    assert_eq!(DateTime::parse_from_rfc3339(next)?.to_utc(), allowed);
+    Ok(())
+}
+
+#[tokio::test]
+async fn or1_a_negative_quantity_or_a_nul_in_a_line_sku_is_400_naming_the_line()
+-> anyhow::Result<()> {
+    let j = Journey::start().await?;
+    let mut event = order_event("PAID", &j.shop, "o-lines", 1_000, "");
+    event["lines"][0]["quantity"] = json!(-1);
+    event["lines"][0]["sku"] = json!("tea\u{0}");
+    let (status, error) =
+        j.w.call(
+            Method::POST,
+            "/api/internal/v1/order-events",
+            Some(&j.order_system),
+            Some(&key()),
+            Some(event),
+        )
+        .await?;
+    assert_eq!(status, 400, "{error}");
+    let fields: Vec<&str> = error["field_violations"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|f| f["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        fields.iter().any(|f| f.ends_with("lines[0].quantity"))
+            && fields.iter().any(|f| f.ends_with("lines[0].sku")),
+        "{error}"
+    );
+    Ok(())
+}

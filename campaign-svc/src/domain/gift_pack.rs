@@ -3,13 +3,17 @@
 
 use chrono::{DateTime, Duration, Utc};
 use memberhub_kit::error::{Failure, Violations};
+use memberhub_kit::input;
 
 use super::types::{
-    BatchKey, BatchStatus, BatchView, Channel, MemberView, PackId, ShopView, Window,
+    BatchKey, BatchStatus, BatchView, Channel, MAX_WINDOW, MemberView, PackId, ShopView, Window,
 };
 
 /// A pack name's length in characters (the spec gives none; the card name's 20 is reused).
 pub const MAX_NAME_CHARS: usize = 20;
+/// GP-2/GP-4: a gift item's sku and title, in characters.
+pub const MAX_SKU_CHARS: usize = 64;
+pub const MAX_TITLE_CHARS: usize = 60;
 /// GP-2: coupon batches per pack.
 pub const MAX_BATCHES: usize = 3;
 /// GP-1: how long after the first-ever join a shopper counts as new.
@@ -83,14 +87,18 @@ impl NewPack {
     /// GP-2, GP-3, GP-6, GP-7: checks the whole request and reports every violation.
     pub fn parse(shop: &ShopView, req: &PackRequest<'_>) -> Result<Self, Failure> {
         let mut v = Violations::new();
-        let name = req.name.trim();
-        if !(1..=MAX_NAME_CHARS).contains(&name.chars().count()) {
-            v.add("name", "must be 1 to 20 characters");
-        }
-        let window = Window::new(req.start, req.end);
-        if window.is_none() {
-            v.add("end_time", "must be after start_time");
-        }
+        let name = v.check(input::text("name", req.name, MAX_NAME_CHARS));
+        let window = match Window::new(req.start, req.end) {
+            None => {
+                v.add("end_time", "must be after start_time");
+                None
+            }
+            Some(w) if w.duration() > MAX_WINDOW => {
+                v.add("end_time", "the pack may run at most 366 days");
+                None
+            }
+            Some(w) => Some(w),
+        };
         check_batches(&mut v, shop, req.batches);
         if let Some((item, view)) = &req.gift_item {
             check_gift_item(&mut v, "gift_item", shop, item, view);
@@ -133,7 +141,7 @@ impl NewPack {
         v.finish()?;
         Ok(Self {
             kind: req.kind,
-            name: name.to_string(),
+            name: name.expect("a bad name was recorded as a violation"),
             window: window.expect("a missing window was recorded as a violation"),
             batch_keys: req.batches.iter().map(|b| b.key.clone()).collect(),
             gift_item: req.gift_item.as_ref().map(|(item, _)| item.clone()),

@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use memberhub_kit::error::{Failure, Violations};
+use memberhub_kit::input;
 
 use super::types::{
     BatchKey, BatchStatus, BatchView, CampaignId, Channel, CouponKind, JoinChannel, JoinPolicy,
-    MemberView, ShopId, ShopType, Validity, Window,
+    MAX_WINDOW, MemberView, ShopId, ShopType, Validity, Window,
 };
 
 /// OC-1: the longest name, in characters.
@@ -131,11 +132,7 @@ impl NewOpenCardGift {
         gift_quantity: i64,
     ) -> Result<Self, Failure> {
         let mut v = Violations::new();
-        let name = name.trim();
-        let chars = name.chars().count();
-        if !(1..=MAX_NAME_CHARS).contains(&chars) {
-            v.add("name", "must be 1 to 10 characters");
-        }
+        let name = v.check(input::text("name", name, MAX_NAME_CHARS));
         let window = match Window::new(start, end) {
             None => {
                 v.add("end_time", "must be after start_time");
@@ -143,6 +140,10 @@ impl NewOpenCardGift {
             }
             Some(w) if w.duration() < MIN_DURATION => {
                 v.add("end_time", "the campaign must last at least 3 days");
+                None
+            }
+            Some(w) if w.duration() > MAX_WINDOW => {
+                v.add("end_time", "the campaign may last at most 366 days");
                 None
             }
             Some(w) => Some(w),
@@ -155,7 +156,7 @@ impl NewOpenCardGift {
         let window = window.expect("a missing window was recorded as a violation");
         Ok(Self {
             shop,
-            name: name.to_string(),
+            name: name.expect("a bad name was recorded as a violation"),
             window,
             prizes,
             gift_quantity,
@@ -167,6 +168,10 @@ impl NewOpenCardGift {
 fn parse_prizes(v: &mut Violations, shop_type: ShopType, raw: &[PrizeRequest]) -> Vec<Prize> {
     if !(1..=MAX_PRIZES).contains(&raw.len()) {
         v.add("prizes", "must have 1 to 3 prizes");
+        // Too many are not walked: the answer stays small whatever the request's size.
+        if raw.len() > MAX_PRIZES {
+            return Vec::new();
+        }
     }
     let mut seen = Vec::new();
     let mut prizes = Vec::new();

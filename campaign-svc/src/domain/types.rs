@@ -4,9 +4,17 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use memberhub_kit::error::FieldViolation;
 use uuid::Uuid;
+
+/// The longest campaign or pack window: a year, leap day included. It bounds what a window
+/// costs later (OC-10 builds one statistics row per day).
+pub const MAX_WINDOW: Duration = Duration::days(366);
+/// The longest shopper id, in characters (membership-svc's user ids).
+pub const MAX_USER_ID_CHARS: usize = 64;
+/// The longest order id, exchange item id or claim source id, in characters.
+pub const MAX_REF_CHARS: usize = 128;
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {

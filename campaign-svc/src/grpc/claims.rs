@@ -1,11 +1,13 @@
 //! Reading claims: a shopper their own, a merchant their shop's (with filters).
 
+use memberhub_kit::error::{Failure, Violations};
+use memberhub_kit::input;
 use memberhub_proto::campaign as pb;
 use tonic::{Request, Response};
 
-use super::{Campaigns, Rpc, actor, next_page_token, one, page_size, page_token};
+use super::{Campaigns, Rpc, actor, next_page_token, one, page_token};
 use crate::convert;
-use crate::domain::types::{ClaimId, ShopId};
+use crate::domain::types::{ClaimId, MAX_REF_CHARS, MAX_USER_ID_CHARS, ShopId};
 use crate::store::claims::{self, ClaimFilter};
 
 pub(super) async fn get(svc: &Campaigns, request: Request<pb::GetClaimRequest>) -> Rpc<pb::Claim> {
@@ -15,7 +17,7 @@ pub(super) async fn get(svc: &Campaigns, request: Request<pb::GetClaimRequest>) 
     let claim = claims::get(&mut conn, id).await?;
     actor
         .ensure_user(&claim.user_id)
-        .or_else(|_| actor.ensure_shop_admin(&claim.shop_id.to_string()))?;
+        .or_else(|_| actor.ensure_owns(&claim.shop_id.to_string(), &format!("claim {id}")))?;
     Ok(Response::new(convert::claim(&claim)))
 }
 
@@ -26,24 +28,40 @@ pub(super) async fn list(
     let actor = actor(&request)?;
     let request = request.into_inner();
     let shop = one(ShopId::parse("shop_id", &request.shop_id))?;
-    let user = (!request.user_id.trim().is_empty()).then(|| request.user_id.trim().to_string());
+    let mut v = Violations::new();
+    let user = v
+        .check(input::optional_text(
+            "user_id",
+            &request.user_id,
+            MAX_USER_ID_CHARS,
+        ))
+        .flatten();
+    let source_id = v
+        .check(input::optional_text(
+            "source_id",
+            &request.source_id,
+            MAX_REF_CHARS,
+        ))
+        .flatten();
+    let state = v.check(input::enumeration("state", request.state));
+    let limit = v.check(input::page_size("page_size", request.page_size));
+    v.finish()?;
     match &user {
         Some(user) if actor.ensure_user(user).is_ok() => {}
         _ => actor.ensure_shop_admin(&shop.to_string())?,
     }
-    let states = match pb::ClaimState::try_from(request.state) {
-        Ok(pb::ClaimState::Pending) => vec!["PENDING", "GRANTING"],
-        Ok(pb::ClaimState::Granted) => vec!["GRANTED"],
-        Ok(pb::ClaimState::Failed) => vec!["FAILED"],
-        _ => Vec::new(),
+    let states = match state {
+        Some(pb::ClaimState::Pending) => vec!["PENDING", "GRANTING"],
+        Some(pb::ClaimState::Granted) => vec!["GRANTED"],
+        Some(pb::ClaimState::Failed) => vec!["FAILED"],
+        Some(pb::ClaimState::Unspecified) | None => Vec::new(),
     };
     let filter = ClaimFilter {
         user_id: user,
-        source_id: (!request.source_id.trim().is_empty())
-            .then(|| request.source_id.trim().to_string()),
+        source_id,
         states,
     };
-    let limit = page_size(request.page_size)?;
+    let limit = limit.ok_or(Failure::Internal)?;
     let before = page_token(&request.page_token)?;
     let mut conn = svc.conn().await?;
     let found = claims::list(&mut conn, shop, &filter, before, limit).await?;

@@ -3,6 +3,7 @@
 
 use memberhub_kit::error::Failure;
 use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_kit::input;
 use memberhub_proto::campaign as pb;
 use tonic::{Request, Response};
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use uuid::Uuid;
 use super::packs::user_id;
 use super::{Campaigns, Rpc, actor, one};
 use crate::convert;
-use crate::domain::types::ShopId;
+use crate::domain::types::{MAX_REF_CHARS, ShopId};
 use crate::store::entitlements;
 
 /// The shopper themself, or the shop's merchant.
@@ -42,10 +43,7 @@ pub(super) async fn consume(
     let request = request.into_inner();
     let id = Uuid::parse_str(request.entitlement_id.trim())
         .map_err(|_| Failure::invalid("entitlement_id", "must be an entitlement id (UUID)"))?;
-    let order = request.order_id.trim().to_string();
-    if order.is_empty() {
-        return Err(Failure::invalid("order_id", "is required").into());
-    }
+    let order = one(input::text("order_id", &request.order_id, MAX_REF_CHARS))?;
     let key = IdempotencyKey::new(&actor, "ConsumeEntitlement", &request.request_id, &request)?;
     let now = svc.clock.now();
     let consumed = svc

@@ -3,6 +3,7 @@
 
 use memberhub_kit::error::Failure;
 use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_kit::input;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::membership as membership_pb;
 use tonic::{Request, Response};
@@ -11,7 +12,7 @@ use super::packs::{batches, membership, user_id};
 use super::{Campaigns, Rpc, actor, one};
 use crate::convert;
 use crate::domain::exchange::{self, Target};
-use crate::domain::types::{ClaimId, ShopId};
+use crate::domain::types::{ClaimId, MAX_REF_CHARS, ShopId};
 use crate::peers;
 use crate::plans;
 use crate::store::claims::{self, ClaimKind, NewClaim};
@@ -25,10 +26,7 @@ pub(super) async fn exchange(
     let shop = one(ShopId::parse("shop_id", &request.shop_id))?;
     let user = user_id(&request.user_id)?;
     actor.ensure_user(&user)?;
-    let item_id = request.item_id.trim().to_string();
-    if item_id.is_empty() {
-        return Err(Failure::invalid("item_id", "is required").into());
-    }
+    let item_id = one(input::text("item_id", &request.item_id, MAX_REF_CHARS))?;
     let key = IdempotencyKey::new(&actor, "ExchangePoints", &request.request_id, &request)?;
     let member = membership(svc, shop, &user)
         .await?

@@ -3,39 +3,31 @@
 
 use memberhub_kit::error::Violations;
 use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_kit::input;
 use memberhub_proto::campaign as pb;
 use tonic::{Request, Response};
 
 use super::{Campaigns, Rpc, actor, one};
 use crate::convert;
+use crate::domain::gift_pack::{MAX_SKU_CHARS, MAX_TITLE_CHARS};
 use crate::domain::types::ShopId;
 use crate::store::items::{self, ItemRecord};
-
-/// The longest sku and title accepted.
-const MAX_SKU_CHARS: usize = 64;
-const MAX_TITLE_CHARS: usize = 60;
 
 fn parse_item(
     item: &pb::GiftItemRecord,
     shop: ShopId,
 ) -> Result<ItemRecord, memberhub_kit::error::Failure> {
     let mut v = Violations::new();
-    let sku = item.sku.trim();
-    if !(1..=MAX_SKU_CHARS).contains(&sku.chars().count()) {
-        v.add("item.sku", "must be 1 to 64 characters");
-    }
-    let title = item.title.trim();
-    if !(1..=MAX_TITLE_CHARS).contains(&title.chars().count()) {
-        v.add("item.title", "must be 1 to 60 characters");
-    }
+    let sku = v.check(input::text("item.sku", &item.sku, MAX_SKU_CHARS));
+    let title = v.check(input::text("item.title", &item.title, MAX_TITLE_CHARS));
     if item.stock < 0 {
         v.add("item.stock", "must not be negative");
     }
     v.finish()?;
     Ok(ItemRecord {
         shop_id: shop,
-        sku: sku.to_string(),
-        title: title.to_string(),
+        sku: sku.unwrap_or_default(),
+        title: title.unwrap_or_default(),
         gift_category: item.gift_category,
         stock: item.stock,
     })

@@ -60,11 +60,7 @@ fn one<T>(result: Result<T, FieldViolation>) -> Result<T, Failure> {
 
 /// A page size: 0 means the default (50), at most 200.
 fn page_size(raw: i32) -> Result<i64, Failure> {
-    match raw {
-        0 => Ok(50),
-        1..=200 => Ok(i64::from(raw)),
-        _ => Err(Failure::invalid("page_size", "must be 0 to 200")),
-    }
+    one(memberhub_kit::input::page_size("page_size", raw))
 }
 
 /// A page token: the last id of the previous page.

@@ -7,7 +7,7 @@ use tonic::{Request, Response};
 use super::{Campaigns, Rpc, actor, one};
 use crate::convert;
 use crate::domain::open_card_gift::in_audience;
-use crate::domain::types::ShopId;
+use crate::domain::types::{MAX_USER_ID_CHARS, ShopId};
 use crate::error::Error;
 use crate::peers;
 use crate::store::{claims, gifts, stats};
@@ -19,10 +19,11 @@ pub(super) async fn get(
     let actor = actor(&request)?;
     let request = request.into_inner();
     let shop = one(ShopId::parse("shop_id", &request.shop_id))?;
-    let user = request.user_id.trim().to_string();
-    if user.is_empty() {
-        return Err(memberhub_kit::error::Failure::invalid("user_id", "is required").into());
-    }
+    let user = one(memberhub_kit::input::text(
+        "user_id",
+        &request.user_id,
+        MAX_USER_ID_CHARS,
+    ))?;
     actor
         .ensure_user(&user)
         .or_else(|_| actor.ensure_operator())?;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use memberhub_kit::clock::from_timestamp;
 use memberhub_kit::error::{Failure, Violations};
 use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_kit::input;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::coupon as coupon_pb;
 use memberhub_proto::membership as membership_pb;
@@ -223,7 +224,7 @@ async fn owned(
     let id = one(CampaignId::parse("campaign_id", raw_id))?;
     let mut conn = svc.conn().await?;
     let gift = gifts::get(&mut conn, id).await?;
-    actor.ensure_shop_admin(&gift.shop_id.to_string())?;
+    actor.ensure_owns(&gift.shop_id.to_string(), &format!("open-card gift {id}"))?;
     if gift.phase == Phase::Failed {
         return Err(Error::not_found("open-card gift", id));
     }
@@ -275,11 +276,11 @@ pub(super) async fn update(
     let change = request.gift.clone().unwrap_or_default();
     let current = owned(svc, &actor, &change.campaign_id).await?;
     let key = IdempotencyKey::new(&actor, "UpdateOpenCardGift", &request.request_id, &request)?;
-    let name = change.name.trim().to_string();
-    let chars = name.chars().count();
-    if !(1..=rules::MAX_NAME_CHARS).contains(&chars) {
-        return Err(Failure::invalid("gift.name", "must be 1 to 10 characters").into());
-    }
+    let name = one(input::text(
+        "gift.name",
+        &change.name,
+        rules::MAX_NAME_CHARS,
+    ))?;
     let fixed = |field: &'static str, same: bool| -> Result<(), Failure> {
         if same {
             Ok(())
@@ -364,6 +365,10 @@ pub(super) async fn close(
     )))
 }
 
+/// OC-10: the most days one statistics series shows (a whole window of `MAX_WINDOW` plus a
+/// partial day at each end in the shop's time zone).
+const MAX_STATISTICS_DAYS: chrono::Days = chrono::Days::new(367);
+
 /// OC-10: the daily series (shop-local days from the start to today or the end, each final
 /// once it is over) and the live packs-left counter.
 pub(super) async fn statistics(
@@ -379,6 +384,11 @@ pub(super) async fn statistics(
     let first = stats::local_day(&gift.time_zone, gift.window.start());
     let stop = gift.closed_at.unwrap_or(gift.window.end()).min(now);
     let last = stats::local_day(&gift.time_zone, stop - Duration::nanoseconds(1)).max(first);
+    // A window is at most MAX_WINDOW long (checked at creation); the series never has more
+    // rows than that whatever a stored window says.
+    let first = last
+        .checked_sub_days(MAX_STATISTICS_DAYS)
+        .map_or(first, |earliest| first.max(earliest));
     let mut days = Vec::new();
     let mut day = first;
     while day <= last && day <= today {

@@ -7,6 +7,7 @@ use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::from_timestamp;
 use memberhub_kit::error::{Failure, Violations};
 use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_kit::input;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::membership as membership_pb;
 use tonic::{Request, Response};
@@ -16,9 +17,11 @@ use super::open_card::{batch, shop_view};
 use super::{Campaigns, Rpc, actor, next_page_token, one, page_size, page_token};
 use crate::convert;
 use crate::domain::gift_pack::{
-    GiftItem, GiftItemView, NewPack, PackKind, PackRequest, check_claim,
+    GiftItem, GiftItemView, MAX_BATCHES, MAX_SKU_CHARS, NewPack, PackKind, PackRequest, check_claim,
 };
-use crate::domain::types::{BatchKey, BatchView, ClaimId, MemberView, PackId, ShopId};
+use crate::domain::types::{
+    BatchKey, BatchView, ClaimId, MAX_USER_ID_CHARS, MemberView, PackId, ShopId,
+};
 use crate::error::Error;
 use crate::gift_packs;
 use crate::peers;
@@ -55,11 +58,7 @@ pub(super) async fn member(svc: &Campaigns, shop: ShopId, user: &str) -> Result<
 
 /// A required, trimmed `user_id`.
 pub(super) fn user_id(raw: &str) -> Result<String, Failure> {
-    let user = raw.trim();
-    if user.is_empty() {
-        return Err(Failure::invalid("user_id", "is required"));
-    }
-    Ok(user.to_string())
+    one(input::text("user_id", raw, MAX_USER_ID_CHARS))
 }
 
 /// GP-2: the batches named by `keys`, as coupon-svc reports them, with their ids.
@@ -103,11 +102,19 @@ pub(super) async fn gift_item(
     shop: ShopId,
     raw: Option<&pb::GiftItem>,
 ) -> Result<Option<(GiftItem, GiftItemView)>, Error> {
-    let Some(raw) = raw.filter(|g| !g.sku.trim().is_empty()) else {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let Some(sku) = one(input::optional_text(
+        &format!("{field}.sku"),
+        &raw.sku,
+        MAX_SKU_CHARS,
+    ))?
+    else {
         return Ok(None);
     };
     let mut conn = svc.conn().await?;
-    let Some(item) = items::get(&mut conn, shop, raw.sku.trim()).await? else {
+    let Some(item) = items::get(&mut conn, shop, &sku).await? else {
         return Err(Failure::invalid(
             format!("{field}.sku"),
             "no gift item with this sku in the shop",
@@ -166,10 +173,19 @@ pub(super) async fn create(
     let key = IdempotencyKey::new(&actor, "CreateGiftPack", &request.request_id, &request)?;
 
     let mut v = Violations::new();
-    let kind = convert::pack_kind(pack.kind);
+    let kind = match v.check(input::enumeration("pack.kind", pack.kind)) {
+        Some(raw) => convert::pack_kind(raw),
+        None => None,
+    };
     if kind.is_none() {
         v.add("pack.kind", "must be NEW_MEMBER or MEMBER");
     }
+    // Bounded before each key costs a call to coupon-svc.
+    v.check(input::at_most(
+        "pack.batch_keys",
+        &pack.batch_keys,
+        MAX_BATCHES,
+    ));
     let start = time(&mut v, "pack.start_time", pack.start_time.as_ref());
     let end = time(&mut v, "pack.end_time", pack.end_time.as_ref());
     let popup = match (&pack.popup_start_time, &pack.popup_end_time) {
@@ -231,10 +247,10 @@ pub(super) async fn create(
 }
 
 /// A shopper may read any pack (the storefront shows them); a merchant only their shop's.
-fn may_read(actor: &Actor, shop: ShopId) -> Result<(), Failure> {
+fn may_read(actor: &Actor, pack: &packs::PackRecord) -> Result<(), Failure> {
     match actor {
         Actor::Shopper { .. } => Ok(()),
-        _ => actor.ensure_shop_admin(&shop.to_string()),
+        _ => actor.ensure_owns(&pack.shop_id.to_string(), &format!("gift pack {}", pack.id)),
     }
 }
 
@@ -246,7 +262,7 @@ pub(super) async fn get(
     let id = one(PackId::parse("pack_id", &request.get_ref().pack_id))?;
     let mut conn = svc.conn().await?;
     let pack = packs::get(&mut conn, id).await?;
-    may_read(&actor, pack.shop_id)?;
+    may_read(&actor, &pack)?;
     Ok(Response::new(convert::gift_pack(&pack, svc.clock.now())))
 }
 
@@ -258,7 +274,8 @@ pub(super) async fn list(
     let request = request.into_inner();
     let shop = one(ShopId::parse("shop_id", &request.shop_id))?;
     actor.ensure_shop_admin(&shop.to_string())?;
-    let kind = convert::pack_kind(request.kind);
+    let kind = one(input::enumeration("kind", request.kind))?;
+    let kind = convert::pack_kind(kind);
     let limit = page_size(request.page_size)?;
     let before = page_token(&request.page_token)?;
     let mut conn = svc.conn().await?;
@@ -282,7 +299,7 @@ pub(super) async fn close(
         let mut conn = svc.conn().await?;
         packs::get(&mut conn, id).await?.shop_id
     };
-    actor.ensure_shop_admin(&shop.to_string())?;
+    actor.ensure_owns(&shop.to_string(), &format!("gift pack {id}"))?;
     let key = IdempotencyKey::new(&actor, "CloseGiftPack", &request.request_id, &request)?;
     let now = svc.clock.now();
     svc.store

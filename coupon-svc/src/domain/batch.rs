@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Timelike, Utc};
 use memberhub_kit::actor::Actor;
 use memberhub_kit::error::{Failure, FieldViolation, Violations};
+use memberhub_kit::input;
 
 use super::ids::{AllocationId, BatchId, BatchKey, ShopId};
 
@@ -412,22 +413,15 @@ impl NewBatch {
     }
 }
 
+/// CP-1: the longest internal name, in characters.
+pub const MAX_INTERNAL_NAME_CHARS: usize = 50;
+/// CP-1: the longest category, sku or region code, in characters.
+pub const MAX_CODE_CHARS: usize = 64;
+/// CP-9: the longest rejection reason, in characters.
+pub const MAX_REASON_CHARS: usize = 200;
+
 fn internal_name(raw: &str) -> Result<String, FieldViolation> {
-    let name = raw.trim();
-    let count = name.chars().count();
-    if !(1..=50).contains(&count) {
-        return Err(FieldViolation::new(
-            field("internal_name"),
-            format!("must be 1 to 50 characters, got {count}"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(FieldViolation::new(
-            field("internal_name"),
-            "must not contain control characters",
-        ));
-    }
-    Ok(name.to_string())
+    input::text(&field("internal_name"), raw, MAX_INTERNAL_NAME_CHARS)
 }
 
 /// Collects violations and remembers whether any was recorded for the part at hand.
@@ -463,17 +457,11 @@ impl Part<'_> {
         }
         let mut out: Vec<String> = Vec::with_capacity(raw.len());
         for (i, entry) in raw.iter().enumerate() {
-            let entry = entry.trim();
-            let count = entry.chars().count();
-            if count == 0 || count > 64 || entry.chars().any(char::is_control) {
-                self.add(
-                    &format!("{name}[{i}]"),
-                    "must be 1 to 64 characters without control characters",
-                );
-            } else if out.iter().any(|seen| seen == entry) {
-                self.add(&format!("{name}[{i}]"), "appears twice");
-            } else {
-                out.push(entry.to_string());
+            let name = format!("{name}[{i}]");
+            match input::text(&name, entry, MAX_CODE_CHARS) {
+                Err(violation) => self.add(&name, violation.description),
+                Ok(entry) if out.contains(&entry) => self.add(&name, "appears twice"),
+                Ok(entry) => out.push(entry),
             }
         }
         out
@@ -689,16 +677,10 @@ pub fn approve(batch: &Batch, now: DateTime<Utc>) -> Result<Status, Failure> {
 
 /// CP-9: PENDING_APPROVAL -> CLOSED with a reason (1 to 200 characters).
 pub fn reject(batch: &Batch, reason: &str, now: DateTime<Utc>) -> Result<String, Failure> {
-    let reason = reason.trim();
-    let count = reason.chars().count();
-    if !(1..=200).contains(&count) || reason.chars().any(char::is_control) {
-        return Err(Failure::invalid(
-            "reason",
-            "must be 1 to 200 characters without control characters",
-        ));
-    }
+    let reason = input::text("reason", reason, MAX_REASON_CHARS)
+        .map_err(|v| Failure::InvalidArgument(vec![v]))?;
     match batch.status_at(now) {
-        Status::PendingApproval => Ok(reason.to_string()),
+        Status::PendingApproval => Ok(reason),
         other => Err(transition_refused(other, "rejected")),
     }
 }

@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use memberhub_kit::error::{Failure, Violations};
+use memberhub_kit::input;
 
-use super::batch::{Kind, MAX_FEN, Terms, Window};
+use super::batch::{Kind, MAX_CODE_CHARS, MAX_FEN, Terms, Window};
 use super::ids::{BatchId, BatchKey, CouponId, IssueId, OrderId, ShopId, UserId};
 
 /// A coupon's state as stored; EXPIRED is never stored (see [`State`]).
@@ -147,32 +148,24 @@ impl Cart {
     pub fn parse(shop_id: &str, region: &str, lines: Vec<LineInput>) -> Result<Self, Failure> {
         let mut v = Violations::new();
         let shop = v.check(ShopId::parse("shop_id", shop_id));
-        let region = region.trim();
-        if region.chars().count() > 64 || region.chars().any(char::is_control) {
-            v.add(
-                "region",
-                "must be at most 64 characters without control characters",
-            );
-        }
+        let region = v
+            .check(input::optional_text("region", region, MAX_CODE_CHARS))
+            .flatten();
         if lines.is_empty() || lines.len() > MAX_LINES {
             v.add("lines", format!("must have 1 to {MAX_LINES} lines"));
         }
         let mut parsed = Vec::with_capacity(lines.len());
         for (i, line) in lines.into_iter().enumerate() {
-            let code = |raw: &str| {
-                let raw = raw.trim();
-                let count = raw.chars().count();
-                (count > 0 && count <= 64 && !raw.chars().any(char::is_control))
-                    .then(|| raw.to_string())
-            };
-            let sku = code(&line.sku);
-            if sku.is_none() {
-                v.add(format!("lines[{i}].sku"), "must be 1 to 64 characters");
-            }
-            let category = code(&line.category);
-            if category.is_none() {
-                v.add(format!("lines[{i}].category"), "must be 1 to 64 characters");
-            }
+            let sku = v.check(input::text(
+                &format!("lines[{i}].sku"),
+                &line.sku,
+                MAX_CODE_CHARS,
+            ));
+            let category = v.check(input::text(
+                &format!("lines[{i}].category"),
+                &line.category,
+                MAX_CODE_CHARS,
+            ));
             if !(1..=MAX_LINE_QUANTITY).contains(&line.quantity) {
                 v.add(
                     format!("lines[{i}].quantity"),
@@ -198,7 +191,7 @@ impl Cart {
         let shop = shop.ok_or(Failure::Internal)?;
         Ok(Self {
             shop,
-            region: (!region.is_empty()).then(|| region.to_string()),
+            region,
             lines: parsed,
         })
     }

@@ -1,6 +1,8 @@
 //! LV: ladders, conditions, benefits and warnings.
 
 use memberhub_kit::clock::to_timestamp;
+use memberhub_kit::error::{Failure, Violations};
+use memberhub_kit::input;
 use memberhub_proto::membership as pb;
 
 use crate::domain::levels::{self, Benefits, ExchangeItem, Operator, RawLevel, Warning};
@@ -57,27 +59,34 @@ pub fn benefits(b: &pb::LevelBenefits) -> Benefits {
     }
 }
 
-/// LV-1..LV-3: a ladder as it arrives, for `Ladder::parse`.
-pub fn raw_levels(levels: &[pb::LevelDefinition]) -> Vec<RawLevel<'_>> {
-    levels
+/// LV-1..LV-3: a ladder as it arrives, for `Ladder::parse`; an operator number this build
+/// does not know is refused here, not read as the default.
+pub fn raw_levels(levels: &[pb::LevelDefinition]) -> Result<Vec<RawLevel<'_>>, Failure> {
+    let mut violations = Violations::new();
+    let raw = levels
         .iter()
-        .map(|l| {
+        .enumerate()
+        .map(|(i, l)| {
             let condition = l.condition.as_ref();
+            let operator = condition.and_then(|c| {
+                let field = format!("levels[{i}].condition.operator");
+                match violations.check(input::enumeration(&field, c.operator))? {
+                    pb::ConditionOperator::And => Some(Operator::And),
+                    pb::ConditionOperator::Or => Some(Operator::Or),
+                    pb::ConditionOperator::Unspecified => None,
+                }
+            });
             RawLevel {
                 level: l.level,
                 name: &l.name,
                 min_spend_fen: condition.and_then(|c| c.min_spend_fen),
                 min_order_count: condition.and_then(|c| c.min_order_count),
-                operator: condition.and_then(|c| {
-                    match pb::ConditionOperator::try_from(c.operator).ok()? {
-                        pb::ConditionOperator::And => Some(Operator::And),
-                        pb::ConditionOperator::Or => Some(Operator::Or),
-                        pb::ConditionOperator::Unspecified => None,
-                    }
-                }),
+                operator,
             }
         })
-        .collect()
+        .collect();
+    violations.finish()?;
+    Ok(raw)
 }
 
 /// LV-4: the rules as of `now` (the next allowed change is shown only while it is ahead).

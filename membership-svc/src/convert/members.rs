@@ -1,17 +1,20 @@
 //! MB: memberships, channels and sources.
 
 use memberhub_kit::clock::to_timestamp;
+use memberhub_kit::error::FieldViolation;
+use memberhub_kit::input;
 use memberhub_proto::membership as pb;
 
 use crate::domain::members::{JoinChannel, Member, MemberState, Source};
 
-pub fn join_channel(raw: i32) -> Option<JoinChannel> {
-    match pb::JoinChannel::try_from(raw).ok()? {
+/// A caller-set join channel: `None` when unset; an unknown number is refused.
+pub fn join_channel(field: &str, raw: i32) -> Result<Option<JoinChannel>, FieldViolation> {
+    Ok(match input::enumeration(field, raw)? {
         pb::JoinChannel::Order => Some(JoinChannel::Order),
         pb::JoinChannel::Card => Some(JoinChannel::Card),
         pb::JoinChannel::Import => Some(JoinChannel::Import),
         pb::JoinChannel::Unspecified => None,
-    }
+    })
 }
 
 fn join_channel_to_pb(c: JoinChannel) -> pb::JoinChannel {
@@ -22,8 +25,9 @@ fn join_channel_to_pb(c: JoinChannel) -> pb::JoinChannel {
     }
 }
 
-pub fn source(raw: i32) -> Option<Source> {
-    match pb::MemberSource::try_from(raw).ok()? {
+/// A caller-set member source: `None` when unset; an unknown number is refused.
+pub fn source(field: &str, raw: i32) -> Result<Option<Source>, FieldViolation> {
+    Ok(match input::enumeration(field, raw)? {
         pb::MemberSource::Storefront => Some(Source::Storefront),
         pb::MemberSource::OfflineStore => Some(Source::OfflineStore),
         pb::MemberSource::BrandMall => Some(Source::BrandMall),
@@ -31,7 +35,7 @@ pub fn source(raw: i32) -> Option<Source> {
         pb::MemberSource::OtherMarketplace => Some(Source::OtherMarketplace),
         pb::MemberSource::Other => Some(Source::Other),
         pb::MemberSource::Unspecified => None,
-    }
+    })
 }
 
 fn source_to_pb(s: Source) -> pb::MemberSource {

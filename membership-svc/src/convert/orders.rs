@@ -2,7 +2,8 @@
 
 use memberhub_kit::clock::to_timestamp;
 use memberhub_kit::error::{Failure, FieldViolation, Violations};
-use memberhub_proto::membership as pb;
+use memberhub_kit::input;
+use memberhub_proto::{common as pbc, membership as pb};
 
 use crate::domain::events::EventType;
 use crate::domain::ids::{ShopId, UserId};
@@ -11,6 +12,45 @@ use crate::store::outbox::StoredEvent;
 
 /// OR-1: the most events one batch may carry.
 pub const MAX_BATCH: usize = 1000;
+/// OR-1: the most lines one event may carry.
+pub const MAX_LINES: usize = 500;
+/// OR-1: the longest line sku and category, in characters.
+pub const MAX_SKU_CHARS: usize = 64;
+pub const MAX_CATEGORY_CHARS: usize = 64;
+/// OR-1: the longest refund id, in characters.
+pub const MAX_REFUND_ID_CHARS: usize = 64;
+/// OR-1: the largest quantity of one line.
+pub const MAX_QUANTITY: i64 = 1_000_000;
+
+/// OR-1: an event's lines (sku, category, quantity, unit price). They are checked, not
+/// kept: nothing reads them yet.
+fn check_lines(field: &str, lines: &[pbc::OrderLine], violations: &mut Violations) {
+    let field = format!("{field}.lines");
+    if violations
+        .check(input::at_most(&field, lines, MAX_LINES))
+        .is_none()
+    {
+        return;
+    }
+    for (j, line) in lines.iter().enumerate() {
+        let f = |name: &str| format!("{field}[{j}].{name}");
+        violations.check(input::text(&f("sku"), &line.sku, MAX_SKU_CHARS));
+        violations.check(input::optional_text(
+            &f("category"),
+            &line.category,
+            MAX_CATEGORY_CHARS,
+        ));
+        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+            violations.add(f("quantity"), format!("must be 1 to {MAX_QUANTITY}"));
+        }
+        if !(0..=crate::domain::ledger::MAX_AMOUNT).contains(&line.unit_price_fen) {
+            violations.add(
+                f("unit_price_fen"),
+                "must be an amount in fen from 0 up to 10 billion yuan",
+            );
+        }
+    }
+}
 
 fn order_event(
     field: &str,
@@ -24,20 +64,13 @@ fn order_event(
     let kind = match pb::OrderEventType::try_from(raw.r#type).ok() {
         Some(pb::OrderEventType::Paid) => Some(EventKind::Paid),
         Some(pb::OrderEventType::ReceiptConfirmed) => Some(EventKind::ReceiptConfirmed),
-        Some(pb::OrderEventType::Refunded) => {
-            let refund_id = raw.refund_id.trim();
-            if refund_id.is_empty() || refund_id.len() > 64 {
-                violations.add(
-                    f("refund_id"),
-                    "is required for a refund: 1 to 64 characters",
-                );
-                None
-            } else {
-                Some(EventKind::Refunded {
-                    refund_id: refund_id.to_string(),
-                })
-            }
-        }
+        Some(pb::OrderEventType::Refunded) => violations
+            .check(input::text(
+                &f("refund_id"),
+                &raw.refund_id,
+                MAX_REFUND_ID_CHARS,
+            ))
+            .map(|refund_id| EventKind::Refunded { refund_id }),
         _ => {
             violations.add(f("type"), "must be PAID, RECEIPT_CONFIRMED or REFUNDED");
             None
@@ -53,6 +86,7 @@ fn order_event(
             "must be an amount in fen up to 10 billion yuan, positive for a refund",
         );
     }
+    check_lines(field, &raw.lines, violations);
     let occurred_at = raw.occur_time.as_ref().and_then(super::api_time);
     if occurred_at.is_none() {
         violations.add(f("occur_time"), "is required: a time in years 1 to 9999");

@@ -1,6 +1,7 @@
 //! PT-1, PT-2: the double-entry ledger's vocabulary and the rules of a transfer.
 
 use memberhub_kit::error::{Failure, Violations};
+use memberhub_kit::input;
 
 use super::ids::{ShopId, UserId};
 
@@ -87,6 +88,8 @@ impl Account {
 
 /// The largest amount one transfer may move (10 billion yuan in fen), far below overflow.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+/// PT-1: the longest transfer reason or budget reservation purpose, in characters.
+pub const MAX_REASON_CHARS: usize = 200;
 
 /// PT-1: a transfer asked for by a caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +105,7 @@ pub struct TransferCommand {
 impl TransferCommand {
     /// PT-1, PT-2: a positive amount between two different accounts; budget assets reach a
     /// member only from the budget or a reservation; expiry is not a caller's to make.
-    pub fn validate(self) -> Result<Self, Failure> {
+    pub fn validate(mut self) -> Result<Self, Failure> {
         let mut violations = Violations::new();
         if self.amount <= 0 {
             violations.add("amount", "must be positive");
@@ -110,15 +113,7 @@ impl TransferCommand {
         if self.from == self.to {
             violations.add("to", "must differ from the source account");
         }
-        if self.reason.trim().is_empty()
-            || self.reason.chars().count() > 200
-            || self.reason.chars().any(char::is_control)
-        {
-            violations.add(
-                "reason",
-                "must be 1 to 200 characters without control characters",
-            );
-        }
+        let reason = violations.check(input::text("reason", &self.reason, MAX_REASON_CHARS));
         if self.amount > MAX_AMOUNT {
             violations.add("amount", format!("must be at most {MAX_AMOUNT}"));
         }
@@ -151,6 +146,7 @@ impl TransferCommand {
                 "points are the shop's own: they are issued, not budgeted",
             ));
         }
+        self.reason = reason.ok_or(Failure::Internal)?;
         Ok(self)
     }
 }

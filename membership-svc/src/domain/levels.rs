@@ -5,7 +5,13 @@ use memberhub_kit::error::{Failure, Violations};
 use serde::{Deserialize, Serialize};
 
 use super::program::MAX_LEVELS;
-use super::text;
+use memberhub_kit::input;
+
+/// LV-1: the longest level name, in characters.
+pub const MAX_LEVEL_NAME_CHARS: usize = 10;
+/// LV-6: the longest exchange item title and item id, in characters.
+pub const MAX_ITEM_TITLE_CHARS: usize = 30;
+pub const MAX_ITEM_ID_CHARS: usize = 64;
 
 /// LV-4: a level change is allowed again this long after the last one.
 pub const LEVEL_CHANGE_LOCK: Duration = Duration::days(30);
@@ -133,7 +139,11 @@ impl Ladder {
             let name = if level.name.trim().is_empty() {
                 Some(default_level_name(number))
             } else {
-                violations.check(text::display_name(&field("name"), level.name, 1, 10))
+                violations.check(input::text(
+                    &field("name"),
+                    level.name,
+                    MAX_LEVEL_NAME_CHARS,
+                ))
             };
             for (value, name) in [
                 (level.min_spend_fen, "condition.min_spend_fen"),
@@ -268,13 +278,16 @@ impl Benefits {
             }
             for (i, item) in items.iter().enumerate() {
                 let field = |f: &str| format!("benefits.{list}[{i}].{f}");
-                violations.check(text::display_name(&field("title"), &item.title, 1, 30));
-                if item.item_id.trim().is_empty()
-                    || item.item_id.len() > 64
-                    || item.item_id.chars().any(char::is_control)
-                {
-                    violations.add(field("item_id"), "must be 1 to 64 characters");
-                }
+                violations.check(input::text(
+                    &field("title"),
+                    &item.title,
+                    MAX_ITEM_TITLE_CHARS,
+                ));
+                violations.check(input::text(
+                    &field("item_id"),
+                    &item.item_id,
+                    MAX_ITEM_ID_CHARS,
+                ));
                 if item.points_cost <= 0 {
                     violations.add(field("points_cost"), "must be positive");
                 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::ids::{ShopId, UserId};
 use super::levels::Ladder;
 use super::program::JoinPolicy;
-use super::text;
+use memberhub_kit::input;
 
 /// MB-1: how a membership started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +76,9 @@ pub struct Profile {
     pub birthday: String,
 }
 
+/// MB-1: the longest nickname, in characters.
+pub const MAX_NICKNAME_CHARS: usize = 30;
+
 impl Profile {
     pub fn parse(
         nickname: &str,
@@ -83,14 +86,12 @@ impl Profile {
         birthday: &str,
     ) -> Result<Self, Vec<FieldViolation>> {
         let mut violations = Vec::new();
-        let nickname = if nickname.trim().is_empty() {
-            String::new()
-        } else {
-            text::display_name("profile.nickname", nickname, 1, 30).unwrap_or_else(|v| {
+        let nickname = input::optional_text("profile.nickname", nickname, MAX_NICKNAME_CHARS)
+            .unwrap_or_else(|v| {
                 violations.push(v);
-                String::new()
+                None
             })
-        };
+            .unwrap_or_default();
         let gender = gender.trim().to_ascii_uppercase();
         if !["", "MALE", "FEMALE", "OTHER"].contains(&gender.as_str()) {
             violations.push(FieldViolation::new(

@@ -6,6 +6,10 @@ use memberhub_kit::error::{Failure, FieldViolation, Violations};
 use super::ids::ShopId;
 use super::shop::{Shop, ShopType};
 use super::text;
+use memberhub_kit::input;
+
+/// MP-3: the longest card name, in characters.
+pub const MAX_CARD_NAME_CHARS: usize = 20;
 
 /// MP-1: the fixed join terms shown on the card-opening page; merchants cannot edit them.
 pub const JOIN_TERMS: &str = "By opening this card you agree to the marketplace membership terms: the shop \
@@ -180,13 +184,21 @@ impl CardFaceChange {
         level_images: &[(i32, &str)],
     ) -> Result<Self, Failure> {
         let mut violations = Violations::new();
-        let card_name =
-            card_name.and_then(|n| violations.check(text::display_name("card_name", n, 1, 20)));
+        let card_name = card_name
+            .and_then(|n| violations.check(input::text("card_name", n, MAX_CARD_NAME_CHARS)));
         let logo_url = logo_url.and_then(|u| violations.check(text::image_url("logo_url", u)));
         let opening_image_url = opening_image_url
             .and_then(|u| violations.check(text::image_url("opening_image_url", u)));
         let mut levels = Vec::new();
-        for (index, (level, url)) in level_images.iter().enumerate() {
+        // One image per level at most: a longer list is refused before it is walked.
+        let images = violations
+            .check(input::at_most(
+                "level_images",
+                level_images,
+                MAX_LEVELS as usize,
+            ))
+            .map_or(&[][..], |()| level_images);
+        for (index, (level, url)) in images.iter().enumerate() {
             if !(1..=MAX_LEVELS).contains(level) {
                 violations.add(
                     format!("level_images[{index}].level"),

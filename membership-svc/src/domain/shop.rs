@@ -5,6 +5,10 @@ use memberhub_kit::error::{Failure, Violations};
 
 use super::ids::ShopId;
 use super::text;
+use memberhub_kit::input;
+
+/// The longest shop name, in characters.
+pub const MAX_SHOP_NAME_CHARS: usize = 30;
 
 /// the default shop time zone.
 pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
@@ -63,7 +67,7 @@ impl NewShop {
         gift_items: bool,
     ) -> Result<Self, Failure> {
         let mut violations = Violations::new();
-        let name = violations.check(text::display_name("name", name, 1, 30));
+        let name = violations.check(input::text("name", name, MAX_SHOP_NAME_CHARS));
         if shop_type.is_none() {
             violations.add("type", "must be SHOP_TYPE_POP or SHOP_TYPE_SELF_OPERATED");
         }

@@ -3,6 +3,7 @@
 use memberhub_kit::actor::Actor;
 use memberhub_kit::error::{Failure, Violations};
 use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_kit::input;
 use memberhub_proto::membership as pb;
 use tonic::{Request, Response};
 
@@ -40,7 +41,7 @@ pub(super) async fn create_transfer(
         to,
         asset,
         amount: request.amount,
-        reason: request.reason.trim().to_string(),
+        reason: request.reason.clone(),
     }
     .validate()?;
     run_transfer(svc, &key, cmd).await
@@ -103,15 +104,13 @@ pub(super) async fn reserve_budget(
     if !(1..=crate::domain::ledger::MAX_AMOUNT).contains(&request.amount) {
         violations.add("amount", "must be positive and at most 10 billion yuan");
     }
-    let purpose = request.purpose.trim().to_string();
-    if purpose.is_empty() || purpose.chars().count() > 200 || purpose.chars().any(char::is_control)
-    {
-        violations.add(
-            "purpose",
-            "must name what the budget is for (1 to 200 characters)",
-        );
-    }
+    let purpose = violations.check(input::text(
+        "purpose",
+        &request.purpose,
+        crate::domain::ledger::MAX_REASON_CHARS,
+    ));
     violations.finish()?;
+    let purpose = purpose.ok_or(Failure::Internal)?;
     let asset = asset
         .filter(|a| a.needs_budget())
         .ok_or_else(|| Failure::invalid("asset", "must be BEANS, RED_PACKET or DATA_PACK"))?;
@@ -181,15 +180,9 @@ pub(super) async fn list_ledger_entries(
             &request.page_token,
         ))
         .flatten();
-    if !(0..=200).contains(&request.page_size) {
-        violations.add("page_size", "must be 1 to 200 (0 means 50)");
-    }
+    let size = violations.check(input::page_size("page_size", request.page_size));
     violations.finish()?;
-    let size = if request.page_size == 0 {
-        50
-    } else {
-        i64::from(request.page_size)
-    };
+    let size = size.ok_or(Failure::Internal)?;
     let mut conn = svc.conn().await?;
     let mut entries =
         ledger::member_entries(&mut conn, shop, &user, asset, before, size + 1).await?;

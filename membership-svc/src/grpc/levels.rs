@@ -32,7 +32,7 @@ pub(super) async fn update_level_rules(
     let id = shop_id(&request.shop_id)?;
     actor.ensure_shop_admin(&id.to_string())?;
     let key = IdempotencyKey::new(&actor, "UpdateLevelRules", &request.request_id, &request)?;
-    let ladder = Ladder::parse(&convert::raw_levels(&request.levels))?;
+    let ladder = Ladder::parse(&convert::raw_levels(&request.levels)?)?;
     let now = svc.clock.now();
     let response = svc
         .store

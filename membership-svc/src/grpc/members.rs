@@ -4,6 +4,7 @@ use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::to_timestamp;
 use memberhub_kit::error::{Failure, FieldViolation, Violations};
 use memberhub_kit::idempotency::IdempotencyKey;
+use memberhub_kit::input;
 use memberhub_proto::membership as pb;
 use tonic::{Request, Response};
 
@@ -65,7 +66,10 @@ pub(super) async fn open_card(
         "" => None,
         raw => violations.check(sms::parse_code("sms_code", raw)),
     };
-    let source = convert::source(request.source).unwrap_or(Source::Storefront);
+    let source = violations
+        .check(convert::source("source", request.source))
+        .flatten()
+        .unwrap_or(Source::Storefront);
     let profile = request
         .profile
         .as_ref()
@@ -148,9 +152,9 @@ fn list_filter(
     if !(0..=5).contains(&request.level) {
         violations.add("level", "must be 1 to 5, or 0 for any");
     }
-    if !(0..=200).contains(&request.page_size) {
-        violations.add("page_size", "must be 1 to 200 (0 means 50)");
-    }
+    let size = violations.check(input::page_size("page_size", request.page_size));
+    let channel = violations.check(convert::join_channel("join_channel", request.join_channel));
+    let source = violations.check(convert::source("source", request.source));
     let from = request.join_time_from.as_ref().map(|t| {
         convert::api_time(t).ok_or(FieldViolation::new(
             "join_time_from",
@@ -184,15 +188,10 @@ fn list_filter(
         level: (request.level > 0).then_some(request.level),
         joined_from: from,
         joined_to: to,
-        channel: convert::join_channel(request.join_channel),
-        source: convert::source(request.source),
+        channel: channel.flatten(),
+        source: source.flatten(),
     };
-    let size = if request.page_size == 0 {
-        50
-    } else {
-        i64::from(request.page_size)
-    };
-    Ok((filter, token, size))
+    Ok((filter, token, size.ok_or(Failure::Internal)?))
 }
 
 /// MB-4: the merchant's member list: filters, cursor paging, total; never a phone.
