@@ -313,6 +313,43 @@ mod tests {
     }
 
     #[test]
+    fn x1_a_token_not_valid_yet_is_unauthenticated() -> Result<(), Box<dyn std::error::Error>> {
+        let jwt = config();
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: "u1".into(),
+            role: Role::Shopper,
+            shop_id: None,
+            iss: jwt.issuer.clone(),
+            aud: jwt.audience.clone(),
+            exp: now + 3600,
+            iat: now,
+            nbf: Some(now + 600),
+        };
+        let early = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(jwt.secret.as_bytes()),
+        )?;
+        let error = jwt
+            .verify(&early)
+            .err()
+            .ok_or("a token from the future was accepted")?;
+        assert_eq!(error.code, tonic::Code::Unauthenticated);
+        let ready = Claims {
+            nbf: Some(now - 1),
+            ..claims
+        };
+        let ready = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &ready,
+            &EncodingKey::from_secret(jwt.secret.as_bytes()),
+        )?;
+        assert!(jwt.verify(&ready).is_ok());
+        Ok(())
+    }
+
+    #[test]
     fn role_names_in_tokens_are_lowercase() -> Result<(), serde_json::Error> {
         assert_eq!(serde_json::to_value(Role::Service)?, "service");
         assert_eq!(serde_json::from_str::<Role>("\"service\"")?, Role::Service);

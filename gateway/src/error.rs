@@ -144,7 +144,15 @@ impl From<tonic::Status> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (http_status(self.code), Json(*self.body)).into_response();
+        let status = http_status(self.code);
+        let mut response = (status, Json(*self.body)).into_response();
+        // An overloaded or unreachable upstream (or gateway): tell the client when to retry.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(crate::RETRY_AFTER_SECONDS),
+            );
+        }
         if let Some(value) = self
             .trace_id
             .and_then(|t| http::HeaderValue::from_str(&t).ok())

@@ -80,19 +80,15 @@ pub fn app(state: AppState, config: &Config) -> Router {
 /// The largest request body a route reads (413 beyond).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// What an overloaded gateway asks a client to wait before retrying, in seconds.
-const RETRY_AFTER_SECONDS: u32 = 1;
+pub(crate) const RETRY_AFTER_SECONDS: u32 = 1;
 
 async fn overloaded(_: tower::BoxError) -> Response {
     metrics::counter!("http_server_shed_total").increment(1);
-    let mut response = ApiError::from(tonic::Status::unavailable(
+    // 503, with Retry-After like every UNAVAILABLE
+    ApiError::from(tonic::Status::unavailable(
         "the gateway is overloaded: retry later",
     ))
-    .into_response();
-    response.headers_mut().insert(
-        http::header::RETRY_AFTER,
-        http::HeaderValue::from(RETRY_AFTER_SECONDS),
-    );
-    response
+    .into_response()
 }
 
 /// Traces every request and records RED metrics labelled by the route template (never the

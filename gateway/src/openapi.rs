@@ -280,7 +280,7 @@ impl utoipa::Modify for CommonErrors {
                         true,
                     ),
                     ("413", "the body is larger than 1 MiB", false, has_body),
-                    ("429", "out of stock, budget or a rate limit", true, true),
+                    ("429", "out of stock or budget", false, true),
                     ("500", "internal error (quote x-trace-id)", false, true),
                     (
                         "503",
