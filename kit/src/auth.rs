@@ -14,7 +14,6 @@
 //! model.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -24,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::actor::Actor;
 use crate::error::Failure;
+use crate::server::BoxFuture;
 
 /// The audience every internal token carries, so a gateway access token (HS256, another
 /// audience) is never taken for one.
@@ -416,8 +416,6 @@ pub struct Authenticate<S> {
     inner: S,
     verifier: Arc<Verifier>,
 }
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl<S, B, RB> tower::Service<http::Request<B>> for Authenticate<S>
 where

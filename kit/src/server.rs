@@ -269,7 +269,7 @@ pub struct RpcTelemetry<S> {
     methods: std::sync::Arc<std::collections::HashSet<String>>,
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl<S, B, RB> tower::Service<http::Request<B>> for RpcTelemetry<S>
 where

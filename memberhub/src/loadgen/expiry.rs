@@ -14,7 +14,6 @@ use chrono::{Datelike, TimeZone, Utc};
 use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::{ManualClock, to_timestamp};
 use memberhub_kit::testing::as_actor;
-use memberhub_proto::common::ShopType;
 use memberhub_proto::membership as pb;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 use tonic::transport::Channel;
@@ -73,21 +72,7 @@ async fn prepare(
 ) -> anyhow::Result<Vec<String>> {
     let mut ids = Vec::new();
     for i in 0..shops {
-        let shop = client
-            .create_shop(as_actor(
-                &Actor::Operator,
-                pb::CreateShopRequest {
-                    request_id: format!("expiry-shop-{i}"),
-                    name: format!("Expiry Shop {i}"),
-                    r#type: ShopType::Pop.into(),
-                    logo_url: "https://img.example.com/loadgen.png".into(),
-                    time_zone: String::new(),
-                    gift_items: false,
-                },
-            ))
-            .await?
-            .into_inner()
-            .shop_id;
+        let shop = super::create_shop(client, &format!("expiry-{i}")).await?;
         client
             .update_program_settings(as_actor(
                 &Actor::Operator,

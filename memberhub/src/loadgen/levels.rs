@@ -7,7 +7,6 @@ use std::time::Instant;
 use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::to_timestamp;
 use memberhub_kit::testing::as_actor;
-use memberhub_proto::common::ShopType;
 use memberhub_proto::membership as pb;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 
@@ -45,31 +44,7 @@ pub async fn run(args: LevelsArgs) -> anyhow::Result<()> {
     let db = super::fresh_database(&[&membership_svc::MIGRATOR]).await?;
     let (channel, running) = super::start_membership(&db, 8).await?;
     let mut client = MembershipServiceClient::new(channel.clone());
-    let shop = client
-        .create_shop(as_actor(
-            &Actor::Operator,
-            pb::CreateShopRequest {
-                request_id: "levels-shop".into(),
-                name: "Levels Bench".into(),
-                r#type: ShopType::Pop.into(),
-                logo_url: "https://img.example.com/levels.png".into(),
-                time_zone: String::new(),
-                gift_items: false,
-            },
-        ))
-        .await?
-        .into_inner()
-        .shop_id;
-    client
-        .set_join_policy(as_actor(
-            &Actor::Operator,
-            pb::SetJoinPolicyRequest {
-                request_id: "levels-policy".into(),
-                shop_id: shop.clone(),
-                join_policy: pb::JoinPolicy::OrderOrCard.into(),
-            },
-        ))
-        .await?;
+    let shop = super::create_shop(&mut client, "levels").await?;
 
     // Seed: one confirmed order per member (a confirmation implies the payment: OR-2 join).
     println!(

@@ -5,6 +5,7 @@
 //! pgbench runner (with an equivalent sqlx loop when pgbench is not installed) and the
 //! final line.
 
+pub mod auth;
 pub mod claims;
 pub mod expiry;
 pub mod joins;
@@ -34,6 +35,8 @@ pub enum Loadgen {
     /// PT-5: the year-end expiry of every member's points, in chunks, while order events
     /// stream: how long order ingest stalls, against the same ingest with no expiry running.
     Expiry(expiry::ExpiryArgs),
+    /// the cost of signing and verifying internal tokens per call, fresh and remembered.
+    Auth(auth::AuthArgs),
 }
 
 pub async fn run(command: Loadgen) -> anyhow::Result<()> {
@@ -43,7 +46,49 @@ pub async fn run(command: Loadgen) -> anyhow::Result<()> {
         Loadgen::Levels(args) => levels::run(args).await,
         Loadgen::Joins(args) => joins::run(args).await,
         Loadgen::Expiry(args) => expiry::run(args).await,
+        Loadgen::Auth(args) => auth::run(args).await,
     }
+}
+
+// ------------------------------------------------------------------ shops
+
+/// A POP shop for a benchmark, made by the operator, admitting members by order or card;
+/// `label` keeps its idempotency keys apart from other shops'.
+pub async fn create_shop(
+    client: &mut memberhub_proto::membership::membership_service_client::MembershipServiceClient<
+        tonic::transport::Channel,
+    >,
+    label: &str,
+) -> anyhow::Result<String> {
+    use memberhub_kit::actor::Actor;
+    use memberhub_kit::testing::as_actor;
+    use memberhub_proto::membership as pb;
+    let shop = client
+        .create_shop(as_actor(
+            &Actor::Operator,
+            pb::CreateShopRequest {
+                request_id: format!("{label}-shop"),
+                name: format!("Loadgen {label}"),
+                r#type: memberhub_proto::common::ShopType::Pop.into(),
+                logo_url: "https://img.example.com/loadgen.png".into(),
+                time_zone: String::new(),
+                gift_items: false,
+            },
+        ))
+        .await?
+        .into_inner()
+        .shop_id;
+    client
+        .set_join_policy(as_actor(
+            &Actor::Operator,
+            pb::SetJoinPolicyRequest {
+                request_id: format!("{label}-policy"),
+                shop_id: shop.clone(),
+                join_policy: pb::JoinPolicy::OrderOrCard.into(),
+            },
+        ))
+        .await?;
+    Ok(shop)
 }
 
 // ------------------------------------------------------------------ scratch database

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::to_timestamp;
 use memberhub_kit::testing::as_actor;
-use memberhub_proto::common::ShopType;
 use memberhub_proto::membership as pb;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 use tonic::transport::Channel;
@@ -101,32 +100,7 @@ async fn prepare(
 ) -> anyhow::Result<Vec<String>> {
     let mut ids = Vec::new();
     for i in 0..shops {
-        let shop = client
-            .create_shop(as_actor(
-                &Actor::Operator,
-                pb::CreateShopRequest {
-                    request_id: format!("loadgen-shop-{i}"),
-                    name: format!("Loadgen Shop {i}"),
-                    r#type: ShopType::Pop.into(),
-                    logo_url: "https://img.example.com/loadgen.png".into(),
-                    time_zone: String::new(),
-                    gift_items: false,
-                },
-            ))
-            .await?
-            .into_inner()
-            .shop_id;
-        client
-            .set_join_policy(as_actor(
-                &Actor::Operator,
-                pb::SetJoinPolicyRequest {
-                    request_id: format!("loadgen-policy-{i}"),
-                    shop_id: shop.clone(),
-                    join_policy: pb::JoinPolicy::OrderOrCard.into(),
-                },
-            ))
-            .await?;
-        ids.push(shop);
+        ids.push(super::create_shop(client, &format!("orders-{i}")).await?);
     }
     Ok(ids)
 }
