@@ -10,14 +10,19 @@
 //!
 //! Signing and verifying cost tens of microseconds; both are cached (a signer reuses a
 //! token for half its lifetime, a verifier remembers a verified token until it expires),
-//! so the steady-state cost per RPC is a hash lookup. `ARCHITECTURE.md` has the threat
-//! model.
+//! so the steady-state cost per RPC is a hash lookup. The tokens are standard JWS compact
+//! serialisations (RFC 7515, `alg` EdDSA, RFC 8037), made and checked here on
+//! `ed25519-dalek` with the keys parsed once: a general JWT library re-derives the key on
+//! every call, which doubled the cost of a fresh token on the claims path
+//! (`memberhub loadgen auth`). `ARCHITECTURE.md` has the threat model.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -98,8 +103,16 @@ pub enum KeyError {
     Malformed,
     #[error("expected `identity=<hex public key>` entries separated by commas")]
     MalformedEntry,
-    #[error("token: {0}")]
-    Token(#[from] jsonwebtoken::errors::Error),
+    #[error("a public key is not a valid Ed25519 point")]
+    NotAPoint,
+    #[error("claims: {0}")]
+    Claims(#[from] serde_json::Error),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TokenHeader {
+    alg: String,
+    kid: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -130,8 +143,9 @@ fn development_seed(identity: &str) -> [u8; 32] {
 /// One identity's private key, minting tokens for the actors it speaks for.
 pub struct Signer {
     identity: String,
-    key: EncodingKey,
-    public: [u8; 32],
+    key: SigningKey,
+    /// The encoded header, the same for every token of this identity.
+    header: String,
     /// actor → (token, expiry): a token is reused until half its lifetime is gone.
     minted: quick_cache::sync::Cache<Actor, (Arc<str>, i64)>,
 }
@@ -167,19 +181,11 @@ impl Signer {
     }
 
     fn from_seed(identity: &str, seed: [u8; 32]) -> Self {
-        // RFC 8410: an Ed25519 private key in PKCS#8 v1 is this fixed prefix and the seed.
-        const PKCS8_PREFIX: [u8; 16] = [
-            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
-            0x04, 0x20,
-        ];
-        let mut der = PKCS8_PREFIX.to_vec();
-        der.extend_from_slice(&seed);
+        let header = serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": identity});
         Self {
             identity: identity.to_string(),
-            key: EncodingKey::from_ed_der(&der),
-            public: ed25519_dalek::SigningKey::from_bytes(&seed)
-                .verifying_key()
-                .to_bytes(),
+            key: SigningKey::from_bytes(&seed),
+            header: B64.encode(header.to_string()),
             minted: quick_cache::sync::Cache::new(CACHE_CAPACITY),
         }
     }
@@ -191,7 +197,7 @@ impl Signer {
 
     /// The public key services trust for this identity, in hex.
     pub fn public_key_hex(&self) -> String {
-        hex::encode(self.public)
+        hex::encode(self.key.verifying_key().to_bytes())
     }
 
     /// A token for `actor`, valid from `not_before` for `ttl_seconds` (from now); for tests
@@ -211,9 +217,9 @@ impl Signer {
             nbf: not_before,
             exp: now + ttl_seconds,
         };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.identity.clone());
-        Ok(jsonwebtoken::encode(&header, &claims, &self.key)?)
+        let signed = format!("{}.{}", self.header, B64.encode(serde_json::to_vec(&claims)?));
+        let signature = self.key.sign(signed.as_bytes());
+        Ok(format!("{signed}.{}", B64.encode(signature.to_bytes())))
     }
 
     /// A token for `actor`, reused while more than half of its lifetime is left.
@@ -268,7 +274,7 @@ impl tonic::service::Interceptor for SignAs {
 
 /// The public keys a service trusts, and what it has verified already.
 pub struct Verifier {
-    keys: HashMap<String, DecodingKey>,
+    keys: HashMap<String, VerifyingKey>,
     /// token → (actor, expiry)
     verified: quick_cache::sync::Cache<String, (Actor, i64)>,
 }
@@ -285,7 +291,7 @@ impl Verifier {
     /// Trusts `identity=<hex public key>` entries separated by commas
     /// (`MEMBERHUB_INTERNAL_TRUSTED_KEYS`).
     pub fn from_list(list: &str) -> Result<Self, KeyError> {
-        let keys = list
+        let keys: Vec<(String, [u8; 32])> = list
             .split(',')
             .map(str::trim)
             .filter(|entry| !entry.is_empty())
@@ -301,32 +307,34 @@ impl Verifier {
         if keys.is_empty() {
             return Err(KeyError::MalformedEntry);
         }
-        Ok(Self::new(keys))
+        Self::new(keys)
     }
 
     /// Trusts the development keys of the gateway, campaign-svc and the order system.
     pub fn development() -> Self {
-        Self::new(
-            [GATEWAY, CAMPAIGN_SVC, ORDER_SYSTEM]
+        Self {
+            keys: [GATEWAY, CAMPAIGN_SVC, ORDER_SYSTEM]
                 .into_iter()
                 .map(|identity| {
-                    let public = ed25519_dalek::SigningKey::from_bytes(&development_seed(identity))
-                        .verifying_key()
-                        .to_bytes();
-                    (identity.to_string(), public)
+                    let key = SigningKey::from_bytes(&development_seed(identity)).verifying_key();
+                    (identity.to_string(), key)
                 })
-                .collect(),
-        )
-    }
-
-    fn new(keys: Vec<(String, [u8; 32])>) -> Self {
-        Self {
-            keys: keys
-                .into_iter()
-                .map(|(identity, public)| (identity, DecodingKey::from_ed_der(&public)))
                 .collect(),
             verified: quick_cache::sync::Cache::new(CACHE_CAPACITY),
         }
+    }
+
+    fn new(keys: Vec<(String, [u8; 32])>) -> Result<Self, KeyError> {
+        Ok(Self {
+            keys: keys
+                .into_iter()
+                .map(|(identity, public)| {
+                    let key = VerifyingKey::from_bytes(&public).map_err(|_| KeyError::NotAPoint)?;
+                    Ok((identity, key))
+                })
+                .collect::<Result<_, KeyError>>()?,
+            verified: quick_cache::sync::Cache::new(CACHE_CAPACITY),
+        })
     }
 
     /// The actor `token` proves; UNAUTHENTICATED for anything forged, expired, not yet valid,
@@ -339,27 +347,47 @@ impl Verifier {
                 Err(Failure::Unauthenticated("token expired".into()))
             };
         }
-        let bad = |why: String| Failure::Unauthenticated(format!("invalid token: {why}"));
-        let header = jsonwebtoken::decode_header(token).map_err(|e| bad(e.to_string()))?;
-        let identity = header.kid.ok_or_else(|| bad("no kid".into()))?;
+        let bad = |why: &str| Failure::Unauthenticated(format!("invalid token: {why}"));
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad("not a compact JWS"));
+        };
+        let decode = |part: &str| B64.decode(part).map_err(|_| bad("not base64url"));
+        let header: TokenHeader =
+            serde_json::from_slice(&decode(header)?).map_err(|_| bad("malformed header"))?;
+        if header.alg != "EdDSA" {
+            return Err(bad("alg must be EdDSA"));
+        }
+        let identity = header.kid;
         let key = self
             .keys
             .get(&identity)
-            .ok_or_else(|| bad(format!("unknown signer {identity}")))?;
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_issuer(&[&identity]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = LEEWAY_SECONDS;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
-            .map_err(|e| bad(e.to_string()))?
-            .claims;
+            .ok_or_else(|| bad(&format!("unknown signer {identity}")))?;
+        let signature = Signature::from_slice(&decode(signature)?)
+            .map_err(|_| bad("malformed signature"))?;
+        let signed = &token[..token.len() - token.rsplit('.').next().map_or(0, str::len) - 1];
+        key.verify_strict(signed.as_bytes(), &signature)
+            .map_err(|_| bad("bad signature"))?;
+        let claims: Claims =
+            serde_json::from_slice(&decode(payload)?).map_err(|_| bad("malformed claims"))?;
+        let now = now();
+        let leeway = LEEWAY_SECONDS as i64;
+        if claims.iss != identity || claims.aud != AUDIENCE {
+            return Err(bad("wrong issuer or audience"));
+        }
+        if now > claims.exp + leeway {
+            return Err(bad("expired"));
+        }
+        if now + leeway < claims.nbf {
+            return Err(bad("not valid yet"));
+        }
         let actor: Actor = claims.sub.parse()?;
         let may_assert =
             identity == GATEWAY || matches!(&actor, Actor::Service { name } if *name == identity);
         if !may_assert {
-            return Err(bad(format!("{identity} may not speak for {actor}")));
+            return Err(bad(&format!("{identity} may not speak for {actor}")));
         }
         self.verified
             .insert(token.to_string(), (actor.clone(), claims.exp));
