@@ -217,7 +217,11 @@ impl Signer {
             nbf: not_before,
             exp: now + ttl_seconds,
         };
-        let signed = format!("{}.{}", self.header, B64.encode(serde_json::to_vec(&claims)?));
+        let signed = format!(
+            "{}.{}",
+            self.header,
+            B64.encode(serde_json::to_vec(&claims)?)
+        );
         let signature = self.key.sign(signed.as_bytes());
         Ok(format!("{signed}.{}", B64.encode(signature.to_bytes())))
     }
@@ -365,8 +369,8 @@ impl Verifier {
             .keys
             .get(&identity)
             .ok_or_else(|| bad(&format!("unknown signer {identity}")))?;
-        let signature = Signature::from_slice(&decode(signature)?)
-            .map_err(|_| bad("malformed signature"))?;
+        let signature =
+            Signature::from_slice(&decode(signature)?).map_err(|_| bad("malformed signature"))?;
         let signed = &token[..token.len() - token.rsplit('.').next().map_or(0, str::len) - 1];
         key.verify_strict(signed.as_bytes(), &signature)
             .map_err(|_| bad("bad signature"))?;
