@@ -2,7 +2,7 @@
 //! a live gift of beans + a cash coupon (OC-1..OC-8). Loaded through the public gRPC API with
 //! fixed idempotency keys and fixed times, so running `dev` again changes nothing.
 
-use chrono::{TimeZone, Utc};
+use chrono::{Datelike, TimeZone, Utc};
 use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::to_timestamp;
 use memberhub_kit::testing::as_actor;
@@ -85,11 +85,14 @@ pub async fn load(
         ))
         .await?
         .into_inner();
+    // A campaign lasts at most 366 days: the demo gift runs for this calendar year, and a
+    // `memberhub dev` in a later year creates that year's gift (its own idempotency key).
+    let year = Utc::now().year();
     let gift = pb::OpenCardGift {
         shop_id: shop.clone(),
         name: "开卡有礼".into(),
-        start_time: at(2025),
-        end_time: at(2035),
+        start_time: at(year),
+        end_time: at(year + 1),
         prizes: vec![
             pb::Prize {
                 r#type: pb::PrizeType::Beans.into(),
@@ -105,14 +108,35 @@ pub async fn load(
         gift_quantity: 5_000,
         ..Default::default()
     };
-    Ok(campaign
+    let created = campaign
         .create_open_card_gift(as_actor(
             &merchant,
             pb::CreateOpenCardGiftRequest {
-                request_id: "demo-open-card-gift-v1".into(),
+                request_id: format!("demo-open-card-gift-{year}"),
                 gift: Some(gift),
             },
         ))
-        .await?
-        .into_inner())
+        .await;
+    match created {
+        Ok(gift) => Ok(gift.into_inner()),
+        // OC-3: a database from an earlier `memberhub dev` already has a live demo gift
+        // whose window overlaps this one: show that one.
+        Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+            let live = campaign
+                .list_open_card_gifts(as_actor(
+                    &merchant,
+                    pb::ListOpenCardGiftsRequest {
+                        shop_id: shop.clone(),
+                        ..Default::default()
+                    },
+                ))
+                .await?
+                .into_inner()
+                .gifts
+                .into_iter()
+                .find(|g| g.status == pb::CampaignStatus::Live as i32);
+            live.ok_or(status)
+        }
+        Err(status) => Err(status),
+    }
 }
