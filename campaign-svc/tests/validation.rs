@@ -358,5 +358,26 @@ async fn x1_another_shops_campaign_pack_or_claim_is_not_found_not_permission_den
             .await,
     )?;
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    // a claim of the first shop's gift, named by the other shop's merchant
+    s.open_card(&shop, "u1").await?;
+    let claims = s
+        .wait_for_claims(
+            &shop,
+            &created.campaign_id,
+            std::time::Duration::from_secs(20),
+            |c| c.len() == 1,
+        )
+        .await?;
+    let claim_id = claims
+        .first()
+        .map(|c| c.claim_id.clone())
+        .ok_or_else(|| anyhow::anyhow!("no claim"))?;
+    let status = expect_err(
+        s.campaign
+            .get_claim(req(&merchant(&other), pb::GetClaimRequest { claim_id }))
+            .await,
+    )?;
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert!(!status.message().contains(&shop), "{status:?}");
     Ok(())
 }
