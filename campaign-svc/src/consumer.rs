@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::peers::Peers;
 use crate::saga::Saga;
 use crate::store::Store;
+use crate::store::claims::Lease;
 use crate::store::events::{self, CardOpened};
 
 /// This consumer's name in `campaign.event_cursors`.
@@ -66,8 +67,8 @@ async fn follow(store: &Store, peers: &Peers, saga: &Saga) -> Result<(), Error> 
         if let Some(last) = batch.last() {
             cursor = last.cursor.clone();
         }
-        for id in claims {
-            saga.spawn(id);
+        for (id, lease) in claims {
+            saga.spawn(id, lease);
         }
     }
 }
@@ -78,7 +79,7 @@ async fn apply(
     saga: &Saga,
     from: &str,
     batch: &[membership_pb::WatchEventsResponse],
-) -> Result<Option<Vec<ClaimId>>, Error> {
+) -> Result<Option<Vec<(ClaimId, Lease)>>, Error> {
     let now = saga.clock().now();
     let lease_until = saga.lease_until(now);
     let transient =
@@ -93,8 +94,9 @@ async fn apply(
             let Some(opened) = card_opened(event) else {
                 continue;
             };
-            if let Some(id) = events::on_card_opened(&mut tx, &opened, now, lease_until).await? {
-                claims.push(id);
+            if let Some(held) = events::on_card_opened(&mut tx, &opened, now, lease_until).await?
+            {
+                claims.push(held);
             }
         }
         if let Some(last) = batch.last() {

@@ -23,28 +23,17 @@ pub fn numbered(claim: ClaimId, actions: Vec<(Action, StepAction)>) -> Vec<StepR
         .collect()
 }
 
-/// OC-7: every prize of the open-card pack, whole.
-pub fn open_card_gift(claim: ClaimId, gift: &GiftRecord) -> Vec<StepRecord> {
+/// OC-7: every prize of the open-card pack, whole; the reason when a stored coupon prize
+/// lacks its batch (the campaign's rows are malformed: the claim fails, it is never granted
+/// with fewer prizes).
+pub fn open_card_gift(claim: ClaimId, gift: &GiftRecord) -> Result<Vec<StepRecord>, String> {
     let actions = gift
         .prizes
         .iter()
-        .filter_map(|p| {
-            if p.prize_type.is_coupon() {
-                let batch_key = BatchKey::parse("batch_key", p.batch_key.as_deref()?).ok()?;
-                Some((
-                    Action::IssueCoupon {
-                        batch_key: batch_key.clone(),
-                    },
-                    StepAction::IssueCoupon {
-                        prize_type: Some(p.prize_type.name().to_string()),
-                        batch_id: p.batch_id?,
-                        batch_key: batch_key.as_str().to_string(),
-                        channel: "INTERACTIVE".to_string(),
-                        allocation_id: p.allocation_id,
-                    },
-                ))
-            } else {
-                Some((
+        .enumerate()
+        .map(|(i, p)| {
+            if !p.prize_type.is_coupon() {
+                return Ok((
                     Action::GrantAsset {
                         prize_type: p.prize_type,
                         amount: p.amount,
@@ -54,11 +43,32 @@ pub fn open_card_gift(claim: ClaimId, gift: &GiftRecord) -> Vec<StepRecord> {
                         amount: p.amount,
                         reservation_id: p.reservation_id,
                     },
-                ))
+                ));
             }
+            let corrupt = |what: &str| format!("CORRUPT_PRIZE: prize {i} of campaign {}: {what}", gift.id);
+            let batch_key = p
+                .batch_key
+                .as_deref()
+                .ok_or_else(|| corrupt("no batch key"))
+                .and_then(|k| {
+                    BatchKey::parse("batch_key", k).map_err(|_| corrupt("malformed batch key"))
+                })?;
+            let batch_id = p.batch_id.ok_or_else(|| corrupt("no batch id"))?;
+            Ok((
+                Action::IssueCoupon {
+                    batch_key: batch_key.clone(),
+                },
+                StepAction::IssueCoupon {
+                    prize_type: Some(p.prize_type.name().to_string()),
+                    batch_id,
+                    batch_key: batch_key.as_str().to_string(),
+                    channel: "INTERACTIVE".to_string(),
+                    allocation_id: p.allocation_id,
+                },
+            ))
         })
-        .collect();
-    numbered(claim, actions)
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(numbered(claim, actions))
 }
 
 /// A coupon issue through the CRM channel (packs, the exclusive coupon, exchanges).

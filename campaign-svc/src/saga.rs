@@ -23,7 +23,7 @@ use crate::domain::types::ClaimId;
 use crate::error::{Error, reason_of};
 use crate::peers::{self, Peers};
 use crate::store::Store;
-use crate::store::claims::{self, ClaimRecord, StepAction, StepResult};
+use crate::store::claims::{self, ClaimRecord, Lease, StepAction, StepResult};
 
 #[derive(Debug, Clone)]
 pub struct Saga {
@@ -71,40 +71,68 @@ impl Saga {
             .unwrap_or(chrono::Duration::seconds(30))
     }
 
-    /// Runs a claim this process just recorded (and so holds) in the background.
-    pub fn spawn(&self, id: ClaimId) {
+    /// Runs a claim this process just recorded (and so holds under `lease`) in the
+    /// background.
+    pub fn spawn(&self, id: ClaimId, lease: Lease) {
         let saga = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = saga.run_held(id).await {
+            if let Err(e) = saga.run_held(id, lease).await {
                 tracing::warn!(claim_id = %id, error = %e, "claim run stopped; the reconciler resumes it");
             }
         });
     }
 
-    /// Runs a claim this process holds (just recorded it) to the end or to a pause.
-    pub async fn run_held(&self, id: ClaimId) -> Result<ClaimRecord, Error> {
+    /// The claim a request recorded, run to the end or to a pause when this request holds
+    /// it (`held`: it recorded the claim); else (a retry answered with the first request's
+    /// claim) as it stands, taken over only if its runner's lease ran out.
+    pub async fn answer(&self, id: ClaimId, held: Option<Lease>) -> Result<ClaimRecord, Error> {
+        if let Some(lease) = held {
+            return self.run_held(id, lease).await;
+        }
+        if let Some(claim) = self.resume(id).await? {
+            return Ok(claim);
+        }
+        let mut conn = self.inner.store.pool.acquire().await?;
+        claims::get(&mut conn, id).await
+    }
+
+    /// Runs a claim this process holds under `lease` to the end or to a pause.
+    pub async fn run_held(&self, id: ClaimId, lease: Lease) -> Result<ClaimRecord, Error> {
         let claim = {
             let mut conn = self.inner.store.pool.acquire().await?;
             claims::get(&mut conn, id).await?
         };
-        self.run(claim).await
+        self.run(claim, lease).await
     }
 
     /// Takes over a claim whose lease ran out (the reconciler); `None` if another runner
     /// has it or it finished.
     pub async fn resume(&self, id: ClaimId) -> Result<Option<ClaimRecord>, Error> {
         let now = self.inner.clock.now();
-        let claim = {
+        let taken = {
             let mut conn = self.inner.store.pool.acquire().await?;
             claims::take_lease(&mut conn, id, now, self.lease_until(now)).await?
         };
-        match claim {
-            Some(claim) => self.run(claim).await.map(Some),
+        match taken {
+            Some((claim, lease)) => self.run(claim, lease).await.map(Some),
             None => Ok(None),
         }
     }
 
-    async fn run(&self, mut claim: ClaimRecord) -> Result<ClaimRecord, Error> {
+    /// Writes the claim under `lease`; a stale runner's write changes nothing, and the
+    /// claim as the current holder left it is returned instead.
+    async fn save(&self, claim: ClaimRecord, lease: Lease) -> Result<ClaimRecord, Error> {
+        let now = self.inner.clock.now();
+        let mut conn = self.inner.store.pool.acquire().await?;
+        if claims::save(&mut conn, &claim, lease, now).await? {
+            return Ok(claim);
+        }
+        tracing::warn!(claim_id = %claim.id, "claim lease lost to another runner; this run's write is dropped");
+        metrics::counter!("memberhub_claim_stale_writes_total").increment(1);
+        claims::get(&mut conn, claim.id).await
+    }
+
+    async fn run(&self, mut claim: ClaimRecord, lease: Lease) -> Result<ClaimRecord, Error> {
         if claim.state.is_final() {
             return Ok(claim);
         }
@@ -114,7 +142,7 @@ impl Saga {
             ))
         })?;
         if claim.compensating {
-            return self.compensate(claim).await;
+            return self.compensate(claim, lease).await;
         }
         claim.state = ClaimState::Granting;
         for index in 0..claim.steps.len() {
@@ -127,16 +155,16 @@ impl Saga {
                     step.done = true;
                     step.result = result;
                 }
-                StepOutcome::Refused(reason) => return self.refused(claim, index, reason).await,
-                StepOutcome::Later(why) => return self.postpone(claim, &why).await,
+                StepOutcome::Refused(reason) => {
+                    return self.refused(claim, lease, index, reason).await;
+                }
+                StepOutcome::Later(why) => return self.postpone(claim, lease, &why).await,
             }
         }
-        let now = self.inner.clock.now();
         claim.state = ClaimState::Granted;
-        claim.granted_at = Some(now);
+        claim.granted_at = Some(self.inner.clock.now());
         claim.failure_reason = None;
-        let mut conn = self.inner.store.pool.acquire().await?;
-        claims::save(&mut conn, &claim, now).await?;
+        let claim = self.save(claim, lease).await?;
         metrics_claim(&claim, "granted");
         Ok(claim)
     }
@@ -145,6 +173,7 @@ impl Saga {
     async fn refused(
         &self,
         mut claim: ClaimRecord,
+        lease: Lease,
         index: usize,
         reason: String,
     ) -> Result<ClaimRecord, Error> {
@@ -154,30 +183,32 @@ impl Saga {
         let spent = claim.steps[..index]
             .iter()
             .any(|s| s.done && matches!(s.action, StepAction::SpendPoints { .. }));
-        let now = self.inner.clock.now();
         tracing::warn!(claim_id = %claim.id, step = index, reason = %reason, "claim step refused");
         if granted_before {
             // Something is with the shopper already: never take it back, never leave it
             // half — keep trying (an operator sees the reason and the attempts).
-            return self.postpone(claim, &format!("refused: {reason}")).await;
+            return self
+                .postpone(claim, lease, &format!("refused: {reason}"))
+                .await;
         }
         claim.failure_reason = Some(reason);
         if spent {
             claim.compensating = true;
-            let mut conn = self.inner.store.pool.acquire().await?;
-            claims::save(&mut conn, &claim, now).await?;
-            drop(conn);
-            return self.compensate(claim).await;
+            let claim = self.save(claim, lease).await?;
+            // Only the lease holder compensates; a stale runner sees the holder's claim.
+            if !claim.compensating || claim.state.is_final() {
+                return Ok(claim);
+            }
+            return self.compensate(claim, lease).await;
         }
         claim.state = ClaimState::Failed;
-        let mut conn = self.inner.store.pool.acquire().await?;
-        claims::save(&mut conn, &claim, now).await?;
+        let claim = self.save(claim, lease).await?;
         metrics_claim(&claim, "failed");
         Ok(claim)
     }
 
     /// PT-3: gives the spent points back, then fails the claim.
-    async fn compensate(&self, mut claim: ClaimRecord) -> Result<ClaimRecord, Error> {
+    async fn compensate(&self, mut claim: ClaimRecord, lease: Lease) -> Result<ClaimRecord, Error> {
         let points: i64 = claim
             .steps
             .iter()
@@ -207,27 +238,33 @@ impl Saga {
             let mut client = self.inner.peers.membership.clone();
             if let Err(status) = client.create_transfer(peers::request(request)).await {
                 return self
-                    .postpone(claim, &format!("refund: {}", status.message()))
+                    .postpone(claim, lease, &format!("refund: {}", status.message()))
                     .await;
             }
         }
         claim.state = ClaimState::Failed;
         claim.compensating = false;
-        let now = self.inner.clock.now();
-        let mut conn = self.inner.store.pool.acquire().await?;
-        claims::save(&mut conn, &claim, now).await?;
+        let claim = self.save(claim, lease).await?;
         metrics_claim(&claim, "refunded");
         Ok(claim)
     }
 
     /// Leaves the claim to the reconciler after a back-off that grows with its attempts.
-    async fn postpone(&self, claim: ClaimRecord, why: &str) -> Result<ClaimRecord, Error> {
+    async fn postpone(
+        &self,
+        claim: ClaimRecord,
+        lease: Lease,
+        why: &str,
+    ) -> Result<ClaimRecord, Error> {
         let now = self.inner.clock.now();
         let mut conn = self.inner.store.pool.acquire().await?;
         let attempts = claims::attempts(&mut conn, claim.id).await?.clamp(0, 10);
         let base = self.inner.config.reconcile_every.as_millis() as i64;
         let wait = chrono::Duration::milliseconds(base.saturating_mul(1 << attempts).min(600_000));
-        claims::postpone(&mut conn, claim.id, now + wait, why).await?;
+        if !claims::postpone(&mut conn, &claim, lease, now + wait, why).await? {
+            tracing::warn!(claim_id = %claim.id, "claim lease lost to another runner; not postponed");
+            return claims::get(&mut conn, claim.id).await;
+        }
         tracing::info!(claim_id = %claim.id, why, "claim postponed");
         metrics_claim(&claim, "postponed");
         Ok(claim)
@@ -291,8 +328,11 @@ impl Saga {
                 allocation_id,
                 ..
             } => {
-                let channel = CouponChannel::from_str_name(&format!("COUPON_CHANNEL_{channel}"))
-                    .unwrap_or(CouponChannel::Crm);
+                let Some(channel) =
+                    CouponChannel::from_str_name(&format!("COUPON_CHANNEL_{channel}"))
+                else {
+                    return StepOutcome::Refused(format!("CORRUPT_STEP: unknown coupon channel {channel}"));
+                };
                 let request = coupon_pb::IssueCouponsRequest {
                     request_id: step.key.clone(),
                     batch_id: batch_id.to_string(),

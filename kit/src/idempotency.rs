@@ -127,6 +127,37 @@ impl Replay {
     }
 }
 
+/// The response stored under `key`, if a request with it has completed: read before any
+/// check of current state, so a retry after a lost response gets the first answer even when
+/// state has moved since. [`Replay::KeyReused`] when the key came with another request.
+/// A key claimed by a request still running reads as `None`; [`run`] then waits on it.
+pub async fn stored<T, E>(
+    pool: &sqlx::PgPool,
+    table: &'static str,
+    key: &IdempotencyKey,
+) -> Result<Option<T>, E>
+where
+    T: prost::Message + Default,
+    E: From<sqlx::Error> + From<Replay>,
+{
+    let read = format!(
+        "SELECT fingerprint, response FROM {table} WHERE scope = $1 AND method = $2 AND key = $3"
+    );
+    let row: Option<(Vec<u8>, Option<Vec<u8>>)> = sqlx::query_as(sqlx::AssertSqlSafe(read))
+        .bind(&key.scope)
+        .bind(key.method)
+        .bind(&key.key)
+        .fetch_optional(pool)
+        .await?;
+    match row {
+        Some((fingerprint, _)) if fingerprint != key.fingerprint => Err(Replay::KeyReused.into()),
+        None | Some((_, None)) => Ok(None),
+        Some((_, Some(response))) => T::decode(response.as_slice())
+            .map(Some)
+            .map_err(|e| Replay::Corrupt(e).into()),
+    }
+}
+
 /// Runs `effect` in a transaction unless `key` was seen: then returns the stored response,
 /// or [`Replay::KeyReused`] when the request differs. The key is claimed first in the
 /// transaction (a concurrent duplicate waits on the row, then sees the stored response); the

@@ -15,7 +15,7 @@ use crate::domain::exchange::{self, Target};
 use crate::domain::types::{ClaimId, MAX_REF_CHARS, ShopId};
 use crate::peers;
 use crate::plans;
-use crate::store::claims::{self, ClaimKind, NewClaim};
+use crate::store::claims::{self, ClaimKind, Lease, NewClaim};
 
 pub(super) async fn exchange(
     svc: &Campaigns,
@@ -28,7 +28,27 @@ pub(super) async fn exchange(
     actor.ensure_user(&user)?;
     let item_id = one(input::text("item_id", &request.item_id, MAX_REF_CHARS))?;
     let key = IdempotencyKey::new(&actor, "ExchangePoints", &request.request_id, &request)?;
-    let member = membership(svc, shop, &user)
+    // a retry gets the first answer, even when the points have been spent since.
+    let mine = (ClaimId::new(), Lease::new());
+    let recorded = match svc.store.stored::<pb::Claim>(&key).await? {
+        Some(first) => first,
+        None => record(svc, &key, shop, &user, &item_id, mine).await?,
+    };
+    let record = svc.claim_reply(&recorded, mine).await?;
+    tracing::info!(claim_id = %record.id, shop_id = %shop, item_id = %item_id, state = record.state.name(), "points exchanged");
+    Ok(Response::new(convert::claim(&record)))
+}
+
+/// Checks the exchange against the member's level and balance and records its claim.
+async fn record(
+    svc: &Campaigns,
+    key: &IdempotencyKey,
+    shop: ShopId,
+    user: &str,
+    item_id: &str,
+    (id, lease): (ClaimId, Lease),
+) -> Result<pb::Claim, tonic::Status> {
+    let member = membership(svc, shop, user)
         .await?
         .filter(|m| m.state == membership_pb::MembershipState::Active as i32)
         .ok_or_else(|| Failure::precondition("NOT_A_MEMBER", "only members may exchange points"))?;
@@ -41,7 +61,7 @@ pub(super) async fn exchange(
             .await,
     )?;
     let items = convert::level_items(&rules, member.level);
-    let exchange = exchange::check(&items, &item_id, member.points_balance)?;
+    let exchange = exchange::check(&items, item_id, member.points_balance)?;
     let grant = match &exchange.target {
         Target::Coupon(batch_key) => {
             let found = batches(svc, "item_id", &[batch_key.as_str().to_string()]).await?;
@@ -55,20 +75,20 @@ pub(super) async fn exchange(
     };
     let now = svc.clock.now();
     let lease_until = svc.saga.lease_until(now);
-    let id = ClaimId::new();
     // Each exchange is its own claim: "once" is the caller's request.
     let claim = NewClaim {
         id,
         shop_id: shop,
-        user_id: user.clone(),
+        user_id: user.to_string(),
         kind: ClaimKind::PointsExchange,
-        source_id: item_id.clone(),
+        source_id: item_id.to_string(),
         once_key: format!("exchange:{}:{}", key.scope, key.key),
         steps: plans::numbered(id, vec![plans::spend_points(exchange.points), grant]),
+        lease,
     };
-    let recorded = svc
+    Ok(svc
         .store
-        .idempotent(&key, now, async |tx| {
+        .idempotent(key, now, async |tx| {
             if !claims::insert(tx, &claim, now, lease_until).await? {
                 let first = claims::by_once_key(tx, &claim.once_key)
                     .await?
@@ -83,9 +103,5 @@ pub(super) async fn exchange(
                 ..Default::default()
             })
         })
-        .await?;
-    let id = one(ClaimId::parse("claim_id", &recorded.claim_id))?;
-    let record = svc.saga.run_held(id).await?;
-    tracing::info!(claim_id = %id, shop_id = %shop, item_id = %item_id, points = exchange.points, state = record.state.name(), "points exchanged");
-    Ok(Response::new(convert::claim(&record)))
+        .await?)
 }

@@ -13,7 +13,8 @@ use crate::convert;
 use crate::domain::gift_pack::{ExclusiveChoice, ExclusiveOffer, check_exclusive_claim};
 use crate::domain::types::{ClaimId, ShopId};
 use crate::plans;
-use crate::store::claims::{self, ClaimKind, NewClaim};
+use crate::error::Error;
+use crate::store::claims::{self, ClaimKind, Lease, NewClaim};
 use crate::store::exclusives::{self, ExclusiveRecord};
 
 /// GP-8: a shopper's one exclusive claim in the shop.
@@ -109,6 +110,26 @@ pub(super) async fn claim(
         &request.request_id,
         &request,
     )?;
+    let mine = (ClaimId::new(), Lease::new());
+    // a retry gets the first answer, even when the offer has changed since.
+    let recorded = match svc.store.stored::<pb::Claim>(&key).await? {
+        Some(first) => first,
+        None => record_claim(svc, &key, shop, &user, choice, mine).await?,
+    };
+    let granted = svc.claim_reply(&recorded, mine).await?;
+    tracing::info!(claim_id = %granted.id, shop_id = %shop, state = granted.state.name(), "new-member exclusive claimed");
+    Ok(Response::new(convert::claim(&granted)))
+}
+
+/// Checks the claim against the shop's offer and the shopper's membership, and records it.
+async fn record_claim(
+    svc: &Campaigns,
+    key: &IdempotencyKey,
+    shop: ShopId,
+    user: &str,
+    choice: ExclusiveChoice,
+    (id, lease): (ClaimId, Lease),
+) -> Result<pb::Claim, tonic::Status> {
     let record = offer(svc, shop).await.map_err(|e| match e {
         crate::error::Error::NotFound { .. } => Failure::precondition(
             "EXCLUSIVE_NOT_OFFERED",
@@ -117,52 +138,47 @@ pub(super) async fn claim(
         .into(),
         other => other,
     })?;
-    let view = member(svc, shop, &user).await?;
+    let view = member(svc, shop, user).await?;
     let now = svc.clock.now();
     let lease_until = svc.saga.lease_until(now);
-    let id = ClaimId::new();
-    let once = once_key(shop, &user);
-    let steps = match choice {
-        ExclusiveChoice::Coupon => record
-            .offer
-            .coupon
-            .as_ref()
-            .zip(record.batch_id)
-            .map(|(k, batch_id)| vec![plans::crm_coupon(k, batch_id, None)]),
-        ExclusiveChoice::Gift => record
-            .offer
-            .gift
-            .as_ref()
-            .map(|g| vec![plans::gift_item(&g.sku, 1)]),
-    }
-    .unwrap_or_default();
+    let once = once_key(shop, user);
+    // The offer's chosen half as a step; `None` when the shop does not offer it (refused by
+    // the check below). A coupon without its batch id is a malformed row, never zero steps.
+    let step = match choice {
+        ExclusiveChoice::Coupon => match (&record.offer.coupon, record.batch_id) {
+            (Some(k), Some(batch_id)) => Some(plans::crm_coupon(k, batch_id, None)),
+            (Some(_), None) => return Err(Error::CorruptRow("new_member_exclusives.batch_id").into()),
+            (None, _) => None,
+        },
+        ExclusiveChoice::Gift => record.offer.gift.as_ref().map(|g| plans::gift_item(&g.sku, 1)),
+    };
     let gift_sku = match choice {
         ExclusiveChoice::Gift => record.offer.gift.as_ref().map(|g| g.sku.clone()),
         ExclusiveChoice::Coupon => None,
     };
-    let claim = NewClaim {
-        id,
-        shop_id: shop,
-        user_id: user.clone(),
-        kind: ClaimKind::NewMemberExclusive,
-        source_id: shop.to_string(),
-        once_key: once.clone(),
-        steps: plans::numbered(id, steps),
-    };
-    let recorded = svc
+    Ok(svc
         .store
-        .idempotent(&key, now, async |tx| {
+        .idempotent(key, now, async |tx| {
             let claimed = claims::by_once_key(tx, &once).await?.is_some();
             check_exclusive_claim(&record.offer, choice, &view, now, claimed)?;
+            let step = step
+                .clone()
+                .ok_or(Error::CorruptRow("new-member exclusive offer"))?;
+            let claim = NewClaim {
+                id,
+                shop_id: shop,
+                user_id: user.to_string(),
+                kind: ClaimKind::NewMemberExclusive,
+                source_id: shop.to_string(),
+                once_key: once.clone(),
+                steps: plans::numbered(id, vec![step]),
+                lease,
+            };
             exclusives::record_claim(tx, &claim, gift_sku.as_deref(), now, lease_until).await?;
             Ok(pb::Claim {
                 claim_id: id.to_string(),
                 ..Default::default()
             })
         })
-        .await?;
-    let id = one(ClaimId::parse("claim_id", &recorded.claim_id))?;
-    let granted = svc.saga.run_held(id).await?;
-    tracing::info!(claim_id = %id, shop_id = %shop, state = granted.state.name(), "new-member exclusive claimed");
-    Ok(Response::new(convert::claim(&granted)))
+        .await?)
 }

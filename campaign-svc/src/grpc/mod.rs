@@ -19,10 +19,12 @@ use memberhub_proto::campaign::campaign_service_server::CampaignService;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::domain::types::ClaimId;
 use crate::error::Error;
 use crate::peers::Peers;
 use crate::saga::Saga;
 use crate::store::Store;
+use crate::store::claims::{ClaimRecord, Lease};
 
 type Rpc<T> = Result<Response<T>, Status>;
 
@@ -47,6 +49,20 @@ impl Campaigns {
 
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, Error> {
         Ok(self.store.pool.acquire().await?)
+    }
+
+    /// The claim a claiming RPC answers with. `recorded` names the claim this request
+    /// recorded as `mine` (then it runs it, holding the lease it recorded it under), or the
+    /// claim an earlier attempt recorded (then it is read as it stands, and taken over only
+    /// if its runner's lease ran out).
+    async fn claim_reply(
+        &self,
+        recorded: &pb::Claim,
+        mine: (ClaimId, Lease),
+    ) -> Result<ClaimRecord, Status> {
+        let id = one(ClaimId::parse("claim_id", &recorded.claim_id))?;
+        let held = (id == mine.0).then_some(mine.1);
+        Ok(self.saga.answer(id, held).await?)
     }
 }
 

@@ -83,6 +83,28 @@ pub(super) async fn create(
     let shop = one(ShopId::parse("gift.shop_id", &gift.shop_id))?;
     actor.ensure_shop_admin(&shop.to_string())?;
     let key = IdempotencyKey::new(&actor, "CreateOpenCardGift", &request.request_id, &request)?;
+    // a retry gets the first answer, even when stock or budget have moved since.
+    let recorded = match svc.store.stored::<pb::OpenCardGift>(&key).await? {
+        Some(first) => first,
+        None => record(svc, &key, shop, &gift).await?,
+    };
+    // A retry finds the campaign the first attempt recorded and carries on from there.
+    let id = one(CampaignId::parse("campaign_id", &recorded.campaign_id))?;
+    let gift = finish_provisioning(svc, id).await?;
+    tracing::info!(campaign_id = %id, shop_id = %shop, "open-card gift created");
+    Ok(Response::new(convert::open_card_gift(
+        &gift,
+        svc.clock.now(),
+    )))
+}
+
+/// Checks the new gift against the shop and the batches and records it as PROVISIONING.
+async fn record(
+    svc: &Campaigns,
+    key: &IdempotencyKey,
+    shop: ShopId,
+    gift: &pb::OpenCardGift,
+) -> Result<pb::OpenCardGift, tonic::Status> {
     let (view, time_zone) = shop_view(svc, shop).await?;
 
     let mut v = Violations::new();
@@ -113,24 +135,16 @@ pub(super) async fn create(
 
     let id = CampaignId::new();
     let now = svc.clock.now();
-    let recorded = svc
+    Ok(svc
         .store
-        .idempotent(&key, now, async |tx| {
+        .idempotent(key, now, async |tx| {
             gifts::insert(tx, id, &new, &planned, &time_zone, now).await?;
             Ok(pb::OpenCardGift {
                 campaign_id: id.to_string(),
                 ..Default::default()
             })
         })
-        .await?;
-    // A retry finds the campaign the first attempt recorded and carries on from there.
-    let id = one(CampaignId::parse("campaign_id", &recorded.campaign_id))?;
-    let gift = finish_provisioning(svc, id).await?;
-    tracing::info!(campaign_id = %id, shop_id = %shop, "open-card gift created");
-    Ok(Response::new(convert::open_card_gift(
-        &gift,
-        svc.clock.now(),
-    )))
+        .await?)
 }
 
 /// Field names of the nested message, as the client sent them.

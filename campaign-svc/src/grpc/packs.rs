@@ -26,7 +26,7 @@ use crate::error::Error;
 use crate::gift_packs;
 use crate::peers;
 use crate::plans;
-use crate::store::claims::{ClaimKind, NewClaim, StepAction};
+use crate::store::claims::{ClaimKind, Lease, NewClaim, StepAction};
 use crate::store::{claims, items, packs};
 
 /// The shopper's membership in the shop; `None` when they never joined (NOT_FOUND).
@@ -332,38 +332,59 @@ pub(super) async fn claim(
     let user = user_id(&request.user_id)?;
     actor.ensure_user(&user)?;
     let key = IdempotencyKey::new(&actor, "ClaimGiftPack", &request.request_id, &request)?;
+    let mine = (ClaimId::new(), Lease::new());
+    // a retry gets the first answer, even when the pack has ended since.
+    let recorded = match svc.store.stored::<pb::Claim>(&key).await? {
+        Some(first) => first,
+        None => record_claim(svc, &key, pack_id, &user, mine).await?,
+    };
+    let record = svc.claim_reply(&recorded, mine).await?;
+    tracing::info!(claim_id = %record.id, pack_id = %pack_id, state = record.state.name(), "gift pack claimed");
+    Ok(Response::new(convert::claim(&record)))
+}
+
+/// Checks the claim against the pack and the shopper's membership, and records it with one
+/// pack taken.
+async fn record_claim(
+    svc: &Campaigns,
+    key: &IdempotencyKey,
+    pack_id: PackId,
+    user: &str,
+    (id, lease): (ClaimId, Lease),
+) -> Result<pb::Claim, tonic::Status> {
     let pack = {
         let mut conn = svc.conn().await?;
         packs::get(&mut conn, pack_id).await?
     };
-    let view = member(svc, pack.shop_id, &user).await?;
+    let view = member(svc, pack.shop_id, user).await?;
     let now = svc.clock.now();
     let lease_until = svc.saga.lease_until(now);
-    let id = ClaimId::new();
-    let once_key = pack.once_key(&user);
-    let recorded = svc
+    let once_key = pack.once_key(user);
+    Ok(svc
         .store
-        .idempotent(&key, now, async |tx| {
+        .idempotent(key, now, async |tx| {
             let claimed = claims::by_once_key(tx, &once_key).await?.is_some();
             let current = packs::get(tx, pack_id).await?;
             check_claim(&current.state(), &view, now, claimed)?;
-            let claim = pack_claim(id, &current, &user, &once_key);
+            let claim = pack_claim(id, lease, &current, user, &once_key);
             packs::record_claim(tx, pack_id, &claim, now, lease_until).await?;
             Ok(pb::Claim {
                 claim_id: id.to_string(),
                 ..Default::default()
             })
         })
-        .await?;
-    let id = one(ClaimId::parse("claim_id", &recorded.claim_id))?;
-    let record = svc.saga.run_held(id).await?;
-    tracing::info!(claim_id = %id, pack_id = %pack_id, state = record.state.name(), "gift pack claimed");
-    Ok(Response::new(convert::claim(&record)))
+        .await?)
 }
 
 /// GP-9: one coupon issue per batch (through the CRM channel, one per claim and batch,
 /// GP-2), then the gift item as a 0.01-yuan entitlement (GP-4).
-fn pack_claim(id: ClaimId, pack: &packs::PackRecord, user: &str, once_key: &str) -> NewClaim {
+fn pack_claim(
+    id: ClaimId,
+    lease: Lease,
+    pack: &packs::PackRecord,
+    user: &str,
+    once_key: &str,
+) -> NewClaim {
     let actions = pack
         .batch_keys
         .iter()
@@ -390,5 +411,6 @@ fn pack_claim(id: ClaimId, pack: &packs::PackRecord, user: &str, once_key: &str)
         source_id: pack.id.to_string(),
         once_key: once_key.to_string(),
         steps: plans::numbered(id, actions),
+        lease,
     }
 }

@@ -113,6 +113,25 @@ pub struct NewClaim {
     pub source_id: String,
     pub once_key: String,
     pub steps: Vec<StepRecord>,
+    /// The creator's lease token: it runs the claim first, fenced by this token.
+    pub lease: Lease,
+}
+
+/// A runner's hold on a claim: every progress write carries it, and a write whose token is
+/// no longer the claim's (the lease ran out and another runner took it) changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease(Uuid);
+
+impl Lease {
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+impl Default for Lease {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -138,12 +157,16 @@ pub async fn insert(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> Result<bool, Error> {
+    if claim.steps.is_empty() {
+        // Never a smaller GRANTED: a claim that would grant nothing is a broken plan.
+        return Err(Error::CorruptRow("a claim's plan has no steps"));
+    }
     let steps = serde_json::to_value(&claim.steps).map_err(Error::CorruptSteps)?;
     let inserted = sqlx::query!(
         "INSERT INTO campaign.claims
            (claim_id, shop_id, user_id, kind, source_id, once_key, state, steps, lease_until,
-            created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $8, $9, $9)
+            created_at, updated_at, lease_token)
+         VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $8, $9, $9, $10)
          ON CONFLICT (once_key) DO NOTHING",
         claim.id.as_uuid(),
         claim.shop_id.as_uuid(),
@@ -153,6 +176,35 @@ pub async fn insert(
         claim.once_key,
         steps,
         lease_until,
+        now,
+        claim.lease.0,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Records a claim that failed before it could run (its stored campaign cannot be planned):
+/// FAILED with `reason`, so the shopper and the merchant see why and nothing is granted.
+pub async fn insert_failed(
+    conn: &mut PgConnection,
+    claim: &NewClaim,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let inserted = sqlx::query!(
+        "INSERT INTO campaign.claims
+           (claim_id, shop_id, user_id, kind, source_id, once_key, state, steps, failure_reason,
+            lease_until, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'FAILED', '[]'::jsonb, $7, $8, $8, $8)
+         ON CONFLICT (once_key) DO NOTHING",
+        claim.id.as_uuid(),
+        claim.shop_id.as_uuid(),
+        claim.user_id,
+        claim.kind.as_db(),
+        claim.source_id,
+        claim.once_key,
+        reason,
         now,
     )
     .execute(&mut *conn)
@@ -276,27 +328,31 @@ pub async fn list(
     rows.into_iter().map(ClaimRecord::try_from).collect()
 }
 
-/// Takes the claim for a run until `lease_until` if it is unfinished and its lease ran
-/// out; `None` when someone else holds it or it is finished.
+/// Takes the claim for a run until `lease_until` under a new lease token if it is unfinished
+/// and its lease ran out; `None` when someone else holds it or it is finished. The old
+/// holder's writes are fenced off from here on.
 pub async fn take_lease(
     conn: &mut PgConnection,
     id: ClaimId,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
-) -> Result<Option<ClaimRecord>, Error> {
+) -> Result<Option<(ClaimRecord, Lease)>, Error> {
+    let lease = Lease::new();
     sqlx::query_as!(
         ClaimRow,
-        "UPDATE campaign.claims SET lease_until = $3, attempts = attempts + 1, updated_at = $2
+        "UPDATE campaign.claims
+         SET lease_until = $3, lease_token = $4, attempts = attempts + 1, updated_at = $2
          WHERE claim_id = $1 AND state IN ('PENDING', 'GRANTING') AND lease_until <= $2
          RETURNING claim_id, shop_id, user_id, kind, source_id, state, steps, failure_reason,
                    compensating, created_at, granted_at",
         id.as_uuid(),
         now,
         lease_until,
+        lease.0,
     )
     .fetch_optional(&mut *conn)
     .await?
-    .map(ClaimRecord::try_from)
+    .map(|row| Ok((ClaimRecord::try_from(row)?, lease)))
     .transpose()
 }
 
@@ -318,18 +374,20 @@ pub async fn due(
     Ok(ids.into_iter().map(ClaimId::from).collect())
 }
 
-/// Saves progress: the steps (with those now done) and the state.
+/// Saves progress (the steps with those now done, and the state) if `lease` still holds the
+/// claim and it is unfinished; false when a stale runner tried (nothing is written).
 pub async fn save(
     conn: &mut PgConnection,
     claim: &ClaimRecord,
+    lease: Lease,
     now: DateTime<Utc>,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let steps = serde_json::to_value(&claim.steps).map_err(Error::CorruptSteps)?;
-    sqlx::query!(
+    let saved = sqlx::query!(
         "UPDATE campaign.claims
          SET steps = $2, state = $3, failure_reason = $4, compensating = $5, updated_at = $6,
              granted_at = $7
-         WHERE claim_id = $1",
+         WHERE claim_id = $1 AND lease_token = $8 AND state IN ('PENDING', 'GRANTING')",
         claim.id.as_uuid(),
         steps,
         claim.state.name(),
@@ -337,29 +395,35 @@ pub async fn save(
         claim.compensating,
         now,
         claim.granted_at,
+        lease.0,
     )
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(saved.rows_affected() == 1)
 }
 
-/// Gives the claim back to the reconciler at `retry_at` (a peer was unavailable).
+/// Gives the claim back to the reconciler at `retry_at` (a peer was unavailable), with the
+/// steps done so far, if `lease` still holds it; false for a stale runner.
 pub async fn postpone(
     conn: &mut PgConnection,
-    id: ClaimId,
+    claim: &ClaimRecord,
+    lease: Lease,
     retry_at: DateTime<Utc>,
     why: &str,
-) -> Result<(), Error> {
-    sqlx::query!(
-        "UPDATE campaign.claims SET lease_until = $2, failure_reason = $3
-         WHERE claim_id = $1 AND state IN ('PENDING', 'GRANTING')",
-        id.as_uuid(),
+) -> Result<bool, Error> {
+    let steps = serde_json::to_value(&claim.steps).map_err(Error::CorruptSteps)?;
+    let postponed = sqlx::query!(
+        "UPDATE campaign.claims SET lease_until = $2, failure_reason = $3, steps = $4
+         WHERE claim_id = $1 AND lease_token = $5 AND state IN ('PENDING', 'GRANTING')",
+        claim.id.as_uuid(),
         retry_at,
         why,
+        steps,
+        lease.0,
     )
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(postponed.rows_affected() == 1)
 }
 
 /// How many times the claim was taken for a run (for the retry back-off).

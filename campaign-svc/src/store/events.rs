@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use crate::domain::types::{ClaimId, ShopId};
 use crate::error::Error;
 use crate::plans;
-use crate::store::claims::{self, ClaimKind, NewClaim};
+use crate::store::claims::{self, ClaimKind, Lease, NewClaim};
 use crate::store::{gifts, stats};
 
 /// A card opening, as the event stream reports it.
@@ -73,32 +73,45 @@ pub async fn advance_cursor(
 }
 
 /// OC-7/OC-8/OC-10: counts the card opening for the shop's live campaign and, if a pack is
-/// left, records the shopper's claim (once per campaign). Returns the claim to run.
+/// left, records the shopper's claim (once per campaign). Returns the claim to run, with the
+/// lease its recorder holds it under. A campaign whose stored prizes cannot be planned fails
+/// the claim with the reason (never a smaller grant).
 pub async fn on_card_opened(
     conn: &mut PgConnection,
     event: &CardOpened,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
-) -> Result<Option<ClaimId>, Error> {
+) -> Result<Option<(ClaimId, Lease)>, Error> {
     let Some(gift) = gifts::live_for_shop(conn, event.shop_id, event.occurred_at).await? else {
         return Ok(None);
     };
     stats::count_card_opened(conn, &gift, event.occurred_at).await?;
     let id = ClaimId::new();
-    let claim = NewClaim {
+    let mut claim = NewClaim {
         id,
         shop_id: event.shop_id,
         user_id: event.user_id.clone(),
         kind: ClaimKind::OpenCardGift,
         source_id: gift.id.to_string(),
         once_key: format!("oc:{}:{}", gift.id, event.user_id),
-        steps: plans::open_card_gift(id, &gift),
+        steps: Vec::new(),
+        lease: Lease::new(),
     };
+    match plans::open_card_gift(id, &gift) {
+        Ok(steps) => claim.steps = steps,
+        Err(reason) => {
+            tracing::error!(campaign_id = %gift.id, claim_id = %id, reason = %reason, "open-card gift cannot be planned; the claim fails");
+            metrics::counter!("memberhub_claim_runs_total", "kind" => ClaimKind::OpenCardGift.as_db(), "outcome" => "corrupt")
+                .increment(1);
+            claims::insert_failed(conn, &claim, &reason, now).await?;
+            return Ok(None);
+        }
+    }
     if !claims::insert(conn, &claim, now, lease_until).await? {
         return Ok(None);
     }
     if gifts::take_pack(conn, gift.id).await? {
-        Ok(Some(id))
+        Ok(Some((id, claim.lease)))
     } else {
         claims::forget(conn, id).await?;
         Ok(None)
