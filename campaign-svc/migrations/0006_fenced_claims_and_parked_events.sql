@@ -14,3 +14,16 @@ CREATE TABLE campaign.parked_events (
     parked_at        timestamptz NOT NULL,
     PRIMARY KEY (consumer, cursor)
 );
+
+-- GP-9: a gift pack's coupon allocations are reserved before the pack is recorded. The
+-- provisioning is written down first, so the reconciler can give the units back when the
+-- creator dies in between (RESERVING for too long), fenced against a late creator.
+CREATE TABLE campaign.pack_provisionings (
+    pack_id          uuid PRIMARY KEY,
+    batch_ids        uuid[] NOT NULL,
+    quantity         bigint NOT NULL,
+    state            text NOT NULL CHECK (state IN ('RESERVING', 'RECORDED', 'ABANDONING', 'ABANDONED')),
+    started_at       timestamptz NOT NULL
+);
+CREATE INDEX pack_provisionings_open ON campaign.pack_provisionings (started_at)
+    WHERE state IN ('RESERVING', 'ABANDONING');

@@ -36,6 +36,9 @@ pub struct SagaConfig {
     pub reconcile_every: Duration,
     /// Claims granted at the same time (`MEMBERHUB_CLAIM_CONCURRENCY`, default 64).
     pub concurrency: usize,
+    /// Health turns NOT_SERVING when the event consumer has been down, or behind the event
+    /// stream, for longer than this (`MEMBERHUB_CONSUMER_LAG_LIMIT_MS`, default 60 s).
+    pub consumer_lag_limit: Duration,
 }
 
 impl Default for SagaConfig {
@@ -44,6 +47,7 @@ impl Default for SagaConfig {
             lease: Duration::from_secs(30),
             reconcile_every: Duration::from_secs(2),
             concurrency: 64,
+            consumer_lag_limit: Duration::from_secs(60),
         }
     }
 }
@@ -97,6 +101,10 @@ pub fn from_env(discovered_database_url: Option<String>) -> Result<Config, Confi
                 "MEMBERHUB_CLAIM_CONCURRENCY",
                 defaults.concurrency,
                 |v| *v > 0,
+            )?,
+            consumer_lag_limit: millis(
+                "MEMBERHUB_CONSUMER_LAG_LIMIT_MS",
+                defaults.consumer_lag_limit,
             )?,
         },
     })

@@ -1,8 +1,14 @@
 //! OC-7: follows membership-svc's `WatchEvents` from the durable cursor. Events that arrive
 //! together are applied in one transaction with the cursor move; the claims they record are
-//! then run by the saga. A broken stream is reopened from the committed cursor, so an event
-//! is applied exactly once whatever happens to this process.
+//! then run by the saga. A broken stream ends the run and the supervisor reopens it from the
+//! committed cursor, so an event is applied exactly once whatever happens to this process.
+//!
+//! A `CARD_OPENED` event that cannot be read is parked (`campaign.parked_events`, with the
+//! reason), logged and counted, and the consumer goes on: one bad event never stalls the
+//! feed. [`ConsumerHealth`] tells readiness whether the consumer is down or behind.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
@@ -22,18 +28,86 @@ use crate::store::events::{self, CardOpened};
 pub const CONSUMER: &str = "campaign-svc/open-card-gifts";
 /// Events applied per transaction at most.
 const MAX_BATCH: usize = 512;
+/// A stream silent this long has delivered everything: the consumer is caught up.
+const IDLE: Duration = Duration::from_secs(1);
 
-/// Runs until the task is dropped.
-pub async fn run(store: Store, peers: Peers, saga: Saga) {
-    loop {
-        if let Err(e) = follow(&store, &peers, &saga).await {
-            tracing::warn!(error = %e, "event stream interrupted; reopening from the committed cursor");
+/// Whether the consumer keeps up: when it was last down, and how far behind the stream it
+/// is (`campaign_consumer_lag_seconds`).
+#[derive(Debug)]
+pub struct ConsumerHealth {
+    /// Unix ms since when the stream has been closed; 0 while it is open.
+    down_since_ms: AtomicI64,
+    /// How old the last applied event was when it was applied, in ms (0 when caught up).
+    lag_ms: AtomicI64,
+}
+
+impl ConsumerHealth {
+    /// Down from the start, until the stream first opens.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            down_since_ms: AtomicI64::new(now_ms()),
+            lag_ms: AtomicI64::new(0),
+        })
+    }
+
+    fn up(&self) {
+        self.down_since_ms.store(0, Ordering::Relaxed);
+    }
+
+    fn down(&self) {
+        let _ =
+            self.down_since_ms
+                .compare_exchange(0, now_ms(), Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    fn lag(&self, ms: i64) {
+        let ms = ms.max(0);
+        self.lag_ms.store(ms, Ordering::Relaxed);
+        metrics::gauge!("campaign_consumer_lag_seconds").set(ms as f64 / 1000.0);
+    }
+
+    /// `Err` with the reason when the consumer has been down, or behind, for more than
+    /// `limit` (readiness turns NOT_SERVING).
+    pub fn check(&self, limit: Duration) -> Result<(), String> {
+        let limit_ms = limit.as_millis() as i64;
+        let down_since = self.down_since_ms.load(Ordering::Relaxed);
+        if down_since != 0 && now_ms() - down_since > limit_ms {
+            return Err(format!(
+                "event consumer down for {} s",
+                (now_ms() - down_since) / 1000
+            ));
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let lag = self.lag_ms.load(Ordering::Relaxed);
+        if lag > limit_ms {
+            return Err(format!("event consumer {} s behind", lag / 1000));
+        }
+        Ok(())
     }
 }
 
-async fn follow(store: &Store, peers: &Peers, saga: &Saga) -> Result<(), Error> {
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// One run: opens the stream at the committed cursor and applies events until it breaks.
+/// The supervisor restarts it.
+pub async fn run(
+    store: Store,
+    peers: Peers,
+    saga: Saga,
+    health: Arc<ConsumerHealth>,
+) -> Result<(), Error> {
+    let result = follow(&store, &peers, &saga, &health).await;
+    health.down();
+    result
+}
+
+async fn follow(
+    store: &Store,
+    peers: &Peers,
+    saga: &Saga,
+    health: &ConsumerHealth,
+) -> Result<(), Error> {
     let mut cursor = {
         let mut conn = store.pool.acquire().await?;
         events::cursor(&mut conn, CONSUMER).await?
@@ -48,12 +122,18 @@ async fn follow(store: &Store, peers: &Peers, saga: &Saga) -> Result<(), Error> 
         .await
         .map_err(Error::from_peer)?
         .into_inner();
+    health.up();
     tracing::info!(cursor = %cursor, "following membership events");
     loop {
-        let Some(first) = stream.next().await else {
-            return Ok(());
+        let first = match tokio::time::timeout(IDLE, stream.next()).await {
+            Err(_) => {
+                health.lag(0);
+                continue;
+            }
+            Ok(None) => return Ok(()),
+            Ok(Some(event)) => event.map_err(Error::from_peer)?,
         };
-        let mut batch = vec![first.map_err(Error::from_peer)?];
+        let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match stream.next().now_or_never() {
                 Some(Some(event)) => batch.push(event.map_err(Error::from_peer)?),
@@ -66,6 +146,9 @@ async fn follow(store: &Store, peers: &Peers, saga: &Saga) -> Result<(), Error> 
         };
         if let Some(last) = batch.last() {
             cursor = last.cursor.clone();
+            if let Some(at) = last.occur_time.as_ref().and_then(from_timestamp) {
+                health.lag((saga.clock().now() - at).num_milliseconds());
+            }
         }
         for (id, lease) in claims {
             saga.spawn(id, lease);
@@ -91,8 +174,15 @@ async fn apply(
         }
         let mut claims = Vec::new();
         for event in batch {
-            let Some(opened) = card_opened(event) else {
-                continue;
+            let opened = match card_opened(event) {
+                Ok(Some(opened)) => opened,
+                Ok(None) => continue,
+                Err(reason) => {
+                    tracing::error!(cursor = %event.cursor, shop_id = %event.shop_id, reason, "unreadable event parked");
+                    metrics::counter!("campaign_parked_events_total").increment(1);
+                    events::park(&mut tx, CONSUMER, event, reason, now).await?;
+                    continue;
+                }
             };
             if let Some(held) = events::on_card_opened(&mut tx, &opened, now, lease_until).await?
             {
@@ -109,15 +199,77 @@ async fn apply(
 }
 
 /// A CARD_OPENED event: the shopper had not opened the card before (OC-3's audience).
-fn card_opened(event: &membership_pb::WatchEventsResponse) -> Option<CardOpened> {
+/// `None` for other events; the reason when a card opening cannot be read.
+fn card_opened(
+    event: &membership_pb::WatchEventsResponse,
+) -> Result<Option<CardOpened>, &'static str> {
     if event.r#type != EventType::CardOpened as i32 {
-        return None;
+        return Ok(None);
     }
-    let shop_id = ShopId::parse("shop_id", &event.shop_id).ok()?;
-    let occurred_at = event.occur_time.as_ref().and_then(from_timestamp)?;
-    Some(CardOpened {
+    let shop_id = ShopId::parse("shop_id", &event.shop_id).map_err(|_| "malformed shop_id")?;
+    if event.user_id.is_empty() {
+        return Err("no user_id");
+    }
+    let occurred_at = event
+        .occur_time
+        .as_ref()
+        .and_then(from_timestamp)
+        .ok_or("no or malformed occur_time")?;
+    Ok(Some(CardOpened {
         shop_id,
         user_id: event.user_id.clone(),
         occurred_at,
-    })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opened() -> membership_pb::WatchEventsResponse {
+        membership_pb::WatchEventsResponse {
+            cursor: "1".into(),
+            r#type: EventType::CardOpened as i32,
+            shop_id: uuid::Uuid::now_v7().to_string(),
+            user_id: "u1".into(),
+            occur_time: Some(prost_types::Timestamp {
+                seconds: 1_800_000_000,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn oc7_a_card_opening_that_cannot_be_read_says_why() {
+        assert!(matches!(card_opened(&opened()), Ok(Some(_))));
+        let mut bad = opened();
+        bad.shop_id = "not-a-uuid".into();
+        assert_eq!(card_opened(&bad).err(), Some("malformed shop_id"));
+        let mut bad = opened();
+        bad.occur_time = None;
+        assert_eq!(card_opened(&bad).err(), Some("no or malformed occur_time"));
+        let mut bad = opened();
+        bad.user_id.clear();
+        assert_eq!(card_opened(&bad).err(), Some("no user_id"));
+        let mut other = opened();
+        other.r#type = EventType::CardOpened as i32 + 1;
+        other.shop_id.clear();
+        assert!(matches!(card_opened(&other), Ok(None)));
+    }
+
+    #[test]
+    fn health_fails_when_down_or_behind_beyond_the_limit() {
+        let health = ConsumerHealth::new();
+        health.up();
+        assert!(health.check(Duration::from_secs(1)).is_ok());
+        health.lag(5_000);
+        assert!(health.check(Duration::from_secs(1)).is_err());
+        health.lag(0);
+        health
+            .down_since_ms
+            .store(now_ms() - 5_000, Ordering::Relaxed);
+        assert!(health.check(Duration::from_secs(1)).is_err());
+        assert!(health.check(Duration::from_secs(10)).is_ok());
+    }
 }

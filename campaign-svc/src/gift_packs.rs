@@ -11,7 +11,12 @@ use uuid::Uuid;
 use crate::domain::types::PackId;
 use crate::error::Error;
 use crate::peers::{self, Peers};
+use crate::store::pack_provisionings::{self, Provisioning};
 use crate::store::{Store, packs};
+
+/// How long a pack's provisioning may stay RESERVING before the reconciler takes its
+/// creator for dead and gives the units back (a create takes well under a second).
+pub const ABANDON_AFTER: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Reserves `quantity` units of each batch for the pack, under `pack:<id>:alloc:<i>`; a
 /// refusal gives back what was reserved so far and is returned.
@@ -74,6 +79,34 @@ pub async fn release(
                 .await,
         )?;
     }
+    Ok(())
+}
+
+/// Gives back what an abandoned provisioning reserved: replaying its reservations (same
+/// keys) finds exactly the allocations it took (and a unit it never took is reserved and
+/// given back at once), then each is released under the creator's own undo keys. Fenced
+/// first, so a creator that wakes up late can no longer record the pack.
+pub async fn abandon(
+    store: &Store,
+    peers: &Peers,
+    provisioning: &Provisioning,
+) -> Result<(), Error> {
+    let pack = provisioning.pack_id;
+    {
+        let mut conn = store.pool.acquire().await?;
+        if !pack_provisionings::fence(&mut conn, pack).await? {
+            return Ok(());
+        }
+    }
+    match reserve(peers, pack, &provisioning.batch_ids, provisioning.quantity).await {
+        Ok(allocations) => release(peers, pack, &allocations, "undo").await?,
+        // A refused replay gave back what it found; nothing else was ever taken.
+        Err(Error::PeerRefused(_)) => {}
+        Err(other) => return Err(other),
+    }
+    let mut conn = store.pool.acquire().await?;
+    pack_provisionings::mark_abandoned(&mut conn, pack).await?;
+    tracing::warn!(pack_id = %pack, "abandoned gift pack provisioning given back");
     Ok(())
 }
 

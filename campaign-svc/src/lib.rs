@@ -21,6 +21,7 @@ pub mod reconciler;
 pub mod saga;
 pub mod store;
 
+use memberhub_kit::background::supervise;
 use memberhub_kit::clock::SharedClock;
 use memberhub_kit::server::{GrpcServer, ServeError};
 use memberhub_proto::campaign::campaign_service_server::CampaignServiceServer;
@@ -71,22 +72,47 @@ pub async fn serve_migrated(
     )?;
     let store = store::Store::new(pool.clone());
     let saga = saga::Saga::new(store.clone(), peers.clone(), clock.clone(), config.saga);
+    let consumer_health = consumer::ConsumerHealth::new();
     let mut background = tokio::task::JoinSet::new();
-    background.spawn(consumer::run(store.clone(), peers.clone(), saga.clone()));
-    background.spawn(reconciler::run(
-        store.clone(),
-        peers.clone(),
-        saga.clone(),
-        config.saga,
-    ));
-    background.spawn(memberhub_kit::idempotency::prune_hourly(
-        pool.clone(),
-        "campaign.idempotency_keys",
-        clock.clone(),
-    ));
+    {
+        let (store, peers, saga, health) = (
+            store.clone(),
+            peers.clone(),
+            saga.clone(),
+            consumer_health.clone(),
+        );
+        background.spawn(supervise("event consumer", move || {
+            consumer::run(store.clone(), peers.clone(), saga.clone(), health.clone())
+        }));
+    }
+    {
+        let (store, peers, saga, every) = (store.clone(), peers.clone(), saga.clone(), config.saga);
+        background.spawn(supervise("reconciler", move || {
+            let (store, peers, saga) = (store.clone(), peers.clone(), saga.clone());
+            async move {
+                reconciler::run(store, peers, saga, every).await;
+                Ok::<(), std::convert::Infallible>(())
+            }
+        }));
+    }
+    {
+        let (pool, clock) = (pool.clone(), clock.clone());
+        background.spawn(supervise("idempotency key pruning", move || {
+            let (pool, clock) = (pool.clone(), clock.clone());
+            async move {
+                memberhub_kit::idempotency::prune_hourly(pool, "campaign.idempotency_keys", clock)
+                    .await;
+                Ok::<(), std::convert::Infallible>(())
+            }
+        }));
+    }
+    let lag_limit = config.saga.consumer_lag_limit;
     let service = CampaignServiceServer::new(grpc::Campaigns::new(store, peers, saga, clock));
     let served = GrpcServer::new("campaign-svc", &config.process.service)?
         .with_readiness(pool)
+        .with_readiness_check(std::sync::Arc::new(move || {
+            consumer_health.check(lag_limit)
+        }))
         .add_service(service)
         .serve(listener, shutdown)
         .await;

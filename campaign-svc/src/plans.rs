@@ -45,7 +45,8 @@ pub fn open_card_gift(claim: ClaimId, gift: &GiftRecord) -> Result<Vec<StepRecor
                     },
                 ));
             }
-            let corrupt = |what: &str| format!("CORRUPT_PRIZE: prize {i} of campaign {}: {what}", gift.id);
+            let corrupt =
+                |what: &str| format!("CORRUPT_PRIZE: prize {i} of campaign {}: {what}", gift.id);
             let batch_key = p
                 .batch_key
                 .as_deref()

@@ -57,6 +57,20 @@ pub async fn pass(
             tracing::warn!(campaign_id = %id, error = %e, "giving back an abandoned campaign failed; retried next pass");
         }
     }
+    let packs_abandoned = {
+        let mut conn = store.pool.acquire().await?;
+        crate::store::pack_provisionings::abandoned(
+            &mut conn,
+            now - crate::gift_packs::ABANDON_AFTER,
+            PASS,
+        )
+        .await?
+    };
+    for provisioning in packs_abandoned {
+        if let Err(e) = crate::gift_packs::abandon(store, peers, &provisioning).await {
+            tracing::warn!(pack_id = %provisioning.pack_id, error = %e, "giving back an abandoned pack provisioning failed; retried next pass");
+        }
+    }
     let settleable = {
         let mut conn = store.pool.acquire().await?;
         gifts::settleable(&mut conn, now - open_card::SETTLE_GRACE, PASS).await?

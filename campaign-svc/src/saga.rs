@@ -331,7 +331,9 @@ impl Saga {
                 let Some(channel) =
                     CouponChannel::from_str_name(&format!("COUPON_CHANNEL_{channel}"))
                 else {
-                    return StepOutcome::Refused(format!("CORRUPT_STEP: unknown coupon channel {channel}"));
+                    return StepOutcome::Refused(format!(
+                        "CORRUPT_STEP: unknown coupon channel {channel}"
+                    ));
                 };
                 let request = coupon_pb::IssueCouponsRequest {
                     request_id: step.key.clone(),

@@ -210,3 +210,22 @@ async fn pt3_each_exchange_is_its_own_claim_and_a_retry_returns_it() -> anyhow::
     assert_eq!(balance(&mut s, &shop, "u1").await?, 600);
     Ok(())
 }
+
+/// the idempotency key is looked up before the balance is checked, so a retry after a
+/// lost response gets the first claim, not INSUFFICIENT_POINTS.
+#[tokio::test]
+async fn x2_an_exchange_retried_after_its_points_are_spent_returns_the_first_claim()
+-> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let (shop, _) = exchange_shop(&mut s, 10).await?;
+    member_with(&mut s, &shop, "u1", 200).await?;
+    let first = exchange_with(&mut s, &shop, "u1", "coupon-5", "lost-response").await?;
+    assert_eq!(first.state(), pb::ClaimState::Granted, "{first:?}");
+    assert_eq!(balance(&mut s, &shop, "u1").await?, 0);
+    let again = exchange_with(&mut s, &shop, "u1", "coupon-5", "lost-response").await?;
+    assert_eq!(again.claim_id, first.claim_id);
+    assert_eq!(again.state(), pb::ClaimState::Granted);
+    assert_eq!(again.items, first.items);
+    assert_eq!(balance(&mut s, &shop, "u1").await?, 0);
+    Ok(())
+}

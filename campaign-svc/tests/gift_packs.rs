@@ -1008,3 +1008,124 @@ async fn x1_merchants_act_only_on_their_own_shop_and_shoppers_on_their_own_data(
     assert_eq!(status.code(), Code::PermissionDenied);
     Ok(())
 }
+
+/// a create retried after the batch's stock went to the pack itself returns the pack,
+/// not BATCH_OUT_OF_STOCK.
+#[tokio::test]
+async fn x2_a_pack_create_retried_after_its_stock_is_set_aside_returns_the_first_pack()
+-> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let shop = s.shop(ShopType::Pop, POLICY, false).await?;
+    let a = crm_batch(&mut s, &shop, 5).await?;
+    let mut p = pack(&shop, pb::GiftPackKind::NewMember, &[&a], None);
+    p.quantity = 5;
+    let request = pb::CreateGiftPackRequest {
+        request_id: "create-all-stock".into(),
+        pack: Some(p),
+    };
+    let first = s
+        .campaign
+        .create_gift_pack(req(&merchant(&shop), request.clone()))
+        .await?
+        .into_inner();
+    assert_eq!(remaining(&mut s, &shop, &a).await?, 0);
+    let again = s
+        .campaign
+        .create_gift_pack(req(&merchant(&shop), request))
+        .await?
+        .into_inner();
+    assert_eq!(again.pack_id, first.pack_id);
+    assert_eq!(again.quantity, 5);
+    Ok(())
+}
+
+/// a claim retried after the pack was closed returns the first claim.
+#[tokio::test]
+async fn x2_a_pack_claim_retried_after_the_pack_closed_returns_the_first_claim()
+-> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let shop = s.shop(ShopType::Pop, POLICY, false).await?;
+    let a = crm_batch(&mut s, &shop, 10).await?;
+    let created = create(
+        &mut s,
+        pack(&shop, pb::GiftPackKind::NewMember, &[&a], None),
+    )
+    .await?;
+    s.open_card(&shop, "u1").await?;
+    let first = claim_with(&mut s, &created.pack_id, "u1", "claim-once").await?;
+    assert_eq!(first.state(), pb::ClaimState::Granted, "{first:?}");
+    close(&mut s, &shop, &created.pack_id).await?;
+    let again = claim_with(&mut s, &created.pack_id, "u1", "claim-once").await?;
+    assert_eq!(again.claim_id, first.claim_id);
+    assert_eq!(again.state(), pb::ClaimState::Granted);
+    assert_eq!(coupons_of(&s, "u1").await?, 1);
+    Ok(())
+}
+
+/// GP-9: a creator that dies between setting a pack's coupons aside and recording the pack
+/// leaves its provisioning RESERVING; the reconciler gives the units back, fenced, and the
+/// batch can then be closed.
+#[tokio::test]
+async fn gp9_units_of_a_pack_whose_creator_died_before_recording_it_are_given_back()
+-> anyhow::Result<()> {
+    use campaign_svc::store::pack_provisionings::{self, Provisioning};
+    let mut s = Suite::start().await?;
+    let shop = s.shop(ShopType::Pop, POLICY, false).await?;
+    let a = crm_batch(&mut s, &shop, 10).await?;
+    let batch_id = uuid::Uuid::parse_str(&a.batch_id)?;
+    // What `CreateGiftPack` does up to the crash: write the provisioning, reserve.
+    let provisioning = Provisioning {
+        pack_id: campaign_svc::domain::types::PackId::new(),
+        batch_ids: vec![batch_id],
+        quantity: 4,
+    };
+    let mut conn = s.pool.acquire().await?;
+    pack_provisionings::begin(
+        &mut conn,
+        &provisioning,
+        memberhub_kit::clock::Clock::now(&s.clock),
+    )
+    .await?;
+    let peers = campaign_svc::peers::Peers::connect_lazy(
+        &format!("http://{}", s.membership_address),
+        &format!("http://{}", s.coupon_address),
+        std::sync::Arc::new(memberhub_kit::auth::Signer::development(
+            memberhub_kit::auth::CAMPAIGN_SVC,
+        )),
+    )?;
+    campaign_svc::gift_packs::reserve(&peers, provisioning.pack_id, &[batch_id], 4).await?;
+    assert_eq!(remaining(&mut s, &shop, &a).await?, 6);
+    // Not yet: the creator may still be at work.
+    s.clock.advance(Duration::minutes(5));
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(remaining(&mut s, &shop, &a).await?, 6);
+    s.clock.advance(Duration::minutes(6));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while remaining(&mut s, &shop, &a).await? != 10 {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the reconciler did not give the units back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Fenced: a creator waking up now cannot record the pack.
+    assert!(!pack_provisionings::mark_recorded(&mut conn, provisioning.pack_id).await?);
+    let state: String =
+        sqlx::query_scalar("SELECT state FROM campaign.pack_provisionings WHERE pack_id = $1")
+            .bind(provisioning.pack_id.as_uuid())
+            .fetch_one(&mut *conn)
+            .await?;
+    assert_eq!(state, "ABANDONED");
+    // Nothing is held any more: the batch closes.
+    s.coupon
+        .close_batch(req(
+            &merchant(&shop),
+            coupon_pb::CloseBatchRequest {
+                request_id: rid("close-batch"),
+                shop_id: shop.clone(),
+                batch_id: a.batch_id.clone(),
+            },
+        ))
+        .await?;
+    Ok(())
+}

@@ -15,6 +15,7 @@
 
 pub mod actor;
 pub mod auth;
+pub mod background;
 pub mod clock;
 pub mod config;
 pub mod db;

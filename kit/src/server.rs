@@ -39,6 +39,7 @@ pub struct GrpcServer {
     /// Service names reflection lists: what is served plus declared contracts.
     advertised: Vec<&'static str>,
     readiness: Option<sqlx::PgPool>,
+    checks: Vec<ReadinessCheck>,
 }
 
 impl GrpcServer {
@@ -59,6 +60,7 @@ impl GrpcServer {
                 "grpc.reflection.v1alpha.ServerReflection",
             ],
             readiness: None,
+            checks: Vec::new(),
         })
     }
 
@@ -95,6 +97,13 @@ impl GrpcServer {
         self
     }
 
+    /// Reports NOT_SERVING also while `check` fails (e.g. an event consumer that is down or
+    /// behind); checked with the database every 2 s.
+    pub fn with_readiness_check(mut self, check: ReadinessCheck) -> Self {
+        self.checks.push(check);
+        self
+    }
+
     /// Serves on `listener` until `shutdown` completes, then drains in-flight RPCs.
     pub async fn serve(
         self,
@@ -116,9 +125,10 @@ impl GrpcServer {
                 .map_err(ServeError::Metrics)?;
             tokio::spawn(crate::metrics::serve(listener, std::future::pending()));
         }
-        let watcher = self.readiness.map(|pool| {
+        let watcher = (self.readiness.is_some() || !self.checks.is_empty()).then(|| {
             tokio::spawn(watch_readiness(
-                pool,
+                self.readiness,
+                self.checks,
                 self.health.clone(),
                 self.services.clone(),
             ))
@@ -182,16 +192,29 @@ fn reflection(advertised: &[&'static str]) -> tonic_reflection::server::Builder<
         .fold(builder, |builder, name| builder.with_service_name(*name))
 }
 
-async fn watch_readiness(pool: sqlx::PgPool, health: HealthReporter, services: Vec<&'static str>) {
+/// A readiness condition besides the database: `Err` says why the service is not ready.
+pub type ReadinessCheck = std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+async fn watch_readiness(
+    pool: Option<sqlx::PgPool>,
+    checks: Vec<ReadinessCheck>,
+    health: HealthReporter,
+    services: Vec<&'static str>,
+) {
     let mut serving = true;
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let ok = tokio::time::timeout(
-            Duration::from_secs(2),
-            sqlx::query("SELECT 1").execute(&pool),
-        )
-        .await
-        .is_ok_and(|r| r.is_ok());
+        let database = match &pool {
+            Some(pool) => tokio::time::timeout(
+                Duration::from_secs(2),
+                sqlx::query("SELECT 1").execute(pool),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok()),
+            None => true,
+        };
+        let failing: Vec<String> = checks.iter().filter_map(|c| c().err()).collect();
+        let ok = database && failing.is_empty();
         if ok != serving {
             serving = ok;
             let status = if ok {
@@ -199,7 +222,7 @@ async fn watch_readiness(pool: sqlx::PgPool, health: HealthReporter, services: V
             } else {
                 ServingStatus::NotServing
             };
-            tracing::warn!(database_reachable = ok, "readiness changed");
+            tracing::warn!(database_reachable = database, failing = ?failing, "readiness changed");
             for service in std::iter::once("").chain(services.iter().copied()) {
                 health.set_service_status(service, status).await;
             }

@@ -12,8 +12,8 @@ use super::{Campaigns, Rpc, actor, one};
 use crate::convert;
 use crate::domain::gift_pack::{ExclusiveChoice, ExclusiveOffer, check_exclusive_claim};
 use crate::domain::types::{ClaimId, ShopId};
-use crate::plans;
 use crate::error::Error;
+use crate::plans;
 use crate::store::claims::{self, ClaimKind, Lease, NewClaim};
 use crate::store::exclusives::{self, ExclusiveRecord};
 
@@ -147,10 +147,16 @@ async fn record_claim(
     let step = match choice {
         ExclusiveChoice::Coupon => match (&record.offer.coupon, record.batch_id) {
             (Some(k), Some(batch_id)) => Some(plans::crm_coupon(k, batch_id, None)),
-            (Some(_), None) => return Err(Error::CorruptRow("new_member_exclusives.batch_id").into()),
+            (Some(_), None) => {
+                return Err(Error::CorruptRow("new_member_exclusives.batch_id").into());
+            }
             (None, _) => None,
         },
-        ExclusiveChoice::Gift => record.offer.gift.as_ref().map(|g| plans::gift_item(&g.sku, 1)),
+        ExclusiveChoice::Gift => record
+            .offer
+            .gift
+            .as_ref()
+            .map(|g| plans::gift_item(&g.sku, 1)),
     };
     let gift_sku = match choice {
         ExclusiveChoice::Gift => record.offer.gift.as_ref().map(|g| g.sku.clone()),

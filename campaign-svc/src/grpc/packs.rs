@@ -27,6 +27,7 @@ use crate::gift_packs;
 use crate::peers;
 use crate::plans;
 use crate::store::claims::{ClaimKind, Lease, NewClaim, StepAction};
+use crate::store::pack_provisionings::{self, Provisioning};
 use crate::store::{claims, items, packs};
 
 /// The shopper's membership in the shop; `None` when they never joined (NOT_FOUND).
@@ -171,7 +172,25 @@ pub(super) async fn create(
     let shop = one(ShopId::parse("pack.shop_id", &pack.shop_id))?;
     actor.ensure_shop_admin(&shop.to_string())?;
     let key = IdempotencyKey::new(&actor, "CreateGiftPack", &request.request_id, &request)?;
+    // a retry gets the first answer, even when the batches' stock has moved since.
+    let recorded = match svc.store.stored::<pb::GiftPack>(&key).await? {
+        Some(first) => first,
+        None => record(svc, &key, shop, &pack).await?,
+    };
+    let id = one(PackId::parse("pack_id", &recorded.pack_id))?;
+    let mut conn = svc.conn().await?;
+    let pack = packs::get(&mut conn, id).await?;
+    tracing::info!(pack_id = %id, shop_id = %shop, kind = pack.kind.name(), quantity = pack.quantity, "gift pack created");
+    Ok(Response::new(convert::gift_pack(&pack, svc.clock.now())))
+}
 
+/// Checks the new pack, sets its coupons aside and records it.
+async fn record(
+    svc: &Campaigns,
+    key: &IdempotencyKey,
+    shop: ShopId,
+    pack: &pb::GiftPack,
+) -> Result<pb::GiftPack, tonic::Status> {
     let mut v = Violations::new();
     let kind = match v.check(input::enumeration("pack.kind", pack.kind)) {
         Some(raw) => convert::pack_kind(raw),
@@ -220,12 +239,39 @@ pub(super) async fn create(
     .map_err(|f| prefixed(f, "pack."))?;
 
     let id = PackId::new();
-    // GP-9: the coupons are set aside first, so a claim's coupon steps cannot run out.
-    let allocations = gift_packs::reserve(&svc.peers, id, &batch_ids, new.quantity).await?;
+    // GP-9: the coupons are set aside first, so a claim's coupon steps cannot run out; the
+    // provisioning is written down before, so units of a creator that dies are given back.
+    let provisioning = Provisioning {
+        pack_id: id,
+        batch_ids: batch_ids.clone(),
+        quantity: new.quantity,
+    };
+    {
+        let mut conn = svc.conn().await?;
+        pack_provisionings::begin(&mut conn, &provisioning, svc.clock.now()).await?;
+    }
+    let allocations = match gift_packs::reserve(&svc.peers, id, &batch_ids, new.quantity).await {
+        Ok(allocations) => allocations,
+        Err(e) => {
+            // `reserve` gave back what it took.
+            let mut conn = svc.conn().await?;
+            pack_provisionings::mark_abandoned(&mut conn, id).await?;
+            return Err(e.into());
+        }
+    };
     let now = svc.clock.now();
     let recorded = svc
         .store
-        .idempotent(&key, now, async |tx| {
+        .idempotent(key, now, async |tx| {
+            if !pack_provisionings::mark_recorded(tx, id).await? {
+                return Err(Error::Replayed {
+                    code: tonic::Code::Aborted,
+                    reason: "PROVISIONING_ABANDONED".into(),
+                    message:
+                        "the pack's creation took too long and was given back; create it again"
+                            .into(),
+                });
+            }
             packs::insert(tx, id, shop, &new, &batch_ids, &allocations, now).await?;
             Ok(pb::GiftPack {
                 pack_id: id.to_string(),
@@ -233,17 +279,20 @@ pub(super) async fn create(
             })
         })
         .await;
-    // Refused, or a retry answered with the first attempt's pack: give this attempt's back.
-    if !matches!(&recorded, Ok(r) if r.pack_id == id.to_string())
-        && let Err(e) = gift_packs::release(&svc.peers, id, &allocations, "undo").await
-    {
-        tracing::warn!(pack_id = %id, error = %e, "giving back allocations failed");
+    // Refused, or a concurrent retry answered with the first attempt's pack: give this
+    // attempt's back (the reconciler does it if this fails).
+    if !matches!(&recorded, Ok(r) if r.pack_id == id.to_string()) {
+        match gift_packs::release(&svc.peers, id, &allocations, "undo").await {
+            Ok(()) => {
+                let mut conn = svc.conn().await?;
+                pack_provisionings::mark_abandoned(&mut conn, id).await?;
+            }
+            Err(e) => {
+                tracing::warn!(pack_id = %id, error = %e, "giving back allocations failed; the reconciler retries");
+            }
+        }
     }
-    let id = one(PackId::parse("pack_id", &recorded?.pack_id))?;
-    let mut conn = svc.conn().await?;
-    let pack = packs::get(&mut conn, id).await?;
-    tracing::info!(pack_id = %id, shop_id = %shop, kind = kind.name(), quantity = pack.quantity, "gift pack created");
-    Ok(Response::new(convert::gift_pack(&pack, svc.clock.now())))
+    Ok(recorded?)
 }
 
 /// A shopper may read any pack (the storefront shows them); a merchant only their shop's.

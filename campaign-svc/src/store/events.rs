@@ -117,3 +117,28 @@ pub async fn on_card_opened(
         Ok(None)
     }
 }
+
+/// Keeps an event the consumer could not read, with why, for an operator (the consumer
+/// moves past it). Parking the same event again (a replayed batch) changes nothing.
+pub async fn park(
+    conn: &mut PgConnection,
+    consumer: &str,
+    event: &memberhub_proto::membership::WatchEventsResponse,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query!(
+        "INSERT INTO campaign.parked_events (consumer, cursor, event_type, shop_id, reason, parked_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (consumer, cursor) DO NOTHING",
+        consumer,
+        event.cursor,
+        event.r#type,
+        event.shop_id,
+        reason,
+        now,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

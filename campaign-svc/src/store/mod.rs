@@ -8,6 +8,7 @@ pub mod exclusives;
 pub mod gifts;
 pub mod idempotency;
 pub mod items;
+pub mod pack_provisionings;
 pub mod packs;
 pub mod stats;
 

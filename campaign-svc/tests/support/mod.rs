@@ -73,6 +73,7 @@ pub fn fast_saga() -> campaign_svc::config::SagaConfig {
         lease: Duration::from_millis(1_500),
         reconcile_every: Duration::from_millis(200),
         concurrency: 64,
+        ..Default::default()
     }
 }
 

@@ -1,0 +1,293 @@
+//! Issue 12: the claim model under faults. Progress writes are fenced by the runner's lease
+//! (a stale runner changes nothing), malformed stored data fails a claim visibly (never a
+//! smaller GRANTED), and an unreadable event is parked while the consumer goes on.
+
+mod support;
+
+use std::time::Duration;
+
+use campaign_svc::store::claims::{self, ClaimKind, Lease, NewClaim, StepAction, StepRecord};
+use memberhub_kit::clock::Clock;
+use memberhub_proto::campaign as pb;
+use memberhub_proto::common::{Asset, CouponChannel, ShopType};
+use memberhub_proto::coupon as coupon_pb;
+use memberhub_proto::membership as membership_pb;
+use support::*;
+
+async fn live_gift(s: &mut Suite) -> anyhow::Result<(String, coupon_pb::Batch, pb::OpenCardGift)> {
+    let shop = s
+        .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
+        .await?;
+    s.recharge(&shop, Asset::Beans, 10_000).await?;
+    let batch = s
+        .batch(
+            &shop,
+            coupon_pb::CouponKind::Threshold,
+            CouponChannel::Interactive,
+            100,
+        )
+        .await?;
+    let gift = s
+        .create_gift(gift(
+            &shop,
+            vec![
+                asset_prize(pb::PrizeType::Beans, 5),
+                coupon_prize(pb::PrizeType::ThresholdCoupon, &batch),
+            ],
+            10,
+        ))
+        .await?;
+    Ok((shop, batch, gift))
+}
+
+/// A claim recorded straight in the store, held by `lease` until `lease_until`.
+fn new_claim(shop: &str, lease: Lease) -> anyhow::Result<NewClaim> {
+    let id = campaign_svc::domain::types::ClaimId::new();
+    Ok(NewClaim {
+        id,
+        shop_id: campaign_svc::domain::types::ShopId::parse("shop_id", shop)
+            .map_err(|v| anyhow::anyhow!("{v:?}"))?,
+        user_id: "u1".into(),
+        kind: ClaimKind::PointsExchange,
+        source_id: "item".into(),
+        once_key: format!("test:{id}"),
+        steps: vec![StepRecord {
+            action: StepAction::SpendPoints { points: 10 },
+            key: format!("claim:{id}:0:spend-points"),
+            done: false,
+            result: Default::default(),
+        }],
+        lease,
+    })
+}
+
+#[tokio::test]
+async fn claim_a_runner_whose_lease_was_taken_over_writes_nothing() -> anyhow::Result<()> {
+    let s = Suite::start().await?;
+    let shop = uuid::Uuid::now_v7().to_string();
+    let mut conn = s.pool.acquire().await?;
+    let first = Lease::new();
+    let claim = new_claim(&shop, first)?;
+    let now = s.clock.now();
+    assert!(claims::insert(&mut conn, &claim, now, now + chrono::Duration::seconds(1)).await?);
+    // While the first runner holds it, nobody takes it over.
+    assert!(
+        claims::take_lease(&mut conn, claim.id, now, now)
+            .await?
+            .is_none()
+    );
+    // Its lease runs out mid-step; a second runner takes the claim and finishes it.
+    let later = now + chrono::Duration::seconds(2);
+    let (mut record, second) = claims::take_lease(&mut conn, claim.id, later, later)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("an expired lease is taken over"))?;
+    record.steps[0].done = true;
+    record.state = campaign_svc::domain::claim::ClaimState::Granted;
+    record.granted_at = Some(later);
+    // The first runner wakes up and tries to fail the claim: nothing changes.
+    let mut stale = record.clone();
+    stale.state = campaign_svc::domain::claim::ClaimState::Failed;
+    stale.granted_at = None;
+    stale.failure_reason = Some("stale".into());
+    assert!(!claims::save(&mut conn, &stale, first, later).await?);
+    assert!(!claims::postpone(&mut conn, &stale, first, later, "stale").await?);
+    // The holder's write lands, once; nothing can overwrite a finished claim.
+    assert!(claims::save(&mut conn, &record, second, later).await?);
+    assert!(!claims::save(&mut conn, &stale, second, later).await?);
+    let stored = claims::get(&mut conn, claim.id).await?;
+    assert_eq!(stored.state.name(), "GRANTED");
+    assert_eq!(stored.failure_reason, None);
+    assert!(stored.steps[0].done);
+    Ok(())
+}
+
+#[tokio::test]
+async fn claim_with_no_steps_is_refused_not_granted() -> anyhow::Result<()> {
+    let s = Suite::start().await?;
+    let mut conn = s.pool.acquire().await?;
+    let mut claim = new_claim(&uuid::Uuid::now_v7().to_string(), Lease::new())?;
+    claim.steps.clear();
+    let now = s.clock.now();
+    assert!(claims::insert(&mut conn, &claim, now, now).await.is_err());
+    Ok(())
+}
+
+/// Two runners on one claim whose lease runs out mid-step (a slow coupon-svc): the step is
+/// applied once (same key), and the claim ends with exactly one outcome.
+#[tokio::test]
+async fn pt3_two_runners_on_a_claim_whose_lease_expires_mid_step_grant_once() -> anyhow::Result<()>
+{
+    let mut s = Suite::start().await?;
+    let shop = s
+        .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
+        .await?;
+    let batch = s
+        .batch(&shop, coupon_pb::CouponKind::Cash, CouponChannel::Crm, 10)
+        .await?;
+    s.membership
+        .update_level_benefits(req(
+            &merchant(&shop),
+            membership_pb::UpdateLevelBenefitsRequest {
+                request_id: rid("benefits"),
+                shop_id: shop.clone(),
+                level: 1,
+                benefits: Some(membership_pb::LevelBenefits {
+                    points_for_coupon: vec![membership_pb::ExchangeItem {
+                        item_id: "coupon-5".into(),
+                        title: "5 yuan coupon".into(),
+                        points_cost: 200,
+                        target: batch.batch_key.clone(),
+                    }],
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await?;
+    s.open_card(&shop, "u1").await?;
+    let account = |kind: membership_pb::AccountKind, owner: &str| membership_pb::Account {
+        kind: kind.into(),
+        shop_id: shop.clone(),
+        owner_id: owner.into(),
+    };
+    s.membership
+        .create_transfer(req(
+            &memberhub_kit::actor::Actor::Operator,
+            membership_pb::CreateTransferRequest {
+                request_id: rid("points"),
+                from: Some(account(membership_pb::AccountKind::SystemIssuance, "")),
+                to: Some(account(membership_pb::AccountKind::Member, "u1")),
+                asset: Asset::Points.into(),
+                amount: 500,
+                reason: "test points".into(),
+            },
+        ))
+        .await?;
+    // Every coupon-svc call takes 2 s: longer than the 1.5 s lease.
+    s.campaign_coupon_address =
+        latency_proxy(s.coupon_address, Duration::from_millis(2_000)).await?;
+    s.start_campaign(fast_saga()).await?;
+    let mut campaign = s.campaign.clone();
+    let request = pb::ExchangePointsRequest {
+        request_id: rid("exchange"),
+        shop_id: shop.clone(),
+        user_id: "u1".into(),
+        item_id: "coupon-5".into(),
+    };
+    let first = tokio::spawn(async move {
+        campaign
+            .exchange_points(req(&shopper("u1"), request))
+            .await
+            .map(|r| r.into_inner())
+    });
+    // Once the claim is recorded, the first runner spends the points and enters the slow
+    // coupon step; its lease runs out there and the reconciler's runner takes the claim over.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM campaign.claims")
+            .fetch_one(&s.pool)
+            .await?;
+        if recorded == 1 {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no claim recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.clock.advance(chrono::Duration::seconds(2));
+    let answered = first.await??;
+    let claims = s
+        .wait_for_claims(&shop, "coupon-5", Duration::from_secs(20), |c| {
+            c.len() == 1 && c[0].state() == pb::ClaimState::Granted
+        })
+        .await?;
+    assert_eq!(claims[0].claim_id, answered.claim_id);
+    let takeovers: i32 =
+        sqlx::query_scalar("SELECT attempts FROM campaign.claims WHERE claim_id = $1::uuid")
+            .bind(&answered.claim_id)
+            .fetch_one(&s.pool)
+            .await?;
+    assert!(takeovers >= 1, "a second runner took the claim over");
+    let coupons: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM coupon.coupons WHERE user_id = 'u1'")
+            .fetch_one(&s.pool)
+            .await?;
+    assert_eq!(coupons, 1, "one coupon whichever runner issued it");
+    let balance = s
+        .membership
+        .get_membership(req(
+            &merchant(&shop),
+            membership_pb::GetMembershipRequest {
+                shop_id: shop.clone(),
+                user_id: "u1".into(),
+            },
+        ))
+        .await?
+        .into_inner()
+        .points_balance;
+    assert_eq!(balance, 300, "the points were spent once");
+    Ok(())
+}
+
+/// A stored coupon prize that lost its batch fails the claim with the reason; the shopper
+/// gets nothing from it (not the beans without the coupon).
+#[tokio::test]
+async fn oc7_a_malformed_stored_prize_fails_the_claim_visibly() -> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let (shop, _, gift) = live_gift(&mut s).await?;
+    sqlx::query(
+        "UPDATE campaign.open_card_prizes SET batch_id = NULL
+         WHERE campaign_id = $1::uuid AND batch_key IS NOT NULL",
+    )
+    .bind(&gift.campaign_id)
+    .execute(&s.pool)
+    .await?;
+    s.open_card(&shop, "u1").await?;
+    let claims = s
+        .wait_for_claims(&shop, &gift.campaign_id, Duration::from_secs(10), |c| {
+            c.len() == 1 && c[0].state() == pb::ClaimState::Failed
+        })
+        .await?;
+    assert!(
+        claims[0].failure_reason.starts_with("CORRUPT_PRIZE"),
+        "{:?}",
+        claims[0]
+    );
+    let beans: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(balance), 0)::bigint FROM membership.accounts
+         WHERE kind = 'MEMBER' AND owner = 'u1' AND asset = 'BEANS'",
+    )
+    .fetch_one(&s.pool)
+    .await?;
+    assert_eq!(beans, 0, "no prize of a failed claim reaches the shopper");
+    Ok(())
+}
+
+/// An unreadable CARD_OPENED event is parked with its reason, and the next good one is
+/// applied: the consumer never stalls on it.
+#[tokio::test]
+async fn oc7_an_unreadable_event_is_parked_and_the_next_one_applied() -> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let (shop, _, gift) = live_gift(&mut s).await?;
+    sqlx::query(
+        "INSERT INTO membership.outbox (event_id, event_type, shop_id, user_id, occurred_at, payload)
+         VALUES ($1, 'CARD_OPENED', $2::uuid, '', $3, '{}')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(&shop)
+    .bind(s.clock.now())
+    .execute(&s.pool)
+    .await?;
+    s.open_card(&shop, "u2").await?;
+    let claims = s
+        .wait_for_claims(&shop, &gift.campaign_id, Duration::from_secs(10), |c| {
+            c.len() == 1 && c[0].state() == pb::ClaimState::Granted
+        })
+        .await?;
+    assert_eq!(claims[0].user_id, "u2");
+    let parked: Vec<(String, String)> =
+        sqlx::query_as("SELECT shop_id, reason FROM campaign.parked_events")
+            .fetch_all(&s.pool)
+            .await?;
+    assert_eq!(parked, vec![(shop.clone(), "no user_id".to_string())]);
+    Ok(())
+}
