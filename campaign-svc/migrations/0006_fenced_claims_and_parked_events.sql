@@ -27,3 +27,7 @@ CREATE TABLE campaign.pack_provisionings (
 );
 CREATE INDEX pack_provisionings_open ON campaign.pack_provisionings (started_at)
     WHERE state IN ('RESERVING', 'ABANDONING');
+
+-- GP-3: a pack whose gift item runs out ends at once (closed, reading ENDED), so it no longer
+-- blocks a new pack of its type for the rest of its window.
+ALTER TABLE campaign.gift_packs ADD COLUMN gift_ran_out boolean NOT NULL DEFAULT false;

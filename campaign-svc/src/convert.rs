@@ -273,7 +273,11 @@ pub fn pb_pack_kind(kind: crate::domain::gift_pack::PackKind) -> pb::GiftPackKin
 
 /// A pack as the contract shows it; packs left read 0 once it is over (ended or closed).
 pub fn gift_pack(pack: &crate::store::packs::PackRecord, now: DateTime<Utc>) -> pb::GiftPack {
-    let status = status_at(&pack.window, pack.closed_at, now);
+    // GP-3: a pack whose gift ran out ended then; it was not closed by the merchant.
+    let status = match pack.closed_at {
+        Some(at) if pack.gift_ran_out && at <= now => CampaignStatus::Ended,
+        _ => status_at(&pack.window, pack.closed_at, now),
+    };
     let open = matches!(status, CampaignStatus::Live | CampaignStatus::Scheduled);
     pb::GiftPack {
         pack_id: pack.id.to_string(),

@@ -1129,3 +1129,52 @@ async fn gp9_units_of_a_pack_whose_creator_died_before_recording_it_are_given_ba
         .await?;
     Ok(())
 }
+
+/// GP-3: when the gift item runs out the pack ends at once: it reads ENDED, refuses claims
+/// and no longer blocks a new pack of its type for the rest of its window (GP-5).
+#[tokio::test]
+async fn gp3_a_pack_ends_when_its_gift_runs_out_and_frees_its_window() -> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let (shop, a, _) = gift_shop(&mut s, 10).await?;
+    let mut p = pack(
+        &shop,
+        pb::GiftPackKind::NewMember,
+        &[&a],
+        Some(("gift-1", 10)),
+    );
+    p.quantity = 2;
+    let created = create(&mut s, p).await?;
+    for user in ["u1", "u2", "u3"] {
+        s.open_card(&shop, user).await?;
+    }
+    claim(&mut s, &created.pack_id, "u1").await?;
+    claim(&mut s, &created.pack_id, "u2").await?;
+    let read = s
+        .campaign
+        .get_gift_pack(req(
+            &merchant(&shop),
+            pb::GetGiftPackRequest {
+                pack_id: created.pack_id.clone(),
+            },
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(read.status(), pb::CampaignStatus::Ended, "{read:?}");
+    assert_eq!(read.packs_left, 0);
+    let status = expect_err(claim(&mut s, &created.pack_id, "u3").await)?;
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    // A new pack of the same type fits in the rest of the window.
+    item(&mut s, &shop, "gift-2", 5).await?;
+    let next = create(
+        &mut s,
+        pack(
+            &shop,
+            pb::GiftPackKind::NewMember,
+            &[&a],
+            Some(("gift-2", 1)),
+        ),
+    )
+    .await?;
+    assert_eq!(next.status(), pb::CampaignStatus::Live);
+    Ok(())
+}

@@ -32,6 +32,8 @@ pub struct PackRecord {
     pub created_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub settled_at: Option<DateTime<Utc>>,
+    /// GP-3: the gift item ran out, which ended the pack (`closed_at` is when).
+    pub gift_ran_out: bool,
 }
 
 impl PackRecord {
@@ -40,7 +42,8 @@ impl PackRecord {
         PackState {
             kind: self.kind,
             window: self.window,
-            closed: self.closed_at.is_some(),
+            // A pack that ended because its gift ran out is sold out, not closed (GP-3).
+            closed: self.closed_at.is_some() && !self.gift_ran_out,
             packs_left: self.packs_left,
             min_level: self.min_level,
         }
@@ -80,6 +83,7 @@ struct PackRow {
     created_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
     settled_at: Option<DateTime<Utc>>,
+    gift_ran_out: bool,
 }
 
 impl TryFrom<PackRow> for PackRecord {
@@ -114,6 +118,7 @@ impl TryFrom<PackRow> for PackRecord {
             created_at: r.created_at,
             closed_at: r.closed_at,
             settled_at: r.settled_at,
+            gift_ran_out: r.gift_ran_out,
         })
     }
 }
@@ -235,7 +240,7 @@ pub async fn get(conn: &mut PgConnection, id: PackId) -> Result<PackRecord, Erro
         PackRow,
         "SELECT pack_id, shop_id, kind, name, start_time, end_time, batch_keys, batch_ids,
                 allocation_ids, gift_sku, gift_quantity, quantity, packs_left, min_level,
-                popup_start, popup_end, created_at, closed_at, settled_at
+                popup_start, popup_end, created_at, closed_at, settled_at, gift_ran_out
          FROM campaign.gift_packs WHERE pack_id = $1",
         id.as_uuid(),
     )
@@ -257,7 +262,7 @@ pub async fn list(
         PackRow,
         "SELECT pack_id, shop_id, kind, name, start_time, end_time, batch_keys, batch_ids,
                 allocation_ids, gift_sku, gift_quantity, quantity, packs_left, min_level,
-                popup_start, popup_end, created_at, closed_at, settled_at
+                popup_start, popup_end, created_at, closed_at, settled_at, gift_ran_out
          FROM campaign.gift_packs
          WHERE shop_id = $1 AND ($2::text IS NULL OR kind = $2)
            AND ($3::uuid IS NULL OR pack_id < $3)
@@ -282,7 +287,7 @@ pub async fn live_for_shop(
         PackRow,
         "SELECT pack_id, shop_id, kind, name, start_time, end_time, batch_keys, batch_ids,
                 allocation_ids, gift_sku, gift_quantity, quantity, packs_left, min_level,
-                popup_start, popup_end, created_at, closed_at, settled_at
+                popup_start, popup_end, created_at, closed_at, settled_at, gift_ran_out
          FROM campaign.gift_packs
          WHERE shop_id = $1 AND closed_at IS NULL AND start_time <= $2 AND end_time > $2
          ORDER BY kind",
@@ -295,12 +300,20 @@ pub async fn live_for_shop(
 }
 
 /// GP-3: takes one pack for a claim; false when none is left or the pack closed. The row
-/// lock this takes is the one a close takes.
-pub async fn take_pack(conn: &mut PgConnection, id: PackId) -> Result<bool, Error> {
+/// lock this takes is the one a close takes. Taking the last pack of one with a gift item
+/// means the gift ran out: the pack ends at `now`.
+pub async fn take_pack(
+    conn: &mut PgConnection,
+    id: PackId,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
     let taken = sqlx::query!(
-        "UPDATE campaign.gift_packs SET packs_left = packs_left - 1
+        "UPDATE campaign.gift_packs SET packs_left = packs_left - 1,
+                closed_at = CASE WHEN packs_left = 1 AND gift_sku IS NOT NULL THEN $2::timestamptz END,
+                gift_ran_out = (packs_left = 1 AND gift_sku IS NOT NULL)
          WHERE pack_id = $1 AND closed_at IS NULL AND packs_left > 0",
         id.as_uuid(),
+        now,
     )
     .execute(&mut *conn)
     .await?;
@@ -387,7 +400,7 @@ pub async fn record_claim(
             Failure::precondition("PACK_ALREADY_CLAIMED", "the pack was already claimed").into(),
         );
     }
-    if !take_pack(conn, pack).await? {
+    if !take_pack(conn, pack, now).await? {
         return Err(Failure::ResourceExhausted {
             reason: "PACK_OUT_OF_STOCK",
             message: "no packs left".to_string(),
