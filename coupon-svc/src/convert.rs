@@ -188,6 +188,7 @@ pub fn batch_as(found: Batch, now: DateTime<Utc>, view: View) -> pb::Batch {
 /// A batch as of `now` (ENDED derived from its validity).
 pub fn batch(batch: Batch, now: DateTime<Utc>) -> pb::Batch {
     let status = batch.status_at(now);
+    let effective = batch.effective_claim_window();
     let spec = batch.spec;
     let validity = match spec.validity {
         Validity::Absolute {
@@ -236,6 +237,13 @@ pub fn batch(batch: Batch, now: DateTime<Utc>) -> pb::Batch {
             .bound_allocation
             .map(|a| a.to_string())
             .unwrap_or_default(),
+        bound_holder: batch
+            .binding
+            .as_ref()
+            .map(|b| b.holder.clone())
+            .unwrap_or_default(),
+        effective_claim_start_time: Some(to_timestamp(effective.start)),
+        effective_claim_end_time: Some(to_timestamp(effective.end)),
         create_time: Some(to_timestamp(batch.created_at)),
         update_time: Some(to_timestamp(batch.updated_at)),
     }

@@ -249,6 +249,14 @@ async fn oc6_a_bound_batch_is_claimable_only_through_its_campaign_within_its_win
     assert!(allocation.bound);
     let bound = get_batch(&mut h, &batch.batch_id).await?;
     assert_eq!(bound.bound_allocation_id, allocation.allocation_id);
+    // The batch shows the binding and the window it is really claimable in: the campaign's.
+    assert_eq!(bound.bound_holder, allocation.holder);
+    assert_eq!(bound.effective_claim_start_time, ts(t0()));
+    assert_eq!(
+        bound.effective_claim_end_time,
+        ts(t0() + Duration::hours(12))
+    );
+    assert_ne!(bound.effective_claim_end_time, bound.claim_end_time);
     // Not through the free stock, not through another campaign.
     let mut direct = claim_request(&batch, "u1");
     direct.campaign_claim_id = "elsewhere".into();
@@ -274,6 +282,8 @@ async fn oc6_a_bound_batch_is_claimable_only_through_its_campaign_within_its_win
     assert_eq!(released.issued, 1);
     let after = get_batch(&mut h, &batch.batch_id).await?;
     assert_eq!(after.bound_allocation_id, "");
+    assert_eq!(after.bound_holder, "");
+    assert_eq!(after.effective_claim_end_time, after.claim_end_time);
     assert_eq!(after.remaining_quantity, 99);
     Ok(())
 }

@@ -276,6 +276,13 @@ pub struct CouponBatch {
     pub reserved_quantity: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub bound_allocation_id: String,
+    /// OC-6: the campaign the batch is bound to; absent when not bound.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub bound_holder: String,
+    /// OC-6: when the batch can actually be claimed: the bound campaign's window once
+    /// bound, else `claim_start_time`..`claim_end_time`.
+    pub effective_claim_start_time: Option<String>,
+    pub effective_claim_end_time: Option<String>,
     pub create_time: Option<String>,
     pub update_time: Option<String>,
 }
@@ -308,6 +315,9 @@ impl From<pb::Batch> for CouponBatch {
             issued_quantity: b.issued_quantity,
             reserved_quantity: b.reserved_quantity,
             bound_allocation_id: b.bound_allocation_id,
+            bound_holder: b.bound_holder,
+            effective_claim_start_time: timestamp(b.effective_claim_start_time),
+            effective_claim_end_time: timestamp(b.effective_claim_end_time),
             create_time: timestamp(b.create_time),
             update_time: timestamp(b.update_time),
         }

@@ -194,6 +194,7 @@ mod tests {
             issued: 0,
             reserved: 0,
             bound_allocation: None,
+            binding: None,
             created_at: at(7, 0),
             updated_at: at(7, 0),
         }

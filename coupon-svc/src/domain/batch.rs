@@ -265,11 +265,29 @@ pub struct Batch {
     /// Units held by live allocations and not yet issued.
     pub reserved: i64,
     pub bound_allocation: Option<AllocationId>,
+    /// OC-6: the holder of the bound allocation and the claim window it sets, if bound.
+    pub binding: Option<Binding>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// OC-6: a batch bound to a campaign is claimable only through it, within its window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub holder: String,
+    pub claim_window: Option<Window>,
+}
+
 impl Batch {
+    /// When the batch can be claimed: the bound campaign's window once bound (OC-6), else
+    /// its own.
+    pub fn effective_claim_window(&self) -> Window {
+        self.binding
+            .as_ref()
+            .and_then(|b| b.claim_window)
+            .unwrap_or(self.spec.claim_window)
+    }
+
     /// The status at `now`: an ACTIVE batch whose coupons can no longer be valid is ENDED,
     /// derived from its validity rather than set by a job that may lag.
     pub fn status_at(&self, now: DateTime<Utc>) -> Status {

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::batch::{
-    Batch, Channel, ItemScope, Kind, NewBatch, ShopType, Status, Terms, Validity, Window,
+    Batch, Binding, Channel, ItemScope, Kind, NewBatch, ShopType, Status, Terms, Validity, Window,
 };
 use crate::domain::ids::{AllocationId, BatchId, BatchKey, BatchRef, ShopId};
 use crate::error::Error;
@@ -138,6 +138,9 @@ struct BatchRow {
     updated_at: DateTime<Utc>,
     free: i64,
     bound_allocation_id: Option<Uuid>,
+    bound_holder: Option<String>,
+    bound_claim_start: Option<DateTime<Utc>>,
+    bound_claim_end: Option<DateTime<Utc>>,
     issued: i64,
     reserved: i64,
 }
@@ -198,6 +201,13 @@ impl BatchRow {
             issued: self.issued,
             reserved: self.reserved,
             bound_allocation: self.bound_allocation_id.map(AllocationId::from),
+            binding: self.bound_holder.map(|holder| Binding {
+                holder,
+                claim_window: self
+                    .bound_claim_start
+                    .zip(self.bound_claim_end)
+                    .map(|(start, end)| Window { start, end }),
+            }),
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -220,6 +230,8 @@ pub async fn get(conn: &mut PgConnection, batch: &BatchRef) -> Result<Option<Bat
                   b.validity_kind, b.valid_from, b.valid_until, b.whole_hours, b.relative_days,
                   b.status, b.reject_reason, b.created_at, b.updated_at,
                   s.free, s.bound_allocation_id,
+                  ba.holder AS "bound_holder?", ba.claim_start AS "bound_claim_start?",
+                  ba.claim_end AS "bound_claim_end?",
                   s.issued + COALESCE(a.issued, 0) AS "issued!",
                   COALESCE(a.reserved, 0) AS "reserved!"
            FROM coupon.batches b
@@ -229,6 +241,7 @@ pub async fn get(conn: &mut PgConnection, batch: &BatchRef) -> Result<Option<Bat
                       (sum(remaining) FILTER (WHERE released_at IS NULL))::bigint AS reserved
                FROM coupon.allocations WHERE batch_id = b.batch_id
            ) a ON true
+           LEFT JOIN coupon.allocations ba ON ba.allocation_id = s.bound_allocation_id
            WHERE ($1::uuid IS NULL OR b.batch_id = $1) AND ($2::text IS NULL OR b.batch_key = $2)"#,
         id,
         key,

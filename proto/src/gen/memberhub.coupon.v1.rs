@@ -100,6 +100,16 @@ pub struct Batch {
     pub create_time: ::core::option::Option<::prost_types::Timestamp>,
     #[prost(message, optional, tag = "28")]
     pub update_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// Output only (OC-6): who the bound allocation holds the batch for (the open-card gift's
+    /// campaign id); empty when not bound.
+    #[prost(string, tag = "29")]
+    pub bound_holder: ::prost::alloc::string::String,
+    /// Output only (OC-6): when the batch can actually be claimed: the bound campaign's window
+    /// once bound, else claim_start_time..claim_end_time.
+    #[prost(message, optional, tag = "30")]
+    pub effective_claim_start_time: ::core::option::Option<::prost_types::Timestamp>,
+    #[prost(message, optional, tag = "31")]
+    pub effective_claim_end_time: ::core::option::Option<::prost_types::Timestamp>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateBatchRequest {
