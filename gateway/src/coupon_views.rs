@@ -114,15 +114,22 @@ pub enum ValidityKind {
 pub struct Validity {
     pub kind: ValidityKind,
     /// ABSOLUTE: [start_time, end_time).
+    // Published as left out rather than null (the service takes both): schemathesis fills
+    // a `["string", "null"]` date-time with strings that are no time, and replies never
+    // carry null here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub start_time: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub end_time: Option<DateTime<Utc>>,
     /// ABSOLUTE: both ends on whole hours.
     #[serde(default)]
     pub whole_hours: bool,
-    /// RELATIVE: 1 to 365 days from the claim.
+    /// RELATIVE: 1 to 365 days from the claim; 0 for ABSOLUTE.
+    // coupon-svc `batch::RELATIVE_DAYS`.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 365)]
     pub relative_days: i32,
 }
 
@@ -167,9 +174,45 @@ impl From<Validity> for pb::Validity {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct ItemScope {
     #[serde(default)]
+    #[schema(schema_with = scope_codes)]
     pub categories: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = scope_codes)]
     pub skus: Vec<String>,
+}
+
+/// CP-1: category, sku and region lists: at most 500 distinct codes of 1 to 64 characters
+/// (coupon-svc `batch::{MAX_SCOPE_ENTRIES, MAX_CODE_CHARS}`); utoipa's attributes cannot
+/// say "distinct" nor constrain the items of a `Vec<String>`.
+fn scope_codes() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(64))
+                .pattern(Some(crate::constraints::REQUIRED_TEXT)),
+        )
+        .max_items(Some(500))
+        .unique_items(true)
+        .build()
+}
+
+/// CP-6: 1 to 50 distinct coupon ids (coupon-svc `coupon::MAX_COUPONS_PER_CALL`).
+fn coupon_ids() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    use utoipa::openapi::{KnownFormat, SchemaFormat};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+        )
+        .min_items(Some(1))
+        .max_items(Some(50))
+        .unique_items(true)
+        .build()
 }
 
 fn scope(s: Option<pb::ItemScope>) -> ItemScope {
@@ -185,26 +228,48 @@ fn scope(s: Option<pb::ItemScope>) -> ItemScope {
 /// CP-1: a new batch (the shop comes from the path; its type from membership-svc).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CreateCouponBatch {
+    // coupon-svc `batch::MAX_INTERNAL_NAME_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub internal_name: String,
     pub kind: CouponKind,
+    /// THRESHOLD and CASH: 1 or more; DISCOUNT: 0.
+    // coupon-svc `batch::MAX_FEN`, as for every amount below.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_i64)]
     pub face_value_fen: i64,
+    /// THRESHOLD: more than the face value; CASH: 0.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_i64)]
     pub threshold_fen: i64,
+    /// DISCOUNT: percent off, 1 to 99; otherwise 0.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 99)]
     pub discount_percent: i32,
+    /// DISCOUNT: the most one coupon takes off, 0 for no cap; otherwise 0.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_i64)]
     pub discount_cap_fen: i64,
     #[serde(default)]
     pub item_scope: ItemScope,
     /// Empty: every region.
     #[serde(default)]
+    #[schema(schema_with = scope_codes)]
     pub regions: Vec<String>,
     pub channel: CouponChannel,
+    // coupon-svc `batch::MAX_QUANTITY`.
+    #[schema(minimum = 1, maximum = 100_000_000_i64)]
     pub total_quantity: i64,
     /// 0 = unlimited.
+    // coupon-svc `batch::MAX_PER_USER_LIMIT`.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10_000)]
     pub per_user_limit: i32,
+    // coupon-svc `batch::MAX_PER_ISSUE`.
+    #[schema(minimum = 1, maximum = 10)]
     pub per_issue_count: i32,
     #[serde(default)]
     pub giftable: bool,
@@ -349,8 +414,11 @@ impl From<pb::ListBatchesResponse> for CouponBatchList {
 pub struct CouponBatchQuery {
     pub status: Option<BatchStatus>,
     pub channel: Option<CouponChannel>,
-    /// 1 to 200; default 50.
+    /// 1 to 200; absent or 0 means 50.
+    // memberhub_kit::input::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE}.
+    #[param(minimum = 0, maximum = 200)]
     pub page_size: Option<i32>,
+    /// The previous page's `next_page_token`.
     pub page_token: Option<String>,
     /// Platform only: one shop's batches.
     pub shop_id: Option<String>,
@@ -396,6 +464,12 @@ impl From<pb::BatchStatistics> for CouponBatchStatistics {
 /// CP-9: why an operator rejects a batch.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct RejectCouponBatch {
+    // coupon-svc `batch::MAX_REASON_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub reason: String,
 }
 
@@ -522,9 +596,14 @@ impl From<pb::ListWalletCouponsResponse> for Wallet {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct WalletQuery {
+    /// Only coupons of this shop.
     pub shop_id: Option<String>,
     pub state: Option<CouponState>,
+    /// 1 to 200; absent or 0 means 50.
+    // memberhub_kit::input::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE}.
+    #[param(minimum = 0, maximum = 200)]
     pub page_size: Option<i32>,
+    /// The previous page's `next_page_token`.
     pub page_token: Option<String>,
 }
 
@@ -545,9 +624,22 @@ impl From<pb::IssueCouponsResponse> for ClaimedCoupons {
 /// A line of a cart (money in fen).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CartLine {
+    // coupon-svc `batch::MAX_CODE_CHARS`, `coupon::MAX_LINE_QUANTITY`, `batch::MAX_FEN`.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub sku: String,
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub category: String,
+    #[schema(minimum = 1, maximum = 100_000_i64)]
     pub quantity: i64,
+    #[schema(minimum = 0, maximum = 1_000_000_000_i64)]
     pub unit_price_fen: i64,
 }
 
@@ -555,9 +647,14 @@ pub struct CartLine {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct EvaluateCart {
     /// The delivery region; empty when unknown.
+    // coupon-svc `batch::MAX_CODE_CHARS`.
     #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub region: String,
+    // coupon-svc `coupon::MAX_LINES`.
+    #[schema(min_items = 1, max_items = 500)]
     pub lines: Vec<CartLine>,
+    #[schema(schema_with = coupon_ids)]
     pub coupon_ids: Vec<String>,
 }
 

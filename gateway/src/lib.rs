@@ -6,6 +6,7 @@
 pub mod auth;
 mod body;
 pub mod config;
+pub mod constraints;
 pub mod coupon_views;
 pub mod error;
 mod member_center;

@@ -95,6 +95,7 @@ use crate::{coupon_views, views};
         views::ConditionOperator,
         views::LevelCondition,
         views::ExchangeItem,
+        views::CouponExchangeItem,
         views::LevelBenefits,
         views::Level,
         views::LevelRules,
@@ -117,6 +118,7 @@ use crate::{coupon_views, views};
         views::Transfer,
         views::BudgetBalance,
         views::BudgetBalances,
+        views::BudgetAsset,
         views::RechargeBudget,
         views::PointsExpired,
         views::OrderEventType,
@@ -204,7 +206,8 @@ impl utoipa::Modify for BearerAuth {
 
 /// The constraints every route shares, published so generated clients (and schemathesis)
 /// send what the API accepts: an `Idempotency-Key` is 1..128 printable ASCII characters
-/// and a `shop_id` is a UUID. And the errors any route can answer, declared on every
+/// and the ids the services parse as UUIDs (`shop_id`, `campaign_id`, `pack_id`,
+/// `claim_id`, `entitlement_id`, in a path or a query) are UUIDs. And the errors any route can answer, declared on every
 /// operation that does not declare them itself: a bad request, a missing or bad token, another tenant's data, an unknown id, a
 /// conflict with current state, an oversized body, an overloaded gateway or service
 /// (with `Retry-After`) and a deadline that ran out.
@@ -248,11 +251,13 @@ impl utoipa::Modify for CommonErrors {
                             .min_length(Some(1))
                             .max_length(Some(128))
                             .pattern(Some("^[!-~]{1,128}$")),
-                        "shop_id" => ObjectBuilder::new().schema_type(Type::String).format(Some(
-                            utoipa::openapi::SchemaFormat::KnownFormat(
-                                utoipa::openapi::KnownFormat::Uuid,
-                            ),
-                        )),
+                        "shop_id" | "campaign_id" | "pack_id" | "claim_id" | "entitlement_id" => {
+                            ObjectBuilder::new().schema_type(Type::String).format(Some(
+                                utoipa::openapi::SchemaFormat::KnownFormat(
+                                    utoipa::openapi::KnownFormat::Uuid,
+                                ),
+                            ))
+                        }
                         _ => continue,
                     };
                     parameter.schema = Some(RefOr::T(schema.into()));
@@ -318,6 +323,72 @@ mod tests {
         assert_eq!(
             metadata["additionalProperties"]["type"], "string",
             "{metadata}"
+        );
+    }
+
+    /// Every value under `key` anywhere in the document, with where it is.
+    fn every(value: &serde_json::Value, key: &str, at: &str, out: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let here = format!("{at}/{k}");
+                    match v.as_str() {
+                        Some(found) if k == key => out.push((here, found.to_string())),
+                        _ => every(v, key, &here, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    every(v, key, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// the attributes copy `constraints`' patterns as literals (utoipa takes no
+    /// constants); a copy that drifted would publish a rule no service has.
+    #[test]
+    fn x3_every_published_pattern_is_a_known_constraint() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let mut patterns = Vec::new();
+        every(&doc, "pattern", "", &mut patterns);
+        assert!(patterns.len() > 30, "{patterns:?}");
+        let idempotency_key = "^[!-~]{1,128}$";
+        for (at, pattern) in patterns {
+            assert!(
+                crate::constraints::ALL.contains(&pattern.as_str()) || pattern == idempotency_key,
+                "{at}: {pattern} is not in gateway::constraints"
+            );
+        }
+    }
+
+    /// page sizes are published as the kit's bounds (0 asks for the default).
+    #[test]
+    fn x3_page_size_bounds_are_the_kits() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let mut checked = 0;
+        for item in doc["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.values())
+        {
+            let parameters = item["get"]["parameters"].as_array().into_iter().flatten();
+            for parameter in parameters.filter(|p| p["name"] == "page_size") {
+                let schema = &parameter["schema"];
+                assert_eq!(schema["minimum"], 0, "{parameter}");
+                assert_eq!(
+                    schema["maximum"],
+                    memberhub_kit::input::MAX_PAGE_SIZE,
+                    "{parameter}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(
+            checked, 8,
+            "every paged list publishes its page_size bounds"
         );
     }
 }

@@ -418,3 +418,90 @@ async fn openapi_documents_the_membership_routes() -> TestResult {
     );
     Ok(())
 }
+
+/// The schema of `name`'s property `field` in the served document.
+fn property<'a>(doc: &'a Value, name: &str, field: &str) -> &'a Value {
+    &doc["components"]["schemas"][name]["properties"][field]
+}
+
+/// The parameter `name` of `method path` in the served document.
+fn parameter<'a>(doc: &'a Value, path: &str, method: &str, name: &str) -> &'a Value {
+    doc["paths"][path][method]["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        .map_or(&Value::Null, |p| &p["schema"])
+}
+
+/// the request constraints the services enforce are published, so that a client (and
+/// schemathesis) can send valid data without learning the rules from 400s.
+#[tokio::test]
+async fn x3_openapi_publishes_the_request_constraints_the_services_enforce() -> TestResult {
+    use memberhub_gateway::constraints;
+    let gateway = Gateway::new()?;
+    let (status, doc) = gateway
+        .call(Method::GET, "/api/openapi.json", None, None, None)
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+
+    // MP-1: a shop name is required text of 1 to 30 characters, no control characters.
+    let name = property(&doc, "CreateShop", "name");
+    assert_eq!(
+        (&name["minLength"], &name["maxLength"], &name["pattern"]),
+        (&json!(1), &json!(30), &json!(constraints::REQUIRED_TEXT)),
+        "{name}"
+    );
+    // OC-1: 1 to 10 characters; OC-4: 1 to 3 prizes.
+    assert_eq!(property(&doc, "OpenCardGiftBody", "name")["maxLength"], 10);
+    let prizes = property(&doc, "OpenCardGiftBody", "prizes");
+    assert_eq!(
+        (&prizes["minItems"], &prizes["maxItems"]),
+        (&json!(1), &json!(3))
+    );
+    // LV-1: 1 to 5 levels.
+    assert_eq!(property(&doc, "UpdateLevelRules", "levels")["maxItems"], 5);
+    // CP-2: discount 1-99 %, at most 10 coupons an issue.
+    assert_eq!(
+        property(&doc, "CreateCouponBatch", "discount_percent")["maximum"],
+        99
+    );
+    assert_eq!(
+        property(&doc, "CreateCouponBatch", "per_issue_count")["maximum"],
+        10
+    );
+    // CP-6: 1 to 50 distinct coupon ids.
+    let ids = property(&doc, "EvaluateCart", "coupon_ids");
+    assert_eq!(
+        (
+            &ids["maxItems"],
+            &ids["uniqueItems"],
+            &ids["items"]["format"]
+        ),
+        (&json!(50), &json!(true), &json!("uuid")),
+        "{ids}"
+    );
+    // PT-2: only budget assets are recharged.
+    let assets = &doc["components"]["schemas"]["BudgetAsset"]["enum"];
+    assert_eq!(assets, &json!(["BEANS", "RED_PACKET", "DATA_PACK"]));
+    // MP-4: the phone and code forms membership-svc parses.
+    assert_eq!(
+        property(&doc, "OpenCard", "phone")["pattern"],
+        constraints::PHONE
+    );
+    // MB-4: page sizes 1 to 200 (0 means 50), levels 0 to 5, times RFC 3339.
+    let members = "/api/backoffice/v1/shops/{shop_id}/members";
+    let page_size = parameter(&doc, members, "get", "page_size");
+    assert_eq!(
+        (&page_size["minimum"], &page_size["maximum"]),
+        (&json!(0), &json!(memberhub_kit::input::MAX_PAGE_SIZE)),
+        "{page_size}"
+    );
+    assert_eq!(parameter(&doc, members, "get", "level")["maximum"], 5);
+    assert_eq!(
+        parameter(&doc, members, "get", "join_time_from")["format"],
+        "date-time"
+    );
+    // Ids the services parse as UUIDs are published as such.
+    let claim = "/api/backoffice/v1/shops/{shop_id}/claims/{claim_id}";
+    assert_eq!(parameter(&doc, claim, "get", "claim_id")["format"], "uuid");
+    Ok(())
+}

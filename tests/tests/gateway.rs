@@ -418,3 +418,217 @@ async fn openapi_and_swagger_ui_are_served() -> anyhow::Result<()> {
     assert!(ui.text().await?.contains("swagger"), "swagger ui page");
     Ok(())
 }
+
+/// every limit the gateway publishes in `/api/openapi.json` is the constant the
+/// service checks. The gateway copies them as literals (utoipa's attributes take no
+/// constants, and the gateway does not depend on the services): this is where a service
+/// changing a limit finds the copy it has to change too.
+#[tokio::test]
+async fn x3_published_limits_are_the_services_constants() -> anyhow::Result<()> {
+    use campaign_svc::domain::{gift_pack, open_card_gift, types};
+    use coupon_svc::domain::{batch, coupon};
+    use membership_svc::domain::{ledger, levels, members, program, shop};
+
+    let w = start().await?;
+    let doc: serde_json::Value = w
+        .http
+        .get(format!("{}/api/openapi.json", w.base))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+    let levels_max = i64::from(program::MAX_LEVELS);
+    // (schema, property, keyword, the service's value)
+    let published: Vec<(&str, &str, &str, i64)> = vec![
+        (
+            "CreateShop",
+            "name",
+            "maxLength",
+            n(shop::MAX_SHOP_NAME_CHARS),
+        ),
+        (
+            "UpdateCardFace",
+            "card_name",
+            "maxLength",
+            n(program::MAX_CARD_NAME_CHARS),
+        ),
+        ("UpdateCardFace", "level_images", "maxItems", levels_max),
+        ("LevelCardImage", "level", "maximum", levels_max),
+        ("UpdateLevelRules", "levels", "maxItems", levels_max),
+        ("LevelDefinition", "level", "maximum", levels_max),
+        (
+            "LevelDefinition",
+            "name",
+            "maxLength",
+            n(levels::MAX_LEVEL_NAME_CHARS),
+        ),
+        (
+            "ExchangeItem",
+            "item_id",
+            "maxLength",
+            n(levels::MAX_ITEM_ID_CHARS),
+        ),
+        (
+            "MemberProfile",
+            "nickname",
+            "maxLength",
+            n(members::MAX_NICKNAME_CHARS),
+        ),
+        ("RechargeBudget", "amount", "maximum", ledger::MAX_AMOUNT),
+        ("OrderEvent", "amount_fen", "maximum", ledger::MAX_AMOUNT),
+        ("OrderLine", "unit_price_fen", "maximum", ledger::MAX_AMOUNT),
+        (
+            "CreateCouponBatch",
+            "internal_name",
+            "maxLength",
+            n(batch::MAX_INTERNAL_NAME_CHARS),
+        ),
+        (
+            "CreateCouponBatch",
+            "face_value_fen",
+            "maximum",
+            batch::MAX_FEN,
+        ),
+        (
+            "CreateCouponBatch",
+            "threshold_fen",
+            "maximum",
+            batch::MAX_FEN,
+        ),
+        (
+            "CreateCouponBatch",
+            "discount_cap_fen",
+            "maximum",
+            batch::MAX_FEN,
+        ),
+        (
+            "CreateCouponBatch",
+            "total_quantity",
+            "maximum",
+            batch::MAX_QUANTITY,
+        ),
+        (
+            "CreateCouponBatch",
+            "per_user_limit",
+            "maximum",
+            i64::from(batch::MAX_PER_USER_LIMIT),
+        ),
+        (
+            "CreateCouponBatch",
+            "per_issue_count",
+            "maximum",
+            i64::from(batch::MAX_PER_ISSUE),
+        ),
+        (
+            "CreateCouponBatch",
+            "regions",
+            "maxItems",
+            n(batch::MAX_SCOPE_ENTRIES),
+        ),
+        ("ItemScope", "skus", "maxItems", n(batch::MAX_SCOPE_ENTRIES)),
+        (
+            "Validity",
+            "relative_days",
+            "maximum",
+            i64::from(*batch::RELATIVE_DAYS.end()),
+        ),
+        (
+            "RejectCouponBatch",
+            "reason",
+            "maxLength",
+            n(batch::MAX_REASON_CHARS),
+        ),
+        ("CartLine", "sku", "maxLength", n(batch::MAX_CODE_CHARS)),
+        ("CartLine", "quantity", "maximum", coupon::MAX_LINE_QUANTITY),
+        ("CartLine", "unit_price_fen", "maximum", batch::MAX_FEN),
+        ("EvaluateCart", "lines", "maxItems", n(coupon::MAX_LINES)),
+        (
+            "EvaluateCart",
+            "coupon_ids",
+            "maxItems",
+            n(coupon::MAX_COUPONS_PER_CALL),
+        ),
+        (
+            "OpenCardGiftBody",
+            "name",
+            "maxLength",
+            n(open_card_gift::MAX_NAME_CHARS),
+        ),
+        (
+            "OpenCardGiftBody",
+            "prizes",
+            "maxItems",
+            n(open_card_gift::MAX_PRIZES),
+        ),
+        (
+            "OpenCardGiftBody",
+            "gift_quantity",
+            "maximum",
+            open_card_gift::MAX_AMOUNT,
+        ),
+        ("NewPrize", "amount", "maximum", open_card_gift::MAX_AMOUNT),
+        (
+            "CreateGiftPack",
+            "name",
+            "maxLength",
+            n(gift_pack::MAX_NAME_CHARS),
+        ),
+        (
+            "CreateGiftPack",
+            "batch_keys",
+            "maxItems",
+            n(gift_pack::MAX_BATCHES),
+        ),
+        (
+            "CreateGiftPack",
+            "min_level",
+            "maximum",
+            i64::from(gift_pack::MAX_LEVEL),
+        ),
+        ("GiftItem", "sku", "maxLength", n(gift_pack::MAX_SKU_CHARS)),
+        (
+            "UpsertGiftItem",
+            "title",
+            "maxLength",
+            n(gift_pack::MAX_TITLE_CHARS),
+        ),
+        (
+            "ExchangePoints",
+            "item_id",
+            "maxLength",
+            n(types::MAX_REF_CHARS),
+        ),
+        (
+            "ConsumeEntitlement",
+            "order_id",
+            "maxLength",
+            n(types::MAX_REF_CHARS),
+        ),
+    ];
+    for (schema, field, keyword, expected) in published {
+        let property = &doc["components"]["schemas"][schema]["properties"][field];
+        assert_eq!(
+            property[keyword].as_i64(),
+            Some(expected),
+            "{schema}.{field} {keyword}: {property}"
+        );
+    }
+    // The exchange item title's limit is inside its pattern (the service keeps the title
+    // untrimmed, so a maxLength would not hold for replies).
+    assert_eq!(levels::MAX_ITEM_TITLE_CHARS, 30);
+    assert_eq!(
+        doc["components"]["schemas"]["ExchangeItem"]["properties"]["title"]["pattern"],
+        memberhub_gateway::constraints::REQUIRED_TEXT_30_TRIMMED
+    );
+    let claims = &doc["paths"]["/api/backoffice/v1/shops/{shop_id}/claims"]["get"]["parameters"];
+    let limit = |name: &str| {
+        claims
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .and_then(|p| p["schema"]["maxLength"].as_i64())
+    };
+    assert_eq!(limit("user_id"), Some(n(types::MAX_USER_ID_CHARS)));
+    assert_eq!(limit("source_id"), Some(n(types::MAX_REF_CHARS)));
+    Ok(())
+}

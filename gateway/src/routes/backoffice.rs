@@ -238,7 +238,7 @@ pub async fn update_level_rules(
 /// LV-6: one level's benefits (never a level change, LV-4); warns when the discount,
 /// exclusive access or points multiplier is missing.
 #[utoipa::path(put, path = "/api/backoffice/v1/shops/{shop_id}/levels/{level}/benefits", tag = "backoffice",
-    params(("shop_id" = String, Path), ("level" = i32, Path), ("Idempotency-Key" = String, Header)),
+    params(("shop_id" = String, Path), ("level" = i32, Path, minimum = 1, maximum = 5), ("Idempotency-Key" = String, Header)),
     request_body = views::LevelBenefits,
     responses((status = 200, body = views::LevelRulesSaved), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn update_level_benefits(
@@ -286,7 +286,7 @@ pub async fn list_members(
 
 /// MB-1, MB-4: one shopper's membership of the shop (no phone).
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/members/{user_id}", tag = "backoffice",
-    params(("shop_id" = String, Path), ("user_id" = String, Path)),
+    params(("shop_id" = String, Path), ("user_id" = String, Path, max_length = 64, pattern = r"^[!-~]+$")),
     responses((status = 200, body = views::Membership), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_member(
     State(state): State<AppState>,

@@ -386,7 +386,7 @@ pub async fn list_gift_items(
 
 /// GP-2: create or change a gift item (shops with the `gift_items` capability).
 #[utoipa::path(put, path = "/api/backoffice/v1/shops/{shop_id}/gift-items/{sku}", tag = "backoffice",
-    params(("shop_id" = String, Path), ("sku" = String, Path), ("Idempotency-Key" = String, Header)),
+    params(("shop_id" = String, Path), ("sku" = String, Path, min_length = 1, max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"), ("Idempotency-Key" = String, Header)),
     request_body = views::UpsertGiftItem,
     responses((status = 200, body = views::GiftItemRecord), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn upsert_gift_item(

@@ -165,7 +165,7 @@ pub async fn list_batches(
 
 /// CP-1: a batch by id or by its `BA_` key.
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}", tag = "backoffice",
-    params(("shop_id" = String, Path), ("batch" = String, Path, description = "id or BA_ key")),
+    params(("shop_id" = String, Path), ("batch" = String, Path, description = "id or BA_ key", pattern = r"^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|BA_[a-z2-7]{7})$")),
     responses((status = 200, body = views::CouponBatch), (status = 404, body = ErrorBody)))]
 pub async fn get_batch(
     State(state): State<AppState>,
@@ -184,7 +184,7 @@ pub async fn get_batch(
 
 /// DRAFT -> ACTIVE (POP) or PENDING_APPROVAL (self-operated, CP-9).
 #[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}/submit", tag = "backoffice",
-    params(("shop_id" = String, Path), ("batch" = String, Path), ("Idempotency-Key" = String, Header)),
+    params(("shop_id" = String, Path), ("batch" = String, Path, description = "batch id", format = Uuid), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody)))]
 pub async fn submit_batch(
     State(state): State<AppState>,
@@ -208,7 +208,7 @@ pub async fn submit_batch(
 
 /// CP-7: stop issuing (refused for SPRINT_PLAN batches and while a campaign holds units).
 #[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}/close", tag = "backoffice",
-    params(("shop_id" = String, Path), ("batch" = String, Path), ("Idempotency-Key" = String, Header)),
+    params(("shop_id" = String, Path), ("batch" = String, Path, description = "batch id", format = Uuid), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody)))]
 pub async fn close_batch(
     State(state): State<AppState>,
@@ -232,7 +232,7 @@ pub async fn close_batch(
 
 /// CP-8: issued, used, expired and use rate.
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}/statistics", tag = "backoffice",
-    params(("shop_id" = String, Path), ("batch" = String, Path)),
+    params(("shop_id" = String, Path), ("batch" = String, Path, description = "batch id", format = Uuid)),
     responses((status = 200, body = views::CouponBatchStatistics), (status = 404, body = ErrorBody)))]
 pub async fn batch_statistics(
     State(state): State<AppState>,
@@ -253,7 +253,7 @@ pub async fn batch_statistics(
 
 /// CP-1: a live batch of the shop, without its internal name.
 #[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/coupon-batches/{batch}", tag = "storefront",
-    params(("shop_id" = String, Path), ("batch" = String, Path, description = "id or BA_ key")),
+    params(("shop_id" = String, Path), ("batch" = String, Path, description = "id or BA_ key", pattern = r"^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|BA_[a-z2-7]{7})$")),
     responses((status = 200, body = views::StorefrontCouponBatch), (status = 404, body = ErrorBody)))]
 pub async fn storefront_batch(
     State(state): State<AppState>,
@@ -271,7 +271,7 @@ pub async fn storefront_batch(
 
 /// CP-3: claim one issue of a GENERAL batch.
 #[utoipa::path(post, path = "/api/storefront/v1/shops/{shop_id}/coupon-batches/{batch}/claim", tag = "storefront",
-    params(("shop_id" = String, Path), ("batch" = String, Path, description = "batch id"), ("Idempotency-Key" = String, Header)),
+    params(("shop_id" = String, Path), ("batch" = String, Path, description = "batch id", format = Uuid), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::ClaimedCoupons), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn claim(
     State(state): State<AppState>,
@@ -373,7 +373,7 @@ pub async fn platform_batches(
 
 /// CP-9: approve a PENDING_APPROVAL batch (-> ACTIVE).
 #[utoipa::path(post, path = "/api/platform/v1/coupon-batches/{batch}/approve", tag = "platform",
-    params(("batch" = String, Path), ("Idempotency-Key" = String, Header)),
+    params(("batch" = String, Path, description = "batch id", format = Uuid), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody)))]
 pub async fn approve_batch(
     State(state): State<AppState>,
@@ -395,7 +395,7 @@ pub async fn approve_batch(
 
 /// CP-9: reject a PENDING_APPROVAL batch with a reason (-> CLOSED).
 #[utoipa::path(post, path = "/api/platform/v1/coupon-batches/{batch}/reject", tag = "platform",
-    params(("batch" = String, Path), ("Idempotency-Key" = String, Header)),
+    params(("batch" = String, Path, description = "batch id", format = Uuid), ("Idempotency-Key" = String, Header)),
     request_body = views::RejectCouponBatch,
     responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody)))]
 pub async fn reject_batch(

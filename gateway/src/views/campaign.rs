@@ -124,11 +124,14 @@ impl From<pb::Prize> for Prize {
 pub struct NewPrize {
     #[serde(rename = "type")]
     pub prize_type: PrizeType,
-    /// Asset prizes: the amount per pack.
+    /// Asset prizes: the amount per pack (required for them).
+    // campaign-svc `open_card_gift::MAX_AMOUNT`.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub amount: i64,
-    /// Coupon prizes: the batch to bind, by its key (`BA_...`).
+    /// Coupon prizes: the batch to bind, by its key (`BA_...`; required for them).
     #[serde(default)]
+    #[schema(pattern = r"^(?:BA_[a-z2-7]{7})?$")]
     pub batch_key: String,
 }
 
@@ -189,13 +192,23 @@ impl From<pb::OpenCardGift> for OpenCardGift {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct OpenCardGiftBody {
     /// OC-1: 1 to 10 characters.
+    // campaign-svc `open_card_gift::MAX_NAME_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 10,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
-    /// OC-2: at least 3 days after `start_time`.
     pub start_time: DateTime<Utc>,
+    /// OC-2: at least 3 days and at most 366 days after `start_time`.
     pub end_time: DateTime<Utc>,
     /// OC-4: 1 to 3 prizes of distinct types.
+    // campaign-svc `open_card_gift::MAX_PRIZES`.
+    #[schema(min_items = 1, max_items = 3)]
     pub prizes: Vec<NewPrize>,
     /// OC-8: packs to give.
+    // campaign-svc `open_card_gift::MAX_AMOUNT`.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
     pub gift_quantity: i64,
 }
 
@@ -236,8 +249,11 @@ impl From<pb::ListOpenCardGiftsResponse> for OpenCardGiftList {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    #[param(value_type = Option<i32>)]
+    /// 1 to 200; absent or 0 means 50.
+    // memberhub_kit::input::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE}.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 200)]
     pub page_size: Option<String>,
+    /// The previous page's `next_page_token`.
     pub page_token: Option<String>,
 }
 
@@ -317,7 +333,12 @@ impl From<pb::OpenCardGiftStatistics> for OpenCardGiftStatistics {
 /// GP-2: a gift item and how many of it a pack (or the exclusive) gives.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct GiftItem {
+    /// A gift item of the shop; empty means no gift item.
+    // campaign-svc `gift_pack::MAX_SKU_CHARS`.
+    #[schema(max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub sku: String,
+    /// 1 to the item's stock; 0 asks for the whole stock.
+    #[schema(minimum = 0)]
     pub quantity: i64,
 }
 
@@ -389,24 +410,56 @@ impl From<pb::GiftPack> for GiftPack {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CreateGiftPack {
     pub kind: GiftPackKind,
+    // campaign-svc `gift_pack::MAX_NAME_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     pub start_time: DateTime<Utc>,
+    /// At most 366 days after `start_time`.
     pub end_time: DateTime<Utc>,
     /// GP-2: 1 to 3 distinct CRM, shop-wide batches.
+    #[schema(schema_with = pack_batch_keys)]
     pub batch_keys: Vec<String>,
     /// GP-2: shops with the `gift_items` capability only.
     #[serde(default)]
     pub gift_item: Option<GiftItem>,
     /// GP-3: at most the smallest component stock; absent or 0 means exactly that.
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub quantity: i64,
-    /// GP-6: member packs only; 0 means every level.
+    /// GP-6: member packs only, 1 to 5; 0 means every level.
+    // campaign-svc `gift_pack::MAX_LEVEL`.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 5)]
     pub min_level: i32,
+    /// GP-7: member packs only, within the pack's window; both or neither.
+    // Left out rather than null (see `coupon_views::Validity`).
     #[serde(default)]
+    #[schema(nullable = false)]
     pub popup_start_time: Option<DateTime<Utc>>,
     #[serde(default)]
+    #[schema(nullable = false)]
     pub popup_end_time: Option<DateTime<Utc>>,
+}
+
+/// GP-2: 1 to 3 distinct batch keys (campaign-svc `gift_pack::MAX_BATCHES`); utoipa's
+/// attributes cannot say "distinct".
+fn pack_batch_keys() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(crate::constraints::BATCH_KEY)),
+        )
+        .min_items(Some(1))
+        .max_items(Some(3))
+        .unique_items(true)
+        .description(Some("GP-2: 1 to 3 distinct CRM, shop-wide batches."))
+        .build()
 }
 
 impl CreateGiftPack {
@@ -452,8 +505,11 @@ pub struct GiftPackQuery {
     /// Only packs of this kind.
     #[param(value_type = Option<GiftPackKind>)]
     pub kind: Option<String>,
-    #[param(value_type = Option<i32>)]
+    /// 1 to 200; absent or 0 means 50.
+    // memberhub_kit::input::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE}.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 200)]
     pub page_size: Option<String>,
+    /// The previous page's `next_page_token`.
     pub page_token: Option<String>,
 }
 
@@ -518,8 +574,15 @@ impl From<pb::ListGiftItemsResponse> for GiftItemList {
 /// GP-2: a gift item's title, category and stock (the sku is in the path).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct UpsertGiftItem {
+    // campaign-svc `gift_pack::MAX_TITLE_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 60,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub title: String,
     pub gift_category: bool,
+    #[schema(minimum = 0)]
     pub stock: i64,
 }
 
@@ -562,6 +625,7 @@ impl From<pb::NewMemberExclusive> for NewMemberExclusive {
 pub struct SetNewMemberExclusive {
     /// A CRM batch (`BA_...`); empty or absent for none.
     #[serde(default)]
+    #[schema(pattern = r"^(?:BA_[a-z2-7]{7})?$")]
     pub batch_key: String,
     #[serde(default)]
     pub gift_item: Option<GiftItem>,
@@ -669,13 +733,20 @@ impl From<pb::ListClaimsResponse> for ClaimList {
 #[into_params(parameter_in = Query)]
 pub struct ClaimQuery {
     /// Only this shopper's claims.
+    // campaign-svc `types::MAX_USER_ID_CHARS`.
+    #[param(max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub user_id: Option<String>,
     /// Only claims of this campaign, pack or exchange item.
+    // campaign-svc `types::MAX_REF_CHARS`.
+    #[param(max_length = 128, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub source_id: Option<String>,
     #[param(value_type = Option<ClaimState>)]
     pub state: Option<String>,
-    #[param(value_type = Option<i32>)]
+    /// 1 to 200; absent or 0 means 50.
+    // memberhub_kit::input::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE}.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 200)]
     pub page_size: Option<String>,
+    /// The previous page's `next_page_token`.
     pub page_token: Option<String>,
 }
 
@@ -709,6 +780,12 @@ pub struct ClaimNewMemberExclusive {
 /// (`points_for_coupon` / `points_for_goods`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ExchangePoints {
+    // campaign-svc `types::MAX_REF_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub item_id: String,
 }
 
@@ -765,6 +842,12 @@ impl From<pb::ListEntitlementsResponse> for EntitlementList {
 /// GP-4: the order that uses the entitlement.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ConsumeEntitlement {
+    // campaign-svc `types::MAX_REF_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub order_id: String,
 }
 

@@ -33,6 +33,20 @@ impl From<Asset> for pbc::Asset {
     }
 }
 
+/// PT-2: the assets a shop's budget holds: points are the shop's own and need none. Only a
+/// schema: a recharge's `asset` is an [`Asset`], and `POINTS` is FAILED_PRECONDITION
+/// `POINTS_NEED_NO_BUDGET`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BudgetAsset {
+    /// Platform beans.
+    Beans,
+    /// Cash red packets, in fen.
+    RedPacket,
+    /// Mobile data, in MB.
+    DataPack,
+}
+
 fn asset_name(asset: pbc::Asset) -> String {
     short(asset.as_str_name(), "ASSET_")
 }
@@ -87,8 +101,11 @@ pub struct LedgerQuery {
     /// Only this asset; absent means every asset.
     #[param(value_type = Option<Asset>)]
     pub asset: Option<String>,
-    #[param(value_type = Option<i32>)]
+    /// 1 to 200; absent or 0 means 50.
+    // memberhub_kit::input::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE}.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 200)]
     pub page_size: Option<String>,
+    /// The previous page's `next_page_token`.
     pub page_token: Option<String>,
 }
 
@@ -215,8 +232,11 @@ impl From<pb::ExpirePointsResponse> for PointsExpired {
 /// PT-2: move an asset into the shop's budget so that it can be granted.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct RechargeBudget {
+    #[schema(value_type = BudgetAsset)]
     pub asset: Asset,
     /// In the asset's unit: beans, fen for red packets, MB for data packs.
+    // membership-svc `ledger::MAX_AMOUNT`.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub amount: i64,
 }
 

@@ -28,10 +28,13 @@ impl From<ConditionOperator> for pb::ConditionOperator {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LevelCondition {
     /// Cumulative confirmed spend in fen.
+    // membership-svc `levels::Ladder::parse`: thresholds are positive.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub min_spend_fen: Option<i64>,
     /// Cumulative confirmed order count.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub min_order_count: Option<i64>,
     /// `AND` or `OR`, when both thresholds are set.
     #[serde(default)]
@@ -71,11 +74,76 @@ impl From<LevelCondition> for pb::LevelCondition {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ExchangeItem {
+    // membership-svc `levels::MAX_ITEM_ID_CHARS`.
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub item_id: String,
+    /// 1 to 30 characters once trimmed.
+    // membership-svc `levels::MAX_ITEM_TITLE_CHARS`; kept as sent, so the limit is a
+    // pattern on the trimmed text rather than a maxLength (see `constraints`).
+    #[schema(
+        required = true,
+        pattern = r"^[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\u0000-\u001f\u007f-\u009f]{0,28}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub title: String,
+    #[schema(required = true, minimum = 1)]
     pub points_cost: i64,
     /// For points-for-coupon items the batch key (`BA_...`); else the goods sku.
+    // Goods: membership-svc `Benefits::validate` (64 bytes, trimmed).
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub target: String,
+}
+
+/// LV-6: an item members of a level may exchange points for a coupon: an `ExchangeItem`
+/// whose target is a batch key. Only a schema; the JSON is an `ExchangeItem`.
+#[derive(Debug, Clone, ToSchema)]
+pub struct CouponExchangeItem {
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub item_id: String,
+    /// 1 to 30 characters once trimmed.
+    #[schema(
+        pattern = r"^[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\u0000-\u001f\u007f-\u009f]{0,28}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
+    pub title: String,
+    #[schema(minimum = 1)]
+    pub points_cost: i64,
+    /// The batch key (`BA_...`).
+    // membership-svc `Benefits::validate`: `BA_` and 7 more bytes, trimmed.
+    #[schema(pattern = r"^BA_[ -~]{6}[!-~]$")]
+    pub target: String,
+}
+
+/// LV-6: 0 (1x) or 100 to 1000 (membership-svc `Benefits::validate`), which no single
+/// `minimum`/`maximum` says.
+fn points_multiplier_percent() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
+    use utoipa::openapi::{KnownFormat, SchemaFormat};
+    let integer = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+    };
+    let any_of = AnyOfBuilder::new()
+        .item(integer().enum_values(Some([0])))
+        .item(integer().minimum(Some(100)).maximum(Some(1000)))
+        .description(Some(
+            "Points multiplier in hundredths: 150 means 1.5x; 0 means 1x.",
+        ))
+        .build();
+    Schema::AnyOf(any_of)
 }
 
 impl From<pb::ExchangeItem> for ExchangeItem {
@@ -105,12 +173,18 @@ impl From<ExchangeItem> for pb::ExchangeItem {
 #[serde(default)]
 pub struct LevelBenefits {
     /// Member discount in tenths of a fold: 95 means 9.5 fold (pay 95 %); 0 means none.
+    // membership-svc `Benefits::validate`.
+    #[schema(minimum = 0, maximum = 99)]
     pub discount_permille: i32,
     /// Member-exclusive access.
     pub exclusive_access: bool,
     /// Points multiplier in hundredths: 150 means 1.5x; 0 means 1x.
+    #[schema(schema_with = points_multiplier_percent)]
     pub points_multiplier_percent: i32,
+    // membership-svc `Benefits::validate`: at most 20 items a list.
+    #[schema(value_type = Vec<CouponExchangeItem>, max_items = 20)]
     pub points_for_coupon: Vec<ExchangeItem>,
+    #[schema(max_items = 20)]
     pub points_for_goods: Vec<ExchangeItem>,
 }
 
@@ -210,9 +284,14 @@ impl From<pb::UpdateLevelBenefitsResponse> for LevelRulesSaved {
 /// One level of a new ladder.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct LevelDefinition {
+    /// The level's number: the n-th level of the list is level n.
+    // membership-svc `program::MAX_LEVELS`.
+    #[schema(minimum = 1, maximum = 5)]
     pub level: i32,
     /// Empty keeps the default name ("1星级" ...).
+    // membership-svc `levels::MAX_LEVEL_NAME_CHARS`.
     #[serde(default)]
+    #[schema(max_length = 10, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub name: String,
     /// Required for levels 2+; none for level 1.
     #[serde(default)]
@@ -222,6 +301,8 @@ pub struct LevelDefinition {
 /// LV-1, LV-3, LV-4: the whole ladder, levels 1..N with N in 1..5.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct UpdateLevelRules {
+    // LV-1: membership-svc `program::MAX_LEVELS`.
+    #[schema(min_items = 1, max_items = 5)]
     pub levels: Vec<LevelDefinition>,
 }
 

@@ -55,13 +55,31 @@ impl From<MemberSource> for pb::MemberSource {
     }
 }
 
+/// MB-1: a profile's gender: `MALE`, `FEMALE`, `OTHER`, or empty when not given
+/// (membership-svc `members::Profile::parse` also takes them in lower case and keeps them
+/// in upper case). An enum with an empty name, which a derived schema cannot spell.
+fn gender() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["", "MALE", "FEMALE", "OTHER"]))
+        .description(Some("`MALE`, `FEMALE` or `OTHER`; empty when not given."))
+        .build()
+}
+
 /// MB-1: profile tags a shopper may give when opening the card.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct MemberProfile {
+    // membership-svc `members::MAX_NICKNAME_CHARS`.
+    #[schema(max_length = 30, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub nickname: String,
+    #[schema(schema_with = gender)]
     pub gender: String,
     /// `YYYY-MM-DD`.
+    #[schema(
+        pattern = r"^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)?$"
+    )]
     pub birthday: String,
 }
 
@@ -157,19 +175,25 @@ impl From<pb::ListMembersResponse> for MemberPage {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListMembersQuery {
-    /// Only members at this level.
-    #[param(value_type = Option<i32>)]
+    /// Only members at this level; 0 means every level.
+    // membership-svc `members::list_filter`, `program::MAX_LEVELS`.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 5)]
     pub level: Option<String>,
     /// Joined at or after this RFC 3339 time.
+    #[param(format = DateTime)]
     pub join_time_from: Option<String>,
     /// Joined before this RFC 3339 time.
+    #[param(format = DateTime)]
     pub join_time_to: Option<String>,
     #[param(value_type = Option<JoinChannel>)]
     pub join_channel: Option<String>,
     #[param(value_type = Option<MemberSource>)]
     pub source: Option<String>,
-    #[param(value_type = Option<i32>)]
+    /// 1 to 200; absent or 0 means 50.
+    // memberhub_kit::input::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE}.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 200)]
     pub page_size: Option<String>,
+    /// The previous page's `next_page_token`.
     pub page_token: Option<String>,
 }
 
@@ -290,6 +314,8 @@ impl From<pb::MemberCenter> for MemberCenter {
 /// MP-4: send a card-opening code to this phone.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SendCardSmsCode {
+    /// An 11-digit mainland mobile number, optionally after `+86`.
+    #[schema(pattern = r"^(?:\+86)?[- ]*1(?:[- ]*[0-9]){10}[- ]*$")]
     pub phone: String,
 }
 
@@ -297,9 +323,12 @@ pub struct SendCardSmsCode {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct OpenCard {
     /// The phone to keep on the membership; may differ from the account's bound phone.
+    #[schema(pattern = r"^(?:\+86)?[- ]*1(?:[- ]*[0-9]){10}[- ]*$")]
     pub phone: String,
-    /// The code sent to `phone`; required when the shop has SMS verification on (MP-4).
+    /// The 6-digit code sent to `phone`; required when the shop has SMS verification on
+    /// (MP-4).
     #[serde(default)]
+    #[schema(pattern = r"^(?:[0-9]{6})?$")]
     pub sms_code: String,
     /// Where the shopper opened the card; absent means the service's default, `STOREFRONT`.
     #[serde(default)]

@@ -79,11 +79,24 @@ impl From<memberhub_proto::membership::Shop> for Shop {
 /// MP-1: register a shop.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CreateShop {
+    // membership-svc `shop::MAX_SHOP_NAME_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 30,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     #[serde(rename = "type")]
     pub shop_type: ShopType,
+    /// An absolute http(s) URL.
+    // membership-svc `text::image_url` (2048 bytes).
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://[^/?#\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub logo_url: String,
-    /// IANA zone; default `Asia/Shanghai`.
+    /// IANA zone such as `Asia/Shanghai` (the default when empty); membership-svc knows
+    /// the list, which is too long to publish here.
     #[serde(default)]
     pub time_zone: String,
     #[serde(default)]

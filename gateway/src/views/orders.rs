@@ -30,10 +30,20 @@ impl From<OrderEventType> for pb::OrderEventType {
 /// A line of the order. Money is integer fen.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
 pub struct OrderLine {
+    // membership-svc `convert::orders::{MAX_SKU_CHARS, MAX_CATEGORY_CHARS, MAX_QUANTITY}`,
+    // `ledger::MAX_AMOUNT`.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub sku: String,
     #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub category: String,
+    #[schema(minimum = 1, maximum = 1_000_000_i64)]
     pub quantity: i64,
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub unit_price_fen: i64,
 }
 
@@ -54,19 +64,33 @@ impl From<OrderLine> for pbc::OrderLine {
 pub struct OrderEvent {
     #[serde(rename = "type")]
     pub event_type: OrderEventType,
+    /// Printable ASCII without spaces.
+    // membership-svc `OrderEvent::check_order_id`.
+    #[schema(max_length = 64, pattern = r"^[!-~]+$")]
     pub order_id: String,
+    #[schema(format = Uuid)]
     pub shop_id: String,
+    /// Printable ASCII without spaces.
+    // membership-svc `ids::UserId`.
+    #[schema(max_length = 64, pattern = r"^[!-~]+$")]
     pub user_id: String,
-    /// The order amount in fen, or the refunded amount for `REFUNDED`.
+    /// The order amount in fen, or the refunded amount for `REFUNDED` (then positive).
+    // membership-svc `ledger::MAX_AMOUNT`.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub amount_fen: i64,
     /// Required for `REFUNDED`; each partial refund has its own id.
+    // membership-svc `convert::orders::MAX_REFUND_ID_CHARS`.
     #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub refund_id: String,
+    // membership-svc `convert::orders::MAX_LINES`.
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub lines: Vec<OrderLine>,
-    /// When it happened, RFC 3339; required (the service names it when missing).
+    /// When it happened, RFC 3339, in the years 1 to 9999 (UTC); required (the service
+    /// names it when missing).
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String, format = DateTime)]
     pub occur_time: Option<String>,
 }
 
@@ -103,6 +127,8 @@ impl OrderEvent {
 /// OR-1: several events, applied in order; one idempotency key covers the batch.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct OrderEventBatch {
+    // membership-svc `convert::orders::MAX_BATCH`.
+    #[schema(min_items = 1, max_items = 1000)]
     pub events: Vec<OrderEvent>,
 }
 

@@ -26,9 +26,18 @@ impl From<JoinPolicy> for pb::JoinPolicy {
     }
 }
 
+/// MP-3: a level's member-card image.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LevelCardImage {
+    // membership-svc `program::MAX_LEVELS`.
+    #[schema(minimum = 1, maximum = 5)]
     pub level: i32,
+    /// An absolute http(s) URL; empty restores the platform default.
+    // membership-svc `text::image_url` (2048 bytes).
+    #[schema(
+        max_length = 2048,
+        pattern = r"^(?:https?://[^/?#\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?$"
+    )]
     pub image_url: String,
 }
 
@@ -149,11 +158,30 @@ pub struct SetJoinPolicy {
 /// MP-3: fields left out stay as they are.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct UpdateCardFace {
+    // membership-svc `program::MAX_CARD_NAME_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 20,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub card_name: Option<String>,
+    /// An absolute http(s) URL.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://[^/?#\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub logo_url: Option<String>,
+    /// An absolute http(s) URL.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://[^/?#\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub opening_image_url: Option<String>,
-    /// An empty `image_url` restores the platform default for that level.
+    /// An empty `image_url` restores the platform default for that level; each level at
+    /// most once.
+    // One image per level: membership-svc `program::MAX_LEVELS`.
     #[serde(default)]
+    #[schema(max_items = 5)]
     pub level_images: Vec<LevelCardImage>,
 }
 
@@ -167,10 +195,13 @@ pub struct SetSmsVerification {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct UpdateProgramSettings {
     /// OR-4: points per yuan of confirmed spend.
+    // membership-svc `program::SettingsChange::parse`.
+    #[schema(minimum = 0, maximum = 100)]
     pub points_per_yuan: Option<i32>,
     /// PT-5: whether points expire at the end of the year after they were earned.
     pub points_expiry_enabled: Option<bool>,
     /// MP-6: the member center's tab position in the storefront, 1..5.
+    #[schema(minimum = 1, maximum = 5)]
     pub member_tab_position: Option<i32>,
 }
 
