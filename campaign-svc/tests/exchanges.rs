@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use memberhub_kit::actor::Actor;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::{Asset, CouponChannel, ShopType};
@@ -227,5 +229,71 @@ async fn x2_an_exchange_retried_after_its_points_are_spent_returns_the_first_cla
     assert_eq!(again.state(), pb::ClaimState::Granted);
     assert_eq!(again.items, first.items);
     assert_eq!(balance(&mut s, &shop, "u1").await?, 0);
+    Ok(())
+}
+
+/// Two runners on one claim whose lease runs out mid-step (a slow coupon-svc): the step is
+/// applied once (same key), and the claim ends with exactly one outcome.
+#[tokio::test]
+async fn pt3_two_runners_on_a_claim_whose_lease_expires_mid_step_grant_once() -> anyhow::Result<()>
+{
+    let mut s = Suite::start().await?;
+    let (shop, _) = exchange_shop(&mut s, 10).await?;
+    member_with(&mut s, &shop, "u1", 500).await?;
+    // Every coupon-svc call takes 2 s: longer than the 1.5 s lease.
+    s.campaign_coupon_address =
+        latency_proxy(s.coupon_address, Duration::from_millis(2_000)).await?;
+    s.start_campaign(fast_saga()).await?;
+    let mut campaign = s.campaign.clone();
+    let request = pb::ExchangePointsRequest {
+        request_id: rid("exchange"),
+        shop_id: shop.clone(),
+        user_id: "u1".into(),
+        item_id: "coupon-5".into(),
+    };
+    let first = tokio::spawn(async move {
+        campaign
+            .exchange_points(req(&shopper("u1"), request))
+            .await
+            .map(|r| r.into_inner())
+    });
+    // Once the claim is recorded, the first runner spends the points and enters the slow
+    // coupon step; its lease runs out there and the reconciler's runner takes the claim over.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM campaign.claims")
+            .fetch_one(&s.pool)
+            .await?;
+        if recorded == 1 {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no claim recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.clock.advance(chrono::Duration::seconds(2));
+    let answered = first.await??;
+    let claims = s
+        .wait_for_claims(&shop, "coupon-5", Duration::from_secs(20), |c| {
+            c.len() == 1 && c[0].state() == pb::ClaimState::Granted
+        })
+        .await?;
+    assert_eq!(claims[0].claim_id, answered.claim_id);
+    let takeovers: i32 =
+        sqlx::query_scalar("SELECT attempts FROM campaign.claims WHERE claim_id = $1::uuid")
+            .bind(&answered.claim_id)
+            .fetch_one(&s.pool)
+            .await?;
+    assert!(takeovers >= 1, "a second runner took the claim over");
+    let coupons: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM coupon.coupons WHERE user_id = 'u1'")
+            .fetch_one(&s.pool)
+            .await?;
+    assert_eq!(coupons, 1, "one coupon whichever runner issued it");
+    assert_eq!(
+        balance(&mut s, &shop, "u1").await?,
+        300,
+        "the points were spent once"
+    );
     Ok(())
 }

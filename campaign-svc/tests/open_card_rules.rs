@@ -634,3 +634,41 @@ async fn oc5_an_abandoned_provisioning_gives_back_its_budget_and_join_hold() -> 
     assert!(listed.gifts.is_empty());
     Ok(())
 }
+
+/// the key is looked up before the batches are checked, so a create retried after its
+/// first attempt bound the coupon batch and took all of its stock returns that campaign.
+#[tokio::test]
+async fn x2_a_create_retried_after_its_batch_was_bound_and_emptied_returns_the_first_campaign()
+-> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let shop = card_shop(&mut s).await?;
+    let batch = s
+        .batch(
+            &shop,
+            coupon_pb::CouponKind::Threshold,
+            CouponChannel::Interactive,
+            10,
+        )
+        .await?;
+    let request = pb::CreateOpenCardGiftRequest {
+        request_id: rid("gift"),
+        gift: Some(gift(
+            &shop,
+            vec![coupon_prize(pb::PrizeType::ThresholdCoupon, &batch)],
+            10,
+        )),
+    };
+    let first = s
+        .campaign
+        .create_open_card_gift(req(&merchant(&shop), request.clone()))
+        .await?
+        .into_inner();
+    let second = s
+        .campaign
+        .create_open_card_gift(req(&merchant(&shop), request))
+        .await?
+        .into_inner();
+    assert_eq!(second.campaign_id, first.campaign_id);
+    assert_eq!(second.status, first.status);
+    Ok(())
+}
