@@ -8,13 +8,14 @@ use memberhub_proto::common::{CouponChannel, ShopType as PbShopType};
 use memberhub_proto::coupon as coupon_pb;
 use memberhub_proto::membership as membership_pb;
 
+use crate::domain::claim::Action;
 use crate::domain::claim::ClaimState;
 use crate::domain::open_card_gift::{CampaignStatus, PrizeType, status_at};
 use crate::domain::types::{
     BatchKey, BatchStatus, BatchView, Channel, CouponKind, JoinChannel, JoinPolicy, MemberView,
     MembershipView, ShopId, ShopType, Validity, Window,
 };
-use crate::store::claims::{ClaimKind, ClaimRecord, StepAction};
+use crate::store::claims::{ClaimKind, ClaimRecord};
 use crate::store::gifts::GiftRecord;
 
 pub fn timestamp(at: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
@@ -106,34 +107,32 @@ pub fn pb_claim_state(state: ClaimState) -> pb::ClaimState {
 
 /// A claim with its reveal payload (GP-9): what each done step granted.
 pub fn claim(claim: &ClaimRecord) -> pb::Claim {
-    let items = if claim.state == ClaimState::Granted {
+    let state = claim.progress.state();
+    let items = if state == ClaimState::Granted {
         claim
-            .steps
+            .progress
+            .steps()
             .iter()
             .filter_map(|s| match &s.action {
-                StepAction::GrantAsset {
+                Action::GrantAsset {
                     prize_type, amount, ..
                 } => Some(pb::GrantedItem {
-                    r#type: pb::PrizeType::from_str_name(&format!("PRIZE_TYPE_{prize_type}"))
-                        .unwrap_or_default() as i32,
+                    r#type: pb_prize_type(*prize_type) as i32,
                     amount: *amount,
                     ..Default::default()
                 }),
-                StepAction::IssueCoupon { prize_type, .. } => Some(pb::GrantedItem {
-                    r#type: prize_type
-                        .as_deref()
-                        .and_then(|t| pb::PrizeType::from_str_name(&format!("PRIZE_TYPE_{t}")))
-                        .unwrap_or_default() as i32,
+                Action::IssueCoupon { prize_type, .. } => Some(pb::GrantedItem {
+                    r#type: prize_type.map(pb_prize_type).unwrap_or_default() as i32,
                     amount: s.result.coupon_ids.len() as i64,
                     coupon_ids: s.result.coupon_ids.clone(),
                     ..Default::default()
                 }),
-                StepAction::GrantGiftItem { .. } => Some(pb::GrantedItem {
+                Action::GrantGiftItem { .. } => Some(pb::GrantedItem {
                     amount: 1,
                     entitlement_id: s.result.entitlement_id.clone().unwrap_or_default(),
                     ..Default::default()
                 }),
-                StepAction::SpendPoints { .. } => None,
+                Action::SpendPoints { .. } => None,
             })
             .collect()
     } else {
@@ -143,13 +142,13 @@ pub fn claim(claim: &ClaimRecord) -> pb::Claim {
         claim_id: claim.id.to_string(),
         shop_id: claim.shop_id.to_string(),
         user_id: claim.user_id.clone(),
-        state: pb_claim_state(claim.state) as i32,
+        state: pb_claim_state(state) as i32,
         items,
         create_time: Some(to_timestamp(claim.created_at)),
         kind: pb_claim_kind(claim.kind) as i32,
         source_id: claim.source_id.clone(),
         grant_time: timestamp(claim.granted_at),
-        failure_reason: if claim.state == ClaimState::Failed {
+        failure_reason: if state == ClaimState::Failed {
             claim.failure_reason.clone().unwrap_or_default()
         } else {
             String::new()
@@ -202,6 +201,16 @@ pub fn member_view(membership: Option<&membership_pb::Membership>) -> MemberView
 }
 
 /// A coupon-svc batch as the binding rules read it (OC-6, GP-2).
+/// The contract's channel of a claim step's coupon issue.
+pub fn pb_channel(channel: Channel) -> CouponChannel {
+    match channel {
+        Channel::General => CouponChannel::General,
+        Channel::Crm => CouponChannel::Crm,
+        Channel::Interactive => CouponChannel::Interactive,
+        Channel::SprintPlan => CouponChannel::SprintPlan,
+    }
+}
+
 pub fn batch_view(batch: &coupon_pb::Batch) -> Option<BatchView> {
     let kind = match coupon_pb::CouponKind::try_from(batch.kind).ok()? {
         coupon_pb::CouponKind::Threshold => CouponKind::Threshold,

@@ -16,7 +16,6 @@ pub mod gift_packs;
 pub mod grpc;
 pub mod open_card;
 pub mod peers;
-mod plans;
 pub mod reconciler;
 pub mod saga;
 pub mod store;

@@ -12,18 +12,19 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use memberhub_kit::clock::SharedClock;
-use memberhub_proto::common::{Asset, CouponChannel};
+use memberhub_proto::common::Asset;
 use memberhub_proto::coupon as coupon_pb;
 use memberhub_proto::membership as membership_pb;
 use tokio::sync::Semaphore;
 
 use crate::config::SagaConfig;
-use crate::domain::claim::{ClaimState, refund_key};
+use crate::domain::claim::{Action, StepResult, TransitionError, refund_key};
+use crate::domain::open_card_gift::PrizeType;
 use crate::domain::types::ClaimId;
 use crate::error::{Error, reason_of};
 use crate::peers::{self, Peers};
 use crate::store::Store;
-use crate::store::claims::{self, ClaimRecord, Lease, StepAction, StepResult};
+use crate::store::claims::{self, ClaimRecord, Lease};
 
 #[derive(Debug, Clone)]
 pub struct Saga {
@@ -133,7 +134,7 @@ impl Saga {
     }
 
     async fn run(&self, mut claim: ClaimRecord, lease: Lease) -> Result<ClaimRecord, Error> {
-        if claim.state.is_final() {
+        if claim.progress.state().is_final() {
             return Ok(claim);
         }
         let _permit = self.inner.permits.acquire().await.map_err(|_| {
@@ -141,19 +142,14 @@ impl Saga {
                 "shutting down".into(),
             ))
         })?;
-        if claim.compensating {
+        if claim.progress.compensating() {
             return self.compensate(claim, lease).await;
         }
-        claim.state = ClaimState::Granting;
-        for index in 0..claim.steps.len() {
-            if claim.steps[index].done {
-                continue;
-            }
+        claim.progress.start().map_err(broken)?;
+        while let Some(index) = claim.progress.next() {
             match self.step(&claim, index).await {
                 StepOutcome::Done(result) => {
-                    let step = &mut claim.steps[index];
-                    step.done = true;
-                    step.result = result;
+                    claim.progress.step_done(index, result).map_err(broken)?;
                 }
                 StepOutcome::Refused(reason) => {
                     return self.refused(claim, lease, index, reason).await;
@@ -161,7 +157,7 @@ impl Saga {
                 StepOutcome::Later(why) => return self.postpone(claim, lease, &why).await,
             }
         }
-        claim.state = ClaimState::Granted;
+        claim.progress.finish().map_err(broken)?;
         claim.granted_at = Some(self.inner.clock.now());
         claim.failure_reason = None;
         let claim = self.save(claim, lease).await?;
@@ -177,14 +173,8 @@ impl Saga {
         index: usize,
         reason: String,
     ) -> Result<ClaimRecord, Error> {
-        let granted_before = claim.steps[..index]
-            .iter()
-            .any(|s| s.done && !matches!(s.action, StepAction::SpendPoints { .. }));
-        let spent = claim.steps[..index]
-            .iter()
-            .any(|s| s.done && matches!(s.action, StepAction::SpendPoints { .. }));
         tracing::warn!(claim_id = %claim.id, step = index, reason = %reason, "claim step refused");
-        if granted_before {
+        if claim.progress.holds_grant() {
             // Something is with the shopper already: never take it back, never leave it
             // half — keep trying (an operator sees the reason and the attempts).
             return self
@@ -192,16 +182,16 @@ impl Saga {
                 .await;
         }
         claim.failure_reason = Some(reason);
-        if spent {
-            claim.compensating = true;
+        if claim.progress.points_spent() > 0 {
+            claim.progress.begin_compensation().map_err(broken)?;
             let claim = self.save(claim, lease).await?;
             // Only the lease holder compensates; a stale runner sees the holder's claim.
-            if !claim.compensating || claim.state.is_final() {
+            if !claim.progress.compensating() {
                 return Ok(claim);
             }
             return self.compensate(claim, lease).await;
         }
-        claim.state = ClaimState::Failed;
+        claim.progress.fail().map_err(broken)?;
         let claim = self.save(claim, lease).await?;
         metrics_claim(&claim, "failed");
         Ok(claim)
@@ -209,15 +199,7 @@ impl Saga {
 
     /// PT-3: gives the spent points back, then fails the claim.
     async fn compensate(&self, mut claim: ClaimRecord, lease: Lease) -> Result<ClaimRecord, Error> {
-        let points: i64 = claim
-            .steps
-            .iter()
-            .filter(|s| s.done)
-            .filter_map(|s| match s.action {
-                StepAction::SpendPoints { points } => Some(points),
-                _ => None,
-            })
-            .sum();
+        let points = claim.progress.points_spent();
         if points > 0 {
             let request = membership_pb::CreateTransferRequest {
                 request_id: refund_key(claim.id),
@@ -242,8 +224,8 @@ impl Saga {
                     .await;
             }
         }
-        claim.state = ClaimState::Failed;
-        claim.compensating = false;
+        claim.progress.points_refunded().map_err(broken)?;
+        claim.progress.fail().map_err(broken)?;
         let claim = self.save(claim, lease).await?;
         metrics_claim(&claim, "refunded");
         Ok(claim)
@@ -271,15 +253,18 @@ impl Saga {
     }
 
     async fn step(&self, claim: &ClaimRecord, index: usize) -> StepOutcome {
-        let step = &claim.steps[index];
+        let step = &claim.progress.steps()[index];
         match &step.action {
-            StepAction::GrantAsset {
+            Action::GrantAsset {
                 prize_type,
                 amount,
                 reservation_id,
             } => {
-                let Some(asset) = asset_of(prize_type) else {
-                    return StepOutcome::Refused(format!("UNKNOWN_PRIZE_TYPE {prize_type}"));
+                let Some(asset) = asset_of(*prize_type) else {
+                    return StepOutcome::Refused(format!(
+                        "CORRUPT_STEP: {} is not an asset",
+                        prize_type.name()
+                    ));
                 };
                 let from = match reservation_id {
                     Some(r) => account(
@@ -303,7 +288,7 @@ impl Saga {
                 };
                 self.transfer(request).await
             }
-            StepAction::SpendPoints { points } => {
+            Action::SpendPoints { points } => {
                 let request = membership_pb::CreateTransferRequest {
                     request_id: step.key.clone(),
                     from: Some(account(
@@ -322,24 +307,17 @@ impl Saga {
                 };
                 self.transfer(request).await
             }
-            StepAction::IssueCoupon {
+            Action::IssueCoupon {
                 batch_id,
                 channel,
                 allocation_id,
                 ..
             } => {
-                let Some(channel) =
-                    CouponChannel::from_str_name(&format!("COUPON_CHANNEL_{channel}"))
-                else {
-                    return StepOutcome::Refused(format!(
-                        "CORRUPT_STEP: unknown coupon channel {channel}"
-                    ));
-                };
                 let request = coupon_pb::IssueCouponsRequest {
                     request_id: step.key.clone(),
                     batch_id: batch_id.to_string(),
                     user_id: claim.user_id.clone(),
-                    channel: channel as i32,
+                    channel: crate::convert::pb_channel(*channel) as i32,
                     allocation_id: allocation_id.map(|a| a.to_string()).unwrap_or_default(),
                     campaign_claim_id: claim.id.to_string(),
                     shop_id: claim.shop_id.to_string(),
@@ -358,7 +336,7 @@ impl Saga {
                     Err(status) => sort(status),
                 }
             }
-            StepAction::GrantGiftItem { sku, price_fen } => {
+            Action::GrantGiftItem { sku, price_fen } => {
                 let now = self.inner.clock.now();
                 let granted = async {
                     let mut conn = self.inner.store.pool.acquire().await?;
@@ -410,14 +388,21 @@ fn account(
     }
 }
 
-fn asset_of(prize_type: &str) -> Option<Asset> {
+fn asset_of(prize_type: PrizeType) -> Option<Asset> {
     match prize_type {
-        "POINTS" => Some(Asset::Points),
-        "BEANS" => Some(Asset::Beans),
-        "RED_PACKET" => Some(Asset::RedPacket),
-        "DATA_PACK" => Some(Asset::DataPack),
-        _ => None,
+        PrizeType::Points => Some(Asset::Points),
+        PrizeType::Beans => Some(Asset::Beans),
+        PrizeType::RedPacket => Some(Asset::RedPacket),
+        PrizeType::DataPack => Some(Asset::DataPack),
+        PrizeType::CashCoupon | PrizeType::ThresholdCoupon => None,
     }
+}
+
+/// A transition `Progress` refused: the saga asked for something the claim model forbids
+/// (a bug, never a user error). The claim is left as stored for the reconciler.
+fn broken(e: TransitionError) -> Error {
+    tracing::error!(error = %e, "claim transition refused");
+    Error::CorruptRow("claim transition")
 }
 
 /// The ledger reason of a claim's transfers.

@@ -6,7 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use campaign_svc::store::claims::{self, ClaimKind, Lease, NewClaim, StepAction, StepRecord};
+use campaign_svc::domain::claim::{ClaimState, Claimed, plan};
+use campaign_svc::store::claims::{self, ClaimKind, Lease, NewClaim};
 use memberhub_kit::clock::Clock;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::{Asset, CouponChannel, ShopType};
@@ -51,12 +52,13 @@ fn new_claim(shop: &str, lease: Lease) -> anyhow::Result<NewClaim> {
         kind: ClaimKind::PointsExchange,
         source_id: "item".into(),
         once_key: format!("test:{id}"),
-        steps: vec![StepRecord {
-            action: StepAction::SpendPoints { points: 10 },
-            key: format!("claim:{id}:0:spend-points"),
-            done: false,
-            result: Default::default(),
-        }],
+        steps: plan(
+            id,
+            &Claimed::PointsForGoods {
+                points: 10,
+                sku: "tea",
+            },
+        ),
         lease,
     })
 }
@@ -81,13 +83,14 @@ async fn claim_a_runner_whose_lease_was_taken_over_writes_nothing() -> anyhow::R
     let (mut record, second) = claims::take_lease(&mut conn, claim.id, later, later)
         .await?
         .ok_or_else(|| anyhow::anyhow!("an expired lease is taken over"))?;
-    record.steps[0].done = true;
-    record.state = campaign_svc::domain::claim::ClaimState::Granted;
+    let mut stale = record.clone();
+    record.progress.start()?;
+    for index in 0..2 {
+        record.progress.step_done(index, Default::default())?;
+    }
     record.granted_at = Some(later);
     // The first runner wakes up and tries to fail the claim: nothing changes.
-    let mut stale = record.clone();
-    stale.state = campaign_svc::domain::claim::ClaimState::Failed;
-    stale.granted_at = None;
+    stale.progress.fail()?;
     stale.failure_reason = Some("stale".into());
     assert!(!claims::save(&mut conn, &stale, first, later).await?);
     assert!(!claims::postpone(&mut conn, &stale, first, later, "stale").await?);
@@ -95,9 +98,9 @@ async fn claim_a_runner_whose_lease_was_taken_over_writes_nothing() -> anyhow::R
     assert!(claims::save(&mut conn, &record, second, later).await?);
     assert!(!claims::save(&mut conn, &stale, second, later).await?);
     let stored = claims::get(&mut conn, claim.id).await?;
-    assert_eq!(stored.state.name(), "GRANTED");
+    assert_eq!(stored.progress.state(), ClaimState::Granted);
     assert_eq!(stored.failure_reason, None);
-    assert!(stored.steps[0].done);
+    assert!(stored.progress.steps().iter().all(|s| s.done));
     Ok(())
 }
 

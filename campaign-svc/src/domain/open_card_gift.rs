@@ -19,8 +19,11 @@ pub const MAX_PRIZES: usize = 3;
 /// The largest amount per pack or gift quantity: keeps `quantity × amount` in range.
 pub const MAX_AMOUNT: i64 = 1_000_000_000;
 
-/// OC-4: what a prize is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// OC-4: what a prize is (stored in a claim's steps by the names of [`PrizeType::name`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PrizeType {
     Beans,
     CashCoupon,

@@ -80,9 +80,27 @@ uuid_id!(
     "a claim id"
 );
 
-/// A coupon batch's copyable key (`BA_…`), as coupon-svc prints it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A coupon batch's copyable key (`BA_…`), as coupon-svc prints it. Read back from storage
+/// through [`BatchKey::parse`], so a malformed stored key is an error.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct BatchKey(String);
+
+impl TryFrom<String> for BatchKey {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse("batch_key", &raw).map_err(|v| v.description)
+    }
+}
+
+impl From<BatchKey> for String {
+    fn from(key: BatchKey) -> String {
+        key.0
+    }
+}
 
 impl BatchKey {
     /// `BA_` + 7 lowercase base32 characters (coupon-svc's CP-1 shape).
@@ -240,8 +258,9 @@ pub enum CouponKind {
     Discount,
 }
 
-/// CP-1: the channel a batch is issued through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// CP-1: the channel a batch is issued through (stored in a claim's steps by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Channel {
     General,
     Crm,

@@ -11,10 +11,10 @@ use tonic::{Request, Response};
 use super::packs::{batches, membership, user_id};
 use super::{Campaigns, Rpc, actor, one};
 use crate::convert;
+use crate::domain::claim::{Claimed, CouponGrant, plan};
 use crate::domain::exchange::{self, Target};
 use crate::domain::types::{ClaimId, MAX_REF_CHARS, ShopId};
 use crate::peers;
-use crate::plans;
 use crate::store::claims::{self, ClaimKind, Lease, NewClaim};
 
 pub(super) async fn exchange(
@@ -35,7 +35,7 @@ pub(super) async fn exchange(
         None => record(svc, &key, shop, &user, &item_id, mine).await?,
     };
     let record = svc.claim_reply(&recorded, mine).await?;
-    tracing::info!(claim_id = %record.id, shop_id = %shop, item_id = %item_id, state = record.state.name(), "points exchanged");
+    tracing::info!(claim_id = %record.id, shop_id = %shop, item_id = %item_id, state = record.progress.state().name(), "points exchanged");
     Ok(Response::new(convert::claim(&record)))
 }
 
@@ -62,16 +62,33 @@ async fn record(
     )?;
     let items = convert::level_items(&rules, member.level);
     let exchange = exchange::check(&items, item_id, member.points_balance)?;
-    let grant = match &exchange.target {
+    let steps = match &exchange.target {
         Target::Coupon(batch_key) => {
             let found = batches(svc, "item_id", &[batch_key.as_str().to_string()]).await?;
             let (_, batch_id) = found
                 .into_iter()
                 .next()
                 .ok_or(crate::error::Error::CorruptRow("exchange batch"))?;
-            plans::crm_coupon(batch_key, batch_id, None)
+            let coupon = CouponGrant {
+                batch_key: batch_key.clone(),
+                batch_id,
+                allocation_id: None,
+            };
+            plan(
+                id,
+                &Claimed::PointsForCoupon {
+                    points: exchange.points,
+                    coupon: &coupon,
+                },
+            )
         }
-        Target::Goods { sku } => plans::gift_item(sku, 0),
+        Target::Goods { sku } => plan(
+            id,
+            &Claimed::PointsForGoods {
+                points: exchange.points,
+                sku,
+            },
+        ),
     };
     let now = svc.clock.now();
     let lease_until = svc.saga.lease_until(now);
@@ -83,7 +100,7 @@ async fn record(
         kind: ClaimKind::PointsExchange,
         source_id: item_id.to_string(),
         once_key: format!("exchange:{}:{}", key.scope, key.key),
-        steps: plans::numbered(id, vec![plans::spend_points(exchange.points), grant]),
+        steps,
         lease,
     };
     Ok(svc

@@ -10,10 +10,10 @@ use super::open_card::shop_view;
 use super::packs::{batches, gift_item, member, prefixed, user_id};
 use super::{Campaigns, Rpc, actor, one};
 use crate::convert;
+use crate::domain::claim::{Claimed, CouponGrant, plan};
 use crate::domain::gift_pack::{ExclusiveChoice, ExclusiveOffer, check_exclusive_claim};
 use crate::domain::types::{ClaimId, ShopId};
 use crate::error::Error;
-use crate::plans;
 use crate::store::claims::{self, ClaimKind, Lease, NewClaim};
 use crate::store::exclusives::{self, ExclusiveRecord};
 
@@ -117,7 +117,7 @@ pub(super) async fn claim(
         None => record_claim(svc, &key, shop, &user, choice, mine).await?,
     };
     let granted = svc.claim_reply(&recorded, mine).await?;
-    tracing::info!(claim_id = %granted.id, shop_id = %shop, state = granted.state.name(), "new-member exclusive claimed");
+    tracing::info!(claim_id = %granted.id, shop_id = %shop, state = granted.progress.state().name(), "new-member exclusive claimed");
     Ok(Response::new(convert::claim(&granted)))
 }
 
@@ -142,21 +142,26 @@ async fn record_claim(
     let now = svc.clock.now();
     let lease_until = svc.saga.lease_until(now);
     let once = once_key(shop, user);
-    // The offer's chosen half as a step; `None` when the shop does not offer it (refused by
-    // the check below). A coupon without its batch id is a malformed row, never zero steps.
-    let step = match choice {
-        ExclusiveChoice::Coupon => match (&record.offer.coupon, record.batch_id) {
-            (Some(k), Some(batch_id)) => Some(plans::crm_coupon(k, batch_id, None)),
-            (Some(_), None) => {
-                return Err(Error::CorruptRow("new_member_exclusives.batch_id").into());
-            }
-            (None, _) => None,
-        },
+    // The offer's chosen half; `None` when the shop does not offer it (refused by the check
+    // below). A coupon without its batch id is a malformed row, never zero steps.
+    let coupon = match (&record.offer.coupon, record.batch_id) {
+        (Some(batch_key), Some(batch_id)) => Some(CouponGrant {
+            batch_key: batch_key.clone(),
+            batch_id,
+            allocation_id: None,
+        }),
+        (Some(_), None) => return Err(Error::CorruptRow("new_member_exclusives.batch_id").into()),
+        (None, _) => None,
+    };
+    let steps = match choice {
+        ExclusiveChoice::Coupon => coupon
+            .as_ref()
+            .map(|coupon| plan(id, &Claimed::ExclusiveCoupon { coupon })),
         ExclusiveChoice::Gift => record
             .offer
             .gift
             .as_ref()
-            .map(|g| plans::gift_item(&g.sku, 1)),
+            .map(|g| plan(id, &Claimed::ExclusiveGift { sku: &g.sku })),
     };
     let gift_sku = match choice {
         ExclusiveChoice::Gift => record.offer.gift.as_ref().map(|g| g.sku.clone()),
@@ -167,7 +172,7 @@ async fn record_claim(
         .idempotent(key, now, async |tx| {
             let claimed = claims::by_once_key(tx, &once).await?.is_some();
             check_exclusive_claim(&record.offer, choice, &view, now, claimed)?;
-            let step = step
+            let steps = steps
                 .clone()
                 .ok_or(Error::CorruptRow("new-member exclusive offer"))?;
             let claim = NewClaim {
@@ -177,7 +182,7 @@ async fn record_claim(
                 kind: ClaimKind::NewMemberExclusive,
                 source_id: shop.to_string(),
                 once_key: once.clone(),
-                steps: plans::numbered(id, vec![step]),
+                steps,
                 lease,
             };
             exclusives::record_claim(tx, &claim, gift_sku.as_deref(), now, lease_until).await?;

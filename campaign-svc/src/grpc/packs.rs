@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::open_card::{batch, shop_view};
 use super::{Campaigns, Rpc, actor, next_page_token, one, page_size, page_token};
 use crate::convert;
+use crate::domain::claim::{Claimed, CouponGrant, plan};
 use crate::domain::gift_pack::{
     GiftItem, GiftItemView, MAX_BATCHES, MAX_SKU_CHARS, NewPack, PackKind, PackRequest, check_claim,
 };
@@ -25,8 +26,7 @@ use crate::domain::types::{
 use crate::error::Error;
 use crate::gift_packs;
 use crate::peers;
-use crate::plans;
-use crate::store::claims::{ClaimKind, Lease, NewClaim, StepAction};
+use crate::store::claims::{ClaimKind, Lease, NewClaim};
 use crate::store::pack_provisionings::{self, Provisioning};
 use crate::store::{claims, items, packs};
 
@@ -388,7 +388,7 @@ pub(super) async fn claim(
         None => record_claim(svc, &key, pack_id, &user, mine).await?,
     };
     let record = svc.claim_reply(&recorded, mine).await?;
-    tracing::info!(claim_id = %record.id, pack_id = %pack_id, state = record.state.name(), "gift pack claimed");
+    tracing::info!(claim_id = %record.id, pack_id = %pack_id, state = record.progress.state().name(), "gift pack claimed");
     Ok(Response::new(convert::claim(&record)))
 }
 
@@ -434,21 +434,25 @@ fn pack_claim(
     user: &str,
     once_key: &str,
 ) -> NewClaim {
-    let actions = pack
+    let coupons: Vec<CouponGrant> = pack
         .batch_keys
         .iter()
         .zip(&pack.batch_ids)
         .enumerate()
-        .map(|(i, (key, batch_id))| {
-            let (label, mut action) = plans::crm_coupon(key, *batch_id, None);
+        .map(|(i, (key, batch_id))| CouponGrant {
+            batch_key: key.clone(),
+            batch_id: *batch_id,
             // Issued against the units the pack set aside (GP-9).
-            if let StepAction::IssueCoupon { allocation_id, .. } = &mut action {
-                *allocation_id = pack.allocation_ids.get(i).copied();
-            }
-            (label, action)
+            allocation_id: pack.allocation_ids.get(i).copied(),
         })
-        .chain(pack.gift_item.as_ref().map(|g| plans::gift_item(&g.sku, 1)))
         .collect();
+    let steps = plan(
+        id,
+        &Claimed::GiftPack {
+            coupons: &coupons,
+            gift_sku: pack.gift_item.as_ref().map(|g| g.sku.as_str()),
+        },
+    );
     NewClaim {
         id,
         shop_id: pack.shop_id,
@@ -459,7 +463,7 @@ fn pack_claim(
         },
         source_id: pack.id.to_string(),
         once_key: once_key.to_string(),
-        steps: plans::numbered(id, actions),
+        steps,
         lease,
     }
 }

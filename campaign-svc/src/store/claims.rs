@@ -1,13 +1,12 @@
-//! Claims as sagas (OC-7, GP-9, PT-3): recorded once per `once_key`, with their steps; a
-//! runner holds a claim by a lease, marks each step done as its peer confirms it, and the
-//! reconciler takes over claims whose lease ran out.
+//! Claims as sagas (OC-7, GP-9, PT-3): recorded once per `once_key`, with their plan (the
+//! domain's steps, as JSON); a runner holds a claim by a lease, and every progress write is
+//! fenced by the lease's token; the reconciler takes over claims whose lease ran out.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::claim::ClaimState;
+use crate::domain::claim::{ClaimState, Progress, Step};
 use crate::domain::types::{ClaimId, ShopId};
 use crate::error::Error;
 
@@ -55,54 +54,6 @@ fn state_from_db(raw: &str) -> Result<ClaimState, Error> {
     }
 }
 
-/// One call a step makes, with everything the call needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum StepAction {
-    /// membership-svc: an asset to the shopper, from a budget reservation (beans, red
-    /// packets, data) or issued by the shop (points).
-    GrantAsset {
-        /// The prize type shown in the reveal (BEANS, POINTS, ...).
-        prize_type: String,
-        amount: i64,
-        reservation_id: Option<Uuid>,
-    },
-    /// coupon-svc: one issue of the batch, against the allocation if any.
-    IssueCoupon {
-        prize_type: Option<String>,
-        batch_id: Uuid,
-        batch_key: String,
-        /// CouponChannel name: INTERACTIVE (open-card gift) or CRM (packs).
-        channel: String,
-        allocation_id: Option<Uuid>,
-    },
-    /// GP-4: the right to buy the item for `price_fen` (1 = 0.01 yuan).
-    GrantGiftItem { sku: String, price_fen: i64 },
-    /// PT-3: the shopper's points, spent first; refunded if a later step fails for good.
-    SpendPoints { points: i64 },
-}
-
-/// What a done step produced (the reveal payload, GP-9).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepResult {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub coupon_ids: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entitlement_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepRecord {
-    pub action: StepAction,
-    /// `claim:<id>:<index>:<label>`: the idempotency key of the step's call.
-    pub key: String,
-    pub done: bool,
-    #[serde(default)]
-    pub result: StepResult,
-}
-
 /// A claim about to be recorded.
 #[derive(Debug, Clone)]
 pub struct NewClaim {
@@ -112,7 +63,8 @@ pub struct NewClaim {
     pub kind: ClaimKind,
     pub source_id: String,
     pub once_key: String,
-    pub steps: Vec<StepRecord>,
+    /// The plan (`domain::claim::plan`).
+    pub steps: Vec<Step>,
     /// The creator's lease token: it runs the claim first, fenced by this token.
     pub lease: Lease,
 }
@@ -141,10 +93,9 @@ pub struct ClaimRecord {
     pub user_id: String,
     pub kind: ClaimKind,
     pub source_id: String,
-    pub state: ClaimState,
-    pub steps: Vec<StepRecord>,
+    /// Its state and steps: moved only through `Progress`'s transitions.
+    pub progress: Progress,
     pub failure_reason: Option<String>,
-    pub compensating: bool,
     pub created_at: DateTime<Utc>,
     pub granted_at: Option<DateTime<Utc>>,
 }
@@ -247,10 +198,12 @@ impl TryFrom<ClaimRow> for ClaimRecord {
             user_id: r.user_id,
             kind: ClaimKind::from_db(&r.kind).ok_or(Error::CorruptRow("claims.kind"))?,
             source_id: r.source_id,
-            state: state_from_db(&r.state)?,
-            steps: serde_json::from_value(r.steps).map_err(Error::CorruptSteps)?,
+            progress: Progress::resume(
+                state_from_db(&r.state)?,
+                serde_json::from_value(r.steps).map_err(Error::CorruptSteps)?,
+                r.compensating,
+            ),
             failure_reason: r.failure_reason,
-            compensating: r.compensating,
             created_at: r.created_at,
             granted_at: r.granted_at,
         })
@@ -382,7 +335,7 @@ pub async fn save(
     lease: Lease,
     now: DateTime<Utc>,
 ) -> Result<bool, Error> {
-    let steps = serde_json::to_value(&claim.steps).map_err(Error::CorruptSteps)?;
+    let steps = serde_json::to_value(claim.progress.steps()).map_err(Error::CorruptSteps)?;
     let saved = sqlx::query!(
         "UPDATE campaign.claims
          SET steps = $2, state = $3, failure_reason = $4, compensating = $5, updated_at = $6,
@@ -390,9 +343,9 @@ pub async fn save(
          WHERE claim_id = $1 AND lease_token = $8 AND state IN ('PENDING', 'GRANTING')",
         claim.id.as_uuid(),
         steps,
-        claim.state.name(),
+        claim.progress.state().name(),
         claim.failure_reason,
-        claim.compensating,
+        claim.progress.compensating(),
         now,
         claim.granted_at,
         lease.0,
@@ -411,7 +364,7 @@ pub async fn postpone(
     retry_at: DateTime<Utc>,
     why: &str,
 ) -> Result<bool, Error> {
-    let steps = serde_json::to_value(&claim.steps).map_err(Error::CorruptSteps)?;
+    let steps = serde_json::to_value(claim.progress.steps()).map_err(Error::CorruptSteps)?;
     let postponed = sqlx::query!(
         "UPDATE campaign.claims SET lease_until = $2, failure_reason = $3, steps = $4
          WHERE claim_id = $1 AND lease_token = $5 AND state IN ('PENDING', 'GRANTING')",

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use crate::domain::claim::{Claimed, plan};
 use crate::domain::types::{ClaimId, ShopId};
 use crate::error::Error;
-use crate::plans;
 use crate::store::claims::{self, ClaimKind, Lease, NewClaim};
 use crate::store::{gifts, stats};
 
@@ -97,8 +97,8 @@ pub async fn on_card_opened(
         steps: Vec::new(),
         lease: Lease::new(),
     };
-    match plans::open_card_gift(id, &gift) {
-        Ok(steps) => claim.steps = steps,
+    match gift.claim_prizes() {
+        Ok(prizes) => claim.steps = plan(id, &Claimed::OpenCardGift { prizes: &prizes }),
         Err(reason) => {
             tracing::error!(campaign_id = %gift.id, claim_id = %id, reason = %reason, "open-card gift cannot be planned; the claim fails");
             metrics::counter!("memberhub_claim_runs_total", "kind" => ClaimKind::OpenCardGift.as_db(), "outcome" => "corrupt")

@@ -7,8 +7,9 @@ use memberhub_kit::error::Failure;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::claim::{CouponGrant, OpenCardPrize};
 use crate::domain::open_card_gift::{NewOpenCardGift, Prize, PrizeType};
-use crate::domain::types::{CampaignId, ShopId, Window};
+use crate::domain::types::{BatchKey, CampaignId, ShopId, Window};
 use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +66,45 @@ pub struct GiftRecord {
     pub closed_at: Option<DateTime<Utc>>,
     pub settled_at: Option<DateTime<Utc>>,
     pub prizes: Vec<PrizeRecord>,
+}
+
+impl GiftRecord {
+    /// OC-7: the prizes a claim grants, resolved against what provisioning reserved; the
+    /// reason when a stored coupon prize lacks its batch (the claim then fails, it is never
+    /// granted with fewer prizes).
+    pub fn claim_prizes(&self) -> Result<Vec<OpenCardPrize>, String> {
+        self.prizes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                if !p.prize_type.is_coupon() {
+                    return Ok(OpenCardPrize::Asset {
+                        prize_type: p.prize_type,
+                        amount: p.amount,
+                        reservation_id: p.reservation_id,
+                    });
+                }
+                let corrupt = |what: &str| {
+                    format!("CORRUPT_PRIZE: prize {i} of campaign {}: {what}", self.id)
+                };
+                let batch_key = p
+                    .batch_key
+                    .as_deref()
+                    .ok_or_else(|| corrupt("no batch key"))
+                    .and_then(|k| {
+                        BatchKey::parse("batch_key", k).map_err(|_| corrupt("malformed batch key"))
+                    })?;
+                Ok(OpenCardPrize::Coupon {
+                    prize_type: p.prize_type,
+                    coupon: CouponGrant {
+                        batch_key,
+                        batch_id: p.batch_id.ok_or_else(|| corrupt("no batch id"))?,
+                        allocation_id: p.allocation_id,
+                    },
+                })
+            })
+            .collect()
+    }
 }
 
 /// What a prize will reserve, decided at creation so that a retried provisioning asks for
