@@ -18,14 +18,14 @@ CREATE TABLE campaign.parked_events (
 -- GP-9: a gift pack's coupon allocations are reserved before the pack is recorded. The
 -- provisioning is written down first, so the reconciler can give the units back when the
 -- creator dies in between (RESERVING for too long), fenced against a late creator.
-CREATE TABLE campaign.pack_provisionings (
+CREATE TABLE campaign.gift_pack_provisionings (
     pack_id          uuid PRIMARY KEY,
     batch_ids        uuid[] NOT NULL,
     quantity         bigint NOT NULL,
     state            text NOT NULL CHECK (state IN ('RESERVING', 'RECORDED', 'ABANDONING', 'ABANDONED')),
     started_at       timestamptz NOT NULL
 );
-CREATE INDEX pack_provisionings_open ON campaign.pack_provisionings (started_at)
+CREATE INDEX gift_pack_provisionings_open ON campaign.gift_pack_provisionings (started_at)
     WHERE state IN ('RESERVING', 'ABANDONING');
 
 -- GP-3: a pack whose gift item runs out ends at once (closed, reading ENDED), so it no longer

@@ -16,7 +16,7 @@ use crate::domain::types::{
     MembershipView, ShopId, ShopType, Validity, Window,
 };
 use crate::store::claims::{ClaimKind, ClaimRecord};
-use crate::store::gifts::GiftRecord;
+use crate::store::open_card_gifts::GiftRecord;
 
 pub fn timestamp(at: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
     at.map(to_timestamp)
@@ -281,7 +281,7 @@ pub fn pb_pack_kind(kind: crate::domain::gift_pack::PackKind) -> pb::GiftPackKin
 }
 
 /// A pack as the contract shows it; packs left read 0 once it is over (ended or closed).
-pub fn gift_pack(pack: &crate::store::packs::PackRecord, now: DateTime<Utc>) -> pb::GiftPack {
+pub fn gift_pack(pack: &crate::store::gift_packs::PackRecord, now: DateTime<Utc>) -> pb::GiftPack {
     // GP-3: a pack whose gift ran out ended then; it was not closed by the merchant.
     let status = match pack.closed_at {
         Some(at) if pack.gift_ran_out && at <= now => CampaignStatus::Ended,

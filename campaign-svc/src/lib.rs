@@ -2,23 +2,57 @@
 //! (OC-1..OC-10, GP-1..GP-9, PT-3). Owns the `campaign` schema.
 //!
 //! Data flows one way: `grpc` (decode, authorise) -> `domain` (pure rules) -> `store` (SQL,
-//! transactions). A claim is a saga (`saga`): recorded once in this schema, then granted by
-//! idempotent calls to coupon-svc and membership-svc (`peers`). Two background tasks run
-//! beside the server: `consumer` follows membership-svc's events (cards opened -> open-card
-//! gift claims) and `reconciler` resumes unfinished claims and settles closed campaigns.
+//! transactions). A claim is a saga (`saga`): planned by `domain::claim`, recorded once in
+//! this schema, then granted by idempotent calls to coupon-svc and membership-svc (`peers`)
+//! from the runner (`saga::runner`). Two background tasks run beside the server:
+//! `saga::consumer` follows membership-svc's events (cards opened -> open-card gift claims)
+//! and `saga::reconciler` resumes unfinished claims and settles or gives back what
+//! `provisioning` (open-card gifts, gift packs) holds in the other services.
 
 pub mod config;
-pub mod consumer;
 mod convert;
-pub mod domain;
-pub mod error;
-pub mod gift_packs;
-pub mod grpc;
-pub mod open_card;
-pub mod peers;
-pub mod reconciler;
-pub mod saga;
-pub mod store;
+mod domain;
+mod error;
+mod grpc;
+mod peers;
+mod provisioning;
+mod saga;
+mod store;
+
+/// The limits campaign-svc enforces on its inputs, for the gateway's published schema to be
+/// checked against (not the service's API).
+pub mod limits {
+    pub use crate::domain::gift_pack::{
+        MAX_BATCHES, MAX_LEVEL, MAX_NAME_CHARS as MAX_PACK_NAME_CHARS, MAX_SKU_CHARS,
+        MAX_TITLE_CHARS,
+    };
+    pub use crate::domain::open_card_gift::{
+        MAX_AMOUNT, MAX_NAME_CHARS as MAX_GIFT_NAME_CHARS, MAX_PRIZES,
+    };
+    pub use crate::domain::types::{MAX_REF_CHARS, MAX_USER_ID_CHARS};
+}
+
+/// What the fault tests reach inside the service to stage a crash or a stale runner (not
+/// the service's API).
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::domain::claim::{ClaimState, Claimed, plan};
+    pub use crate::domain::types::{ClaimId, PackId, ShopId};
+    pub use crate::peers::Peers;
+    pub use crate::provisioning::gift_pack::reserve;
+    pub use crate::store::claims::{ClaimKind, Lease, NewClaim};
+    pub use crate::store::gift_pack_provisionings::Provisioning;
+
+    /// Claim records, written as a runner writes them (fenced by its lease).
+    pub mod claims {
+        pub use crate::store::claims::{get, insert, postpone, save, take_lease};
+    }
+
+    /// A gift pack's provisioning record, as `CreateGiftPack` writes it.
+    pub mod gift_pack_provisionings {
+        pub use crate::store::gift_pack_provisionings::{begin, mark_recorded};
+    }
+}
 
 use memberhub_kit::background::supervise;
 use memberhub_kit::clock::SharedClock;
@@ -71,7 +105,7 @@ pub async fn serve_migrated(
     )?;
     let store = store::Store::new(pool.clone());
     let saga = saga::Saga::new(store.clone(), peers.clone(), clock.clone(), config.saga);
-    let consumer_health = consumer::ConsumerHealth::new();
+    let consumer_health = saga::consumer::ConsumerHealth::new();
     let mut background = tokio::task::JoinSet::new();
     {
         let (store, peers, saga, health) = (
@@ -81,7 +115,7 @@ pub async fn serve_migrated(
             consumer_health.clone(),
         );
         background.spawn(supervise("event consumer", move || {
-            consumer::run(store.clone(), peers.clone(), saga.clone(), health.clone())
+            saga::consumer::run(store.clone(), peers.clone(), saga.clone(), health.clone())
         }));
     }
     {
@@ -89,7 +123,7 @@ pub async fn serve_migrated(
         background.spawn(supervise("reconciler", move || {
             let (store, peers, saga) = (store.clone(), peers.clone(), saga.clone());
             async move {
-                reconciler::run(store, peers, saga, every).await;
+                saga::reconciler::run(store, peers, saga, every).await;
                 Ok::<(), std::convert::Infallible>(())
             }
         }));

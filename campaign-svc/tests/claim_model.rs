@@ -6,8 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use campaign_svc::domain::claim::{ClaimState, Claimed, plan};
-use campaign_svc::store::claims::{self, ClaimKind, Lease, NewClaim};
+use campaign_svc::testing::{ClaimKind, ClaimState, Claimed, Lease, NewClaim, claims, plan};
 use memberhub_kit::clock::Clock;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::{Asset, CouponChannel, ShopType};
@@ -43,10 +42,10 @@ async fn live_gift(s: &mut Suite) -> anyhow::Result<(String, coupon_pb::Batch, p
 
 /// A claim recorded straight in the store, held by `lease` until `lease_until`.
 fn new_claim(shop: &str, lease: Lease) -> anyhow::Result<NewClaim> {
-    let id = campaign_svc::domain::types::ClaimId::new();
+    let id = campaign_svc::testing::ClaimId::new();
     Ok(NewClaim {
         id,
-        shop_id: campaign_svc::domain::types::ShopId::parse("shop_id", shop)
+        shop_id: campaign_svc::testing::ShopId::parse("shop_id", shop)
             .map_err(|v| anyhow::anyhow!("{v:?}"))?,
         user_id: "u1".into(),
         kind: ClaimKind::PointsExchange,

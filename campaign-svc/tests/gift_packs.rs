@@ -774,7 +774,7 @@ async fn gp4_an_entitlement_is_consumed_by_one_order() -> anyhow::Result<()> {
 // ------------------------------------------------------------------------------ concurrency
 
 /// Concurrency is tested, not argued. Checked once against a naive variant of
-/// `store::packs::take_pack` (read packs_left, then write it back minus one): 50 of 50 were
+/// `store::gift_packs::take_pack` (read packs_left, then write it back minus one): 50 of 50 were
 /// granted, so this test sees the over-claim bug.
 #[tokio::test]
 async fn gp3_50_concurrent_claims_of_a_pack_of_10_grant_exactly_10_whole() -> anyhow::Result<()> {
@@ -1068,32 +1068,32 @@ async fn x2_a_pack_claim_retried_after_the_pack_closed_returns_the_first_claim()
 #[tokio::test]
 async fn gp9_units_of_a_pack_whose_creator_died_before_recording_it_are_given_back()
 -> anyhow::Result<()> {
-    use campaign_svc::store::pack_provisionings::{self, Provisioning};
+    use campaign_svc::testing::{Provisioning, gift_pack_provisionings};
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let a = crm_batch(&mut s, &shop, 10).await?;
     let batch_id = uuid::Uuid::parse_str(&a.batch_id)?;
     // What `CreateGiftPack` does up to the crash: write the provisioning, reserve.
     let provisioning = Provisioning {
-        pack_id: campaign_svc::domain::types::PackId::new(),
+        pack_id: campaign_svc::testing::PackId::new(),
         batch_ids: vec![batch_id],
         quantity: 4,
     };
     let mut conn = s.pool.acquire().await?;
-    pack_provisionings::begin(
+    gift_pack_provisionings::begin(
         &mut conn,
         &provisioning,
         memberhub_kit::clock::Clock::now(&s.clock),
     )
     .await?;
-    let peers = campaign_svc::peers::Peers::connect_lazy(
+    let peers = campaign_svc::testing::Peers::connect_lazy(
         &format!("http://{}", s.membership_address),
         &format!("http://{}", s.coupon_address),
         std::sync::Arc::new(memberhub_kit::auth::Signer::development(
             memberhub_kit::auth::CAMPAIGN_SVC,
         )),
     )?;
-    campaign_svc::gift_packs::reserve(&peers, provisioning.pack_id, &[batch_id], 4).await?;
+    campaign_svc::testing::reserve(&peers, provisioning.pack_id, &[batch_id], 4).await?;
     assert_eq!(remaining(&mut s, &shop, &a).await?, 6);
     // Not yet: the creator may still be at work.
     s.clock.advance(Duration::minutes(5));
@@ -1109,9 +1109,9 @@ async fn gp9_units_of_a_pack_whose_creator_died_before_recording_it_are_given_ba
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     // Fenced: a creator waking up now cannot record the pack.
-    assert!(!pack_provisionings::mark_recorded(&mut conn, provisioning.pack_id).await?);
+    assert!(!gift_pack_provisionings::mark_recorded(&mut conn, provisioning.pack_id).await?);
     let state: String =
-        sqlx::query_scalar("SELECT state FROM campaign.pack_provisionings WHERE pack_id = $1")
+        sqlx::query_scalar("SELECT state FROM campaign.gift_pack_provisionings WHERE pack_id = $1")
             .bind(provisioning.pack_id.as_uuid())
             .fetch_one(&mut *conn)
             .await?;

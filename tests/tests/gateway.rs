@@ -425,7 +425,7 @@ async fn openapi_and_swagger_ui_are_served() -> anyhow::Result<()> {
 /// changing a limit finds the copy it has to change too.
 #[tokio::test]
 async fn x3_published_limits_are_the_services_constants() -> anyhow::Result<()> {
-    use campaign_svc::domain::{gift_pack, open_card_gift, types};
+    use campaign_svc::limits;
     use coupon_svc::domain::{batch, coupon};
     use membership_svc::domain::{ledger, levels, members, program, shop};
 
@@ -553,57 +553,57 @@ async fn x3_published_limits_are_the_services_constants() -> anyhow::Result<()> 
             "OpenCardGiftBody",
             "name",
             "maxLength",
-            n(open_card_gift::MAX_NAME_CHARS),
+            n(limits::MAX_GIFT_NAME_CHARS),
         ),
         (
             "OpenCardGiftBody",
             "prizes",
             "maxItems",
-            n(open_card_gift::MAX_PRIZES),
+            n(limits::MAX_PRIZES),
         ),
         (
             "OpenCardGiftBody",
             "gift_quantity",
             "maximum",
-            open_card_gift::MAX_AMOUNT,
+            limits::MAX_AMOUNT,
         ),
-        ("NewPrize", "amount", "maximum", open_card_gift::MAX_AMOUNT),
+        ("NewPrize", "amount", "maximum", limits::MAX_AMOUNT),
         (
             "CreateGiftPack",
             "name",
             "maxLength",
-            n(gift_pack::MAX_NAME_CHARS),
+            n(limits::MAX_PACK_NAME_CHARS),
         ),
         (
             "CreateGiftPack",
             "batch_keys",
             "maxItems",
-            n(gift_pack::MAX_BATCHES),
+            n(limits::MAX_BATCHES),
         ),
         (
             "CreateGiftPack",
             "min_level",
             "maximum",
-            i64::from(gift_pack::MAX_LEVEL),
+            i64::from(limits::MAX_LEVEL),
         ),
-        ("GiftItem", "sku", "maxLength", n(gift_pack::MAX_SKU_CHARS)),
+        ("GiftItem", "sku", "maxLength", n(limits::MAX_SKU_CHARS)),
         (
             "UpsertGiftItem",
             "title",
             "maxLength",
-            n(gift_pack::MAX_TITLE_CHARS),
+            n(limits::MAX_TITLE_CHARS),
         ),
         (
             "ExchangePoints",
             "item_id",
             "maxLength",
-            n(types::MAX_REF_CHARS),
+            n(limits::MAX_REF_CHARS),
         ),
         (
             "ConsumeEntitlement",
             "order_id",
             "maxLength",
-            n(types::MAX_REF_CHARS),
+            n(limits::MAX_REF_CHARS),
         ),
     ];
     for (schema, field, keyword, expected) in published {
@@ -628,7 +628,7 @@ async fn x3_published_limits_are_the_services_constants() -> anyhow::Result<()> 
             .and_then(|ps| ps.iter().find(|p| p["name"] == name))
             .and_then(|p| p["schema"]["maxLength"].as_i64())
     };
-    assert_eq!(limit("user_id"), Some(n(types::MAX_USER_ID_CHARS)));
-    assert_eq!(limit("source_id"), Some(n(types::MAX_REF_CHARS)));
+    assert_eq!(limit("user_id"), Some(n(limits::MAX_USER_ID_CHARS)));
+    assert_eq!(limit("source_id"), Some(n(limits::MAX_REF_CHARS)));
     Ok(())
 }

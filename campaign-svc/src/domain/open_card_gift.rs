@@ -6,8 +6,8 @@ use memberhub_kit::error::{Failure, Violations};
 use memberhub_kit::input;
 
 use super::types::{
-    BatchKey, BatchStatus, BatchView, CampaignId, Channel, CouponKind, JoinChannel, JoinPolicy,
-    MAX_WINDOW, MemberView, ShopId, ShopType, Validity, Window,
+    BatchKey, BatchStatus, BatchView, Channel, CouponKind, JoinChannel, JoinPolicy, MAX_WINDOW,
+    MemberView, ShopId, ShopType, Validity, Window,
 };
 
 /// OC-1: the longest name, in characters.
@@ -234,23 +234,6 @@ pub fn check_join_policy(policy: JoinPolicy) -> Result<(), Failure> {
     }
 }
 
-/// OC-3: while a campaign is live the join policy cannot become `ORDER`.
-pub fn check_join_policy_change(
-    new_policy: JoinPolicy,
-    live_campaign: Option<CampaignId>,
-) -> Result<(), Failure> {
-    match live_campaign {
-        Some(id) if !new_policy.allows_card_opening() => Err(Failure::FailedPrecondition {
-            reason: "OPEN_CARD_GIFT_LIVE",
-            message: format!(
-                "open-card gift {id} is live: the join policy cannot become ORDER until it ends"
-            ),
-            metadata: vec![("campaign_id", id.to_string())],
-        }),
-        _ => Ok(()),
-    }
-}
-
 /// OC-3: the audience — a shopper who has not opened the card: a non-member, or a member
 /// who joined by ordering (and has not opened the card since).
 pub fn in_audience(member: &MemberView) -> bool {
@@ -261,75 +244,6 @@ pub fn in_audience(member: &MemberView) -> bool {
         None => true,
         Some(m) => m.channel == JoinChannel::Order,
     }
-}
-
-/// Another campaign of the same shop, for the overlap test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OtherCampaign {
-    pub id: CampaignId,
-    pub window: Window,
-    pub closed: bool,
-}
-
-/// OC-3: at most one open-card gift per shop in any overlapping window; back-to-back is fine.
-/// A closed campaign no longer blocks (it stopped at once, OC-9).
-pub fn check_overlap(window: &Window, others: &[OtherCampaign]) -> Result<(), Failure> {
-    match others
-        .iter()
-        .find(|o| !o.closed && o.window.overlaps(window))
-    {
-        None => Ok(()),
-        Some(o) => Err(Failure::FailedPrecondition {
-            reason: "OPEN_CARD_GIFT_OVERLAP",
-            message: format!(
-                "open-card gift {} runs {} to {}, overlapping this window",
-                o.id,
-                o.window.start(),
-                o.window.end()
-            ),
-            metadata: vec![("campaign_id", o.id.to_string())],
-        }),
-    }
-}
-
-/// OC-5: budget one prize reserves: gift quantity × amount, for budget prizes only.
-pub fn budget_needed(prize: &Prize, gift_quantity: i64) -> Option<i64> {
-    match prize {
-        Prize::Asset { prize_type, amount } if prize_type.needs_budget() => {
-            Some(gift_quantity.saturating_mul(*amount))
-        }
-        _ => None,
-    }
-}
-
-/// OC-5: every budget prize's reservation must fit the shop's budget balance of its asset.
-/// `balance` gives the current budget for a prize type (beans, red packet fen, data MB).
-pub fn check_budget(
-    prizes: &[Prize],
-    gift_quantity: i64,
-    balance: impl Fn(PrizeType) -> i64,
-) -> Result<(), Failure> {
-    for prize in prizes {
-        let Some(needed) = budget_needed(prize, gift_quantity) else {
-            continue;
-        };
-        let have = balance(prize.prize_type());
-        if have < needed {
-            return Err(Failure::FailedPrecondition {
-                reason: "INSUFFICIENT_BUDGET",
-                message: format!(
-                    "{} needs a budget of {needed} (gift quantity × amount) but the shop has {have}; recharge first",
-                    prize.prize_type().name()
-                ),
-                metadata: vec![
-                    ("prize_type", prize.prize_type().name().to_string()),
-                    ("needed", needed.to_string()),
-                    ("balance", have.to_string()),
-                ],
-            });
-        }
-    }
-    Ok(())
 }
 
 /// OC-6: a coupon prize may bind this batch for a campaign of `shop` over `campaign`.
@@ -375,19 +289,6 @@ pub fn check_coupon_binding(
         );
     }
     Ok(())
-}
-
-/// One prize's remaining capacity in packs; `None` when it is unbounded (points are the
-/// shop's own and need no budget).
-pub fn prize_capacity(prize: &Prize, reserved: i64) -> Option<i64> {
-    match prize {
-        Prize::Asset { prize_type, amount } if prize_type.needs_budget() => {
-            Some(reserved.max(0) / (*amount).max(1))
-        }
-        Prize::Asset { .. } => None,
-        // For coupons `reserved` is the allocation's remaining issues.
-        Prize::Coupon { .. } => Some(reserved.max(0)),
-    }
 }
 
 /// OC-8: packs left = the minimum over the gift quantity left and every bounded capacity.
@@ -442,73 +343,6 @@ pub fn check_close(status: CampaignStatus) -> Result<Close, Failure> {
             "the campaign has already ended; its unused budget and coupons were released",
         )),
     }
-}
-
-/// OC-9: what closing (or ending) releases for one prize, given the packs granted so far.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Release {
-    /// Unused budget back to the shop's budget account.
-    Budget { prize_type: PrizeType, amount: i64 },
-    /// The bound batch's allocation is released (coupon-svc releases what is unused).
-    Allocation { batch_key: BatchKey },
-}
-
-pub fn releases(prizes: &[Prize], gift_quantity: i64, packs_granted: i64) -> Vec<Release> {
-    let unused = (gift_quantity - packs_granted).max(0);
-    prizes
-        .iter()
-        .filter_map(|p| match p {
-            Prize::Asset { prize_type, amount } if prize_type.needs_budget() && unused > 0 => {
-                Some(Release::Budget {
-                    prize_type: *prize_type,
-                    amount: unused.saturating_mul(*amount),
-                })
-            }
-            Prize::Asset { .. } => None,
-            Prize::Coupon { batch_key, .. } => Some(Release::Allocation {
-                batch_key: batch_key.clone(),
-            }),
-        })
-        .collect()
-}
-
-/// Why a card opening earns no pack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoGift {
-    /// Opened outside `[start, end)`, or the campaign was closed.
-    NotLive,
-    /// Had already opened the card (or joined by card/import) before.
-    NotInAudience,
-    /// This campaign already granted them the pack.
-    AlreadyGranted,
-    /// OC-8: packs ran out.
-    OutOfPacks,
-}
-
-/// OC-7: whether opening the card at `opened_at` earns the whole pack. `before` is the
-/// shopper as they were just before opening; under `ORDER_AND_CARD` the pack is granted at
-/// card opening even though membership waits for an order, so membership is not required.
-pub fn pack_on_card_opening(
-    window: &Window,
-    closed_at: Option<DateTime<Utc>>,
-    before: &MemberView,
-    opened_at: DateTime<Utc>,
-    already_granted: bool,
-    packs_left: i64,
-) -> Result<(), NoGift> {
-    if status_at(window, closed_at, opened_at) != CampaignStatus::Live {
-        return Err(NoGift::NotLive);
-    }
-    if !in_audience(before) {
-        return Err(NoGift::NotInAudience);
-    }
-    if already_granted {
-        return Err(NoGift::AlreadyGranted);
-    }
-    if packs_left <= 0 {
-        return Err(NoGift::OutOfPacks);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -716,17 +550,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn oc3_policy_cannot_become_order_while_a_campaign_is_live() {
-        let live = Some(CampaignId::new());
-        assert_eq!(
-            reason(check_join_policy_change(JoinPolicy::Order, live)),
-            "OPEN_CARD_GIFT_LIVE"
-        );
-        assert!(check_join_policy_change(JoinPolicy::Card, live).is_ok());
-        assert!(check_join_policy_change(JoinPolicy::Order, None).is_ok());
-    }
-
     fn member(channel: JoinChannel, card: bool) -> MemberView {
         MemberView {
             membership: Some(MembershipView {
@@ -755,96 +578,6 @@ mod tests {
             ..MemberView::stranger()
         };
         assert!(!in_audience(&waiting));
-    }
-
-    fn other(from: i64, to: i64, closed: bool) -> OtherCampaign {
-        OtherCampaign {
-            id: CampaignId::new(),
-            window: window(from, to),
-            closed,
-        }
-    }
-
-    #[test]
-    fn oc3_overlapping_campaigns_are_rejected_naming_the_other() {
-        let o = other(0, 100, false);
-        match check_overlap(&window(50, 200), &[o]) {
-            Err(Failure::FailedPrecondition {
-                reason, metadata, ..
-            }) => {
-                assert_eq!(reason, "OPEN_CARD_GIFT_OVERLAP");
-                assert_eq!(metadata, vec![("campaign_id", o.id.to_string())]);
-            }
-            other => panic!("expected an overlap, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn oc3_back_to_back_campaigns_are_allowed() {
-        let before = other(0, 72, false);
-        let after = other(144, 216, false);
-        assert!(check_overlap(&window(72, 144), &[before, after]).is_ok());
-    }
-
-    #[test]
-    fn oc3_a_closed_campaign_does_not_block_a_new_one() {
-        assert!(check_overlap(&window(0, 72), &[other(0, 72, true)]).is_ok());
-    }
-
-    #[test]
-    fn oc5_budget_is_gift_quantity_times_amount_for_budget_prizes_only() {
-        let beans = Prize::Asset {
-            prize_type: PrizeType::Beans,
-            amount: 5,
-        };
-        let points = Prize::Asset {
-            prize_type: PrizeType::Points,
-            amount: 5,
-        };
-        let coupon = Prize::Coupon {
-            prize_type: PrizeType::CashCoupon,
-            batch_key: BatchKey::parse("k", "BA_abcdefg").expect("a valid key"),
-        };
-        assert_eq!(budget_needed(&beans, 1000), Some(5000));
-        assert_eq!(budget_needed(&points, 1000), None);
-        assert_eq!(budget_needed(&coupon, 1000), None);
-        for t in [PrizeType::RedPacket, PrizeType::DataPack] {
-            let p = Prize::Asset {
-                prize_type: t,
-                amount: 3,
-            };
-            assert_eq!(budget_needed(&p, 7), Some(21));
-        }
-    }
-
-    #[test]
-    fn oc5_not_enough_budget_is_failed_precondition() {
-        let prizes = [
-            Prize::Asset {
-                prize_type: PrizeType::Beans,
-                amount: 10,
-            },
-            Prize::Asset {
-                prize_type: PrizeType::RedPacket,
-                amount: 100,
-            },
-        ];
-        let budget = |t: PrizeType| match t {
-            PrizeType::Beans => 1000,
-            PrizeType::RedPacket => 9_999,
-            _ => 0,
-        };
-        assert_eq!(
-            reason(check_budget(&prizes, 100, budget)),
-            "INSUFFICIENT_BUDGET"
-        );
-        // Exactly enough is enough.
-        let exact = |t: PrizeType| match t {
-            PrizeType::Beans => 1000,
-            PrizeType::RedPacket => 10_000,
-            _ => 0,
-        };
-        assert!(check_budget(&prizes, 100, exact).is_ok());
     }
 
     fn batch(kind: CouponKind) -> BatchView {
@@ -958,20 +691,6 @@ mod tests {
     }
 
     #[test]
-    fn oc8_capacity_of_a_budget_prize_is_whole_packs_of_its_reservation() {
-        let beans = Prize::Asset {
-            prize_type: PrizeType::Beans,
-            amount: 10,
-        };
-        assert_eq!(prize_capacity(&beans, 95), Some(9));
-        let points = Prize::Asset {
-            prize_type: PrizeType::Points,
-            amount: 10,
-        };
-        assert_eq!(prize_capacity(&points, 0), None);
-    }
-
-    #[test]
     fn oc9_status_follows_the_window_and_closing() {
         let w = window(10, 100);
         assert_eq!(status_at(&w, None, at(9)), CampaignStatus::Scheduled);
@@ -993,98 +712,6 @@ mod tests {
             Some(Close::AlreadyClosed)
         );
         assert_eq!(reason(check_close(CampaignStatus::Ended)), "CAMPAIGN_ENDED");
-    }
-
-    #[test]
-    fn oc9_closing_releases_unused_budget_and_every_allocation() {
-        let key = BatchKey::parse("k", "BA_abcdefg").expect("a valid key");
-        let prizes = [
-            Prize::Asset {
-                prize_type: PrizeType::Beans,
-                amount: 10,
-            },
-            Prize::Asset {
-                prize_type: PrizeType::Points,
-                amount: 10,
-            },
-            Prize::Coupon {
-                prize_type: PrizeType::CashCoupon,
-                batch_key: key.clone(),
-            },
-        ];
-        assert_eq!(
-            releases(&prizes, 100, 30),
-            vec![
-                Release::Budget {
-                    prize_type: PrizeType::Beans,
-                    amount: 700
-                },
-                Release::Allocation {
-                    batch_key: key.clone()
-                },
-            ]
-        );
-        assert_eq!(
-            releases(&prizes, 100, 100),
-            vec![Release::Allocation { batch_key: key }]
-        );
-    }
-
-    #[test]
-    fn oc9_a_closed_campaign_grants_nothing_from_the_instant_it_closes() {
-        let w = window(0, 72);
-        let r = pack_on_card_opening(&w, Some(at(10)), &MemberView::stranger(), at(10), false, 5);
-        assert_eq!(r, Err(NoGift::NotLive));
-    }
-
-    #[test]
-    fn oc7_opening_during_the_campaign_earns_the_pack() {
-        let w = window(0, 72);
-        let ok = pack_on_card_opening(&w, None, &MemberView::stranger(), at(0), false, 1);
-        assert_eq!(ok, Ok(()));
-        let ordered = member(JoinChannel::Order, false);
-        assert_eq!(
-            pack_on_card_opening(&w, None, &ordered, at(71), false, 1),
-            Ok(())
-        );
-    }
-
-    #[test]
-    fn oc7_opening_outside_the_window_earns_nothing() {
-        let w = window(10, 82);
-        let s = MemberView::stranger();
-        assert_eq!(
-            pack_on_card_opening(&w, None, &s, at(9), false, 1),
-            Err(NoGift::NotLive)
-        );
-        assert_eq!(
-            pack_on_card_opening(&w, None, &s, at(82), false, 1),
-            Err(NoGift::NotLive)
-        );
-    }
-
-    #[test]
-    fn oc7_the_pack_is_granted_once_per_campaign() {
-        let w = window(0, 72);
-        let r = pack_on_card_opening(&w, None, &MemberView::stranger(), at(1), true, 1);
-        assert_eq!(r, Err(NoGift::AlreadyGranted));
-    }
-
-    #[test]
-    fn oc7_shoppers_outside_the_audience_earn_nothing() {
-        let w = window(0, 72);
-        let carded = member(JoinChannel::Card, true);
-        assert_eq!(
-            pack_on_card_opening(&w, None, &carded, at(1), false, 1),
-            Err(NoGift::NotInAudience)
-        );
-    }
-
-    #[test]
-    fn oc8_no_pack_once_stock_runs_out() {
-        let w = window(0, 72);
-        let r = pack_on_card_opening(&w, None, &MemberView::stranger(), at(1), false, 0);
-        assert_eq!(r, Err(NoGift::OutOfPacks));
     }
 
     proptest! {

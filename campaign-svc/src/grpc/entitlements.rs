@@ -8,7 +8,7 @@ use memberhub_proto::campaign as pb;
 use tonic::{Request, Response};
 use uuid::Uuid;
 
-use super::packs::user_id;
+use super::gift_packs::user_id;
 use super::{Campaigns, Rpc, actor, one};
 use crate::convert;
 use crate::domain::types::{MAX_REF_CHARS, ShopId};

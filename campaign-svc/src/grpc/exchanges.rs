@@ -8,7 +8,7 @@ use memberhub_proto::campaign as pb;
 use memberhub_proto::membership as membership_pb;
 use tonic::{Request, Response};
 
-use super::packs::{batches, membership, user_id};
+use super::gift_packs::{batches, membership, user_id};
 use super::{Campaigns, Rpc, actor, one};
 use crate::convert;
 use crate::domain::claim::{Claimed, CouponGrant, plan};

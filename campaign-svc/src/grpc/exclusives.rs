@@ -6,8 +6,8 @@ use memberhub_kit::idempotency::IdempotencyKey;
 use memberhub_proto::campaign as pb;
 use tonic::{Request, Response};
 
-use super::open_card::shop_view;
-use super::packs::{batches, gift_item, member, prefixed, user_id};
+use super::gift_packs::{batches, gift_item, member, prefixed, user_id};
+use super::open_card_gifts::shop_view;
 use super::{Campaigns, Rpc, actor, one};
 use crate::convert;
 use crate::domain::claim::{Claimed, CouponGrant, plan};

@@ -5,11 +5,11 @@ mod claims;
 mod entitlements;
 mod exchanges;
 mod exclusives;
+mod gift_packs;
 mod items;
 mod offers;
-mod open_card;
+mod open_card_gifts;
 mod pack_offers;
-mod packs;
 
 use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::SharedClock;
@@ -102,42 +102,42 @@ impl CampaignService for Campaigns {
         &self,
         r: Request<pb::CreateOpenCardGiftRequest>,
     ) -> Rpc<pb::OpenCardGift> {
-        open_card::create(self, r).await
+        open_card_gifts::create(self, r).await
     }
 
     async fn get_open_card_gift(
         &self,
         r: Request<pb::GetOpenCardGiftRequest>,
     ) -> Rpc<pb::OpenCardGift> {
-        open_card::get(self, r).await
+        open_card_gifts::get(self, r).await
     }
 
     async fn list_open_card_gifts(
         &self,
         r: Request<pb::ListOpenCardGiftsRequest>,
     ) -> Rpc<pb::ListOpenCardGiftsResponse> {
-        open_card::list(self, r).await
+        open_card_gifts::list(self, r).await
     }
 
     async fn update_open_card_gift(
         &self,
         r: Request<pb::UpdateOpenCardGiftRequest>,
     ) -> Rpc<pb::OpenCardGift> {
-        open_card::update(self, r).await
+        open_card_gifts::update(self, r).await
     }
 
     async fn close_open_card_gift(
         &self,
         r: Request<pb::CloseOpenCardGiftRequest>,
     ) -> Rpc<pb::OpenCardGift> {
-        open_card::close(self, r).await
+        open_card_gifts::close(self, r).await
     }
 
     async fn get_open_card_gift_statistics(
         &self,
         r: Request<pb::GetOpenCardGiftStatisticsRequest>,
     ) -> Rpc<pb::OpenCardGiftStatistics> {
-        open_card::statistics(self, r).await
+        open_card_gifts::statistics(self, r).await
     }
 
     async fn get_claim(&self, r: Request<pb::GetClaimRequest>) -> Rpc<pb::Claim> {
@@ -156,26 +156,26 @@ impl CampaignService for Campaigns {
     }
 
     async fn create_gift_pack(&self, r: Request<pb::CreateGiftPackRequest>) -> Rpc<pb::GiftPack> {
-        packs::create(self, r).await
+        gift_packs::create(self, r).await
     }
 
     async fn get_gift_pack(&self, r: Request<pb::GetGiftPackRequest>) -> Rpc<pb::GiftPack> {
-        packs::get(self, r).await
+        gift_packs::get(self, r).await
     }
 
     async fn list_gift_packs(
         &self,
         r: Request<pb::ListGiftPacksRequest>,
     ) -> Rpc<pb::ListGiftPacksResponse> {
-        packs::list(self, r).await
+        gift_packs::list(self, r).await
     }
 
     async fn close_gift_pack(&self, r: Request<pb::CloseGiftPackRequest>) -> Rpc<pb::GiftPack> {
-        packs::close(self, r).await
+        gift_packs::close(self, r).await
     }
 
     async fn claim_gift_pack(&self, r: Request<pb::ClaimGiftPackRequest>) -> Rpc<pb::Claim> {
-        packs::claim(self, r).await
+        gift_packs::claim(self, r).await
     }
 
     async fn exchange_points(&self, r: Request<pb::ExchangePointsRequest>) -> Rpc<pb::Claim> {

@@ -10,7 +10,7 @@ use crate::domain::open_card_gift::in_audience;
 use crate::domain::types::{MAX_USER_ID_CHARS, ShopId};
 use crate::error::Error;
 use crate::peers;
-use crate::store::{claims, gifts, stats};
+use crate::store::{claims, open_card_gifts, stats};
 
 pub(super) async fn get(
     svc: &Campaigns,
@@ -43,7 +43,7 @@ pub(super) async fn get(
     let view = convert::member_view(member.as_ref());
     let mut conn = svc.conn().await?;
     let mut offers = pb::StorefrontOffers::default();
-    if let Some(gift) = gifts::live_for_shop(&mut conn, shop, now).await? {
+    if let Some(gift) = open_card_gifts::live_for_shop(&mut conn, shop, now).await? {
         let claim = claims::by_once_key(&mut conn, &format!("oc:{}:{user}", gift.id)).await?;
         offers.open_card_gift_claim = claim.as_ref().map(convert::claim);
         // OC-3: only to a shopper who has not opened the card; OC-8: only while packs last.

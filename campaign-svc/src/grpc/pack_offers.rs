@@ -9,12 +9,12 @@ use sqlx::PgConnection;
 
 use super::Campaigns;
 use super::exclusives::once_key as exclusive_once_key;
-use super::open_card::shop_view;
+use super::open_card_gifts::shop_view;
 use crate::convert;
 use crate::domain::gift_pack::{ExclusiveChoice, check_claim, check_exclusive_claim, show_popup};
 use crate::domain::types::{MemberView, ShopId, ShopType};
 use crate::error::Error;
-use crate::store::{claims, exclusives, packs};
+use crate::store::{claims, exclusives, gift_packs};
 
 /// Adds the gift-pack offers to `offers`; records GP-7 pop-ups shown.
 pub(super) async fn add(
@@ -31,7 +31,7 @@ pub(super) async fn add(
         ShopType::Pop => PbShopType::Pop,
         ShopType::SelfOperated => PbShopType::SelfOperated,
     } as i32;
-    for pack in packs::live_for_shop(conn, shop, now).await? {
+    for pack in gift_packs::live_for_shop(conn, shop, now).await? {
         let claimed = claims::by_once_key(conn, &pack.once_key(user))
             .await?
             .is_some();
@@ -39,9 +39,9 @@ pub(super) async fn add(
         if check_claim(&state, view, now, claimed).is_err() {
             continue;
         }
-        let last = packs::popup_seen(conn, pack.id, user).await?;
+        let last = gift_packs::popup_seen(conn, pack.id, user).await?;
         if show_popup(&state, pack.popup.as_ref(), true, now, last.is_none(), last) {
-            packs::record_popup(conn, pack.id, user, now).await?;
+            gift_packs::record_popup(conn, pack.id, user, now).await?;
             offers.show_popup = true;
         }
         offers.claimable_packs.push(convert::gift_pack(&pack, now));

@@ -110,18 +110,3 @@ pub async fn consume(
     }
     .into())
 }
-
-/// One entitlement.
-pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<EntitlementRecord, Error> {
-    sqlx::query_as!(
-        EntitlementRow,
-        "SELECT entitlement_id, shop_id, user_id, sku, price_fen, claim_id, order_id,
-                created_at, consumed_at
-         FROM campaign.entitlements WHERE entitlement_id = $1",
-        id,
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(EntitlementRecord::from)
-    .ok_or_else(|| Error::not_found("entitlement", id))
-}

@@ -9,7 +9,7 @@ use crate::domain::claim::{Claimed, plan};
 use crate::domain::types::{ClaimId, ShopId};
 use crate::error::Error;
 use crate::store::claims::{self, ClaimKind, Lease, NewClaim};
-use crate::store::{gifts, stats};
+use crate::store::{open_card_gifts, stats};
 
 /// A card opening, as the event stream reports it.
 #[derive(Debug, Clone)]
@@ -82,7 +82,8 @@ pub async fn on_card_opened(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> Result<Option<(ClaimId, Lease)>, Error> {
-    let Some(gift) = gifts::live_for_shop(conn, event.shop_id, event.occurred_at).await? else {
+    let Some(gift) = open_card_gifts::live_for_shop(conn, event.shop_id, event.occurred_at).await?
+    else {
         return Ok(None);
     };
     stats::count_card_opened(conn, &gift, event.occurred_at).await?;
@@ -110,7 +111,7 @@ pub async fn on_card_opened(
     if !claims::insert(conn, &claim, now, lease_until).await? {
         return Ok(None);
     }
-    if gifts::take_pack(conn, gift.id).await? {
+    if open_card_gifts::take_pack(conn, gift.id).await? {
         Ok(Some((id, claim.lease)))
     } else {
         claims::forget(conn, id).await?;

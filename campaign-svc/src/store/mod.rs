@@ -1,16 +1,16 @@
 //! sqlx: the only place with SQL. Every statement names the `campaign` schema, and no
 //! statement touches another service's schema. Transactions live here.
 
-pub mod claims;
-pub mod entitlements;
-pub mod events;
-pub mod exclusives;
-pub mod gifts;
-pub mod idempotency;
-pub mod items;
-pub mod pack_provisionings;
-pub mod packs;
-pub mod stats;
+pub(crate) mod claims;
+pub(crate) mod entitlements;
+pub(crate) mod events;
+pub(crate) mod exclusives;
+pub(crate) mod gift_pack_provisionings;
+pub(crate) mod gift_packs;
+pub(crate) mod idempotency;
+pub(crate) mod items;
+pub(crate) mod open_card_gifts;
+pub(crate) mod stats;
 
 use sqlx::PgPool;
 

@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 
 use crate::domain::types::CampaignId;
 use crate::error::Error;
-use crate::store::gifts::GiftRecord;
+use crate::store::open_card_gifts::GiftRecord;
 
 /// The shop-local day of an instant; an unknown zone counts in UTC.
 pub fn local_day(time_zone: &str, at: DateTime<Utc>) -> NaiveDate {

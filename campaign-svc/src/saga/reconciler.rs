@@ -6,10 +6,10 @@ use futures::StreamExt;
 
 use crate::config::SagaConfig;
 use crate::error::Error;
-use crate::open_card;
 use crate::peers::Peers;
+use crate::provisioning::open_card_gift;
 use crate::saga::Saga;
-use crate::store::{Store, claims, gifts};
+use crate::store::{Store, claims, open_card_gifts};
 
 /// Claims taken per pass.
 const PASS: i64 = 256;
@@ -50,43 +50,43 @@ pub async fn pass(
         .await;
     let abandoned = {
         let mut conn = store.pool.acquire().await?;
-        gifts::abandoned(&mut conn, now - open_card::ABANDON_AFTER, PASS).await?
+        open_card_gifts::abandoned(&mut conn, now - open_card_gift::ABANDON_AFTER, PASS).await?
     };
     for id in abandoned {
-        if let Err(e) = open_card::abandon(store, peers, id, now).await {
+        if let Err(e) = open_card_gift::abandon(store, peers, id, now).await {
             tracing::warn!(campaign_id = %id, error = %e, "giving back an abandoned campaign failed; retried next pass");
         }
     }
     let packs_abandoned = {
         let mut conn = store.pool.acquire().await?;
-        crate::store::pack_provisionings::abandoned(
+        crate::store::gift_pack_provisionings::abandoned(
             &mut conn,
-            now - crate::gift_packs::ABANDON_AFTER,
+            now - crate::provisioning::gift_pack::ABANDON_AFTER,
             PASS,
         )
         .await?
     };
     for provisioning in packs_abandoned {
-        if let Err(e) = crate::gift_packs::abandon(store, peers, &provisioning).await {
+        if let Err(e) = crate::provisioning::gift_pack::abandon(store, peers, &provisioning).await {
             tracing::warn!(pack_id = %provisioning.pack_id, error = %e, "giving back an abandoned pack provisioning failed; retried next pass");
         }
     }
     let settleable = {
         let mut conn = store.pool.acquire().await?;
-        gifts::settleable(&mut conn, now - open_card::SETTLE_GRACE, PASS).await?
+        open_card_gifts::settleable(&mut conn, now - open_card_gift::SETTLE_GRACE, PASS).await?
     };
     for id in settleable {
-        if let Err(e) = open_card::settle(store, peers, id, now).await {
+        if let Err(e) = open_card_gift::settle(store, peers, id, now).await {
             tracing::warn!(campaign_id = %id, error = %e, "settling failed; retried next pass");
         }
     }
     // GP-3/GP-9: gift packs closed or ended, their allocations released once no claim grants.
     let packs = {
         let mut conn = store.pool.acquire().await?;
-        crate::store::packs::settleable(&mut conn, now, PASS).await?
+        crate::store::gift_packs::settleable(&mut conn, now, PASS).await?
     };
     for id in packs {
-        if let Err(e) = crate::gift_packs::settle(store, peers, id, now).await {
+        if let Err(e) = crate::provisioning::gift_pack::settle(store, peers, id, now).await {
             tracing::warn!(pack_id = %id, error = %e, "settling a gift pack failed; retried next pass");
         }
     }

@@ -16,7 +16,7 @@ use crate::domain::types::CampaignId;
 use crate::error::{Error, reason_of};
 use crate::peers::{self, Peers};
 use crate::store::Store;
-use crate::store::gifts::{self, GiftRecord, Phase, Provisioned, ProvisioningFailure};
+use crate::store::open_card_gifts::{self, GiftRecord, Phase, Provisioned, ProvisioningFailure};
 
 /// How long after its end an open campaign is settled: card openings from its last moments
 /// may still be on their way through the event stream.
@@ -52,14 +52,15 @@ pub async fn provision(
             let capacities: Vec<Option<i64>> = gift.prizes.iter().map(|p| p.capacity).collect();
             let packs = pack_stock(gift.gift_quantity, &capacities);
             let mut tx = store.pool.begin().await?;
-            let ready = gifts::mark_ready(&mut tx, gift.id, &taken.provisioned, packs).await?;
+            let ready =
+                open_card_gifts::mark_ready(&mut tx, gift.id, &taken.provisioned, packs).await?;
             tx.commit().await?;
             if ready {
                 return Ok(());
             }
             // The reconciler gave up on this provisioning meanwhile: its answer stands.
             let mut conn = store.pool.acquire().await?;
-            let current = gifts::get(&mut conn, gift.id).await?;
+            let current = open_card_gifts::get(&mut conn, gift.id).await?;
             Err(current
                 .failure
                 .as_ref()
@@ -70,7 +71,7 @@ pub async fn provision(
             let failure = refusal(gift, &status);
             give_back(peers, gift, &taken, "undo").await?;
             let mut conn = store.pool.acquire().await?;
-            gifts::mark_failed(&mut conn, gift.id, &failure, now).await?;
+            open_card_gifts::mark_failed(&mut conn, gift.id, &failure, now).await?;
             Err(replay(&failure))
         }
         Err(other) => Err(other),
@@ -265,8 +266,8 @@ pub async fn abandon(
     };
     let gift = {
         let mut conn = store.pool.acquire().await?;
-        gifts::fence_abandoned(&mut conn, id, &failure).await?;
-        gifts::get(&mut conn, id).await?
+        open_card_gifts::fence_abandoned(&mut conn, id, &failure).await?;
+        open_card_gifts::get(&mut conn, id).await?
     };
     if gift.phase != Phase::Provisioning {
         return Ok(());
@@ -282,7 +283,7 @@ pub async fn abandon(
     }
     give_back(peers, &gift, &taken, "abandon").await?;
     let mut conn = store.pool.acquire().await?;
-    gifts::mark_failed(&mut conn, id, &failure, now).await?;
+    open_card_gifts::mark_failed(&mut conn, id, &failure, now).await?;
     tracing::warn!(campaign_id = %id, "abandoned provisioning given back");
     Ok(())
 }
@@ -304,15 +305,17 @@ pub async fn settle(
 ) -> Result<bool, Error> {
     let gift = {
         let mut tx = store.pool.begin().await?;
-        let gift = gifts::lock(&mut tx, id).await?;
+        let gift = open_card_gifts::lock(&mut tx, id).await?;
         if gift.settled_at.is_some() {
             return Ok(true);
         }
-        if !due_for_settling(&gift, now) || gifts::has_unfinished_claims(&mut tx, id).await? {
+        if !due_for_settling(&gift, now)
+            || open_card_gifts::has_unfinished_claims(&mut tx, id).await?
+        {
             return Ok(false);
         }
         // No claim can start from here on: the packs are gone (OC-9).
-        gifts::stop_claims(&mut tx, id).await?;
+        open_card_gifts::stop_claims(&mut tx, id).await?;
         tx.commit().await?;
         gift
     };
@@ -327,11 +330,11 @@ pub async fn settle(
         )
         .await?;
         let mut conn = store.pool.acquire().await?;
-        gifts::mark_prize_released(&mut conn, id, prize.position, now).await?;
+        open_card_gifts::mark_prize_released(&mut conn, id, prize.position, now).await?;
     }
     release_hold(peers, &gift, "settle").await?;
     let mut conn = store.pool.acquire().await?;
-    gifts::mark_settled(&mut conn, id, now).await?;
+    open_card_gifts::mark_settled(&mut conn, id, now).await?;
     tracing::info!(campaign_id = %id, "open-card gift settled");
     Ok(true)
 }

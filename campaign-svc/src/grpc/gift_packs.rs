@@ -13,7 +13,7 @@ use memberhub_proto::membership as membership_pb;
 use tonic::{Request, Response};
 use uuid::Uuid;
 
-use super::open_card::{batch, shop_view};
+use super::open_card_gifts::{batch, shop_view};
 use super::{Campaigns, Rpc, actor, next_page_token, one, page_size, page_token};
 use crate::convert;
 use crate::domain::claim::{Claimed, CouponGrant, plan};
@@ -24,11 +24,11 @@ use crate::domain::types::{
     BatchKey, BatchView, ClaimId, MAX_USER_ID_CHARS, MemberView, PackId, ShopId,
 };
 use crate::error::Error;
-use crate::gift_packs;
 use crate::peers;
+use crate::provisioning::gift_pack;
 use crate::store::claims::{ClaimKind, Lease, NewClaim};
-use crate::store::pack_provisionings::{self, Provisioning};
-use crate::store::{claims, items, packs};
+use crate::store::gift_pack_provisionings::{self, Provisioning};
+use crate::store::{claims, gift_packs, items};
 
 /// The shopper's membership in the shop; `None` when they never joined (NOT_FOUND).
 pub(super) async fn membership(
@@ -179,7 +179,7 @@ pub(super) async fn create(
     };
     let id = one(PackId::parse("pack_id", &recorded.pack_id))?;
     let mut conn = svc.conn().await?;
-    let pack = packs::get(&mut conn, id).await?;
+    let pack = gift_packs::get(&mut conn, id).await?;
     tracing::info!(pack_id = %id, shop_id = %shop, kind = pack.kind.name(), quantity = pack.quantity, "gift pack created");
     Ok(Response::new(convert::gift_pack(&pack, svc.clock.now())))
 }
@@ -248,14 +248,14 @@ async fn record(
     };
     {
         let mut conn = svc.conn().await?;
-        pack_provisionings::begin(&mut conn, &provisioning, svc.clock.now()).await?;
+        gift_pack_provisionings::begin(&mut conn, &provisioning, svc.clock.now()).await?;
     }
-    let allocations = match gift_packs::reserve(&svc.peers, id, &batch_ids, new.quantity).await {
+    let allocations = match gift_pack::reserve(&svc.peers, id, &batch_ids, new.quantity).await {
         Ok(allocations) => allocations,
         Err(e) => {
             // `reserve` gave back what it took.
             let mut conn = svc.conn().await?;
-            pack_provisionings::mark_abandoned(&mut conn, id).await?;
+            gift_pack_provisionings::mark_abandoned(&mut conn, id).await?;
             return Err(e.into());
         }
     };
@@ -263,7 +263,7 @@ async fn record(
     let recorded = svc
         .store
         .idempotent(key, now, async |tx| {
-            if !pack_provisionings::mark_recorded(tx, id).await? {
+            if !gift_pack_provisionings::mark_recorded(tx, id).await? {
                 return Err(Error::Replayed {
                     code: tonic::Code::Aborted,
                     reason: "PROVISIONING_ABANDONED".into(),
@@ -272,7 +272,7 @@ async fn record(
                             .into(),
                 });
             }
-            packs::insert(tx, id, shop, &new, &batch_ids, &allocations, now).await?;
+            gift_packs::insert(tx, id, shop, &new, &batch_ids, &allocations, now).await?;
             Ok(pb::GiftPack {
                 pack_id: id.to_string(),
                 ..Default::default()
@@ -282,10 +282,10 @@ async fn record(
     // Refused, or a concurrent retry answered with the first attempt's pack: give this
     // attempt's back (the reconciler does it if this fails).
     if !matches!(&recorded, Ok(r) if r.pack_id == id.to_string()) {
-        match gift_packs::release(&svc.peers, id, &allocations, "undo").await {
+        match gift_pack::release(&svc.peers, id, &allocations, "undo").await {
             Ok(()) => {
                 let mut conn = svc.conn().await?;
-                pack_provisionings::mark_abandoned(&mut conn, id).await?;
+                gift_pack_provisionings::mark_abandoned(&mut conn, id).await?;
             }
             Err(e) => {
                 tracing::warn!(pack_id = %id, error = %e, "giving back allocations failed; the reconciler retries");
@@ -296,7 +296,7 @@ async fn record(
 }
 
 /// A shopper may read any pack (the storefront shows them); a merchant only their shop's.
-fn may_read(actor: &Actor, pack: &packs::PackRecord) -> Result<(), Failure> {
+fn may_read(actor: &Actor, pack: &gift_packs::PackRecord) -> Result<(), Failure> {
     match actor {
         Actor::Shopper { .. } => Ok(()),
         _ => actor.ensure_owns(&pack.shop_id.to_string(), &format!("gift pack {}", pack.id)),
@@ -310,7 +310,7 @@ pub(super) async fn get(
     let actor = actor(&request)?;
     let id = one(PackId::parse("pack_id", &request.get_ref().pack_id))?;
     let mut conn = svc.conn().await?;
-    let pack = packs::get(&mut conn, id).await?;
+    let pack = gift_packs::get(&mut conn, id).await?;
     may_read(&actor, &pack)?;
     Ok(Response::new(convert::gift_pack(&pack, svc.clock.now())))
 }
@@ -328,7 +328,7 @@ pub(super) async fn list(
     let limit = page_size(request.page_size)?;
     let before = page_token(&request.page_token)?;
     let mut conn = svc.conn().await?;
-    let found = packs::list(&mut conn, shop, kind, before, limit).await?;
+    let found = gift_packs::list(&mut conn, shop, kind, before, limit).await?;
     let now = svc.clock.now();
     Ok(Response::new(pb::ListGiftPacksResponse {
         next_page_token: next_page_token(&found, limit, |p| p.id.to_string()),
@@ -346,14 +346,14 @@ pub(super) async fn close(
     let id = one(PackId::parse("pack_id", &request.pack_id))?;
     let shop = {
         let mut conn = svc.conn().await?;
-        packs::get(&mut conn, id).await?.shop_id
+        gift_packs::get(&mut conn, id).await?.shop_id
     };
     actor.ensure_owns(&shop.to_string(), &format!("gift pack {id}"))?;
     let key = IdempotencyKey::new(&actor, "CloseGiftPack", &request.request_id, &request)?;
     let now = svc.clock.now();
     svc.store
         .idempotent(&key, now, async |tx| {
-            packs::close(tx, id, now).await?;
+            gift_packs::close(tx, id, now).await?;
             Ok(pb::GiftPack {
                 pack_id: id.to_string(),
                 ..Default::default()
@@ -361,11 +361,11 @@ pub(super) async fn close(
         })
         .await?;
     tracing::info!(pack_id = %id, "gift pack closed");
-    if let Err(e) = gift_packs::settle(&svc.store, &svc.peers, id, now).await {
+    if let Err(e) = gift_pack::settle(&svc.store, &svc.peers, id, now).await {
         tracing::warn!(pack_id = %id, error = %e, "settling after close failed; the reconciler retries");
     }
     let mut conn = svc.conn().await?;
-    let pack = packs::get(&mut conn, id).await?;
+    let pack = gift_packs::get(&mut conn, id).await?;
     Ok(Response::new(convert::gift_pack(&pack, svc.clock.now())))
 }
 
@@ -403,7 +403,7 @@ async fn record_claim(
 ) -> Result<pb::Claim, tonic::Status> {
     let pack = {
         let mut conn = svc.conn().await?;
-        packs::get(&mut conn, pack_id).await?
+        gift_packs::get(&mut conn, pack_id).await?
     };
     let view = member(svc, pack.shop_id, user).await?;
     let now = svc.clock.now();
@@ -413,10 +413,10 @@ async fn record_claim(
         .store
         .idempotent(key, now, async |tx| {
             let claimed = claims::by_once_key(tx, &once_key).await?.is_some();
-            let current = packs::get(tx, pack_id).await?;
+            let current = gift_packs::get(tx, pack_id).await?;
             check_claim(&current.state(), &view, now, claimed)?;
             let claim = pack_claim(id, lease, &current, user, &once_key);
-            packs::record_claim(tx, pack_id, &claim, now, lease_until).await?;
+            gift_packs::record_claim(tx, pack_id, &claim, now, lease_until).await?;
             Ok(pb::Claim {
                 claim_id: id.to_string(),
                 ..Default::default()
@@ -430,7 +430,7 @@ async fn record_claim(
 fn pack_claim(
     id: ClaimId,
     lease: Lease,
-    pack: &packs::PackRecord,
+    pack: &gift_packs::PackRecord,
     user: &str,
     once_key: &str,
 ) -> NewClaim {

@@ -18,9 +18,9 @@ use crate::domain::open_card_gift::{
 };
 use crate::domain::types::{CampaignId, ShopId, ShopView};
 use crate::error::Error;
-use crate::open_card;
 use crate::peers;
-use crate::store::gifts::{self, GiftRecord, Phase, PlannedPrize};
+use crate::provisioning::open_card_gift;
+use crate::store::open_card_gifts::{self, GiftRecord, Phase, PlannedPrize};
 use crate::store::stats;
 
 /// What campaign rules need of a shop, and its time zone.
@@ -138,7 +138,7 @@ async fn record(
     Ok(svc
         .store
         .idempotent(key, now, async |tx| {
-            gifts::insert(tx, id, &new, &planned, &time_zone, now).await?;
+            open_card_gifts::insert(tx, id, &new, &planned, &time_zone, now).await?;
             Ok(pb::OpenCardGift {
                 campaign_id: id.to_string(),
                 ..Default::default()
@@ -212,21 +212,21 @@ async fn plan_prizes(svc: &Campaigns, new: &NewOpenCardGift) -> Result<Vec<Plann
 async fn finish_provisioning(svc: &Campaigns, id: CampaignId) -> Result<GiftRecord, Error> {
     let gift = {
         let mut conn = svc.conn().await?;
-        gifts::get(&mut conn, id).await?
+        open_card_gifts::get(&mut conn, id).await?
     };
     if gift.phase == Phase::Ready {
         return Ok(gift);
     }
     // Failed, or being given back by the reconciler (fenced): its answer stands.
     if let Some(failure) = &gift.failure {
-        return Err(open_card::replay(failure));
+        return Err(open_card_gift::replay(failure));
     }
     if gift.phase == Phase::Failed {
         return Err(Error::CorruptRow("open_card_gifts.failure"));
     }
-    open_card::provision(&svc.store, &svc.peers, &gift, svc.clock.now()).await?;
+    open_card_gift::provision(&svc.store, &svc.peers, &gift, svc.clock.now()).await?;
     let mut conn = svc.conn().await?;
-    gifts::get(&mut conn, id).await
+    open_card_gifts::get(&mut conn, id).await
 }
 
 /// The campaign, for its shop's merchant (or an operator or service).
@@ -237,7 +237,7 @@ async fn owned(
 ) -> Result<GiftRecord, Error> {
     let id = one(CampaignId::parse("campaign_id", raw_id))?;
     let mut conn = svc.conn().await?;
-    let gift = gifts::get(&mut conn, id).await?;
+    let gift = open_card_gifts::get(&mut conn, id).await?;
     actor.ensure_owns(&gift.shop_id.to_string(), &format!("open-card gift {id}"))?;
     if gift.phase == Phase::Failed {
         return Err(Error::not_found("open-card gift", id));
@@ -268,7 +268,7 @@ pub(super) async fn list(
     let limit = page_size(request.page_size)?;
     let before = page_token(&request.page_token)?;
     let mut conn = svc.conn().await?;
-    let found = gifts::list(&mut conn, shop, before, limit).await?;
+    let found = open_card_gifts::list(&mut conn, shop, before, limit).await?;
     let now = svc.clock.now();
     Ok(Response::new(pb::ListOpenCardGiftsResponse {
         next_page_token: next_page_token(&found, limit, |g| g.id.to_string()),
@@ -333,8 +333,8 @@ pub(super) async fn update(
     let updated = svc
         .store
         .idempotent(&key, now, async |tx| {
-            gifts::rename(tx, id, &name).await?;
-            let gift = gifts::get(tx, id).await?;
+            open_card_gifts::rename(tx, id, &name).await?;
+            let gift = open_card_gifts::get(tx, id).await?;
             Ok(convert::open_card_gift(&gift, now))
         })
         .await?;
@@ -356,10 +356,10 @@ pub(super) async fn close(
     let now = svc.clock.now();
     svc.store
         .idempotent(&key, now, async |tx| {
-            let gift = gifts::lock(tx, id).await?;
+            let gift = open_card_gifts::lock(tx, id).await?;
             let status = rules::status_at(&gift.window, gift.closed_at, now);
             if rules::check_close(status)? == Close::Close {
-                gifts::close(tx, id, now).await?;
+                open_card_gifts::close(tx, id, now).await?;
             }
             Ok(pb::OpenCardGift {
                 campaign_id: id.to_string(),
@@ -368,11 +368,11 @@ pub(super) async fn close(
         })
         .await?;
     tracing::info!(campaign_id = %id, "open-card gift closed (stop-loss)");
-    if let Err(e) = open_card::settle(&svc.store, &svc.peers, id, now).await {
+    if let Err(e) = open_card_gift::settle(&svc.store, &svc.peers, id, now).await {
         tracing::warn!(campaign_id = %id, error = %e, "settling after close failed; the reconciler retries");
     }
     let mut conn = svc.conn().await?;
-    let gift = gifts::get(&mut conn, id).await?;
+    let gift = open_card_gifts::get(&mut conn, id).await?;
     Ok(Response::new(convert::open_card_gift(
         &gift,
         svc.clock.now(),

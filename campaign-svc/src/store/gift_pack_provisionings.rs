@@ -26,7 +26,7 @@ pub async fn begin(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     sqlx::query!(
-        "INSERT INTO campaign.pack_provisionings (pack_id, batch_ids, quantity, state, started_at)
+        "INSERT INTO campaign.gift_pack_provisionings (pack_id, batch_ids, quantity, state, started_at)
          VALUES ($1, $2, $3, 'RESERVING', $4)",
         provisioning.pack_id.as_uuid(),
         &provisioning.batch_ids,
@@ -42,7 +42,7 @@ pub async fn begin(
 /// reconciler abandoned it meanwhile (the pack must not be recorded).
 pub async fn mark_recorded(conn: &mut PgConnection, pack: PackId) -> Result<bool, Error> {
     let updated = sqlx::query!(
-        "UPDATE campaign.pack_provisionings SET state = 'RECORDED'
+        "UPDATE campaign.gift_pack_provisionings SET state = 'RECORDED'
          WHERE pack_id = $1 AND state = 'RESERVING'",
         pack.as_uuid(),
     )
@@ -55,7 +55,7 @@ pub async fn mark_recorded(conn: &mut PgConnection, pack: PackId) -> Result<bool
 /// it was recorded or given back already.
 pub async fn fence(conn: &mut PgConnection, pack: PackId) -> Result<bool, Error> {
     let updated = sqlx::query!(
-        "UPDATE campaign.pack_provisionings SET state = 'ABANDONING'
+        "UPDATE campaign.gift_pack_provisionings SET state = 'ABANDONING'
          WHERE pack_id = $1 AND state IN ('RESERVING', 'ABANDONING')",
         pack.as_uuid(),
     )
@@ -67,7 +67,7 @@ pub async fn fence(conn: &mut PgConnection, pack: PackId) -> Result<bool, Error>
 /// Its units are given back.
 pub async fn mark_abandoned(conn: &mut PgConnection, pack: PackId) -> Result<(), Error> {
     sqlx::query!(
-        "UPDATE campaign.pack_provisionings SET state = 'ABANDONED'
+        "UPDATE campaign.gift_pack_provisionings SET state = 'ABANDONED'
          WHERE pack_id = $1 AND state <> 'RECORDED'",
         pack.as_uuid(),
     )
@@ -83,7 +83,7 @@ pub async fn abandoned(
     limit: i64,
 ) -> Result<Vec<Provisioning>, Error> {
     let rows = sqlx::query!(
-        "SELECT pack_id, batch_ids, quantity FROM campaign.pack_provisionings
+        "SELECT pack_id, batch_ids, quantity FROM campaign.gift_pack_provisionings
          WHERE (state = 'RESERVING' AND started_at < $1) OR state = 'ABANDONING'
          ORDER BY started_at LIMIT $2",
         before,

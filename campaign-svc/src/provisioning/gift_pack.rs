@@ -11,8 +11,8 @@ use uuid::Uuid;
 use crate::domain::types::PackId;
 use crate::error::Error;
 use crate::peers::{self, Peers};
-use crate::store::pack_provisionings::{self, Provisioning};
-use crate::store::{Store, packs};
+use crate::store::gift_pack_provisionings::{self, Provisioning};
+use crate::store::{Store, gift_packs};
 
 /// How long a pack's provisioning may stay RESERVING before the reconciler takes its
 /// creator for dead and gives the units back (a create takes well under a second).
@@ -94,7 +94,7 @@ pub async fn abandon(
     let pack = provisioning.pack_id;
     {
         let mut conn = store.pool.acquire().await?;
-        if !pack_provisionings::fence(&mut conn, pack).await? {
+        if !gift_pack_provisionings::fence(&mut conn, pack).await? {
             return Ok(());
         }
     }
@@ -105,7 +105,7 @@ pub async fn abandon(
         Err(other) => return Err(other),
     }
     let mut conn = store.pool.acquire().await?;
-    pack_provisionings::mark_abandoned(&mut conn, pack).await?;
+    gift_pack_provisionings::mark_abandoned(&mut conn, pack).await?;
     tracing::warn!(pack_id = %pack, "abandoned gift pack provisioning given back");
     Ok(())
 }
@@ -120,7 +120,7 @@ pub async fn settle(
 ) -> Result<bool, Error> {
     let pack = {
         let mut tx = store.pool.begin().await?;
-        let pack = packs::begin_settle(&mut tx, id, now).await?;
+        let pack = gift_packs::begin_settle(&mut tx, id, now).await?;
         tx.commit().await?;
         pack
     };
@@ -129,7 +129,7 @@ pub async fn settle(
     };
     release(peers, id, &pack.allocation_ids, "settle").await?;
     let mut conn = store.pool.acquire().await?;
-    packs::mark_settled(&mut conn, id, now).await?;
+    gift_packs::mark_settled(&mut conn, id, now).await?;
     tracing::info!(pack_id = %id, "gift pack settled");
     Ok(true)
 }
