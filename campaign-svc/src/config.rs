@@ -23,6 +23,8 @@ pub struct Config {
     /// campaign-svc's own key, signing its calls to peers (`MEMBERHUB_INTERNAL_SIGNING_KEY`;
     /// the development key when unset outside production).
     pub signer: Arc<Signer>,
+    /// Fault injection, for tests only (none from the environment).
+    pub faults: Faults,
 }
 
 /// How claims are run and resumed.
@@ -61,6 +63,7 @@ impl Config {
             coupon_url,
             saga: SagaConfig::default(),
             signer: Arc::new(Signer::development(memberhub_kit::auth::CAMPAIGN_SVC)),
+            faults: Faults::default(),
         }
     }
 }
@@ -93,6 +96,7 @@ pub fn from_env(discovered_database_url: Option<String>) -> Result<Config, Confi
             ),
             None => Arc::new(Signer::development(memberhub_kit::auth::CAMPAIGN_SVC)),
         },
+        faults: Faults::default(),
         saga: SagaConfig {
             lease: millis("MEMBERHUB_CLAIM_LEASE_MS", defaults.lease)?,
             reconcile_every: millis("MEMBERHUB_RECONCILE_EVERY_MS", defaults.reconcile_every)?,
@@ -108,4 +112,43 @@ pub fn from_env(discovered_database_url: Option<String>) -> Result<Config, Confi
             )?,
         },
     })
+}
+
+/// Where a claim's run can be stopped by a fault test: before a step's call, after the call
+/// answered and before the claim records it, and after the claim's final record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPoint {
+    BeforeCall(StepKind),
+    AfterCall(StepKind),
+    AfterRecord,
+}
+
+/// The kinds of step a claim runs, as the fault tests name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    Beans,
+    RedPacket,
+    DataPack,
+    Points,
+    SpendPoints,
+    Coupon,
+    GiftItem,
+    /// PT-3: the compensating refund of spent points.
+    Refund,
+}
+
+/// Fault injection for tests: called at every [`FaultPoint`]; when it answers true the run
+/// stops there for good (the test then kills the process, as a crash would). Production
+/// runs have none.
+#[derive(Clone, Default)]
+pub struct Faults(pub Option<Arc<dyn Fn(FaultPoint) -> bool + Send + Sync>>);
+
+impl std::fmt::Debug for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Faults(hook)"
+        } else {
+            "Faults(none)"
+        })
+    }
 }

@@ -104,7 +104,13 @@ pub async fn serve_migrated(
         config.signer.clone(),
     )?;
     let store = store::Store::new(pool.clone());
-    let saga = saga::Saga::new(store.clone(), peers.clone(), clock.clone(), config.saga);
+    let saga = saga::Saga::new(
+        store.clone(),
+        peers.clone(),
+        clock.clone(),
+        config.saga,
+        config.faults.clone(),
+    );
     let consumer_health = saga::consumer::ConsumerHealth::new();
     let mut background = tokio::task::JoinSet::new();
     {

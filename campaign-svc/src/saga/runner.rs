@@ -17,7 +17,7 @@ use memberhub_proto::coupon as coupon_pb;
 use memberhub_proto::membership as membership_pb;
 use tokio::sync::Semaphore;
 
-use crate::config::SagaConfig;
+use crate::config::{FaultPoint, Faults, SagaConfig, StepKind};
 use crate::domain::claim::{Action, StepResult, TransitionError, refund_key};
 use crate::domain::open_card_gift::PrizeType;
 use crate::domain::types::ClaimId;
@@ -38,6 +38,7 @@ struct Inner {
     clock: SharedClock,
     config: SagaConfig,
     permits: Semaphore,
+    faults: Faults,
 }
 
 /// How a step went.
@@ -50,7 +51,13 @@ enum StepOutcome {
 }
 
 impl Saga {
-    pub fn new(store: Store, peers: Peers, clock: SharedClock, config: SagaConfig) -> Self {
+    pub fn new(
+        store: Store,
+        peers: Peers,
+        clock: SharedClock,
+        config: SagaConfig,
+        faults: Faults,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -58,7 +65,18 @@ impl Saga {
                 clock,
                 permits: Semaphore::new(config.concurrency),
                 config,
+                faults,
             }),
+        }
+    }
+
+    /// A fault test's stop: the run goes no further (as if the process died here).
+    async fn fault(&self, point: FaultPoint) {
+        if let Some(hook) = &self.inner.faults.0
+            && hook(point)
+        {
+            tracing::warn!(?point, "fault injected: this claim run stops here");
+            std::future::pending::<()>().await;
         }
     }
 
@@ -147,7 +165,11 @@ impl Saga {
         }
         claim.progress.start().map_err(broken)?;
         while let Some(index) = claim.progress.next() {
-            match self.step(&claim, index).await {
+            let kind = step_kind(&claim.progress.steps()[index].action);
+            self.fault(FaultPoint::BeforeCall(kind)).await;
+            let outcome = self.step(&claim, index).await;
+            self.fault(FaultPoint::AfterCall(kind)).await;
+            match outcome {
                 StepOutcome::Done(result) => {
                     claim.progress.step_done(index, result).map_err(broken)?;
                 }
@@ -161,6 +183,7 @@ impl Saga {
         claim.granted_at = Some(self.inner.clock.now());
         claim.failure_reason = None;
         let claim = self.save(claim, lease).await?;
+        self.fault(FaultPoint::AfterRecord).await;
         metrics_claim(&claim, "granted");
         Ok(claim)
     }
@@ -217,8 +240,11 @@ impl Saga {
                 amount: points,
                 reason: format!("refund of exchange {}", claim.id),
             };
+            self.fault(FaultPoint::BeforeCall(StepKind::Refund)).await;
             let mut client = self.inner.peers.membership.clone();
-            if let Err(status) = client.create_transfer(peers::request(request)).await {
+            let refunded = client.create_transfer(peers::request(request)).await;
+            self.fault(FaultPoint::AfterCall(StepKind::Refund)).await;
+            if let Err(status) = refunded {
                 return self
                     .postpone(claim, lease, &format!("refund: {}", status.message()))
                     .await;
@@ -227,6 +253,7 @@ impl Saga {
         claim.progress.points_refunded().map_err(broken)?;
         claim.progress.fail().map_err(broken)?;
         let claim = self.save(claim, lease).await?;
+        self.fault(FaultPoint::AfterRecord).await;
         metrics_claim(&claim, "refunded");
         Ok(claim)
     }
@@ -395,6 +422,23 @@ fn asset_of(prize_type: PrizeType) -> Option<Asset> {
         PrizeType::RedPacket => Some(Asset::RedPacket),
         PrizeType::DataPack => Some(Asset::DataPack),
         PrizeType::CashCoupon | PrizeType::ThresholdCoupon => None,
+    }
+}
+
+/// The kind of a step, as fault tests name it.
+fn step_kind(action: &Action) -> StepKind {
+    match action {
+        Action::GrantAsset { prize_type, .. } => match prize_type {
+            PrizeType::Beans => StepKind::Beans,
+            PrizeType::RedPacket => StepKind::RedPacket,
+            PrizeType::DataPack => StepKind::DataPack,
+            PrizeType::Points | PrizeType::CashCoupon | PrizeType::ThresholdCoupon => {
+                StepKind::Points
+            }
+        },
+        Action::SpendPoints { .. } => StepKind::SpendPoints,
+        Action::IssueCoupon { .. } => StepKind::Coupon,
+        Action::GrantGiftItem { .. } => StepKind::GiftItem,
     }
 }
 

@@ -150,6 +150,15 @@ impl Suite {
         &mut self,
         saga: campaign_svc::config::SagaConfig,
     ) -> anyhow::Result<()> {
+        self.start_campaign_with(saga, Default::default()).await
+    }
+
+    /// Starts (or restarts) campaign-svc with a fault hook (see `config::Faults`).
+    pub async fn start_campaign_with(
+        &mut self,
+        saga: campaign_svc::config::SagaConfig,
+        faults: campaign_svc::config::Faults,
+    ) -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -163,6 +172,7 @@ impl Suite {
             format!("http://{}", self.campaign_coupon_address),
         );
         config.saga = saga;
+        config.faults = faults;
         let url = self.db.url.clone();
         let clock: memberhub_kit::clock::SharedClock = Arc::new(self.clock.clone());
         runtime.spawn(async move {
