@@ -166,7 +166,7 @@ async fn pt3_points_for_goods_grant_a_free_entitlement() -> anyhow::Result<()> {
 async fn pt3_failed_grant_refunds_the_points() -> anyhow::Result<()> {
     let mut s = Suite::start().await?;
     // One coupon only: the second exchange's grant is refused by coupon-svc.
-    let (shop, _) = exchange_shop(&mut s, 1).await?;
+    let (shop, batch) = exchange_shop(&mut s, 1).await?;
     member_with(&mut s, &shop, "u1", 500).await?;
     member_with(&mut s, &shop, "u2", 500).await?;
     let first = exchange(&mut s, &shop, "u1", "coupon-5").await?;
@@ -178,6 +178,22 @@ async fn pt3_failed_grant_refunds_the_points() -> anyhow::Result<()> {
     // The points came back: the shopper holds nothing from the failed exchange.
     assert_eq!(balance(&mut s, &shop, "u2").await?, 500);
     assert_eq!(balance(&mut s, &shop, "u1").await?, 300);
+    // The barrier: the refused coupon step's key was closed before the refund, so a call of
+    // that step still in flight (a runner that lost its lease) can never issue afterwards.
+    let late = coupon_pb::IssueCouponsRequest {
+        request_id: format!("claim:{}:1:coupon:{}", second.claim_id, batch.batch_key),
+        batch_id: batch.batch_id.clone(),
+        user_id: "u2".into(),
+        channel: CouponChannel::Crm.into(),
+        campaign_claim_id: second.claim_id.clone(),
+        shop_id: shop.clone(),
+        ..Default::default()
+    };
+    let campaign_svc = Actor::Service {
+        name: "campaign-svc".into(),
+    };
+    let status = expect_err(s.coupon.issue_coupons(req(&campaign_svc, late)).await)?;
+    assert_precondition(&status, "REQUEST_ABORTED");
     Ok(())
 }
 

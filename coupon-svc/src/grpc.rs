@@ -364,6 +364,27 @@ impl CouponService for Coupons {
         Ok(Response::new(allocation))
     }
 
+    async fn abort_step(
+        &self,
+        request: Request<pb::AbortStepRequest>,
+    ) -> Result<Response<pb::AbortStepResponse>, Status> {
+        let actor = actor(&request)?;
+        let request = request.into_inner();
+        let (scope, key) = memberhub_kit::idempotency::abort_target(
+            &actor,
+            &[crate::store::issuing::METHOD],
+            &request.method,
+            &request.request_id,
+        )?;
+        let found = self
+            .store
+            .abort(&scope, &request.method, &key, self.clock.now())
+            .await?;
+        Ok(Response::new(pb::AbortStepResponse {
+            applied: found == memberhub_kit::idempotency::Abort::Applied,
+        }))
+    }
+
     async fn list_wallet_coupons(
         &self,
         request: Request<pb::ListWalletCouponsRequest>,

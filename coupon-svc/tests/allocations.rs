@@ -329,3 +329,64 @@ async fn oc6_a_batch_another_campaign_holds_units_of_cannot_be_bound() -> anyhow
     assert_eq!(counts(&h.pool, &batch.batch_id).await?.free, 95);
     Ok(())
 }
+
+/// Issue 12, the saga barrier (DTM's disorder cases): a compensation that arrives before its
+/// action closes the key, so the late action is refused for good and issues nothing; an
+/// action that was applied is reported as applied; a merchant cannot abort anything.
+#[tokio::test]
+async fn saga_barrier_an_action_arriving_after_its_abort_is_refused_and_issues_nothing()
+-> anyhow::Result<()> {
+    let mut h = start().await?;
+    let batch = active(&mut h, crm_batch(&new_shop(), 10)).await?;
+    let abort = |request_id: &str| pb::AbortStepRequest {
+        method: "IssueCoupons".into(),
+        request_id: request_id.into(),
+    };
+    // The compensation first: nothing was applied; the key is closed.
+    let mut late = claim_request(&batch, "u1");
+    let aborted = h
+        .client
+        .abort_step(req(&service(), abort(&late.request_id)))
+        .await?
+        .into_inner();
+    assert!(!aborted.applied);
+    late.channel = CouponChannel::Crm.into();
+    let refused = expect_err(h.client.issue_coupons(req(&service(), late.clone())).await)?;
+    assert_precondition(&refused, "REQUEST_ABORTED");
+    // Aborting again changes nothing; the late action still issues nothing.
+    assert!(
+        !h.client
+            .abort_step(req(&service(), abort(&late.request_id)))
+            .await?
+            .into_inner()
+            .applied
+    );
+    assert_eq!(get_batch(&mut h, &batch.batch_id).await?.issued_quantity, 0);
+    // An action that was applied is reported so (the compensator must go forward instead).
+    let done = claim_request(&batch, "u2");
+    h.client
+        .issue_coupons(req(&service(), done.clone()))
+        .await?;
+    assert!(
+        h.client
+            .abort_step(req(&service(), abort(&done.request_id)))
+            .await?
+            .into_inner()
+            .applied
+    );
+    // The applied request's retry still gets its answer.
+    h.client.issue_coupons(req(&service(), done)).await?;
+    assert_eq!(get_batch(&mut h, &batch.batch_id).await?.issued_quantity, 1);
+    // Only services and operators abort; only the saga's own method.
+    let status = expect_err(
+        h.client
+            .abort_step(req(&merchant(&batch.shop_id), abort("k")))
+            .await,
+    )?;
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let mut other = abort("k");
+    other.method = "CreateBatch".into();
+    let status = expect_err(h.client.abort_step(req(&service(), other)).await)?;
+    assert_eq!(status.code(), Code::InvalidArgument);
+    Ok(())
+}

@@ -74,6 +74,7 @@ pub const SERVICE_PERMISSIONS: &[(&str, &[&str])] = &[
             "memberhub.membership.v1.MembershipService/HoldCardJoin",
             "memberhub.membership.v1.MembershipService/ReleaseCardJoinHold",
             "memberhub.membership.v1.MembershipService/CreateTransfer",
+            "memberhub.membership.v1.MembershipService/AbortStep",
             "memberhub.membership.v1.MembershipService/ReserveBudget",
             "memberhub.membership.v1.MembershipService/ReleaseBudgetReservation",
             "memberhub.membership.v1.MembershipService/WatchEvents",
@@ -82,6 +83,7 @@ pub const SERVICE_PERMISSIONS: &[(&str, &[&str])] = &[
             "memberhub.coupon.v1.CouponService/GetAllocation",
             "memberhub.coupon.v1.CouponService/ReleaseAllocation",
             "memberhub.coupon.v1.CouponService/IssueCoupons",
+            "memberhub.coupon.v1.CouponService/AbortStep",
             // CP-7: a sprint plan's batch is ended by the plan, never closed by a merchant
             "memberhub.coupon.v1.CouponService/EndBatch",
         ],

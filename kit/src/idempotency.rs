@@ -75,6 +75,97 @@ pub fn key_reused() -> Failure {
     )
 }
 
+/// The fingerprint of a key closed by [`abort`]: no SHA-256 fingerprint is this short, so
+/// no request ever matches it.
+pub const ABORTED: &[u8] = b"ABORTED";
+
+/// The refusal for a request whose stored fingerprint differs from its own: the key was
+/// aborted (a saga compensated the step before this call arrived), or reused.
+pub fn refusal_for(stored_fingerprint: &[u8]) -> Failure {
+    if stored_fingerprint == ABORTED {
+        Failure::precondition(
+            "REQUEST_ABORTED",
+            "this request's step was compensated before it arrived; it is refused for good",
+        )
+    } else {
+        key_reused()
+    }
+}
+
+/// An `AbortStep` request, checked: a service (or an operator) closes one of its own keys of
+/// one of `methods` (the service's saga steps). Returns the scope and the key.
+pub fn abort_target(
+    actor: &Actor,
+    methods: &[&str],
+    method: &str,
+    request_id: &str,
+) -> Result<(String, String), Failure> {
+    actor.ensure_operator()?;
+    if !methods.contains(&method) {
+        return Err(Failure::invalid(
+            "method",
+            format!("must be one of {}", methods.join(", ")),
+        ));
+    }
+    let key = parse_request_id(request_id).map_err(|v| Failure::InvalidArgument(vec![v]))?;
+    Ok((actor.scope(), key))
+}
+
+/// What [`abort`] found under a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abort {
+    /// A request with the key was applied: the step happened after all.
+    Applied,
+    /// The key is closed: a request arriving with it later is refused (`REQUEST_ABORTED`).
+    Barred,
+}
+
+/// The saga barrier: closes `key` of `method` in `scope` to any request not applied yet, so
+/// a call still in flight when its step is compensated can never apply afterwards. A request
+/// holding the key in an open transaction is waited for; then the key is either applied
+/// (its response is stored) or barred.
+pub async fn abort(
+    pool: &sqlx::PgPool,
+    table: &'static str,
+    scope: &str,
+    method: &str,
+    key: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Abort, sqlx::Error> {
+    let bar = format!(
+        "INSERT INTO {table} (scope, method, key, fingerprint, created_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+    );
+    let barred = sqlx::query(sqlx::AssertSqlSafe(bar))
+        .bind(scope)
+        .bind(method)
+        .bind(key)
+        .bind(ABORTED)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected()
+        == 1;
+    if barred {
+        return Ok(Abort::Barred);
+    }
+    let read = format!(
+        "SELECT fingerprint, response FROM {table} WHERE scope = $1 AND method = $2 AND key = $3"
+    );
+    let (fingerprint, response): (Vec<u8>, Option<Vec<u8>>) =
+        sqlx::query_as(sqlx::AssertSqlSafe(read))
+            .bind(scope)
+            .bind(method)
+            .bind(key)
+            .fetch_one(pool)
+            .await?;
+    Ok(if fingerprint != ABORTED && response.is_some() {
+        Abort::Applied
+    } else {
+        Abort::Barred
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +199,8 @@ mod tests {
 pub enum Replay {
     #[error("idempotency key reused with a different request")]
     KeyReused,
+    #[error("the request's step was compensated before it arrived")]
+    Aborted,
     #[error("stored idempotent response is missing")]
     Missing,
     #[error("stored idempotent response cannot be decoded: {0}")]
@@ -119,6 +212,7 @@ impl Replay {
     pub fn failure(&self) -> Failure {
         match self {
             Replay::KeyReused => key_reused(),
+            Replay::Aborted => refusal_for(ABORTED),
             Replay::Missing | Replay::Corrupt(_) => {
                 tracing::error!(error = %self, "internal error");
                 Failure::Internal
@@ -150,6 +244,7 @@ where
         .fetch_optional(pool)
         .await?;
     match row {
+        Some((fingerprint, _)) if fingerprint == ABORTED => Err(Replay::Aborted.into()),
         Some((fingerprint, _)) if fingerprint != key.fingerprint => Err(Replay::KeyReused.into()),
         None | Some((_, None)) => Ok(None),
         Some((_, Some(response))) => T::decode(response.as_slice())
@@ -223,6 +318,9 @@ where
                 .bind(&key.key)
                 .fetch_one(&mut *tx)
                 .await?;
+        if fingerprint == ABORTED {
+            return Err(Replay::Aborted.into());
+        }
         if fingerprint != key.fingerprint {
             return Err(Replay::KeyReused.into());
         }

@@ -1300,3 +1300,49 @@ async fn x3_text_with_a_nul_character_is_invalid_argument_not_internal() -> anyh
     assert_invalid(&status, "purpose");
     Ok(())
 }
+
+/// Issue 12, the saga barrier: a transfer step aborted before it arrives is refused for good
+/// and moves nothing; an applied one is reported as applied.
+#[tokio::test]
+async fn saga_barrier_a_transfer_arriving_after_its_abort_moves_nothing() -> anyhow::Result<()> {
+    let mut h = start().await?;
+    let shop = pop_shop(&mut h).await?;
+    let request = transfer_request(
+        account(SystemIssuance, &shop, ""),
+        account(Member, &shop, "u1"),
+        Asset::Points,
+        40,
+        "gift",
+    );
+    let abort = |request_id: &str| pb::AbortStepRequest {
+        method: "CreateTransfer".into(),
+        request_id: request_id.into(),
+    };
+    let aborted = h
+        .client
+        .abort_step(req(&campaign_service(), abort(&request.request_id)))
+        .await?
+        .into_inner();
+    assert!(!aborted.applied);
+    let late = h
+        .client
+        .create_transfer(req(&campaign_service(), request.clone()))
+        .await;
+    assert_precondition(&refused(late.map(|r| r.into_inner()))?, "REQUEST_ABORTED");
+    assert_eq!(transfer_count(&h, &shop).await?, 0);
+    let done = pb::CreateTransferRequest {
+        request_id: "applied-transfer".into(),
+        ..request
+    };
+    h.client
+        .create_transfer(req(&campaign_service(), done.clone()))
+        .await?;
+    let applied = h
+        .client
+        .abort_step(req(&campaign_service(), abort(&done.request_id)))
+        .await?
+        .into_inner();
+    assert!(applied.applied);
+    assert_eq!(transfer_count(&h, &shop).await?, 1);
+    assert_ledger_balanced(&h).await
+}

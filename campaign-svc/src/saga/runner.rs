@@ -204,6 +204,17 @@ impl Saga {
                 .postpone(claim, lease, &format!("refused: {reason}"))
                 .await;
         }
+        // The barrier: a call of this step still in flight (a runner that lost its lease)
+        // must never apply once the claim fails or is compensated.
+        match self.abort(&claim, index).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return self
+                    .postpone(claim, lease, "the refused step was applied after all")
+                    .await;
+            }
+            Err(why) => return self.postpone(claim, lease, &why).await,
+        }
         claim.failure_reason = Some(reason);
         if claim.progress.points_spent() > 0 {
             claim.progress.begin_compensation().map_err(broken)?;
@@ -380,6 +391,36 @@ impl Saga {
                 }
             }
         }
+    }
+
+    /// Closes step `index`'s key at its owner (`AbortStep`); true when a call with it was
+    /// applied after all. A gift item is granted here, in this service's own transaction.
+    async fn abort(&self, claim: &ClaimRecord, index: usize) -> Result<bool, String> {
+        let step = &claim.progress.steps()[index];
+        let outcome = match &step.action {
+            Action::IssueCoupon { .. } => {
+                let mut client = self.inner.peers.coupon.clone();
+                client
+                    .abort_step(peers::request(coupon_pb::AbortStepRequest {
+                        method: "IssueCoupons".into(),
+                        request_id: step.key.clone(),
+                    }))
+                    .await
+                    .map(|r| r.into_inner().applied)
+            }
+            Action::GrantAsset { .. } | Action::SpendPoints { .. } => {
+                let mut client = self.inner.peers.membership.clone();
+                client
+                    .abort_step(peers::request(membership_pb::AbortStepRequest {
+                        method: "CreateTransfer".into(),
+                        request_id: step.key.clone(),
+                    }))
+                    .await
+                    .map(|r| r.into_inner().applied)
+            }
+            Action::GrantGiftItem { .. } => return Ok(false),
+        };
+        outcome.map_err(|status| format!("abort: {}", status.message()))
     }
 
     async fn transfer(&self, request: membership_pb::CreateTransferRequest) -> StepOutcome {

@@ -149,7 +149,7 @@ where
             let key = &jobs[i].key;
             outcomes[i] = Some(match stored.get(&(key.scope.clone(), key.key.clone())) {
                 Some((fingerprint, _)) if *fingerprint != key.fingerprint => {
-                    Outcome::Refused(memberhub_kit::idempotency::key_reused())
+                    Outcome::Refused(memberhub_kit::idempotency::refusal_for(fingerprint))
                 }
                 Some((_, Some(response))) => match R::decode(response.as_slice()) {
                     Ok(response) => Outcome::Done(response),

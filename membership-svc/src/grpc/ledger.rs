@@ -47,6 +47,29 @@ pub(super) async fn create_transfer(
     run_transfer(svc, &key, cmd).await
 }
 
+/// The saga barrier (issue 12): campaign-svc closes a transfer step's key before it
+/// compensates, so a call still in flight can never apply afterwards.
+pub(super) async fn abort_step(
+    svc: &Membership,
+    request: Request<pb::AbortStepRequest>,
+) -> Rpc<pb::AbortStepResponse> {
+    let actor = Actor::from_request(&request)?;
+    let request = request.into_inner();
+    let (scope, key) = memberhub_kit::idempotency::abort_target(
+        &actor,
+        &["CreateTransfer"],
+        &request.method,
+        &request.request_id,
+    )?;
+    let found = svc
+        .store
+        .abort(&scope, &request.method, &key, svc.clock.now())
+        .await?;
+    Ok(Response::new(pb::AbortStepResponse {
+        applied: found == memberhub_kit::idempotency::Abort::Applied,
+    }))
+}
+
 /// PT-1: one transfer, once per idempotency key (the key also names the transfer).
 async fn run_transfer(
     svc: &Membership,

@@ -171,6 +171,9 @@ impl MembershipService for Membership {
     async fn create_transfer(&self, r: Request<pb::CreateTransferRequest>) -> Rpc<pb::Transfer> {
         ledger::create_transfer(self, r).await
     }
+    async fn abort_step(&self, r: Request<pb::AbortStepRequest>) -> Rpc<pb::AbortStepResponse> {
+        ledger::abort_step(self, r).await
+    }
     async fn recharge_budget(&self, r: Request<pb::RechargeBudgetRequest>) -> Rpc<pb::Transfer> {
         ledger::recharge_budget(self, r).await
     }

@@ -33,4 +33,24 @@ impl Store {
         )
         .await
     }
+
+    /// The saga barrier (`AbortStep`): closes `key` of `method` in `scope` to requests not
+    /// applied yet; whether one was applied.
+    pub async fn abort(
+        &self,
+        scope: &str,
+        method: &str,
+        key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<memberhub_kit::idempotency::Abort, Error> {
+        Ok(memberhub_kit::idempotency::abort(
+            &self.pool,
+            "membership.idempotency_keys",
+            scope,
+            method,
+            key,
+            now,
+        )
+        .await?)
+    }
 }

@@ -480,6 +480,21 @@ pub struct BatchStatistics {
     #[prost(int64, tag = "11")]
     pub reserved_quantity: i64,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AbortStepRequest {
+    /// The method the step called: `IssueCoupons`.
+    #[prost(string, tag = "1")]
+    pub method: ::prost::alloc::string::String,
+    /// The step's idempotency key.
+    #[prost(string, tag = "2")]
+    pub request_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AbortStepResponse {
+    /// True: a request with the key was applied (the step happened); false: the key is closed.
+    #[prost(bool, tag = "1")]
+    pub applied: bool,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum CouponKind {
@@ -1016,6 +1031,36 @@ pub mod coupon_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// Issue 12, the saga barrier: closes `request_id` of `method` for the caller to any
+        /// request not applied yet, so a call still in flight when its saga step is compensated is
+        /// refused for good (REQUEST_ABORTED). Answers whether a request with the key was applied.
+        /// Idempotent.
+        pub async fn abort_step(
+            &mut self,
+            request: impl tonic::IntoRequest<super::AbortStepRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::AbortStepResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.coupon.v1.CouponService/AbortStep",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("memberhub.coupon.v1.CouponService", "AbortStep"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// CP-5: a shopper's coupons.
         pub async fn list_wallet_coupons(
             &mut self,
@@ -1290,6 +1335,19 @@ pub mod coupon_service_server {
             &self,
             request: tonic::Request<super::ReleaseAllocationRequest>,
         ) -> std::result::Result<tonic::Response<super::Allocation>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// Issue 12, the saga barrier: closes `request_id` of `method` for the caller to any
+        /// request not applied yet, so a call still in flight when its saga step is compensated is
+        /// refused for good (REQUEST_ABORTED). Answers whether a request with the key was applied.
+        /// Idempotent.
+        async fn abort_step(
+            &self,
+            request: tonic::Request<super::AbortStepRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::AbortStepResponse>,
+            tonic::Status,
+        > {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
         /// CP-5: a shopper's coupons.
@@ -1961,6 +2019,51 @@ pub mod coupon_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ReleaseAllocationSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.coupon.v1.CouponService/AbortStep" => {
+                    #[allow(non_camel_case_types)]
+                    struct AbortStepSvc<T: CouponService>(pub Arc<T>);
+                    impl<
+                        T: CouponService,
+                    > tonic::server::UnaryService<super::AbortStepRequest>
+                    for AbortStepSvc<T> {
+                        type Response = super::AbortStepResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::AbortStepRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CouponService>::abort_step(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = AbortStepSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -728,6 +728,21 @@ pub struct WatchEventsResponse {
     #[prost(string, tag = "7")]
     pub payload_json: ::prost::alloc::string::String,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AbortStepRequest {
+    /// The method the step called: `CreateTransfer`.
+    #[prost(string, tag = "1")]
+    pub method: ::prost::alloc::string::String,
+    /// The step's idempotency key.
+    #[prost(string, tag = "2")]
+    pub request_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AbortStepResponse {
+    /// True: a request with the key was applied (the step happened); false: the key is closed.
+    #[prost(bool, tag = "1")]
+    pub applied: bool,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum JoinPolicy {
@@ -1888,6 +1903,39 @@ pub mod membership_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// Issue 12, the saga barrier: closes `request_id` of `method` for the caller to any
+        /// request not applied yet, so a call still in flight when its saga step is compensated is
+        /// refused for good (REQUEST_ABORTED). Answers whether a request with the key was applied.
+        /// Idempotent.
+        pub async fn abort_step(
+            &mut self,
+            request: impl tonic::IntoRequest<super::AbortStepRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::AbortStepResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.membership.v1.MembershipService/AbortStep",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.membership.v1.MembershipService",
+                        "AbortStep",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         pub async fn recharge_budget(
             &mut self,
             request: impl tonic::IntoRequest<super::RechargeBudgetRequest>,
@@ -2288,6 +2336,19 @@ pub mod membership_service_server {
             &self,
             request: tonic::Request<super::CreateTransferRequest>,
         ) -> std::result::Result<tonic::Response<super::Transfer>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// Issue 12, the saga barrier: closes `request_id` of `method` for the caller to any
+        /// request not applied yet, so a call still in flight when its saga step is compensated is
+        /// refused for good (REQUEST_ABORTED). Answers whether a request with the key was applied.
+        /// Idempotent.
+        async fn abort_step(
+            &self,
+            request: tonic::Request<super::AbortStepRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::AbortStepResponse>,
+            tonic::Status,
+        > {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
         async fn recharge_budget(
@@ -3546,6 +3607,51 @@ pub mod membership_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = CreateTransferSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.membership.v1.MembershipService/AbortStep" => {
+                    #[allow(non_camel_case_types)]
+                    struct AbortStepSvc<T: MembershipService>(pub Arc<T>);
+                    impl<
+                        T: MembershipService,
+                    > tonic::server::UnaryService<super::AbortStepRequest>
+                    for AbortStepSvc<T> {
+                        type Response = super::AbortStepResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::AbortStepRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MembershipService>::abort_step(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = AbortStepSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
