@@ -175,5 +175,29 @@ async fn oc7_an_unreadable_event_is_parked_and_the_next_one_applied() -> anyhow:
             .fetch_all(&s.pool)
             .await?;
     assert_eq!(parked, vec![(shop.clone(), "no user_id".to_string())]);
+    // Operators read them through the API; merchants may not.
+    let listed = s
+        .campaign
+        .list_parked_events(req(
+            &memberhub_kit::actor::Actor::Operator,
+            pb::ListParkedEventsRequest::default(),
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(listed.parked_events.len(), 1);
+    assert_eq!(listed.parked_events[0].reason, "no user_id");
+    assert_eq!(listed.parked_events[0].event_type, "EVENT_TYPE_CARD_OPENED");
+    assert_eq!(listed.parked_events[0].shop_id, shop);
+    let refused = s
+        .campaign
+        .list_parked_events(req(
+            &merchant(&shop),
+            pb::ListParkedEventsRequest::default(),
+        ))
+        .await;
+    assert_eq!(
+        refused.err().map(|e| e.code()),
+        Some(tonic::Code::PermissionDenied)
+    );
     Ok(())
 }

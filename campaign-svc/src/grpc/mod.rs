@@ -10,6 +10,7 @@ mod items;
 mod offers;
 mod open_card_gifts;
 mod pack_offers;
+mod parked_events;
 
 use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::SharedClock;
@@ -146,6 +147,13 @@ impl CampaignService for Campaigns {
 
     async fn list_claims(&self, r: Request<pb::ListClaimsRequest>) -> Rpc<pb::ListClaimsResponse> {
         claims::list(self, r).await
+    }
+
+    async fn list_parked_events(
+        &self,
+        r: Request<pb::ListParkedEventsRequest>,
+    ) -> Rpc<pb::ListParkedEventsResponse> {
+        parked_events::list(self, r).await
     }
 
     async fn get_storefront_offers(

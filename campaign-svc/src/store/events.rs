@@ -143,3 +143,37 @@ pub async fn park(
     .await?;
     Ok(())
 }
+
+/// An event the consumer parked.
+#[derive(Debug, Clone)]
+pub(crate) struct ParkedEvent {
+    pub cursor: String,
+    pub event_type: i32,
+    pub shop_id: String,
+    pub reason: String,
+    pub parked_at: DateTime<Utc>,
+}
+
+/// `consumer`'s parked events, newest first, after the page position `before` (the last
+/// row of the previous page: its time and cursor).
+pub(crate) async fn parked(
+    conn: &mut PgConnection,
+    consumer: &str,
+    before: Option<(DateTime<Utc>, String)>,
+    limit: i64,
+) -> Result<Vec<ParkedEvent>, Error> {
+    let (at, cursor) = before.unzip();
+    Ok(sqlx::query_as!(
+        ParkedEvent,
+        "SELECT cursor, event_type, shop_id, reason, parked_at FROM campaign.parked_events
+         WHERE consumer = $1
+           AND ($2::timestamptz IS NULL OR (parked_at, cursor) < ($2, $3::text))
+         ORDER BY parked_at DESC, cursor DESC LIMIT $4",
+        consumer,
+        at,
+        cursor,
+        limit,
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}

@@ -421,6 +421,36 @@ pub struct StorefrontOffers {
     #[prost(message, optional, tag = "6")]
     pub new_member_exclusive: ::core::option::Option<NewMemberExclusive>,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ParkedEvent {
+    /// The event's cursor in membership-svc's feed.
+    #[prost(string, tag = "1")]
+    pub cursor: ::prost::alloc::string::String,
+    /// The event's type as membership-svc named it (e.g. EVENT_TYPE_CARD_OPENED).
+    #[prost(string, tag = "2")]
+    pub event_type: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub shop_id: ::prost::alloc::string::String,
+    /// Why it could not be read.
+    #[prost(string, tag = "4")]
+    pub reason: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "5")]
+    pub park_time: ::core::option::Option<::prost_types::Timestamp>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListParkedEventsRequest {
+    #[prost(int32, tag = "1")]
+    pub page_size: i32,
+    #[prost(string, tag = "2")]
+    pub page_token: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListParkedEventsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub parked_events: ::prost::alloc::vec::Vec<ParkedEvent>,
+    #[prost(string, tag = "2")]
+    pub next_page_token: ::prost::alloc::string::String,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum PrizeType {
@@ -1121,6 +1151,37 @@ pub mod campaign_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// Issue 12 (operators): events from membership-svc the consumer could not read, newest
+        /// first, each with why. The consumer moved past them; nothing was granted for them.
+        pub async fn list_parked_events(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListParkedEventsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListParkedEventsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/ListParkedEvents",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "ListParkedEvents",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// GP-2/GP-4: the shop's gift items (gift category, stock) that packs may give away.
         pub async fn upsert_gift_item(
             &mut self,
@@ -1455,6 +1516,17 @@ pub mod campaign_service_server {
             request: tonic::Request<super::ListClaimsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListClaimsResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// Issue 12 (operators): events from membership-svc the consumer could not read, newest
+        /// first, each with why. The consumer moved past them; nothing was granted for them.
+        async fn list_parked_events(
+            &self,
+            request: tonic::Request<super::ListParkedEventsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListParkedEventsResponse>,
             tonic::Status,
         > {
             Err(tonic::Status::unimplemented("Not yet implemented"))
@@ -2250,6 +2322,52 @@ pub mod campaign_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListClaimsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/ListParkedEvents" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListParkedEventsSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::ListParkedEventsRequest>
+                    for ListParkedEventsSvc<T> {
+                        type Response = super::ListParkedEventsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListParkedEventsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::list_parked_events(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListParkedEventsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
