@@ -1,4 +1,4 @@
--- Issue 12: every write of a claim's progress is fenced by the runner's lease token. Taking a
+-- Every write of a claim's progress is fenced by the runner's lease token. Taking a
 -- lease (a new run, or the reconciler taking over an expired one) sets a new token, so a
 -- runner whose lease ran out during a slow step can no longer save anything.
 ALTER TABLE campaign.claims ADD COLUMN lease_token uuid NOT NULL DEFAULT gen_random_uuid();

@@ -1,4 +1,4 @@
-//! Issue 12: the claim model under faults. Progress writes are fenced by the runner's lease
+//! The claim model under faults. Progress writes are fenced by the runner's lease
 //! (a stale runner changes nothing), malformed stored data fails a claim visibly (never a
 //! smaller GRANTED), and an unreadable event is parked while the consumer goes on.
 

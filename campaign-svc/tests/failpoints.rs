@@ -1,4 +1,4 @@
-//! Issue 12, the failpoint matrix: for every kind of step a claim runs (beans, red packet,
+//! The failpoint matrix: for every kind of step a claim runs (beans, red packet,
 //! data, points, coupon, gift item, the PT-3 refund), campaign-svc stops before the call,
 //! after the call and before the claim records it, or after the claim's final record; it
 //! is then killed (as a crash would) and started again. Each claim must end whole and

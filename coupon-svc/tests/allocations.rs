@@ -330,7 +330,7 @@ async fn oc6_a_batch_another_campaign_holds_units_of_cannot_be_bound() -> anyhow
     Ok(())
 }
 
-/// Issue 12, the saga barrier (DTM's disorder cases): a compensation that arrives before its
+/// The saga barrier (DTM's disorder cases): a compensation that arrives before its
 /// action closes the key, so the late action is refused for good and issues nothing; an
 /// action that was applied is reported as applied; a merchant cannot abort anything.
 #[tokio::test]

@@ -1301,7 +1301,7 @@ async fn x3_text_with_a_nul_character_is_invalid_argument_not_internal() -> anyh
     Ok(())
 }
 
-/// Issue 12, the saga barrier: a transfer step aborted before it arrives is refused for good
+/// The saga barrier: a transfer step aborted before it arrives is refused for good
 /// and moves nothing; an applied one is reported as applied.
 #[tokio::test]
 async fn saga_barrier_a_transfer_arriving_after_its_abort_moves_nothing() -> anyhow::Result<()> {

@@ -1,4 +1,4 @@
-//! Issue 12: what the consumer parked, for operators.
+//! What the event consumer parked, for operators.
 
 use memberhub_kit::clock::to_timestamp;
 use memberhub_kit::error::Failure;

@@ -47,7 +47,7 @@ pub(super) async fn create_transfer(
     run_transfer(svc, &key, cmd).await
 }
 
-/// The saga barrier (issue 12): campaign-svc closes a transfer step's key before it
+/// The saga barrier: campaign-svc closes a transfer step's key before it
 /// compensates, so a call still in flight can never apply afterwards.
 pub(super) async fn abort_step(
     svc: &Membership,

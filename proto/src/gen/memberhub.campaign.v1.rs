@@ -1151,7 +1151,7 @@ pub mod campaign_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
-        /// Issue 12 (operators): events from membership-svc the consumer could not read, newest
+        /// Operators: events from membership-svc the consumer could not read, newest
         /// first, each with why. The consumer moved past them; nothing was granted for them.
         pub async fn list_parked_events(
             &mut self,
@@ -1520,7 +1520,7 @@ pub mod campaign_service_server {
         > {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
-        /// Issue 12 (operators): events from membership-svc the consumer could not read, newest
+        /// Operators: events from membership-svc the consumer could not read, newest
         /// first, each with why. The consumer moved past them; nothing was granted for them.
         async fn list_parked_events(
             &self,

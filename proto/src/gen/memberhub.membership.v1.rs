@@ -1903,7 +1903,7 @@ pub mod membership_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
-        /// Issue 12, the saga barrier: closes `request_id` of `method` for the caller to any
+        /// The saga barrier: closes `request_id` of `method` for the caller to any
         /// request not applied yet, so a call still in flight when its saga step is compensated is
         /// refused for good (REQUEST_ABORTED). Answers whether a request with the key was applied.
         /// Idempotent.
@@ -2338,7 +2338,7 @@ pub mod membership_service_server {
         ) -> std::result::Result<tonic::Response<super::Transfer>, tonic::Status> {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
-        /// Issue 12, the saga barrier: closes `request_id` of `method` for the caller to any
+        /// The saga barrier: closes `request_id` of `method` for the caller to any
         /// request not applied yet, so a call still in flight when its saga step is compensated is
         /// refused for good (REQUEST_ABORTED). Answers whether a request with the key was applied.
         /// Idempotent.
