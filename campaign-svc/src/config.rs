@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use memberhub_kit::auth::Signer;
-use memberhub_kit::config::{ConfigError, ProcessConfig, SIGNING_KEY, parse};
+use memberhub_kit::config::{ConfigError, ProcessConfig, parse};
 
 /// The default gRPC port.
 pub const DEFAULT_PORT: u16 = 50053;
@@ -84,18 +84,7 @@ pub fn from_env(discovered_database_url: Option<String>) -> Result<Config, Confi
             .unwrap_or_else(|| "http://127.0.0.1:50051".to_string()),
         coupon_url: lookup("MEMBERHUB_COUPON_URL")
             .unwrap_or_else(|| "http://127.0.0.1:50052".to_string()),
-        signer: match lookup(SIGNING_KEY).filter(|v| !v.is_empty()) {
-            Some(seed) => Arc::new(
-                Signer::from_hex_seed(memberhub_kit::auth::CAMPAIGN_SVC, &seed).map_err(|e| {
-                    ConfigError {
-                        name: SIGNING_KEY.into(),
-                        value: "<hidden>".into(),
-                        reason: e.to_string(),
-                    }
-                })?,
-            ),
-            None => Arc::new(Signer::development(memberhub_kit::auth::CAMPAIGN_SVC)),
-        },
+        signer: memberhub_kit::config::signer(lookup, memberhub_kit::auth::CAMPAIGN_SVC)?,
         faults: Faults::default(),
         saga: SagaConfig {
             lease: millis("MEMBERHUB_CLAIM_LEASE_MS", defaults.lease)?,

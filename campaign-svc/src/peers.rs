@@ -5,12 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use memberhub_kit::actor::Actor;
 use memberhub_kit::auth::{SignAs, Signer};
 use memberhub_proto::coupon::coupon_service_client::CouponServiceClient;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::error::Error;
 
@@ -33,24 +32,10 @@ impl Peers {
         coupon_url: &str,
         signer: Arc<Signer>,
     ) -> Result<Self, tonic::transport::Error> {
-        let sign = SignAs {
-            actor: Actor::Service {
-                name: signer.identity().to_string(),
-            },
-            signer,
-        };
-        let channel = |url: &str| -> Result<Channel, tonic::transport::Error> {
-            Ok(Endpoint::from_shared(url.to_string())?
-                .connect_timeout(Duration::from_secs(2))
-                .tcp_nodelay(true)
-                .connect_lazy())
-        };
+        let sign = SignAs::itself(signer);
         Ok(Self {
-            membership: MembershipServiceClient::with_interceptor(
-                channel(membership_url)?,
-                sign.clone(),
-            ),
-            coupon: CouponServiceClient::with_interceptor(channel(coupon_url)?, sign),
+            membership: MembershipServiceClient::new(sign.clone().channel(membership_url)?),
+            coupon: CouponServiceClient::new(sign.channel(coupon_url)?),
         })
     }
 }

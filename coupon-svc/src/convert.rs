@@ -13,6 +13,7 @@ use crate::domain::batch::{
 };
 use crate::domain::coupon::{Coupon, LineInput, State};
 use crate::domain::ids::BatchRef;
+use crate::domain::member_price::{LinePrice, MemberTerms};
 use crate::store::coupons::Evaluation;
 use crate::store::statistics::Statistics;
 
@@ -343,6 +344,8 @@ pub fn lines(lines: Vec<pbc::OrderLine>) -> Vec<LineInput> {
             category: l.category,
             quantity: l.quantity,
             unit_price_fen: l.unit_price_fen,
+            member_exclusive: l.member_exclusive,
+            member_price_fen: l.member_price_fen,
         })
         .collect()
 }
@@ -357,5 +360,29 @@ pub fn optional_time(
         Some(t) => from_timestamp(t)
             .map(Some)
             .ok_or_else(|| Failure::invalid(field, "must be a valid timestamp")),
+    }
+}
+
+/// LV-6: the terms a cart was priced with.
+pub fn member_pricing(terms: &MemberTerms) -> pb::MemberPricing {
+    pb::MemberPricing {
+        level: terms.level,
+        discount_percent: terms.discount_percent,
+        exclusive_access: terms.exclusive_access,
+        exclusive_access_level: terms.exclusive_access_level,
+    }
+}
+
+/// LV-6: one priced cart line.
+pub fn line_price(line: &LinePrice) -> pb::CartLinePrice {
+    pb::CartLinePrice {
+        sku: line.sku.clone(),
+        list_amount_fen: line.list_amount_fen,
+        payable_fen: line.payable_fen,
+        purchasable: line.purchasable,
+        reason: line
+            .refusal
+            .map(|r| r.reason().to_string())
+            .unwrap_or_default(),
     }
 }

@@ -17,8 +17,10 @@ use crate::domain::batch::{self, Batch, NewBatch};
 use crate::domain::coupon::{self as coupons_domain, Cart};
 use crate::domain::ids::{AllocationId, BatchId, BatchRef, CouponId, OrderId, ShopId, UserId};
 use crate::domain::issue::{self, IssueCommand};
+use crate::domain::member_price::{self, PricedCart};
 use crate::error::Error;
 use crate::issuer::Issuer;
+use crate::members::Members;
 use crate::store::batches::{self, ListFilter, StatusChange};
 use crate::store::coupons::WalletFilter;
 use crate::store::{Store, allocations, coupons, issuing, statistics};
@@ -28,16 +30,25 @@ use crate::store::{Store, allocations, coupons, issuing, statistics};
 pub struct Coupons {
     store: Store,
     issuer: Issuer,
+    members: Members,
     clock: SharedClock,
 }
 
 impl Coupons {
-    pub fn new(store: Store, issuer: Issuer, clock: SharedClock) -> Self {
+    pub(crate) fn new(store: Store, issuer: Issuer, members: Members, clock: SharedClock) -> Self {
         Self {
             store,
             issuer,
+            members,
             clock,
         }
+    }
+
+    /// LV-6: `cart` priced for `user` (their level's discount, member prices and
+    /// member-exclusive lines).
+    async fn priced(&self, user: &UserId, cart: Cart) -> Result<PricedCart, Failure> {
+        let terms = self.members.terms(cart.shop, user).await?;
+        Ok(member_price::price(cart, &terms))
     }
 
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, Error> {
@@ -161,6 +172,32 @@ impl CouponService for Coupons {
         let now = self.clock.now();
         let view = batch::view_for(&actor, &found, shop, now)?;
         Ok(Response::new(convert::batch_as(found, now, view)))
+    }
+
+    async fn list_claimable_batches(
+        &self,
+        request: Request<pb::ListClaimableBatchesRequest>,
+    ) -> Result<Response<pb::ListClaimableBatchesResponse>, Status> {
+        // Anyone signed in may read a shop's coupon centre: it shows what the storefront
+        // shows (no internal names).
+        let _actor = actor(&request)?;
+        let request = request.into_inner();
+        let shop = one(ShopId::parse("shop_id", &request.shop_id))?;
+        let before = (!request.page_token.is_empty())
+            .then(|| one(BatchId::parse("page_token", &request.page_token)))
+            .transpose()?;
+        let limit = page_size(request.page_size)?;
+        let now = self.clock.now();
+        let found =
+            batches::list_claimable(&mut *self.conn().await?, shop, before, limit, now).await?;
+        let next_page_token = next_page_token(&found, limit, |b| b.id.to_string());
+        Ok(Response::new(pb::ListClaimableBatchesResponse {
+            batches: found
+                .into_iter()
+                .map(|b| convert::batch_as(b, now, batch::View::Storefront))
+                .collect(),
+            next_page_token,
+        }))
     }
 
     async fn list_batches(
@@ -427,12 +464,18 @@ impl CouponService for Coupons {
             &request.region,
             convert::lines(request.lines),
         )?;
+        let cart_total_fen = cart.total();
+        let priced = self.priced(&user, cart).await?;
         let now = self.clock.now();
         let evaluations =
-            coupons::evaluate(&mut *self.conn().await?, &user, &ids, &cart, now).await?;
+            coupons::evaluate(&mut *self.conn().await?, &user, &ids, &priced.cart, now).await?;
         Ok(Response::new(pb::EvaluateCartResponse {
             evaluations: evaluations.into_iter().map(Into::into).collect(),
-            cart_total_fen: cart.total(),
+            cart_total_fen,
+            payable_fen: priced.payable(),
+            member_discount_fen: priced.member_discount(),
+            member: Some(convert::member_pricing(&priced.terms)),
+            lines: priced.lines.iter().map(convert::line_price).collect(),
         }))
     }
 
@@ -450,12 +493,28 @@ impl CouponService for Coupons {
             &request.region,
             convert::lines(request.lines),
         )?;
+        // A retry meets its stored answer before anything is priced again.
         let now = self.clock.now();
+        if let Some(stored) = self.store.stored(&key).await? {
+            return Ok(Response::new(stored));
+        }
+        let priced = self.priced(&user, cart).await?;
+        if let Some(refused) = priced.first_refused() {
+            let why = refused
+                .refusal
+                .unwrap_or(member_price::Refusal::MembersOnly);
+            return Err(Failure::FailedPrecondition {
+                reason: why.reason(),
+                message: format!("item {}: {}", refused.sku, why.message()),
+                metadata: vec![("sku", refused.sku.clone())],
+            }
+            .into());
+        }
         let response = self
             .store
             .idempotent(&key, now, async |tx| {
                 let (locked, evaluations) =
-                    coupons::lock(tx, &user, &order, &ids, &cart, now).await?;
+                    coupons::lock(tx, &user, &order, &ids, &priced.cart, now).await?;
                 Ok(pb::LockCouponsResponse {
                     coupons: convert::coupons(locked),
                     evaluations: evaluations.into_iter().map(Into::into).collect(),

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod issuer;
+mod members;
 pub mod store;
 
 use memberhub_kit::clock::SharedClock;
@@ -23,9 +24,18 @@ pub use config::Config;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The gRPC service over an already-migrated pool.
-pub fn service(pool: sqlx::PgPool, clock: SharedClock) -> CouponServiceServer<grpc::Coupons> {
+fn service(
+    pool: sqlx::PgPool,
+    clock: SharedClock,
+    members: members::Members,
+) -> CouponServiceServer<grpc::Coupons> {
     let issuer = issuer::Issuer::new(pool.clone(), clock.clone());
-    CouponServiceServer::new(grpc::Coupons::new(store::Store::new(pool), issuer, clock))
+    CouponServiceServer::new(grpc::Coupons::new(
+        store::Store::new(pool),
+        issuer,
+        members,
+        clock,
+    ))
 }
 
 /// Connects, migrates, then serves on `listener` until `shutdown` completes. Health turns
@@ -35,9 +45,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), memberhub_kit::BoxError> {
-    let pool =
-        memberhub_kit::db::connect(&config.database_url, config.service.pool_size, "coupon-svc")
-            .await?;
+    let pool = memberhub_kit::db::connect(
+        &config.process.database_url,
+        config.process.service.pool_size,
+        "coupon-svc",
+    )
+    .await?;
     memberhub_kit::db::migrate(&pool, &MIGRATOR).await?;
     serve_migrated(
         &config,
@@ -59,9 +72,11 @@ pub async fn serve_migrated(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let server = GrpcServer::new("coupon-svc", &config.service)?
+    let members =
+        members::Members::connect_lazy(config.membership_url.as_deref(), config.signer.clone())?;
+    let server = GrpcServer::new("coupon-svc", &config.process.service)?
         .with_readiness(pool.clone())
-        .add_service(service(pool.clone(), clock.clone()))
+        .add_service(service(pool.clone(), clock.clone(), members))
         .serve(listener, shutdown);
     tokio::select! {
         served = server => served,

@@ -10,11 +10,13 @@ async fn main() -> anyhow::Result<()> {
         &[
             Required::Setting("DATABASE_URL"),
             Required::Setting(memberhub_kit::config::TRUSTED_KEYS),
+            Required::Secret(memberhub_kit::config::SIGNING_KEY),
+            Required::Setting(coupon_svc::config::MEMBERSHIP_URL_VAR),
         ],
     )?;
     let _telemetry = memberhub_kit::telemetry::init("coupon-svc")?;
     let config = coupon_svc::config::from_env(None)?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listener = tokio::net::TcpListener::bind(config.process.listen).await?;
     coupon_svc::serve(config, listener, memberhub_kit::server::shutdown_signal())
         .await
         .map_err(|e| anyhow::anyhow!(e))

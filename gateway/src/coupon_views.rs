@@ -475,6 +475,27 @@ pub struct RejectCouponBatch {
 
 // ------------------------------------------------------------------ storefront
 
+/// CP-3: a page of the shop's coupon centre.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CouponCentre {
+    pub batches: Vec<StorefrontCouponBatch>,
+    /// Pass as `page_token` for the next page; empty on the last.
+    pub next_page_token: String,
+}
+
+impl From<pb::ListClaimableBatchesResponse> for CouponCentre {
+    fn from(r: pb::ListClaimableBatchesResponse) -> Self {
+        Self {
+            batches: r
+                .batches
+                .into_iter()
+                .map(StorefrontCouponBatch::from)
+                .collect(),
+            next_page_token: r.next_page_token,
+        }
+    }
+}
+
 /// A batch as shoppers see it: never the internal name (CP-1).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StorefrontCouponBatch {
@@ -641,6 +662,14 @@ pub struct CartLine {
     pub quantity: i64,
     #[schema(minimum = 0, maximum = 1_000_000_000_i64)]
     pub unit_price_fen: i64,
+    /// LV-6: sold only to members whose level grants exclusive access.
+    #[serde(default)]
+    pub member_exclusive: bool,
+    /// LV-6: the unit price for members whose level grants exclusive access (at most
+    /// `unit_price_fen`); 0 or absent when the item has none.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_i64)]
+    pub member_price_fen: i64,
 }
 
 /// CP-6: a cart and the coupons to try on it.
@@ -667,6 +696,8 @@ impl EvaluateCart {
                 category: l.category.clone(),
                 quantity: l.quantity,
                 unit_price_fen: l.unit_price_fen,
+                member_exclusive: l.member_exclusive,
+                member_price_fen: l.member_price_fen,
             })
             .collect()
     }
@@ -683,10 +714,43 @@ pub struct CouponEvaluation {
     pub reason: String,
 }
 
-/// CP-6: the evaluation of every coupon asked.
+/// LV-6: the shopper's membership as it prices the cart.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberPricing {
+    /// 0 for a non-member.
+    pub level: i32,
+    /// 95: the member pays 95 % (9.5 fold); 0: no member discount.
+    pub discount_percent: i32,
+    pub exclusive_access: bool,
+    /// The lowest level granting exclusive access; 0 when none does.
+    pub exclusive_access_level: i32,
+}
+
+/// LV-6: one cart line as this shopper pays for it, before coupons.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CartLinePrice {
+    pub sku: String,
+    pub list_amount_fen: i64,
+    pub payable_fen: i64,
+    /// False: member-exclusive, and not for this shopper.
+    pub purchasable: bool,
+    /// `MEMBERS_ONLY` or `LEVEL_TOO_LOW`: why the line is not purchasable, or why its member
+    /// price does not apply.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+/// CP-6, LV-6: the cart priced for the shopper and every coupon asked tried on it. Member
+/// benefits come first; coupons apply to `payable_fen`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CartEvaluation {
+    /// The list total of every line.
     pub cart_total_fen: i64,
+    /// What the purchasable lines cost after member benefits, before coupons.
+    pub payable_fen: i64,
+    pub member_discount_fen: i64,
+    pub member: Option<MemberPricing>,
+    pub lines: Vec<CartLinePrice>,
     pub evaluations: Vec<CouponEvaluation>,
 }
 
@@ -694,6 +758,25 @@ impl From<pb::EvaluateCartResponse> for CartEvaluation {
     fn from(r: pb::EvaluateCartResponse) -> Self {
         Self {
             cart_total_fen: r.cart_total_fen,
+            payable_fen: r.payable_fen,
+            member_discount_fen: r.member_discount_fen,
+            member: r.member.map(|m| MemberPricing {
+                level: m.level,
+                discount_percent: m.discount_percent,
+                exclusive_access: m.exclusive_access,
+                exclusive_access_level: m.exclusive_access_level,
+            }),
+            lines: r
+                .lines
+                .into_iter()
+                .map(|l| CartLinePrice {
+                    sku: l.sku,
+                    list_amount_fen: l.list_amount_fen,
+                    payable_fen: l.payable_fen,
+                    purchasable: l.purchasable,
+                    reason: l.reason,
+                })
+                .collect(),
             evaluations: r
                 .evaluations
                 .into_iter()

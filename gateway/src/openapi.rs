@@ -45,6 +45,7 @@ use crate::{coupon_views, views};
         coupons::submit_batch,
         coupons::close_batch,
         coupons::batch_statistics,
+        coupons::coupon_centre,
         coupons::storefront_batch,
         coupons::claim,
         coupons::wallet,
@@ -133,6 +134,7 @@ use crate::{coupon_views, views};
         coupon_views::CouponBatchStatistics,
         coupon_views::RejectCouponBatch,
         coupon_views::StorefrontCouponBatch,
+        coupon_views::CouponCentre,
         coupon_views::WalletCoupon,
         coupon_views::Wallet,
         coupon_views::ClaimedCoupons,
@@ -140,6 +142,8 @@ use crate::{coupon_views, views};
         coupon_views::EvaluateCart,
         coupon_views::CouponEvaluation,
         coupon_views::CartEvaluation,
+        coupon_views::CartLinePrice,
+        coupon_views::MemberPricing,
         coupon_views::ItemScope,
         coupon_views::Validity,
         coupon_views::ValidityKind,
@@ -387,7 +391,7 @@ mod tests {
             }
         }
         assert_eq!(
-            checked, 8,
+            checked, 9,
             "every paged list publishes its page_size bounds"
         );
     }

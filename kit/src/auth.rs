@@ -44,6 +44,8 @@ const CACHE_CAPACITY: usize = 100_000;
 pub const GATEWAY: &str = "gateway";
 /// campaign-svc's identity when it calls its peers.
 pub const CAMPAIGN_SVC: &str = "campaign-svc";
+/// coupon-svc's identity when it reads member benefits to price a cart (LV-6).
+pub const COUPON_SVC: &str = "coupon-svc";
 /// The commerce platform's order system.
 pub const ORDER_SYSTEM: &str = "order-system";
 
@@ -86,6 +88,13 @@ pub const SERVICE_PERMISSIONS: &[(&str, &[&str])] = &[
             "memberhub.coupon.v1.CouponService/AbortStep",
             // CP-7: a sprint plan's batch is ended by the plan, never closed by a merchant
             "memberhub.coupon.v1.CouponService/EndBatch",
+        ],
+    ),
+    (
+        COUPON_SVC,
+        &[
+            "memberhub.membership.v1.MembershipService/GetLevelRules",
+            "memberhub.membership.v1.MembershipService/GetMembership",
         ],
     ),
 ];
@@ -263,6 +272,36 @@ pub struct SignAs {
     pub actor: Actor,
 }
 
+impl SignAs {
+    /// Calls signed as `signer`'s own service identity (`service:<identity>`).
+    pub fn itself(signer: Arc<Signer>) -> Self {
+        Self {
+            actor: Actor::Service {
+                name: signer.identity().to_string(),
+            },
+            signer,
+        }
+    }
+
+    /// A lazily connected channel to the peer at `url` whose calls this signs: the caller
+    /// starts even while its peer is still coming up.
+    pub fn channel(
+        self,
+        url: &str,
+    ) -> Result<
+        tonic::service::interceptor::InterceptedService<tonic::transport::Channel, SignAs>,
+        tonic::transport::Error,
+    > {
+        let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .connect_lazy();
+        Ok(tonic::service::interceptor::InterceptedService::new(
+            channel, self,
+        ))
+    }
+}
+
 impl tonic::service::Interceptor for SignAs {
     fn call(
         &mut self,
@@ -316,10 +355,11 @@ impl Verifier {
         Self::new(keys)
     }
 
-    /// Trusts the development keys of the gateway, campaign-svc and the order system.
+    /// Trusts the development keys of the gateway, campaign-svc, coupon-svc and the order
+    /// system.
     pub fn development() -> Self {
         Self {
-            keys: [GATEWAY, CAMPAIGN_SVC, ORDER_SYSTEM]
+            keys: [GATEWAY, CAMPAIGN_SVC, COUPON_SVC, ORDER_SYSTEM]
                 .into_iter()
                 .map(|identity| {
                     let key = SigningKey::from_bytes(&development_seed(identity)).verifying_key();

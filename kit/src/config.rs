@@ -117,6 +117,24 @@ pub const TRUSTED_KEYS: &str = "MEMBERHUB_INTERNAL_TRUSTED_KEYS";
 /// A signing identity's private Ed25519 seed (the gateway, campaign-svc).
 pub const SIGNING_KEY: &str = "MEMBERHUB_INTERNAL_SIGNING_KEY";
 
+/// `identity`'s signer from [`SIGNING_KEY`]; the development key when it is unset (the
+/// production binaries [`require`] it).
+pub fn signer(
+    lookup: impl Fn(&str) -> Option<String>,
+    identity: &str,
+) -> Result<Arc<crate::auth::Signer>, ConfigError> {
+    use crate::auth::Signer;
+    let signer = match lookup(SIGNING_KEY).filter(|v| !v.is_empty()) {
+        Some(seed) => Signer::from_hex_seed(identity, &seed).map_err(|e| ConfigError {
+            name: SIGNING_KEY.into(),
+            value: "<hidden>".into(),
+            reason: e.to_string(),
+        })?,
+        None => Signer::development(identity),
+    };
+    Ok(Arc::new(signer))
+}
+
 /// What a production binary cannot start without.
 #[derive(Debug, Clone, Copy)]
 pub enum Required {

@@ -84,7 +84,12 @@ impl Suite {
             .await
             .map_err(|e| format!("membership-svc: {e}"))
         });
-        let (config, clock, shutdown) = (process(coupon), options.clock.clone(), until_stopped());
+        let (config, clock, shutdown) = (
+            coupon_svc::Config::new(process(coupon))
+                .with_membership(format!("http://{membership}")),
+            options.clock.clone(),
+            until_stopped(),
+        );
         tasks.spawn(async move {
             coupon_svc::serve_migrated(&config, coupon_pool, clock, coupon_listener, shutdown)
                 .await

@@ -118,11 +118,23 @@ pub struct CartLine {
     pub category: String,
     pub quantity: i64,
     pub unit_price_fen: i64,
+    /// LV-6: sold only to members whose level grants exclusive access.
+    pub member_exclusive: bool,
+    /// LV-6: the unit price for members with exclusive access; 0 when none.
+    pub member_price_fen: i64,
+    /// LV-6: the member benefit taken off the line ([`crate::domain::member_price::price`]).
+    pub member_discount_fen: i64,
 }
 
 impl CartLine {
-    pub fn amount(&self) -> i64 {
+    /// quantity x unit price.
+    pub fn list_amount(&self) -> i64 {
         self.quantity * self.unit_price_fen
+    }
+
+    /// What the shopper pays for the line before coupons.
+    pub fn amount(&self) -> i64 {
+        self.list_amount() - self.member_discount_fen
     }
 }
 
@@ -142,6 +154,8 @@ pub struct LineInput {
     pub category: String,
     pub quantity: i64,
     pub unit_price_fen: i64,
+    pub member_exclusive: bool,
+    pub member_price_fen: i64,
 }
 
 impl Cart {
@@ -178,12 +192,21 @@ impl Cart {
                     format!("must be 0 to {MAX_FEN} fen"),
                 );
             }
+            if !(0..=line.unit_price_fen.max(0)).contains(&line.member_price_fen) {
+                v.add(
+                    format!("lines[{i}].member_price_fen"),
+                    "must be 0 (none) to unit_price_fen",
+                );
+            }
             if let (Some(sku), Some(category)) = (sku, category) {
                 parsed.push(CartLine {
                     sku,
                     category,
                     quantity: line.quantity,
                     unit_price_fen: line.unit_price_fen,
+                    member_exclusive: line.member_exclusive,
+                    member_price_fen: line.member_price_fen,
+                    member_discount_fen: 0,
                 });
             }
         }
@@ -196,9 +219,10 @@ impl Cart {
         })
     }
 
-    /// The cart's total in fen (bounded: 500 lines of at most 10^5 x 10^9 fen fit in i64).
+    /// The cart's list total in fen (bounded: 500 lines of at most 10^5 x 10^9 fen fit in
+    /// i64).
     pub fn total(&self) -> i64 {
-        self.lines.iter().map(CartLine::amount).sum()
+        self.lines.iter().map(CartLine::list_amount).sum()
     }
 }
 
@@ -335,6 +359,9 @@ mod tests {
             category: category.into(),
             quantity,
             unit_price_fen: price,
+            member_exclusive: false,
+            member_price_fen: 0,
+            member_discount_fen: 0,
         }
     }
 
@@ -475,12 +502,15 @@ mod tests {
                 category: "b".into(),
                 quantity: 1,
                 unit_price_fen: 100,
+                member_exclusive: true,
+                member_price_fen: 101,
             },
             LineInput {
                 sku: "".into(),
                 category: "b".into(),
                 quantity: 0,
                 unit_price_fen: -1,
+                ..LineInput::default()
             },
         ];
         let Err(Failure::InvalidArgument(v)) = Cart::parse(&shop, "", lines) else {
@@ -490,6 +520,7 @@ mod tests {
         assert_eq!(
             fields,
             [
+                "lines[0].member_price_fen",
                 "lines[1].sku",
                 "lines[1].quantity",
                 "lines[1].unit_price_fen"

@@ -6,3 +6,4 @@ pub mod batch;
 pub mod coupon;
 pub mod ids;
 pub mod issue;
+pub mod member_price;

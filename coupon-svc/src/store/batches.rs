@@ -324,6 +324,40 @@ pub async fn list(
     Ok((batches, total))
 }
 
+/// CP-3: a page of `shop`'s coupon centre, newest first: ACTIVE GENERAL batches not bound
+/// to a campaign, inside their claim window, with free stock left.
+#[tracing::instrument(skip_all)]
+pub async fn list_claimable(
+    conn: &mut PgConnection,
+    shop: ShopId,
+    before: Option<BatchId>,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Batch>, Error> {
+    let ids = sqlx::query_scalar!(
+        r#"SELECT b.batch_id FROM coupon.batches b JOIN coupon.stock s USING (batch_id)
+           WHERE b.shop_id = $1 AND b.channel = 'GENERAL' AND b.status = 'ACTIVE'
+             AND s.issuable AND s.bound_allocation_id IS NULL AND s.free > 0
+             AND b.claim_start <= $2 AND $2 < b.claim_end AND $2 < b.ends_at
+             AND ($3::uuid IS NULL OR b.batch_id < $3)
+           ORDER BY b.batch_id DESC
+           LIMIT $4"#,
+        shop.as_uuid(),
+        now,
+        before.map(|b| b.as_uuid()),
+        limit,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut batches = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(batch) = get(conn, &BatchRef::Id(BatchId::from(id))).await? {
+            batches.push(batch);
+        }
+    }
+    Ok(batches)
+}
+
 /// A status change decided by the domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {

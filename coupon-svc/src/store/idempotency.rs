@@ -34,6 +34,15 @@ impl Store {
         .await
     }
 
+    /// The stored answer to `key`, if a request with it was applied (X-2: read before any
+    /// state check, so a retry after a lost response gets it even when state has moved).
+    pub async fn stored<T>(&self, key: &IdempotencyKey) -> Result<Option<T>, Error>
+    where
+        T: prost::Message + Default,
+    {
+        memberhub_kit::idempotency::stored(&self.pool, "coupon.idempotency_keys", key).await
+    }
+
     /// The saga barrier (`AbortStep`): closes `key` of `method` in `scope` to requests not
     /// applied yet; whether one was applied.
     pub async fn abort(

@@ -255,6 +255,7 @@ pub fn line(sku: &str, category: &str, quantity: i64, price: i64) -> OrderLine {
         category: category.into(),
         quantity,
         unit_price_fen: price,
+        ..Default::default()
     }
 }
 

@@ -37,6 +37,10 @@ pub fn router() -> Router<AppState> {
             get(batch_statistics),
         )
         .route(
+            &format!("{STOREFRONT}/shops/{{shop_id}}/coupon-batches"),
+            get(coupon_centre),
+        )
+        .route(
             &format!("{STOREFRONT}/shops/{{shop_id}}/coupon-batches/{{batch}}"),
             get(storefront_batch),
         )
@@ -250,6 +254,30 @@ pub async fn batch_statistics(
 }
 
 // ------------------------------------------------------------------ storefront
+
+/// CP-3: the shop's coupon centre: GENERAL batches claimable now, newest first.
+#[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/coupon-batches", tag = "storefront",
+    params(("shop_id" = String, Path), crate::views::PageQuery),
+    responses((status = 200, body = views::CouponCentre), (status = 400, body = ErrorBody)))]
+pub async fn coupon_centre(
+    State(state): State<AppState>,
+    shopper: ShopperCaller,
+    Path(shop_id): Path<String>,
+    ApiQuery(page): ApiQuery<crate::views::PageQuery>,
+) -> ApiResult<views::CouponCentre> {
+    let (page_size, page_token) = page.parse()?;
+    let message = pb::ListClaimableBatchesRequest {
+        shop_id,
+        page_size,
+        page_token,
+    };
+    let response = state
+        .coupon
+        .clone()
+        .list_claimable_batches(request(&state, &shopper.actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
 
 /// CP-1: a live batch of the shop, without its internal name.
 #[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/coupon-batches/{batch}", tag = "storefront",

@@ -54,6 +54,9 @@ impl From<OrderLine> for pbc::OrderLine {
             category: l.category,
             quantity: l.quantity,
             unit_price_fen: l.unit_price_fen,
+            // cart-only fields (LV-6)
+            member_exclusive: false,
+            member_price_fen: 0,
         }
     }
 }
@@ -246,6 +249,7 @@ mod tests {
                 category: "tea".into(),
                 quantity: 1,
                 unit_price_fen: 15000,
+                ..Default::default()
             }]
         );
         assert_eq!(request.request_id, "k-1");

@@ -284,11 +284,11 @@ async fn start_service(
         concurrency_limit: args.clients.max(1024),
         ..Default::default()
     };
-    let config = memberhub_kit::config::ProcessConfig {
+    let config = coupon_svc::Config::new(memberhub_kit::config::ProcessConfig {
         service,
         database_url: String::new(),
         listen: address,
-    };
+    });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         coupon_svc::serve_migrated(

@@ -407,6 +407,7 @@ pub fn order_event(
             category: "tea".into(),
             quantity: 1,
             unit_price_fen: amount_fen,
+            ..Default::default()
         }],
         occur_time: Some(memberhub_kit::clock::to_timestamp(h.clock.now())),
     }

@@ -10,6 +10,13 @@ pub struct OrderLine {
     pub quantity: i64,
     #[prost(int64, tag = "4")]
     pub unit_price_fen: i64,
+    /// LV-6, carts only: the item is sold only to members whose level grants exclusive access.
+    #[prost(bool, tag = "5")]
+    pub member_exclusive: bool,
+    /// LV-6, carts only: the unit price for members whose level grants exclusive access; 0 when
+    /// the item has none. Everyone else pays unit_price_fen (less their level discount).
+    #[prost(int64, tag = "6")]
+    pub member_price_fen: i64,
 }
 /// How a shop sells on the marketplace; decides which prizes and approvals apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]

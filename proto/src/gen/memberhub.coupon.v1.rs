@@ -384,12 +384,78 @@ pub struct CouponEvaluation {
     #[prost(string, tag = "4")]
     pub reason: ::prost::alloc::string::String,
 }
+/// LV-6: the shopper's membership as it prices a cart.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct MemberPricing {
+    /// The member's level; 0 for a non-member.
+    #[prost(int32, tag = "1")]
+    pub level: i32,
+    /// The level's member discount: 95 means the shopper pays 95 % (9.5 fold); 0 when none.
+    #[prost(int32, tag = "2")]
+    pub discount_percent: i32,
+    /// Whether the level grants member-exclusive items and prices.
+    #[prost(bool, tag = "3")]
+    pub exclusive_access: bool,
+    /// The lowest level whose benefits grant exclusive access; 0 when no level does.
+    #[prost(int32, tag = "4")]
+    pub exclusive_access_level: i32,
+}
+/// LV-6: one cart line as this shopper pays for it, before coupons.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CartLinePrice {
+    #[prost(string, tag = "1")]
+    pub sku: ::prost::alloc::string::String,
+    /// quantity x unit_price_fen.
+    #[prost(int64, tag = "2")]
+    pub list_amount_fen: i64,
+    /// What the shopper pays for the line before coupons: quantity x the member price when it
+    /// applies, else the list amount less the level discount (rounded half up to the fen).
+    #[prost(int64, tag = "3")]
+    pub payable_fen: i64,
+    /// False when the line is member-exclusive and the shopper may not buy it.
+    #[prost(bool, tag = "4")]
+    pub purchasable: bool,
+    /// Why the line is not purchasable, or why its member price does not apply:
+    /// MEMBERS_ONLY (not a member) or LEVEL_TOO_LOW; empty otherwise.
+    #[prost(string, tag = "5")]
+    pub reason: ::prost::alloc::string::String,
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct EvaluateCartResponse {
     #[prost(message, repeated, tag = "1")]
     pub evaluations: ::prost::alloc::vec::Vec<CouponEvaluation>,
+    /// The list total: quantity x unit price over every line.
     #[prost(int64, tag = "2")]
     pub cart_total_fen: i64,
+    #[prost(message, optional, tag = "3")]
+    pub member: ::core::option::Option<MemberPricing>,
+    /// One per request line, in order.
+    #[prost(message, repeated, tag = "4")]
+    pub lines: ::prost::alloc::vec::Vec<CartLinePrice>,
+    /// What the purchasable lines cost before coupons; coupon thresholds and percentages apply
+    /// to it.
+    #[prost(int64, tag = "5")]
+    pub payable_fen: i64,
+    /// The member benefit on the purchasable lines: their list amount less payable_fen.
+    #[prost(int64, tag = "6")]
+    pub member_discount_fen: i64,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListClaimableBatchesRequest {
+    #[prost(string, tag = "1")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(int32, tag = "2")]
+    pub page_size: i32,
+    #[prost(string, tag = "3")]
+    pub page_token: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListClaimableBatchesResponse {
+    /// internal_name is always empty here (CP-1).
+    #[prost(message, repeated, tag = "1")]
+    pub batches: ::prost::alloc::vec::Vec<Batch>,
+    #[prost(string, tag = "2")]
+    pub next_page_token: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct LockCouponsRequest {
@@ -1061,6 +1127,37 @@ pub mod coupon_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// CP-3: a shop's coupon centre: the GENERAL batches a shopper can claim now, newest
+        /// first, without internal names.
+        pub async fn list_claimable_batches(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListClaimableBatchesRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListClaimableBatchesResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.coupon.v1.CouponService/ListClaimableBatches",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.coupon.v1.CouponService",
+                        "ListClaimableBatches",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// CP-5: a shopper's coupons.
         pub async fn list_wallet_coupons(
             &mut self,
@@ -1346,6 +1443,17 @@ pub mod coupon_service_server {
             request: tonic::Request<super::AbortStepRequest>,
         ) -> std::result::Result<
             tonic::Response<super::AbortStepResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// CP-3: a shop's coupon centre: the GENERAL batches a shopper can claim now, newest
+        /// first, without internal names.
+        async fn list_claimable_batches(
+            &self,
+            request: tonic::Request<super::ListClaimableBatchesRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListClaimableBatchesResponse>,
             tonic::Status,
         > {
             Err(tonic::Status::unimplemented("Not yet implemented"))
@@ -2064,6 +2172,55 @@ pub mod coupon_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = AbortStepSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.coupon.v1.CouponService/ListClaimableBatches" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListClaimableBatchesSvc<T: CouponService>(pub Arc<T>);
+                    impl<
+                        T: CouponService,
+                    > tonic::server::UnaryService<super::ListClaimableBatchesRequest>
+                    for ListClaimableBatchesSvc<T> {
+                        type Response = super::ListClaimableBatchesResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListClaimableBatchesRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CouponService>::list_claimable_batches(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListClaimableBatchesSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
