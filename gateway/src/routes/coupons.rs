@@ -356,7 +356,7 @@ pub async fn wallet(
 #[utoipa::path(post, path = "/api/storefront/v1/shops/{shop_id}/cart/evaluate", tag = "storefront",
     params(("shop_id" = String, Path)),
     request_body = views::EvaluateCart,
-    responses((status = 200, body = views::CartEvaluation), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = views::CartEvaluation), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn evaluate_cart(
     State(state): State<AppState>,
     shopper: ShopperCaller,
