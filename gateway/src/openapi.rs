@@ -26,6 +26,7 @@ use crate::{coupon_views, views};
         backoffice::update_level_benefits,
         backoffice::list_members,
         backoffice::get_member,
+        backoffice::member_ledger,
         backoffice::list_budget_balances,
         backoffice::recharge_budget,
         backoffice::expire_points,
@@ -39,11 +40,15 @@ use crate::{coupon_views, views};
         storefront::unfollow_shop,
         internal::report_order_event,
         internal::batch_report_order_events,
+        internal::lock_order_coupons,
+        internal::redeem_order_coupons,
+        internal::release_order_coupons,
         coupons::create_batch,
         coupons::list_batches,
         coupons::get_batch,
         coupons::submit_batch,
         coupons::close_batch,
+        coupons::issue_to_member,
         coupons::batch_statistics,
         coupons::storefront_batch,
         coupons::claim,
@@ -71,6 +76,7 @@ use crate::{coupon_views, views};
         campaigns::claim_gift_pack,
         campaigns::claim_new_member_exclusive,
         campaigns::exchange_points,
+        campaigns::list_my_claims,
         campaigns::get_my_claim,
         campaigns::my_entitlements,
         campaigns::consume_entitlement,
@@ -147,6 +153,11 @@ use crate::{coupon_views, views};
         coupon_views::CouponChannel,
         coupon_views::BatchStatus,
         coupon_views::CouponState,
+        coupon_views::LockOrderCoupons,
+        coupon_views::OrderShopper,
+        coupon_views::LockedCoupons,
+        coupon_views::OrderCoupons,
+        coupon_views::IssueToMember,
         views::PrizeType,
         views::GiftPackKind,
         views::ClaimState,
@@ -387,7 +398,7 @@ mod tests {
             }
         }
         assert_eq!(
-            checked, 8,
+            checked, 10,
             "every paged list publishes its page_size bounds"
         );
     }

@@ -33,3 +33,24 @@ async fn activate_sms_service(
         .await?;
     Ok(Reply::from_response(response))
 }
+
+/// the shopper's membership of the shop, as `actor` may read it: NOT_FOUND when the
+/// shopper is not the shop's member (whatever they are elsewhere), so a back-office route
+/// naming a user never tells whether that user exists in another shop.
+async fn member_of(
+    state: &AppState,
+    actor: &Actor,
+    shop_id: &str,
+    user_id: &str,
+) -> Result<pb::Membership, crate::error::ApiError> {
+    let message = pb::GetMembershipRequest {
+        shop_id: shop_id.to_string(),
+        user_id: user_id.to_string(),
+    };
+    let response = state
+        .membership
+        .clone()
+        .get_membership(request(state, actor, message))
+        .await?;
+    Ok(response.into_inner())
+}
