@@ -15,6 +15,14 @@ use crate::{coupon_views, views};
         platform::create_shop,
         platform::get_shop,
         platform::activate_sms_service,
+        platform::list_shops,
+        platform::update_shop,
+        platform::get_program,
+        platform::get_level_rules,
+        platform::list_members,
+        platform::get_member,
+        platform::expire_points,
+        platform::list_parked_events,
         backoffice::get_program,
         backoffice::set_join_policy,
         backoffice::update_card_face,
@@ -90,6 +98,10 @@ use crate::{coupon_views, views};
         views::LevelCardImage,
         views::MemberCenter,
         views::CreateShop,
+        views::UpdateShop,
+        views::ShopPage,
+        views::ParkedEvent,
+        views::ParkedEventPage,
         views::SetJoinPolicy,
         views::UpdateCardFace,
         views::SetSmsVerification,
@@ -398,7 +410,7 @@ mod tests {
             }
         }
         assert_eq!(
-            checked, 10,
+            checked, 13,
             "every paged list publishes its page_size bounds"
         );
     }

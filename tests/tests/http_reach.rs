@@ -801,3 +801,297 @@ async fn gp9_shopper_lists_only_their_own_claims_paged() -> anyhow::Result<()> {
     assert_eq!(status, 403);
     Ok(())
 }
+
+#[tokio::test]
+async fn mp1_operator_searches_and_updates_shops_and_reads_any_shops_program_levels_members()
+-> anyhow::Result<()> {
+    let w = start().await?;
+    let operator = w.operator()?;
+    let green = w.register_shop("Green Tea HTTP", "POP").await?;
+    let black = w.register_shop("Black Tea HTTP", "SELF_OPERATED").await?;
+    let coffee = w.register_shop("Coffee HTTP", "POP").await?;
+    let shops = "/api/platform/v1/shops";
+
+    // Search by name, paged: newest first, the cursor carries on.
+    let first = ok(
+        "search page 1",
+        w.call(
+            Method::GET,
+            &format!("{shops}?name=tea%20http&page_size=1"),
+            Some(&operator),
+            None,
+            None,
+        )
+        .await?,
+    )?;
+    assert_eq!(first["shops"][0]["shop_id"], json!(black), "{first}");
+    let token = text(&first, "next_page_token")?;
+    let second = ok(
+        "search page 2",
+        w.call(
+            Method::GET,
+            &format!("{shops}?name=tea%20http&page_size=1&page_token={token}"),
+            Some(&operator),
+            None,
+            None,
+        )
+        .await?,
+    )?;
+    assert_eq!(second["shops"][0]["shop_id"], json!(green), "{second}");
+    assert_eq!(second["next_page_token"], "", "{second}");
+    let pop = ok(
+        "pop shops",
+        w.call(
+            Method::GET,
+            &format!("{shops}?type=POP&name=HTTP"),
+            Some(&operator),
+            None,
+            None,
+        )
+        .await?,
+    )?;
+    let pop_ids: Vec<&Value> = pop["shops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| &s["shop_id"])
+        .collect();
+    assert_eq!(pop_ids, [&json!(coffee), &json!(green)], "{pop}");
+    let (status, error) = w
+        .call(
+            Method::GET,
+            &format!("{shops}?type=MARKET&create_time_from=soon"),
+            Some(&operator),
+            None,
+            None,
+        )
+        .await?;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(
+        error["field_violations"].as_array().map(Vec::len),
+        Some(2),
+        "{error}"
+    );
+
+    // Update: the fields sent change, once per key; bad values name their field.
+    let shop = format!("{shops}/{green}");
+    let update_key = key();
+    let body = json!({"name": "Green Leaf", "time_zone": "Europe/Berlin", "gift_items": true});
+    let updated = ok(
+        "update",
+        w.call(
+            Method::PATCH,
+            &shop,
+            Some(&operator),
+            Some(&update_key),
+            Some(body.clone()),
+        )
+        .await?,
+    )?;
+    assert_eq!(
+        (
+            &updated["name"],
+            &updated["time_zone"],
+            &updated["gift_items"],
+            &updated["type"]
+        ),
+        (
+            &json!("Green Leaf"),
+            &json!("Europe/Berlin"),
+            &json!(true),
+            &json!("POP")
+        ),
+        "{updated}"
+    );
+    let replay = w
+        .call(
+            Method::PATCH,
+            &shop,
+            Some(&operator),
+            Some(&update_key),
+            Some(body),
+        )
+        .await?;
+    assert_eq!(replay, (200, updated.clone()));
+    let (status, error) = w
+        .call(
+            Method::PATCH,
+            &shop,
+            Some(&operator),
+            Some(&key()),
+            Some(json!({"time_zone": "Mars/Base"})),
+        )
+        .await?;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(
+        error["field_violations"][0]["field"], "time_zone",
+        "{error}"
+    );
+    let (status, _) = w
+        .call(
+            Method::PATCH,
+            &format!("{shops}/{}", uuid::Uuid::now_v7()),
+            Some(&operator),
+            Some(&key()),
+            Some(json!({"name": "Nobody"})),
+        )
+        .await?;
+    assert_eq!(status, 404);
+    // A shop in business keeps its type.
+    order(&w, &green, "u-1", "o-1", 10_000).await?;
+    let (status, locked) = w
+        .call(
+            Method::PATCH,
+            &shop,
+            Some(&operator),
+            Some(&key()),
+            Some(json!({"type": "SELF_OPERATED"})),
+        )
+        .await?;
+    assert_eq!(status, 400, "{locked}");
+    assert_eq!(locked["reason"], "SHOP_TYPE_LOCKED", "{locked}");
+
+    // Any shop's program, levels and members.
+    let program = ok(
+        "program",
+        w.call(
+            Method::GET,
+            &format!("{shop}/program"),
+            Some(&operator),
+            None,
+            None,
+        )
+        .await?,
+    )?;
+    assert_eq!(program["join_policy"], "ORDER", "{program}");
+    let levels = ok(
+        "levels",
+        w.call(
+            Method::GET,
+            &format!("{shop}/levels"),
+            Some(&operator),
+            None,
+            None,
+        )
+        .await?,
+    )?;
+    assert!(
+        levels["levels"].as_array().is_some_and(|l| !l.is_empty()),
+        "{levels}"
+    );
+    let members = ok(
+        "members",
+        w.call(
+            Method::GET,
+            &format!("{shop}/members?page_size=10"),
+            Some(&operator),
+            None,
+            None,
+        )
+        .await?,
+    )?;
+    assert_eq!(members["members"][0]["user_id"], "u-1", "{members}");
+    assert!(!members.to_string().contains("phone\":\""), "{members}");
+    let member = ok(
+        "member",
+        w.call(
+            Method::GET,
+            &format!("{shop}/members/u-1"),
+            Some(&operator),
+            None,
+            None,
+        )
+        .await?,
+    )?;
+    assert_eq!(member["user_id"], "u-1", "{member}");
+
+    // Merchants and shoppers are refused on the platform surface.
+    let merchant = w.merchant(&green)?;
+    let shopper = w.shopper("u-1")?;
+    for token in [&merchant, &shopper] {
+        for path in [
+            shops.to_string(),
+            format!("{shop}/program"),
+            format!("{shop}/levels"),
+            format!("{shop}/members"),
+            "/api/platform/v1/parked-events".to_string(),
+        ] {
+            let (status, _) = w.call(Method::GET, &path, Some(token), None, None).await?;
+            assert_eq!(status, 403, "{path}");
+        }
+        let (status, _) = w
+            .call(
+                Method::PATCH,
+                &shop,
+                Some(token),
+                Some(&key()),
+                Some(json!({"name": "Mine"})),
+            )
+            .await?;
+        assert_eq!(status, 403);
+        let (status, _) = w
+            .call(
+                Method::POST,
+                "/api/platform/v1/points/expire",
+                Some(token),
+                Some(&key()),
+                None,
+            )
+            .await?;
+        assert_eq!(status, 403);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn pt5_operator_runs_expiry_platform_wide_and_reads_parked_events() -> anyhow::Result<()> {
+    let w = start().await?;
+    let operator = w.operator()?;
+    w.register_shop("Expiry Tea", "POP").await?;
+    let expire_key = key();
+    let expired = ok(
+        "expire",
+        w.call(
+            Method::POST,
+            "/api/platform/v1/points/expire",
+            Some(&operator),
+            Some(&expire_key),
+            None,
+        )
+        .await?,
+    )?;
+    assert_eq!(expired["expired_lots"], 0, "nothing is due yet: {expired}");
+    let replay = w
+        .call(
+            Method::POST,
+            "/api/platform/v1/points/expire",
+            Some(&operator),
+            Some(&expire_key),
+            None,
+        )
+        .await?;
+    assert_eq!(replay, (200, expired));
+    let parked = ok(
+        "parked events",
+        w.call(
+            Method::GET,
+            "/api/platform/v1/parked-events?page_size=10",
+            Some(&operator),
+            None,
+            None,
+        )
+        .await?,
+    )?;
+    assert!(parked["parked_events"].is_array(), "{parked}");
+    let (status, error) = w
+        .call(
+            Method::GET,
+            "/api/platform/v1/parked-events?page_size=many",
+            Some(&operator),
+            None,
+            None,
+        )
+        .await?;
+    assert_eq!(status, 400, "{error}");
+    Ok(())
+}

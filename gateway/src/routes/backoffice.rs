@@ -62,12 +62,7 @@ pub async fn get_program(
     Path(shop_id): Path<String>,
 ) -> ApiResult<views::Program> {
     let actor = merchant.for_shop(&shop_id)?;
-    let response = state
-        .membership
-        .clone()
-        .get_program(request(&state, actor, pb::GetProgramRequest { shop_id }))
-        .await?;
-    Ok(Reply::from_response(response))
+    super::program(&state, actor, shop_id).await
 }
 
 /// MP-2: the join policy.
@@ -207,13 +202,7 @@ pub async fn get_level_rules(
     Path(shop_id): Path<String>,
 ) -> ApiResult<views::LevelRules> {
     let actor = merchant.for_shop(&shop_id)?;
-    let message = pb::GetLevelRulesRequest { shop_id };
-    let response = state
-        .membership
-        .clone()
-        .get_level_rules(request(&state, actor, message))
-        .await?;
-    Ok(Reply::from_response(response))
+    super::level_rules(&state, actor, shop_id).await
 }
 
 /// LV-1..LV-4: replace the whole ladder (one level change; FAILED_PRECONDITION
@@ -279,13 +268,7 @@ pub async fn list_members(
     ApiQuery(filters): ApiQuery<views::ListMembersQuery>,
 ) -> ApiResult<views::MemberPage> {
     let actor = merchant.for_shop(&shop_id)?;
-    let message = filters.into_request(shop_id)?;
-    let response = state
-        .membership
-        .clone()
-        .list_members(request(&state, actor, message))
-        .await?;
-    Ok(Reply::from_response(response))
+    super::members(&state, actor, shop_id, filters).await
 }
 
 /// MB-1, MB-4: one shopper's membership of the shop (no phone).
@@ -298,13 +281,7 @@ pub async fn get_member(
     Path((shop_id, user_id)): Path<(String, String)>,
 ) -> ApiResult<views::Membership> {
     let actor = merchant.for_shop(&shop_id)?;
-    let message = pb::GetMembershipRequest { shop_id, user_id };
-    let response = state
-        .membership
-        .clone()
-        .get_membership(request(&state, actor, message))
-        .await?;
-    Ok(Reply::from_response(response))
+    super::member(&state, actor, shop_id, user_id).await
 }
 
 /// PT-4: one member's points and asset history in the shop, newest first, optionally for

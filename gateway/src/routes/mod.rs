@@ -54,3 +54,61 @@ async fn member_of(
         .await?;
     Ok(response.into_inner())
 }
+
+/// MP-1..MP-4: a shop's program, for its merchant or an operator.
+async fn program(state: &AppState, actor: &Actor, shop_id: String) -> ApiResult<views::Program> {
+    let response = state
+        .membership
+        .clone()
+        .get_program(request(state, actor, pb::GetProgramRequest { shop_id }))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// LV-1..LV-6: a shop's level ladder, for its merchant or an operator.
+async fn level_rules(
+    state: &AppState,
+    actor: &Actor,
+    shop_id: String,
+) -> ApiResult<views::LevelRules> {
+    let message = pb::GetLevelRulesRequest { shop_id };
+    let response = state
+        .membership
+        .clone()
+        .get_level_rules(request(state, actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// MB-4: a shop's members, filtered and paged, for its merchant or an operator.
+async fn members(
+    state: &AppState,
+    actor: &Actor,
+    shop_id: String,
+    filters: views::ListMembersQuery,
+) -> ApiResult<views::MemberPage> {
+    let message = filters.into_request(shop_id)?;
+    let response = state
+        .membership
+        .clone()
+        .list_members(request(state, actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// MB-1, MB-4: one shopper's membership of a shop (no phone), for its merchant or an
+/// operator.
+async fn member(
+    state: &AppState,
+    actor: &Actor,
+    shop_id: String,
+    user_id: String,
+) -> ApiResult<views::Membership> {
+    let message = pb::GetMembershipRequest { shop_id, user_id };
+    let response = state
+        .membership
+        .clone()
+        .get_membership(request(state, actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
