@@ -927,6 +927,17 @@ async fn mp1_operator_searches_and_updates_shops_and_reads_any_shops_program_lev
         error["field_violations"][0]["field"], "time_zone",
         "{error}"
     );
+    let (status, error) = w
+        .call(
+            Method::PATCH,
+            &shop,
+            Some(&operator),
+            Some(&key()),
+            Some(json!({})),
+        )
+        .await?;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["field_violations"][0]["field"], "body", "{error}");
     let (status, _) = w
         .call(
             Method::PATCH,

@@ -127,7 +127,7 @@ pub async fn update_shop(
     Path(shop_id): Path<String>,
     ApiJson(body): ApiJson<views::UpdateShop>,
 ) -> ApiResult<views::Shop> {
-    let message = body.into_request(key, shop_id);
+    let message = body.into_request(key, shop_id)?;
     let response = state
         .membership
         .clone()

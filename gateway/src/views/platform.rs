@@ -109,8 +109,13 @@ pub struct UpdateShop {
 }
 
 impl UpdateShop {
-    /// The UpdateShop request whose mask names the fields present.
-    pub fn into_request(self, request_id: String, shop_id: String) -> pb::UpdateShopRequest {
+    /// The UpdateShop request whose mask names the fields present; INVALID_ARGUMENT on
+    /// `body` when none is.
+    pub fn into_request(
+        self,
+        request_id: String,
+        shop_id: String,
+    ) -> Result<pb::UpdateShopRequest, ApiError> {
         let mut paths = Vec::new();
         let mut shop = pb::Shop {
             shop_id,
@@ -136,11 +141,17 @@ impl UpdateShop {
             shop.gift_items = gift_items;
             paths.push("gift_items".to_string());
         }
-        pb::UpdateShopRequest {
+        if paths.is_empty() {
+            return Err(ApiError::invalid_field(
+                "body",
+                "must set at least one of name, logo_url, time_zone, type, gift_items",
+            ));
+        }
+        Ok(pb::UpdateShopRequest {
             request_id,
             shop: Some(shop),
             update_mask: Some(prost_types::FieldMask { paths }),
-        }
+        })
     }
 }
 
@@ -192,14 +203,25 @@ mod tests {
         let body: UpdateShop =
             serde_json::from_value(serde_json::json!({"name": "N", "type": "SELF_OPERATED"}))
                 .unwrap_or_default();
-        let request = body.into_request("k".into(), "s".into());
+        let request = body.into_request("k".into(), "s".into()).ok();
         assert_eq!(
-            request.update_mask.map(|m| m.paths).unwrap_or_default(),
+            request
+                .as_ref()
+                .and_then(|r| r.update_mask.clone())
+                .map(|m| m.paths)
+                .unwrap_or_default(),
             ["name", "type"]
         );
-        let shop = request.shop.unwrap_or_default();
+        let shop = request.and_then(|r| r.shop).unwrap_or_default();
         assert_eq!(shop.r#type(), pbc::ShopType::SelfOperated);
         assert_eq!(shop.name, "N");
+        let empty = UpdateShop::default().into_request("k".into(), "s".into());
+        assert_eq!(
+            empty
+                .err()
+                .map(|e| e.body.field_violations[0].field.clone()),
+            Some("body".to_string())
+        );
     }
 
     #[test]
