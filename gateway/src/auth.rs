@@ -227,7 +227,9 @@ impl FromRequestParts<AppState> for ShopperCaller {
     }
 }
 
-/// A trusted service, e.g. the order system (internal surface).
+/// The commerce platform's order system (internal surface): a service token whose `sub` is
+/// `order-system`. Every internal route is the order system's (order events, CP-6 coupon
+/// locks, GP-4 entitlements), so another service's token is refused here as well.
 #[derive(Debug, Clone)]
 pub struct ServiceCaller(pub Actor);
 
@@ -239,10 +241,13 @@ impl FromRequestParts<AppState> for ServiceCaller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let Caller(actor) = Caller::from_request_parts(parts, state).await?;
-        match actor {
-            Actor::Service { .. } => Ok(Self(actor)),
+        match &actor {
+            Actor::Service { name } if name == memberhub_kit::auth::ORDER_SYSTEM => Ok(Self(actor)),
+            Actor::Service { name } => Err(ApiError::permission_denied(format!(
+                "the internal API is for the order system, not {name}"
+            ))),
             _ => Err(ApiError::permission_denied(
-                "the internal API is for services".into(),
+                "the internal API is for the order system".into(),
             )),
         }
     }

@@ -777,16 +777,112 @@ impl From<pb::EvaluateCartResponse> for CartEvaluation {
                     reason: l.reason,
                 })
                 .collect(),
-            evaluations: r
-                .evaluations
-                .into_iter()
-                .map(|e| CouponEvaluation {
-                    coupon_id: e.coupon_id,
-                    usable: e.usable,
-                    discount_fen: e.discount_fen,
-                    reason: e.reason,
-                })
-                .collect(),
+            evaluations: r.evaluations.into_iter().map(evaluation).collect(),
         }
     }
+}
+
+fn evaluation(e: pb::CouponEvaluation) -> CouponEvaluation {
+    CouponEvaluation {
+        coupon_id: e.coupon_id,
+        usable: e.usable,
+        discount_fen: e.discount_fen,
+        reason: e.reason,
+    }
+}
+
+/// CP-6: the order system locks coupons for an order at placement; every coupon must be
+/// usable on the order's cart.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct LockOrderCoupons {
+    /// The shopper placing the order.
+    // coupon-svc `ids::UserId` (64).
+    #[schema(max_length = 64, pattern = r"^[!-~]+$")]
+    pub user_id: String,
+    #[schema(format = Uuid)]
+    pub shop_id: String,
+    /// The delivery region; empty when unknown.
+    // coupon-svc `batch::MAX_CODE_CHARS`.
+    #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub region: String,
+    // coupon-svc `coupon::MAX_LINES`.
+    #[schema(min_items = 1, max_items = 500)]
+    pub lines: Vec<CartLine>,
+    #[schema(schema_with = coupon_ids)]
+    pub coupon_ids: Vec<String>,
+}
+
+impl LockOrderCoupons {
+    pub fn into_request(self, request_id: String, order_id: String) -> pb::LockCouponsRequest {
+        let lines = EvaluateCart {
+            region: String::new(),
+            lines: self.lines,
+            coupon_ids: Vec::new(),
+        }
+        .lines();
+        pb::LockCouponsRequest {
+            request_id,
+            user_id: self.user_id,
+            order_id,
+            coupon_ids: self.coupon_ids,
+            shop_id: self.shop_id,
+            region: self.region,
+            lines,
+        }
+    }
+}
+
+/// CP-6: the shopper whose order's locked coupons are redeemed or released.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct OrderShopper {
+    // coupon-svc `ids::UserId` (64).
+    #[schema(max_length = 64, pattern = r"^[!-~]+$")]
+    pub user_id: String,
+}
+
+/// CP-6: the coupons an order locked, with what each takes off the cart.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LockedCoupons {
+    pub coupons: Vec<WalletCoupon>,
+    pub evaluations: Vec<CouponEvaluation>,
+}
+
+impl From<pb::LockCouponsResponse> for LockedCoupons {
+    fn from(r: pb::LockCouponsResponse) -> Self {
+        Self {
+            coupons: r.coupons.into_iter().map(WalletCoupon::from).collect(),
+            evaluations: r.evaluations.into_iter().map(evaluation).collect(),
+        }
+    }
+}
+
+/// CP-6: the coupons a redemption marked used, or a release gave back.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderCoupons {
+    pub coupons: Vec<WalletCoupon>,
+}
+
+impl From<pb::RedeemCouponsResponse> for OrderCoupons {
+    fn from(r: pb::RedeemCouponsResponse) -> Self {
+        Self {
+            coupons: r.coupons.into_iter().map(WalletCoupon::from).collect(),
+        }
+    }
+}
+
+impl From<pb::ReleaseCouponsResponse> for OrderCoupons {
+    fn from(r: pb::ReleaseCouponsResponse) -> Self {
+        Self {
+            coupons: r.coupons.into_iter().map(WalletCoupon::from).collect(),
+        }
+    }
+}
+
+/// CP-3: a merchant hands one issue of their GENERAL or CRM batch to a member of the shop.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct IssueToMember {
+    // coupon-svc `ids::UserId` (64).
+    #[schema(max_length = 64, pattern = r"^[!-~]+$")]
+    pub user_id: String,
 }

@@ -33,12 +33,14 @@ pub fn service(
 }
 
 /// PT-5: how often the service expires due points lots by itself.
-const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
+pub const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// PT-5: expires due points lots every hour, for as long as the server runs, in bounded
-/// chunks (see `store::ledger::expire_due`); then prunes what has outlived its retention.
-async fn sweep(pool: sqlx::PgPool, clock: SharedClock) {
-    let mut tick = tokio::time::interval(EXPIRY_SWEEP);
+/// PT-5: expires due points lots every `every` (hourly in production), for as long as the
+/// server runs, in bounded chunks (see `store::ledger::expire_due`); then prunes what has
+/// outlived its retention. "Due" is judged by `clock`, in each shop's time zone.
+async fn sweep(pool: sqlx::PgPool, clock: SharedClock, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         match store::ledger::expire_due(&pool, None, clock.now()).await {
@@ -77,11 +79,25 @@ pub async fn serve(
     Ok(())
 }
 
-/// Serves over a pool whose schema is migrated (used in-process by `memberhub dev` and tests).
+/// Serves over a pool whose schema is migrated (used in-process by `memberhub dev` and tests),
+/// sweeping expired points hourly.
 pub async fn serve_migrated(
     config: &Config,
     pool: sqlx::PgPool,
     clock: SharedClock,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    serve_migrated_sweeping(config, pool, clock, EXPIRY_SWEEP, listener, shutdown).await
+}
+
+/// [`serve_migrated`] with the PT-5 sweep every `sweep_every` instead of hourly, so a test can
+/// move the clock and see the service expire points by itself.
+pub async fn serve_migrated_sweeping(
+    config: &Config,
+    pool: sqlx::PgPool,
+    clock: SharedClock,
+    sweep_every: std::time::Duration,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
@@ -91,6 +107,6 @@ pub async fn serve_migrated(
         .serve(listener, shutdown);
     tokio::select! {
         served = server => served,
-        () = sweep(pool, clock) => Ok(()),
+        () = sweep(pool, clock, sweep_every) => Ok(()),
     }
 }

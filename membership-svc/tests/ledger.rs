@@ -1346,3 +1346,38 @@ async fn saga_barrier_a_transfer_arriving_after_its_abort_moves_nothing() -> any
     assert_eq!(transfer_count(&h, &shop).await?, 1);
     assert_ledger_balanced(&h).await
 }
+
+/// PT-5 runs by itself: nobody calls `ExpirePoints`; the service's own sweep (here every
+/// 50 ms instead of hourly) expires the lots once the clock passes the year end in the
+/// shop's time zone (America/Los_Angeles, not the default Asia/Shanghai).
+#[tokio::test]
+async fn pt5_the_sweep_expires_points_by_itself_at_the_year_end_in_the_shops_time_zone()
+-> anyhow::Result<()> {
+    let mut h = start_sweeping(std::time::Duration::from_millis(50)).await?;
+    let shop = expiring_shop(&mut h, "America/Los_Angeles").await?;
+    // Earned 2026-11-01T01:00-07:00: due at 2028-01-01T00:00-08:00 = 2028-01-01T08:00Z.
+    grant_points(&h, &shop, "u1", 100).await?;
+    // Past the year end in Shanghai (16:00Z), not yet in Los Angeles.
+    h.clock.set(utc(2028, 1, 1, 7, 59, 59));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let balance = async |h: &Harness| -> anyhow::Result<i64> {
+        let page = history(h, &shop, "u1", Asset::Points, 0, "").await?;
+        Ok(page.entries.first().map_or(0, |e| e.balance_after))
+    };
+    assert_eq!(balance(&h).await?, 100, "not due in shop time");
+    h.clock.set(utc(2028, 1, 1, 8, 0, 0));
+    let mut left = -1;
+    for _ in 0..100 {
+        left = balance(&h).await?;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 0, "the sweep expired the lot by itself");
+    let entries = history(&h, &shop, "u1", Asset::Points, 0, "")
+        .await?
+        .entries;
+    assert_eq!((entries[0].delta, entries[0].balance_after), (-100, 0));
+    assert_ledger_balanced(&h).await
+}

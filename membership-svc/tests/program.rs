@@ -1318,3 +1318,249 @@ async fn mp1_a_default_card_name_cut_from_a_long_shop_name_has_no_trailing_blank
     assert_eq!(card_name, card_name.trim());
     Ok(())
 }
+
+// ------------------------------------------------------------- MP-1: operators on shops
+
+fn update_request(shop: pb::Shop, paths: &[&str]) -> pb::UpdateShopRequest {
+    pb::UpdateShopRequest {
+        request_id: rid("update-shop"),
+        shop: Some(shop),
+        update_mask: Some(prost_types::FieldMask {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn mp1_operator_updates_only_the_masked_fields_idempotently() -> anyhow::Result<()> {
+    let mut h = start().await?;
+    let shop = register_shop(&mut h, "Old Name", ShopType::Pop).await?;
+    let mut changed = shop.clone();
+    changed.name = "New Name".into();
+    changed.time_zone = "Europe/Berlin".into();
+    changed.gift_items = true;
+    changed.logo_url = "not a url, and not in the mask".into();
+    let request = update_request(changed, &["name", "time_zone", "gift_items"]);
+    let updated = h
+        .client
+        .update_shop(req(&operator(), request.clone()))
+        .await?
+        .into_inner();
+    assert_eq!(
+        (
+            updated.name.as_str(),
+            updated.time_zone.as_str(),
+            updated.gift_items
+        ),
+        ("New Name", "Europe/Berlin", true)
+    );
+    assert_eq!(updated.logo_url, shop.logo_url);
+    assert_eq!(updated.create_time, shop.create_time);
+    // the same key answers the same; the shop reads the new values.
+    let replay = h
+        .client
+        .update_shop(req(&operator(), request))
+        .await?
+        .into_inner();
+    assert_eq!(replay, updated);
+    let read = h
+        .client
+        .get_shop(req(
+            &operator(),
+            pb::GetShopRequest {
+                shop_id: shop.shop_id.clone(),
+            },
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(read, updated);
+    Ok(())
+}
+
+#[tokio::test]
+async fn mp1_shop_update_refuses_bad_fields_unknown_shops_and_non_operators() -> anyhow::Result<()>
+{
+    let mut h = start().await?;
+    let shop = register_shop(&mut h, "Tea", ShopType::Pop).await?;
+    let mut bad = shop.clone();
+    bad.name = " ".into();
+    bad.time_zone = "Mars/Base".into();
+    let status = expect_err(
+        h.client
+            .update_shop(req(
+                &operator(),
+                update_request(bad, &["name", "time_zone", "brand"]),
+            ))
+            .await,
+    )?;
+    assert_eq!(
+        fields(&status),
+        ["shop.name", "shop.time_zone", "update_mask"]
+    );
+    let status = expect_err(
+        h.client
+            .update_shop(req(&operator(), update_request(shop.clone(), &[])))
+            .await,
+    )?;
+    assert_invalid(&status, "update_mask");
+    let mut unknown = shop.clone();
+    unknown.shop_id = uuid::Uuid::now_v7().to_string();
+    let status = expect_err(
+        h.client
+            .update_shop(req(&operator(), update_request(unknown, &["name"])))
+            .await,
+    )?;
+    assert_code(&status, Code::NotFound);
+    let status = expect_err(
+        h.client
+            .update_shop(req(
+                &merchant(&shop.shop_id),
+                update_request(shop.clone(), &["name"]),
+            ))
+            .await,
+    )?;
+    assert_code(&status, Code::PermissionDenied);
+    let status = expect_err(
+        h.client
+            .list_shops(req(
+                &merchant(&shop.shop_id),
+                pb::ListShopsRequest::default(),
+            ))
+            .await,
+    )?;
+    assert_code(&status, Code::PermissionDenied);
+    Ok(())
+}
+
+#[tokio::test]
+async fn mp1_shop_type_changes_only_before_the_first_member_or_sms_service() -> anyhow::Result<()> {
+    let mut h = start().await?;
+    let shop = register_shop(&mut h, "Tea", ShopType::Pop).await?;
+    let mut retyped = shop.clone();
+    retyped.r#type = ShopType::SelfOperated.into();
+    let updated = h
+        .client
+        .update_shop(req(&operator(), update_request(retyped.clone(), &["type"])))
+        .await?
+        .into_inner();
+    assert_eq!(updated.r#type(), ShopType::SelfOperated);
+    // Back to POP, then the SMS service is activated: the type is locked.
+    h.client
+        .update_shop(req(&operator(), update_request(shop.clone(), &["type"])))
+        .await?;
+    activate_sms(&mut h, &operator(), &shop.shop_id).await?;
+    let status = expect_err(
+        h.client
+            .update_shop(req(&operator(), update_request(retyped.clone(), &["type"])))
+            .await,
+    )?;
+    assert_precondition(&status, "SHOP_TYPE_LOCKED");
+    // A shop with a member is locked too; its other fields still change.
+    let other = register_shop(&mut h, "Other", ShopType::Pop).await?;
+    paid_and_confirmed(&h, &other.shop_id, "u-1", "o-1", 1_000).await?;
+    let mut other_retyped = other.clone();
+    other_retyped.r#type = ShopType::SelfOperated.into();
+    other_retyped.name = "Renamed".into();
+    let status = expect_err(
+        h.client
+            .update_shop(req(
+                &operator(),
+                update_request(other_retyped.clone(), &["type", "name"]),
+            ))
+            .await,
+    )?;
+    assert_precondition(&status, "SHOP_TYPE_LOCKED");
+    let renamed = h
+        .client
+        .update_shop(req(&operator(), update_request(other_retyped, &["name"])))
+        .await?
+        .into_inner();
+    assert_eq!(
+        (renamed.name.as_str(), renamed.r#type()),
+        ("Renamed", ShopType::Pop)
+    );
+    // Naming the type it already has is no change, so it is allowed.
+    h.client
+        .update_shop(req(&operator(), update_request(other, &["type"])))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn mp1_operator_lists_and_searches_shops_newest_first_with_a_stable_cursor()
+-> anyhow::Result<()> {
+    let mut h = start().await?;
+    let mut ids = Vec::new();
+    for (name, shop_type) in [
+        ("Green Tea", ShopType::Pop),
+        ("Black Tea", ShopType::SelfOperated),
+        ("Coffee", ShopType::Pop),
+        ("Oolong TEA", ShopType::Pop),
+    ] {
+        ids.push(register_shop(&mut h, name, shop_type).await?.shop_id);
+        h.clock.advance(chrono::Duration::minutes(1));
+    }
+    let lister = h.client.clone();
+    let list = |request: pb::ListShopsRequest| {
+        let mut client = lister.clone();
+        async move {
+            client
+                .list_shops(req(&operator(), request))
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    let names = |page: &pb::ListShopsResponse| -> Vec<String> {
+        page.shops.iter().map(|s| s.name.clone()).collect()
+    };
+    let tea = list(pb::ListShopsRequest {
+        name_contains: "tea".into(),
+        page_size: 2,
+        ..Default::default()
+    })
+    .await?;
+    assert_eq!(names(&tea), ["Oolong TEA", "Black Tea"]);
+    // A shop added between pages does not shift the next page.
+    register_shop(&mut h, "New Tea", ShopType::Pop).await?;
+    let rest = list(pb::ListShopsRequest {
+        name_contains: "tea".into(),
+        page_size: 2,
+        page_token: tea.next_page_token.clone(),
+        ..Default::default()
+    })
+    .await?;
+    assert_eq!(names(&rest), ["Green Tea"]);
+    assert_eq!(rest.next_page_token, "");
+    let pop = list(pb::ListShopsRequest {
+        r#type: ShopType::Pop.into(),
+        create_time_to: Some(memberhub_kit::clock::to_timestamp(
+            t0() + chrono::Duration::minutes(3),
+        )),
+        ..Default::default()
+    })
+    .await?;
+    assert_eq!(names(&pop), ["Coffee", "Green Tea"]);
+    let since = list(pb::ListShopsRequest {
+        create_time_from: Some(memberhub_kit::clock::to_timestamp(
+            t0() + chrono::Duration::minutes(3),
+        )),
+        ..Default::default()
+    })
+    .await?;
+    assert_eq!(names(&since), ["New Tea", "Oolong TEA"]);
+    let status = expect_err(
+        h.client
+            .list_shops(req(
+                &operator(),
+                pb::ListShopsRequest {
+                    page_size: -1,
+                    page_token: "garbage".into(),
+                    r#type: 99,
+                    ..Default::default()
+                },
+            ))
+            .await,
+    )?;
+    assert_eq!(fields(&status), ["page_size", "page_token", "type"]);
+    Ok(())
+}

@@ -448,6 +448,12 @@ async fn x3_published_limits_are_the_services_constants() -> anyhow::Result<()> 
             n(shop::MAX_SHOP_NAME_CHARS),
         ),
         (
+            "UpdateShop",
+            "name",
+            "maxLength",
+            n(shop::MAX_SHOP_NAME_CHARS),
+        ),
+        (
             "UpdateCardFace",
             "card_name",
             "maxLength",
@@ -545,6 +551,18 @@ async fn x3_published_limits_are_the_services_constants() -> anyhow::Result<()> 
         ("EvaluateCart", "lines", "maxItems", n(coupon::MAX_LINES)),
         (
             "EvaluateCart",
+            "coupon_ids",
+            "maxItems",
+            n(coupon::MAX_COUPONS_PER_CALL),
+        ),
+        (
+            "LockOrderCoupons",
+            "lines",
+            "maxItems",
+            n(coupon::MAX_LINES),
+        ),
+        (
+            "LockOrderCoupons",
             "coupon_ids",
             "maxItems",
             n(coupon::MAX_COUPONS_PER_CALL),

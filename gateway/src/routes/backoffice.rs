@@ -43,6 +43,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/shops/{shop_id}/members", get(list_members))
         .route("/shops/{shop_id}/members/{user_id}", get(get_member))
+        .route(
+            "/shops/{shop_id}/members/{user_id}/ledger",
+            get(member_ledger),
+        )
         .route("/shops/{shop_id}/budget", get(list_budget_balances))
         .route("/shops/{shop_id}/budget/recharge", post(recharge_budget))
         .route("/shops/{shop_id}/points/expire", post(expire_points))
@@ -58,12 +62,7 @@ pub async fn get_program(
     Path(shop_id): Path<String>,
 ) -> ApiResult<views::Program> {
     let actor = merchant.for_shop(&shop_id)?;
-    let response = state
-        .membership
-        .clone()
-        .get_program(request(&state, actor, pb::GetProgramRequest { shop_id }))
-        .await?;
-    Ok(Reply::from_response(response))
+    super::program(&state, actor, shop_id).await
 }
 
 /// MP-2: the join policy.
@@ -203,13 +202,7 @@ pub async fn get_level_rules(
     Path(shop_id): Path<String>,
 ) -> ApiResult<views::LevelRules> {
     let actor = merchant.for_shop(&shop_id)?;
-    let message = pb::GetLevelRulesRequest { shop_id };
-    let response = state
-        .membership
-        .clone()
-        .get_level_rules(request(&state, actor, message))
-        .await?;
-    Ok(Reply::from_response(response))
+    super::level_rules(&state, actor, shop_id).await
 }
 
 /// LV-1..LV-4: replace the whole ladder (one level change; FAILED_PRECONDITION
@@ -275,13 +268,7 @@ pub async fn list_members(
     ApiQuery(filters): ApiQuery<views::ListMembersQuery>,
 ) -> ApiResult<views::MemberPage> {
     let actor = merchant.for_shop(&shop_id)?;
-    let message = filters.into_request(shop_id)?;
-    let response = state
-        .membership
-        .clone()
-        .list_members(request(&state, actor, message))
-        .await?;
-    Ok(Reply::from_response(response))
+    super::members(&state, actor, shop_id, filters).await
 }
 
 /// MB-1, MB-4: one shopper's membership of the shop (no phone).
@@ -294,11 +281,29 @@ pub async fn get_member(
     Path((shop_id, user_id)): Path<(String, String)>,
 ) -> ApiResult<views::Membership> {
     let actor = merchant.for_shop(&shop_id)?;
-    let message = pb::GetMembershipRequest { shop_id, user_id };
+    super::member(&state, actor, shop_id, user_id).await
+}
+
+/// PT-4: one member's points and asset history in the shop, newest first, optionally for
+/// one asset. A user who is not a member of this shop is NOT_FOUND, whatever they are in
+/// another shop (X-1).
+#[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/members/{user_id}/ledger", tag = "backoffice",
+    params(("shop_id" = String, Path), ("user_id" = String, Path, max_length = 64, pattern = r"^[!-~]+$"), views::LedgerQuery),
+    responses((status = 200, body = views::LedgerPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn member_ledger(
+    State(state): State<AppState>,
+    merchant: MerchantCaller,
+    Path((shop_id, user_id)): Path<(String, String)>,
+    ApiQuery(filters): ApiQuery<views::LedgerQuery>,
+) -> ApiResult<views::LedgerPage> {
+    let actor = merchant.for_shop(&shop_id)?;
+    let message = filters.into_request(shop_id, user_id)?;
+    super::member_of(&state, actor, &message.shop_id, &message.user_id).await?;
     let response = state
         .membership
         .clone()
-        .get_membership(request(&state, actor, message))
+        .list_ledger_entries(request(&state, actor, message))
         .await?;
     Ok(Reply::from_response(response))
 }

@@ -68,6 +68,7 @@ pub fn router() -> Router<AppState> {
             post(claim_new_member_exclusive),
         )
         .route(&s("/points-exchange"), post(exchange_points))
+        .route(&s("/claims"), get(list_my_claims))
         .route(&s("/claims/{claim_id}"), get(get_my_claim))
         .route(&s("/entitlements"), get(my_entitlements))
         .route(
@@ -599,6 +600,27 @@ pub async fn get_my_claim(
         ));
     }
     in_shop(&shop_id, &response.get_ref().shop_id, "claim")?;
+    Ok(Reply::from_response(response))
+}
+
+/// OC-7, GP-1..GP-9, PT-3: the caller's own claims in the shop, newest first, optionally in
+/// one state; paged.
+#[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/claims", tag = "storefront",
+    params(("shop_id" = String, Path), views::MyClaimQuery),
+    responses((status = 200, body = views::ClaimList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn list_my_claims(
+    State(state): State<AppState>,
+    shopper: ShopperCaller,
+    Path(shop_id): Path<String>,
+    ApiQuery(filters): ApiQuery<views::MyClaimQuery>,
+) -> ApiResult<views::ClaimList> {
+    let message = filters.into_request(shop_id, shopper.user_id.clone())?;
+    let response = state
+        .campaign
+        .clone()
+        .list_claims(request(&state, &shopper.actor, message))
+        .await?;
     Ok(Reply::from_response(response))
 }
 

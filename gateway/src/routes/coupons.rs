@@ -33,6 +33,10 @@ pub fn router() -> Router<AppState> {
         )
         .route(&format!("{BACKOFFICE}/{{batch}}/close"), post(close_batch))
         .route(
+            &format!("{BACKOFFICE}/{{batch}}/issue"),
+            post(issue_to_member),
+        )
+        .route(
             &format!("{BACKOFFICE}/{{batch}}/statistics"),
             get(batch_statistics),
         )
@@ -230,6 +234,52 @@ pub async fn close_batch(
         .coupon
         .clone()
         .close_batch(request(&state, actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// CP-3: hand one issue of the shop's GENERAL or CRM batch to a member of the shop (the
+/// building block of targeted issuing); the batch's stock, window and per-user limit apply.
+/// Another shop's batch, or a user who is not this shop's member, is NOT_FOUND (X-1);
+/// INTERACTIVE and SPRINT_PLAN batches are issued by campaigns only (PERMISSION_DENIED).
+#[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}/issue", tag = "backoffice",
+    params(("shop_id" = String, Path), ("batch" = String, Path, description = "id or BA_ key", pattern = r"^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|BA_[a-z2-7]{7})$"), ("Idempotency-Key" = String, Header)),
+    request_body = views::IssueToMember,
+    responses((status = 200, body = views::ClaimedCoupons), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn issue_to_member(
+    State(state): State<AppState>,
+    merchant: MerchantCaller,
+    IdempotencyKey(key): IdempotencyKey,
+    Path((shop_id, batch)): Path<(String, String)>,
+    ApiJson(body): ApiJson<views::IssueToMember>,
+) -> ApiResult<views::ClaimedCoupons> {
+    let actor = merchant.for_shop(&shop_id)?;
+    let found = pb::GetBatchRequest {
+        shop_id: shop_id.clone(),
+        batch,
+    };
+    let found = state
+        .coupon
+        .clone()
+        .get_batch(request(&state, actor, found))
+        .await?
+        .into_inner();
+    super::member_of(&state, actor, &shop_id, &body.user_id).await?;
+    let message = pb::IssueCouponsRequest {
+        request_id: key,
+        batch_id: found.batch_id,
+        user_id: body.user_id,
+        channel: found.channel,
+        allocation_id: String::new(),
+        campaign_claim_id: String::new(),
+        shop_id,
+    };
+    let response = state
+        .coupon
+        .clone()
+        .issue_coupons(request(&state, actor, message))
         .await?;
     Ok(Reply::from_response(response))
 }

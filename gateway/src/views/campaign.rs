@@ -770,6 +770,39 @@ impl ClaimQuery {
     }
 }
 
+/// The state filter and paging of a shopper's own claims.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MyClaimQuery {
+    #[param(value_type = Option<ClaimState>)]
+    pub state: Option<String>,
+    /// 1 to 200; absent or 0 means 50.
+    // memberhub_kit::input::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE}.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 200)]
+    pub page_size: Option<String>,
+    /// The previous page's `next_page_token`.
+    pub page_token: Option<String>,
+}
+
+impl MyClaimQuery {
+    /// The ListClaims request for `user_id`'s claims in the shop, or INVALID_ARGUMENT naming
+    /// every bad filter.
+    pub fn into_request(
+        self,
+        shop_id: String,
+        user_id: String,
+    ) -> Result<pb::ListClaimsRequest, ApiError> {
+        ClaimQuery {
+            user_id: Some(user_id),
+            source_id: None,
+            state: self.state,
+            page_size: self.page_size,
+            page_token: self.page_token,
+        }
+        .into_request(shop_id)
+    }
+}
+
 /// GP-8: which exclusive the new member takes.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ClaimNewMemberExclusive {

@@ -8,6 +8,7 @@ mod ledger;
 mod levels;
 mod members;
 mod orders;
+mod platform;
 mod program;
 
 pub use campaign::*;
@@ -16,6 +17,7 @@ pub use ledger::*;
 pub use levels::*;
 pub use members::*;
 pub use orders::*;
+pub use platform::*;
 pub use program::*;
 
 use memberhub_proto::common as pbc;

@@ -69,6 +69,12 @@ impl MembershipService for Membership {
     async fn get_shop(&self, r: Request<pb::GetShopRequest>) -> Rpc<pb::Shop> {
         program::get_shop(self, r).await
     }
+    async fn list_shops(&self, r: Request<pb::ListShopsRequest>) -> Rpc<pb::ListShopsResponse> {
+        program::list_shops(self, r).await
+    }
+    async fn update_shop(&self, r: Request<pb::UpdateShopRequest>) -> Rpc<pb::Shop> {
+        program::update_shop(self, r).await
+    }
     async fn get_program(&self, r: Request<pb::GetProgramRequest>) -> Rpc<pb::Program> {
         program::get_program(self, r).await
     }

@@ -10,7 +10,7 @@ use super::{Membership, shop_id};
 use crate::convert;
 use crate::domain::ids::{ShopId, UserId};
 use crate::domain::program::{self, CardFaceChange, SettingsChange};
-use crate::domain::shop::NewShop;
+use crate::domain::shop::{NewShop, ShopChanges, ShopFilter, ShopPageToken, ShopValues};
 use crate::store::{holds, ledger, levels, members, programs, shops};
 
 pub(super) async fn create_shop(
@@ -53,6 +53,105 @@ pub(super) async fn get_shop(
         .await?
         .ok_or(crate::error::Error::ShopNotFound(id))?;
     Ok(Response::new(shop.into()))
+}
+
+/// MP-1: operators list and search shops, newest first, with a cursor that stays stable
+/// while shops are added.
+pub(super) async fn list_shops(
+    svc: &Membership,
+    request: Request<pb::ListShopsRequest>,
+) -> Result<Response<pb::ListShopsResponse>, Status> {
+    let actor = Actor::from_request(&request)?;
+    actor.ensure_operator()?;
+    let request = request.into_inner();
+    let mut violations = Violations::new();
+    let size = violations.check(memberhub_kit::input::page_size(
+        "page_size",
+        request.page_size,
+    ));
+    let after = violations
+        .check(ShopPageToken::parse(&request.page_token))
+        .flatten();
+    let name_contains = violations
+        .check(memberhub_kit::input::optional_text(
+            "name_contains",
+            &request.name_contains,
+            crate::domain::shop::MAX_SHOP_NAME_CHARS,
+        ))
+        .flatten();
+    let shop_type = match request.r#type {
+        0 => None,
+        raw => {
+            let parsed = convert::shop_type(raw);
+            if parsed.is_none() {
+                violations.add("type", "must be SHOP_TYPE_POP or SHOP_TYPE_SELF_OPERATED");
+            }
+            parsed
+        }
+    };
+    let mut time = |field: &str, at: Option<&prost_types::Timestamp>| {
+        at.and_then(|t| {
+            let parsed = convert::api_time(t);
+            if parsed.is_none() {
+                violations.add(field, "must be a valid time");
+            }
+            parsed
+        })
+    };
+    let created_from = time("create_time_from", request.create_time_from.as_ref());
+    let created_to = time("create_time_to", request.create_time_to.as_ref());
+    violations.finish()?;
+    let size = size.ok_or(Failure::Internal)?;
+    let filter = ShopFilter {
+        name_contains,
+        shop_type,
+        created_from,
+        created_to,
+    };
+    let mut conn = svc.conn().await?;
+    let mut page = shops::list(&mut conn, &filter, after, size + 1).await?;
+    let more = page.len() as i64 > size;
+    page.truncate(size as usize);
+    let next_page_token = match (more, page.last()) {
+        (true, Some(last)) => ShopPageToken::after(last).encode(),
+        _ => String::new(),
+    };
+    Ok(Response::new(pb::ListShopsResponse {
+        shops: page.into_iter().map(pb::Shop::from).collect(),
+        next_page_token,
+    }))
+}
+
+/// MP-1: operators change the fields `update_mask` names (see [`ShopChanges`] for when the
+/// type may change).
+pub(super) async fn update_shop(
+    svc: &Membership,
+    request: Request<pb::UpdateShopRequest>,
+) -> Result<Response<pb::Shop>, Status> {
+    let actor = Actor::from_request(&request)?;
+    actor.ensure_operator()?;
+    let request = request.into_inner();
+    let key = IdempotencyKey::new(&actor, "UpdateShop", &request.request_id, &request)?;
+    let shop = request.shop.clone().unwrap_or_default();
+    let id = ShopId::parse("shop.shop_id", &shop.shop_id)
+        .map_err(|v| Failure::InvalidArgument(vec![v]))?;
+    let mask = request.update_mask.map(|m| m.paths).unwrap_or_default();
+    let values = ShopValues {
+        name: &shop.name,
+        logo_url: &shop.logo_url,
+        time_zone: &shop.time_zone,
+        shop_type: convert::shop_type(shop.r#type),
+        gift_items: shop.gift_items,
+    };
+    let changes = ShopChanges::parse(values, &mask)?;
+    let now = svc.clock.now();
+    let updated = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            shops::update(tx, id, &changes).await.map(pb::Shop::from)
+        })
+        .await?;
+    Ok(Response::new(updated))
 }
 
 pub(super) async fn get_program(

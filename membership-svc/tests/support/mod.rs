@@ -18,6 +18,11 @@ pub struct Harness {
 }
 
 pub async fn start() -> anyhow::Result<Harness> {
+    start_sweeping(membership_svc::EXPIRY_SWEEP).await
+}
+
+/// [`start`] with the service's PT-5 expiry sweep running every `sweep_every`.
+pub async fn start_sweeping(sweep_every: std::time::Duration) -> anyhow::Result<Harness> {
     memberhub_kit::telemetry::init_for_tests();
     let db = TestDb::new(&[&membership_svc::MIGRATOR]).await?;
     let pool = db.pool(4).await?;
@@ -31,9 +36,16 @@ pub async fn start() -> anyhow::Result<Harness> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shared = std::sync::Arc::new(clock.clone());
     tokio::spawn(async move {
-        let _ = membership_svc::serve_migrated(&config, pool, shared, listener, async {
-            let _ = stopped.await;
-        })
+        let _ = membership_svc::serve_migrated_sweeping(
+            &config,
+            pool,
+            shared,
+            sweep_every,
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+        )
         .await;
     });
     let channel = wait_until_serving(address)

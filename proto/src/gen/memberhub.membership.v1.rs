@@ -39,6 +39,49 @@ pub struct GetShopRequest {
     #[prost(string, tag = "1")]
     pub shop_id: ::prost::alloc::string::String,
 }
+/// Shops are not grouped into brands yet; a brand filter comes with brands.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListShopsRequest {
+    /// 0 means 50; at most 200.
+    #[prost(int32, tag = "1")]
+    pub page_size: i32,
+    /// The previous page's `next_page_token`.
+    #[prost(string, tag = "2")]
+    pub page_token: ::prost::alloc::string::String,
+    /// Only shops whose name contains this text (case-insensitive); empty means any.
+    #[prost(string, tag = "3")]
+    pub name_contains: ::prost::alloc::string::String,
+    /// Unspecified means any type.
+    #[prost(enumeration = "super::super::common::v1::ShopType", tag = "4")]
+    pub r#type: i32,
+    /// Only shops created at or after this time.
+    #[prost(message, optional, tag = "5")]
+    pub create_time_from: ::core::option::Option<::prost_types::Timestamp>,
+    /// Only shops created before this time.
+    #[prost(message, optional, tag = "6")]
+    pub create_time_to: ::core::option::Option<::prost_types::Timestamp>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListShopsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub shops: ::prost::alloc::vec::Vec<Shop>,
+    /// Empty on the last page.
+    #[prost(string, tag = "2")]
+    pub next_page_token: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct UpdateShopRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    /// The shop (`shop_id`) with the new values of the fields named in `update_mask`.
+    #[prost(message, optional, tag = "2")]
+    pub shop: ::core::option::Option<Shop>,
+    /// Which fields change: `name`, `logo_url`, `time_zone`, `type`, `gift_items`; at least
+    /// one. `type` may change only while the shop has no member and has not activated the
+    /// card-verification SMS service (FAILED_PRECONDITION `SHOP_TYPE_LOCKED`).
+    #[prost(message, optional, tag = "3")]
+    pub update_mask: ::core::option::Option<::prost_types::FieldMask>,
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CardFace {
     /// 1..20 characters.
@@ -1291,6 +1334,63 @@ pub mod membership_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// MP-1: operators list and search the platform's shops, newest first.
+        pub async fn list_shops(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListShopsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListShopsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.membership.v1.MembershipService/ListShops",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.membership.v1.MembershipService",
+                        "ListShops",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// MP-1: operators change a shop's name, logo, time zone, type or gift-items capability.
+        pub async fn update_shop(
+            &mut self,
+            request: impl tonic::IntoRequest<super::UpdateShopRequest>,
+        ) -> std::result::Result<tonic::Response<super::Shop>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.membership.v1.MembershipService/UpdateShop",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.membership.v1.MembershipService",
+                        "UpdateShop",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// MP-1..MP-4: the shop's program.
         pub async fn get_program(
             &mut self,
@@ -2166,6 +2266,23 @@ pub mod membership_service_server {
         ) -> std::result::Result<tonic::Response<super::Shop>, tonic::Status> {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
+        /// MP-1: operators list and search the platform's shops, newest first.
+        async fn list_shops(
+            &self,
+            request: tonic::Request<super::ListShopsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListShopsResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// MP-1: operators change a shop's name, logo, time zone, type or gift-items capability.
+        async fn update_shop(
+            &self,
+            request: tonic::Request<super::UpdateShopRequest>,
+        ) -> std::result::Result<tonic::Response<super::Shop>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// MP-1..MP-4: the shop's program.
         async fn get_program(
             &self,
@@ -2571,6 +2688,96 @@ pub mod membership_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetShopSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.membership.v1.MembershipService/ListShops" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListShopsSvc<T: MembershipService>(pub Arc<T>);
+                    impl<
+                        T: MembershipService,
+                    > tonic::server::UnaryService<super::ListShopsRequest>
+                    for ListShopsSvc<T> {
+                        type Response = super::ListShopsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListShopsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MembershipService>::list_shops(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListShopsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.membership.v1.MembershipService/UpdateShop" => {
+                    #[allow(non_camel_case_types)]
+                    struct UpdateShopSvc<T: MembershipService>(pub Arc<T>);
+                    impl<
+                        T: MembershipService,
+                    > tonic::server::UnaryService<super::UpdateShopRequest>
+                    for UpdateShopSvc<T> {
+                        type Response = super::Shop;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::UpdateShopRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MembershipService>::update_shop(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = UpdateShopSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
