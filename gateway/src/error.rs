@@ -78,6 +78,13 @@ impl ApiError {
         error
     }
 
+    /// FAILED_PRECONDITION with a stable UPPER_SNAKE reason.
+    pub fn precondition(reason: &str, message: String) -> Self {
+        let mut error = Self::new(tonic::Code::FailedPrecondition, message);
+        error.body.reason = Some(reason.into());
+        error
+    }
+
     /// INVALID_ARGUMENT naming every bad field at once.
     pub fn invalid_fields(violations: Vec<FieldViolation>) -> Self {
         let described: Vec<String> = violations

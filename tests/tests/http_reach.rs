@@ -599,6 +599,32 @@ async fn cp3_merchant_hands_a_crm_coupon_to_a_member_once_per_key_x1_404_across_
         )
         .await?;
     assert_eq!(status, 403);
+    // A member who quit is not handed coupons: a rule the merchant can read.
+    ok(
+        "quit",
+        w.call(
+            Method::POST,
+            &format!("/api/storefront/v1/shops/{shop_a}/membership/quit"),
+            Some(&w.shopper("u-a")?),
+            Some(&key()),
+            None,
+        )
+        .await?,
+    )?;
+    let (status, error) = w
+        .call(
+            Method::POST,
+            &issue(&shop_a, &crm_a),
+            Some(&merchant_a),
+            Some(&key()),
+            Some(json!({"user_id": "u-a"})),
+        )
+        .await?;
+    assert_eq!(
+        (status, error["reason"].clone()),
+        (400, json!("NOT_A_MEMBER")),
+        "{error}"
+    );
     Ok(())
 }
 
@@ -1015,6 +1041,12 @@ async fn mp1_operator_searches_and_updates_shops_and_reads_any_shops_program_lev
         .await?,
     )?;
     assert_eq!(member["user_id"], "u-1", "{member}");
+    // An unknown shop's members are 404, not an empty page.
+    let unknown = format!("/api/platform/v1/shops/{}/members", uuid::Uuid::now_v7());
+    let (status, error) = w
+        .call(Method::GET, &unknown, Some(&operator), None, None)
+        .await?;
+    assert_eq!(status, 404, "{error}");
 
     // Merchants and shoppers are refused on the platform surface.
     let merchant = w.merchant(&green)?;

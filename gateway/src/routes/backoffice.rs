@@ -260,7 +260,7 @@ pub async fn update_level_benefits(
 /// spend, order count and points, never a phone.
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/members", tag = "backoffice",
     params(("shop_id" = String, Path), views::ListMembersQuery),
-    responses((status = 200, body = views::MemberPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = views::MemberPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_members(
     State(state): State<AppState>,
     merchant: MerchantCaller,

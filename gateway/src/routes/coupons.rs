@@ -266,7 +266,13 @@ pub async fn issue_to_member(
         .get_batch(request(&state, actor, found))
         .await?
         .into_inner();
-    super::member_of(&state, actor, &shop_id, &body.user_id).await?;
+    let member = super::member_of(&state, actor, &shop_id, &body.user_id).await?;
+    if member.state != membership_pb::MembershipState::Active as i32 {
+        return Err(ApiError::precondition(
+            "NOT_A_MEMBER",
+            format!("{} is not an active member of the shop", body.user_id),
+        ));
+    }
     let message = pb::IssueCouponsRequest {
         request_id: key,
         batch_id: found.batch_id,

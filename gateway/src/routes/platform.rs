@@ -177,7 +177,7 @@ pub async fn get_level_rules(
 #[utoipa::path(get, path = "/api/platform/v1/shops/{shop_id}/members", tag = "platform",
     params(("shop_id" = String, Path), views::ListMembersQuery),
     responses((status = 200, body = views::MemberPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list_members(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,

@@ -205,6 +205,10 @@ pub(super) async fn list_members(
     actor.ensure_shop_admin(&id.to_string())?;
     let (filter, token, size) = list_filter(&request)?;
     let mut conn = svc.conn().await?;
+    // An unknown shop is NOT_FOUND, not an empty page (operators may name any shop).
+    crate::store::shops::get(&mut conn, id)
+        .await?
+        .ok_or(Error::ShopNotFound(id))?;
     let (rows, total) = members::list(&mut conn, id, &filter, token.as_ref(), size + 1).await?;
     let more = rows.len() as i64 > size;
     let rows: Vec<_> = rows.into_iter().take(size as usize).collect();
