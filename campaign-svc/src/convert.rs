@@ -380,3 +380,64 @@ pub fn level_items(
         })
         .unwrap_or_default()
 }
+
+fn pb_sprint_phase(phase: crate::domain::sprint_plan::Phase) -> pb::SprintPhase {
+    use crate::domain::sprint_plan::Phase;
+    match phase {
+        Phase::Upcoming => pb::SprintPhase::Upcoming,
+        Phase::Registration => pb::SprintPhase::Registration,
+        Phase::Sprint => pb::SprintPhase::Sprint,
+        Phase::Award => pb::SprintPhase::Award,
+        Phase::Redemption => pb::SprintPhase::Redemption,
+        Phase::Ended => pb::SprintPhase::Ended,
+    }
+}
+
+/// SP-1: a plan with its phase at `now`.
+pub fn sprint_plan(
+    record: &crate::store::sprint_plans::PlanRecord,
+    now: DateTime<Utc>,
+) -> pb::SprintPlan {
+    let plan = &record.plan;
+    let p = &plan.phases;
+    pb::SprintPlan {
+        plan_id: record.id.to_string(),
+        name: plan.name.clone(),
+        registration_start_time: Some(to_timestamp(p.registration_start)),
+        sprint_start_time: Some(to_timestamp(p.sprint_start)),
+        award_start_time: Some(to_timestamp(p.award_start)),
+        redemption_start_time: Some(to_timestamp(p.redemption_start)),
+        redemption_end_time: Some(to_timestamp(p.redemption_end)),
+        required_distribution: plan.required_distribution,
+        min_face_value_fen: plan.min_face_value_fen,
+        max_fold_percent: plan.max_fold_percent,
+        phase: pb_sprint_phase(p.at(now)).into(),
+        create_time: Some(to_timestamp(record.created_at)),
+    }
+}
+
+/// SP-2: a shop's invitation, with its plan.
+pub fn sprint_plan_shop(
+    shop: &crate::store::sprint_plans::ShopRecord,
+    plan: &crate::store::sprint_plans::PlanRecord,
+    now: DateTime<Utc>,
+) -> pb::SprintPlanShop {
+    use crate::domain::sprint_plan::ShopState;
+    pb::SprintPlanShop {
+        plan_id: shop.plan_id.to_string(),
+        shop_id: shop.shop_id.to_string(),
+        thresholds: Some(pb::SprintThresholds {
+            min_member_count: shop.thresholds.min_member_count,
+            min_sales_fen: shop.thresholds.min_sales_fen,
+        }),
+        state: match shop.state {
+            ShopState::Invited => pb::SprintShopState::Invited,
+            ShopState::Joined => pb::SprintShopState::Joined,
+            ShopState::Withdrawn => pb::SprintShopState::Withdrawn,
+        }
+        .into(),
+        invite_time: Some(to_timestamp(shop.invited_at)),
+        withdraw_time: timestamp(shop.withdrawn_at),
+        plan: Some(sprint_plan(plan, now)),
+    }
+}

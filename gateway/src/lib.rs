@@ -44,6 +44,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .nest("/api/internal/v1", routes::internal::router())
         .merge(routes::coupons::router())
         .merge(routes::campaigns::router())
+        .merge(routes::sprint_plans::router())
         .fallback(not_found)
         .with_state(state);
     let docs = utoipa_swagger_ui::SwaggerUi::new("/api/docs")

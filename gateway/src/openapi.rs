@@ -4,7 +4,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::error::{ErrorBody, FieldViolation};
-use crate::routes::{backoffice, campaigns, coupons, internal, platform, storefront};
+use crate::routes::{backoffice, campaigns, coupons, internal, platform, sprint_plans, storefront};
 use crate::{coupon_views, views};
 
 #[derive(OpenApi)]
@@ -23,6 +23,14 @@ use crate::{coupon_views, views};
         platform::get_member,
         platform::expire_points,
         platform::list_parked_events,
+        sprint_plans::create_plan,
+        sprint_plans::list_plans,
+        sprint_plans::get_plan,
+        sprint_plans::invite_shop,
+        sprint_plans::list_plan_shops,
+        sprint_plans::my_invitations,
+        sprint_plans::my_invitation,
+        sprint_plans::withdraw,
         backoffice::get_program,
         backoffice::set_join_policy,
         backoffice::update_card_face,
@@ -103,6 +111,14 @@ use crate::{coupon_views, views};
         views::ShopPage,
         views::ParkedEvent,
         views::ParkedEventPage,
+        views::CreateSprintPlan,
+        views::SprintPlan,
+        views::SprintPlanPage,
+        views::SprintPhase,
+        views::SprintThresholds,
+        views::InviteSprintPlanShop,
+        views::SprintPlanShop,
+        views::SprintPlanShopPage,
         views::SetJoinPolicy,
         views::UpdateCardFace,
         views::SetSmsVerification,
@@ -414,7 +430,7 @@ mod tests {
             }
         }
         assert_eq!(
-            checked, 14,
+            checked, 17,
             "every paged list publishes its page_size bounds"
         );
     }

@@ -75,6 +75,11 @@ uuid_id!(
     "a pack id"
 );
 uuid_id!(
+    /// A member sprint plan's id (SP-1).
+    PlanId,
+    "a plan id"
+);
+uuid_id!(
     /// A claim: one saga that grants a pack, a gift or an exchange whole.
     ClaimId,
     "a claim id"

@@ -11,6 +11,7 @@ mod offers;
 mod open_card_gifts;
 mod pack_offers;
 mod parked_events;
+mod sprint_plans;
 
 use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::SharedClock;
@@ -161,6 +162,52 @@ impl CampaignService for Campaigns {
         r: Request<pb::GetStorefrontOffersRequest>,
     ) -> Rpc<pb::StorefrontOffers> {
         offers::get(self, r).await
+    }
+
+    async fn create_sprint_plan(
+        &self,
+        r: Request<pb::CreateSprintPlanRequest>,
+    ) -> Rpc<pb::SprintPlan> {
+        sprint_plans::create(self, r).await
+    }
+
+    async fn get_sprint_plan(&self, r: Request<pb::GetSprintPlanRequest>) -> Rpc<pb::SprintPlan> {
+        sprint_plans::get(self, r).await
+    }
+
+    async fn list_sprint_plans(
+        &self,
+        r: Request<pb::ListSprintPlansRequest>,
+    ) -> Rpc<pb::ListSprintPlansResponse> {
+        sprint_plans::list(self, r).await
+    }
+
+    async fn invite_sprint_plan_shop(
+        &self,
+        r: Request<pb::InviteSprintPlanShopRequest>,
+    ) -> Rpc<pb::SprintPlanShop> {
+        sprint_plans::invite(self, r).await
+    }
+
+    async fn get_sprint_plan_shop(
+        &self,
+        r: Request<pb::GetSprintPlanShopRequest>,
+    ) -> Rpc<pb::SprintPlanShop> {
+        sprint_plans::get_shop(self, r).await
+    }
+
+    async fn list_sprint_plan_shops(
+        &self,
+        r: Request<pb::ListSprintPlanShopsRequest>,
+    ) -> Rpc<pb::ListSprintPlanShopsResponse> {
+        sprint_plans::list_shops(self, r).await
+    }
+
+    async fn withdraw_sprint_plan_shop(
+        &self,
+        r: Request<pb::WithdrawSprintPlanShopRequest>,
+    ) -> Rpc<pb::SprintPlanShop> {
+        sprint_plans::withdraw(self, r).await
     }
 
     async fn create_gift_pack(&self, r: Request<pb::CreateGiftPackRequest>) -> Rpc<pb::GiftPack> {

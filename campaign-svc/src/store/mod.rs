@@ -10,6 +10,7 @@ pub(crate) mod gift_packs;
 pub(crate) mod idempotency;
 pub(crate) mod items;
 pub(crate) mod open_card_gifts;
+pub(crate) mod sprint_plans;
 pub(crate) mod stats;
 
 use sqlx::PgPool;

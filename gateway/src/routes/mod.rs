@@ -6,6 +6,7 @@ pub mod campaigns;
 pub mod coupons;
 pub mod internal;
 pub mod platform;
+pub mod sprint_plans;
 pub mod storefront;
 
 use memberhub_kit::actor::Actor;

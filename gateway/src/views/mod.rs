@@ -10,6 +10,7 @@ mod members;
 mod orders;
 mod platform;
 mod program;
+mod sprint_plans;
 
 pub use campaign::*;
 pub use campaign_storefront::*;
@@ -19,6 +20,7 @@ pub use members::*;
 pub use orders::*;
 pub use platform::*;
 pub use program::*;
+pub use sprint_plans::*;
 
 use memberhub_proto::common as pbc;
 use serde::{Deserialize, Serialize};

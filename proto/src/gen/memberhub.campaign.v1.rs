@@ -451,6 +451,146 @@ pub struct ListParkedEventsResponse {
     #[prost(string, tag = "2")]
     pub next_page_token: ::prost::alloc::string::String,
 }
+/// SP-1: a member sprint plan (会员冲刺计划): four contiguous, non-empty phases, each from its
+/// start time to the next one's.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SprintPlan {
+    #[prost(string, tag = "1")]
+    pub plan_id: ::prost::alloc::string::String,
+    /// 1 to 30 characters.
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "3")]
+    pub registration_start_time: ::core::option::Option<::prost_types::Timestamp>,
+    #[prost(message, optional, tag = "4")]
+    pub sprint_start_time: ::core::option::Option<::prost_types::Timestamp>,
+    #[prost(message, optional, tag = "5")]
+    pub award_start_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// Whole hours: the reward coupons' validity is the redemption phase (SP-3).
+    #[prost(message, optional, tag = "6")]
+    pub redemption_start_time: ::core::option::Option<::prost_types::Timestamp>,
+    #[prost(message, optional, tag = "7")]
+    pub redemption_end_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// SP-3 R: the distribution quantity every joining shop must reach; 0 on create means 400.
+    #[prost(int64, tag = "8")]
+    pub required_distribution: i64,
+    /// SP-3 F: the reward coupon's minimum face value.
+    #[prost(int64, tag = "9")]
+    pub min_face_value_fen: i64,
+    /// SP-3 P: the reward coupon's deepest discount as a fold, 90 = 9折 (1 to 99).
+    #[prost(int32, tag = "10")]
+    pub max_fold_percent: i32,
+    /// Output only: the phase at the time of the answer.
+    #[prost(enumeration = "SprintPhase", tag = "11")]
+    pub phase: i32,
+    #[prost(message, optional, tag = "12")]
+    pub create_time: ::core::option::Option<::prost_types::Timestamp>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CreateSprintPlanRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "2")]
+    pub plan: ::core::option::Option<SprintPlan>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetSprintPlanRequest {
+    #[prost(string, tag = "1")]
+    pub plan_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListSprintPlansRequest {
+    #[prost(int32, tag = "1")]
+    pub page_size: i32,
+    #[prost(string, tag = "2")]
+    pub page_token: ::prost::alloc::string::String,
+    /// Only plans in this phase now; unspecified means any.
+    #[prost(enumeration = "SprintPhase", tag = "3")]
+    pub phase: i32,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListSprintPlansResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub plans: ::prost::alloc::vec::Vec<SprintPlan>,
+    #[prost(string, tag = "2")]
+    pub next_page_token: ::prost::alloc::string::String,
+}
+/// SP-2: what an invited shop must meet to join, read from membership-svc when it joins.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SprintThresholds {
+    /// Active members of the shop.
+    #[prost(int64, tag = "1")]
+    pub min_member_count: i64,
+    /// Receipt-confirmed sales net of refunds over the 365 days before joining, in fen.
+    #[prost(int64, tag = "2")]
+    pub min_sales_fen: i64,
+}
+/// SP-2: a shop's invitation to a plan and where it stands.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SprintPlanShop {
+    #[prost(string, tag = "1")]
+    pub plan_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "3")]
+    pub thresholds: ::core::option::Option<SprintThresholds>,
+    #[prost(enumeration = "SprintShopState", tag = "4")]
+    pub state: i32,
+    #[prost(message, optional, tag = "5")]
+    pub invite_time: ::core::option::Option<::prost_types::Timestamp>,
+    #[prost(message, optional, tag = "6")]
+    pub withdraw_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// The plan itself, so an invited shop reads its phases and SP-3 terms.
+    #[prost(message, optional, tag = "7")]
+    pub plan: ::core::option::Option<SprintPlan>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct InviteSprintPlanShopRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub plan_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "4")]
+    pub thresholds: ::core::option::Option<SprintThresholds>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetSprintPlanShopRequest {
+    #[prost(string, tag = "1")]
+    pub plan_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+}
+/// A plan's shops (operators: plan_id), or the plans a shop is invited to (its merchant:
+/// shop_id); at least one of the two.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListSprintPlanShopsRequest {
+    #[prost(string, tag = "1")]
+    pub plan_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(int32, tag = "3")]
+    pub page_size: i32,
+    #[prost(string, tag = "4")]
+    pub page_token: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListSprintPlanShopsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub shops: ::prost::alloc::vec::Vec<SprintPlanShop>,
+    #[prost(string, tag = "2")]
+    pub next_page_token: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct WithdrawSprintPlanShopRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub plan_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub shop_id: ::prost::alloc::string::String,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum PrizeType {
@@ -680,6 +820,81 @@ impl ClaimState {
             "CLAIM_STATE_PENDING" => Some(Self::Pending),
             "CLAIM_STATE_GRANTED" => Some(Self::Granted),
             "CLAIM_STATE_FAILED" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+/// SP-1: where a plan stands at a time; derived from its phase boundaries and the clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum SprintPhase {
+    Unspecified = 0,
+    /// Before registration: shops are invited, read their thresholds, join or withdraw.
+    Upcoming = 1,
+    Registration = 2,
+    Sprint = 3,
+    Award = 4,
+    Redemption = 5,
+    Ended = 6,
+}
+impl SprintPhase {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "SPRINT_PHASE_UNSPECIFIED",
+            Self::Upcoming => "SPRINT_PHASE_UPCOMING",
+            Self::Registration => "SPRINT_PHASE_REGISTRATION",
+            Self::Sprint => "SPRINT_PHASE_SPRINT",
+            Self::Award => "SPRINT_PHASE_AWARD",
+            Self::Redemption => "SPRINT_PHASE_REDEMPTION",
+            Self::Ended => "SPRINT_PHASE_ENDED",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "SPRINT_PHASE_UNSPECIFIED" => Some(Self::Unspecified),
+            "SPRINT_PHASE_UPCOMING" => Some(Self::Upcoming),
+            "SPRINT_PHASE_REGISTRATION" => Some(Self::Registration),
+            "SPRINT_PHASE_SPRINT" => Some(Self::Sprint),
+            "SPRINT_PHASE_AWARD" => Some(Self::Award),
+            "SPRINT_PHASE_REDEMPTION" => Some(Self::Redemption),
+            "SPRINT_PHASE_ENDED" => Some(Self::Ended),
+            _ => None,
+        }
+    }
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum SprintShopState {
+    Unspecified = 0,
+    Invited = 1,
+    Joined = 2,
+    Withdrawn = 3,
+}
+impl SprintShopState {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "SPRINT_SHOP_STATE_UNSPECIFIED",
+            Self::Invited => "SPRINT_SHOP_STATE_INVITED",
+            Self::Joined => "SPRINT_SHOP_STATE_JOINED",
+            Self::Withdrawn => "SPRINT_SHOP_STATE_WITHDRAWN",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "SPRINT_SHOP_STATE_UNSPECIFIED" => Some(Self::Unspecified),
+            "SPRINT_SHOP_STATE_INVITED" => Some(Self::Invited),
+            "SPRINT_SHOP_STATE_JOINED" => Some(Self::Joined),
+            "SPRINT_SHOP_STATE_WITHDRAWN" => Some(Self::Withdrawn),
             _ => None,
         }
     }
@@ -1409,6 +1624,197 @@ pub mod campaign_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// SP-1: platform operators create and read member sprint plans.
+        pub async fn create_sprint_plan(
+            &mut self,
+            request: impl tonic::IntoRequest<super::CreateSprintPlanRequest>,
+        ) -> std::result::Result<tonic::Response<super::SprintPlan>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/CreateSprintPlan",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "CreateSprintPlan",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn get_sprint_plan(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetSprintPlanRequest>,
+        ) -> std::result::Result<tonic::Response<super::SprintPlan>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/GetSprintPlan",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "GetSprintPlan",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn list_sprint_plans(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListSprintPlansRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListSprintPlansResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/ListSprintPlans",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "ListSprintPlans",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// SP-2: operators invite shops with thresholds; an invited shop reads its invitation.
+        pub async fn invite_sprint_plan_shop(
+            &mut self,
+            request: impl tonic::IntoRequest<super::InviteSprintPlanShopRequest>,
+        ) -> std::result::Result<tonic::Response<super::SprintPlanShop>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/InviteSprintPlanShop",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "InviteSprintPlanShop",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn get_sprint_plan_shop(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetSprintPlanShopRequest>,
+        ) -> std::result::Result<tonic::Response<super::SprintPlanShop>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/GetSprintPlanShop",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "GetSprintPlanShop",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn list_sprint_plan_shops(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListSprintPlanShopsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListSprintPlanShopsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/ListSprintPlanShops",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "ListSprintPlanShops",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// SP-7: a shop leaves a plan, only before its registration starts.
+        pub async fn withdraw_sprint_plan_shop(
+            &mut self,
+            request: impl tonic::IntoRequest<super::WithdrawSprintPlanShopRequest>,
+        ) -> std::result::Result<tonic::Response<super::SprintPlanShop>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/WithdrawSprintPlanShop",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "WithdrawSprintPlanShop",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1596,6 +2002,57 @@ pub mod campaign_service_server {
             tonic::Response<super::StorefrontOffers>,
             tonic::Status,
         > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// SP-1: platform operators create and read member sprint plans.
+        async fn create_sprint_plan(
+            &self,
+            request: tonic::Request<super::CreateSprintPlanRequest>,
+        ) -> std::result::Result<tonic::Response<super::SprintPlan>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        async fn get_sprint_plan(
+            &self,
+            request: tonic::Request<super::GetSprintPlanRequest>,
+        ) -> std::result::Result<tonic::Response<super::SprintPlan>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        async fn list_sprint_plans(
+            &self,
+            request: tonic::Request<super::ListSprintPlansRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListSprintPlansResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// SP-2: operators invite shops with thresholds; an invited shop reads its invitation.
+        async fn invite_sprint_plan_shop(
+            &self,
+            request: tonic::Request<super::InviteSprintPlanShopRequest>,
+        ) -> std::result::Result<tonic::Response<super::SprintPlanShop>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        async fn get_sprint_plan_shop(
+            &self,
+            request: tonic::Request<super::GetSprintPlanShopRequest>,
+        ) -> std::result::Result<tonic::Response<super::SprintPlanShop>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        async fn list_sprint_plan_shops(
+            &self,
+            request: tonic::Request<super::ListSprintPlanShopsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListSprintPlanShopsResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// SP-7: a shop leaves a plan, only before its registration starts.
+        async fn withdraw_sprint_plan_shop(
+            &self,
+            request: tonic::Request<super::WithdrawSprintPlanShopRequest>,
+        ) -> std::result::Result<tonic::Response<super::SprintPlanShop>, tonic::Status> {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
     }
@@ -2750,6 +3207,340 @@ pub mod campaign_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetStorefrontOffersSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/CreateSprintPlan" => {
+                    #[allow(non_camel_case_types)]
+                    struct CreateSprintPlanSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::CreateSprintPlanRequest>
+                    for CreateSprintPlanSvc<T> {
+                        type Response = super::SprintPlan;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::CreateSprintPlanRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::create_sprint_plan(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CreateSprintPlanSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/GetSprintPlan" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetSprintPlanSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::GetSprintPlanRequest>
+                    for GetSprintPlanSvc<T> {
+                        type Response = super::SprintPlan;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetSprintPlanRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::get_sprint_plan(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetSprintPlanSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/ListSprintPlans" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListSprintPlansSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::ListSprintPlansRequest>
+                    for ListSprintPlansSvc<T> {
+                        type Response = super::ListSprintPlansResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListSprintPlansRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::list_sprint_plans(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListSprintPlansSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/InviteSprintPlanShop" => {
+                    #[allow(non_camel_case_types)]
+                    struct InviteSprintPlanShopSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::InviteSprintPlanShopRequest>
+                    for InviteSprintPlanShopSvc<T> {
+                        type Response = super::SprintPlanShop;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::InviteSprintPlanShopRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::invite_sprint_plan_shop(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = InviteSprintPlanShopSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/GetSprintPlanShop" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetSprintPlanShopSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::GetSprintPlanShopRequest>
+                    for GetSprintPlanShopSvc<T> {
+                        type Response = super::SprintPlanShop;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetSprintPlanShopRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::get_sprint_plan_shop(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetSprintPlanShopSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/ListSprintPlanShops" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListSprintPlanShopsSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::ListSprintPlanShopsRequest>
+                    for ListSprintPlanShopsSvc<T> {
+                        type Response = super::ListSprintPlanShopsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListSprintPlanShopsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::list_sprint_plan_shops(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListSprintPlanShopsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/WithdrawSprintPlanShop" => {
+                    #[allow(non_camel_case_types)]
+                    struct WithdrawSprintPlanShopSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::WithdrawSprintPlanShopRequest>
+                    for WithdrawSprintPlanShopSvc<T> {
+                        type Response = super::SprintPlanShop;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::WithdrawSprintPlanShopRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::withdraw_sprint_plan_shop(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = WithdrawSprintPlanShopSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

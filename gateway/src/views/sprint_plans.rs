@@ -1,0 +1,221 @@
+//! Member sprint plans (campaign-svc, SP-1, SP-2, SP-7): operators create plans and invite
+//! shops; merchants read their invitations and may withdraw before registration.
+
+use chrono::{DateTime, Utc};
+use memberhub_kit::clock::to_timestamp;
+use memberhub_proto::campaign as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{short, timestamp};
+
+/// SP-1: a new plan. Phases run from each start to the next; redemption to its end.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CreateSprintPlan {
+    // campaign-svc `sprint_plan::MAX_NAME_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 30,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub name: String,
+    /// In the future.
+    pub registration_start_time: DateTime<Utc>,
+    pub sprint_start_time: DateTime<Utc>,
+    pub award_start_time: DateTime<Utc>,
+    /// A whole hour: the reward coupons' validity is the redemption phase.
+    pub redemption_start_time: DateTime<Utc>,
+    /// A whole hour, at most 366 days after registration starts.
+    pub redemption_end_time: DateTime<Utc>,
+    /// SP-3 R; absent or 0 means 400.
+    // campaign-svc `sprint_plan::MAX_AMOUNT`.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_i64)]
+    pub required_distribution: i64,
+    /// SP-3 F: the reward coupon's minimum face value.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
+    pub min_face_value_fen: i64,
+    /// SP-3 P: the deepest discount as a fold, 90 = 9折.
+    #[schema(minimum = 1, maximum = 99)]
+    pub max_fold_percent: i32,
+}
+
+impl From<CreateSprintPlan> for pb::SprintPlan {
+    fn from(b: CreateSprintPlan) -> Self {
+        pb::SprintPlan {
+            name: b.name,
+            registration_start_time: Some(to_timestamp(b.registration_start_time)),
+            sprint_start_time: Some(to_timestamp(b.sprint_start_time)),
+            award_start_time: Some(to_timestamp(b.award_start_time)),
+            redemption_start_time: Some(to_timestamp(b.redemption_start_time)),
+            redemption_end_time: Some(to_timestamp(b.redemption_end_time)),
+            required_distribution: b.required_distribution,
+            min_face_value_fen: b.min_face_value_fen,
+            max_fold_percent: b.max_fold_percent,
+            ..Default::default()
+        }
+    }
+}
+
+/// SP-1: a plan and the phase it is in now (`UPCOMING`, `REGISTRATION`, `SPRINT`, `AWARD`,
+/// `REDEMPTION`, `ENDED`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SprintPlan {
+    pub plan_id: String,
+    pub name: String,
+    pub registration_start_time: Option<String>,
+    pub sprint_start_time: Option<String>,
+    pub award_start_time: Option<String>,
+    pub redemption_start_time: Option<String>,
+    pub redemption_end_time: Option<String>,
+    pub required_distribution: i64,
+    pub min_face_value_fen: i64,
+    pub max_fold_percent: i32,
+    pub phase: String,
+    pub create_time: Option<String>,
+}
+
+impl From<pb::SprintPlan> for SprintPlan {
+    fn from(p: pb::SprintPlan) -> Self {
+        Self {
+            phase: short(p.phase().as_str_name(), "SPRINT_PHASE_"),
+            plan_id: p.plan_id,
+            name: p.name,
+            registration_start_time: timestamp(p.registration_start_time),
+            sprint_start_time: timestamp(p.sprint_start_time),
+            award_start_time: timestamp(p.award_start_time),
+            redemption_start_time: timestamp(p.redemption_start_time),
+            redemption_end_time: timestamp(p.redemption_end_time),
+            required_distribution: p.required_distribution,
+            min_face_value_fen: p.min_face_value_fen,
+            max_fold_percent: p.max_fold_percent,
+            create_time: timestamp(p.create_time),
+        }
+    }
+}
+
+/// A page of plans, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SprintPlanPage {
+    pub plans: Vec<SprintPlan>,
+    /// Empty on the last page.
+    pub next_page_token: String,
+}
+
+impl From<pb::ListSprintPlansResponse> for SprintPlanPage {
+    fn from(r: pb::ListSprintPlansResponse) -> Self {
+        Self {
+            plans: r.plans.into_iter().map(SprintPlan::from).collect(),
+            next_page_token: r.next_page_token,
+        }
+    }
+}
+
+/// The phase filter of the plan list.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SprintPhase {
+    Upcoming,
+    Registration,
+    Sprint,
+    Award,
+    Redemption,
+    Ended,
+}
+
+impl From<SprintPhase> for pb::SprintPhase {
+    fn from(p: SprintPhase) -> Self {
+        match p {
+            SprintPhase::Upcoming => pb::SprintPhase::Upcoming,
+            SprintPhase::Registration => pb::SprintPhase::Registration,
+            SprintPhase::Sprint => pb::SprintPhase::Sprint,
+            SprintPhase::Award => pb::SprintPhase::Award,
+            SprintPhase::Redemption => pb::SprintPhase::Redemption,
+            SprintPhase::Ended => pb::SprintPhase::Ended,
+        }
+    }
+}
+
+/// Filters of the plan list.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SprintPlanQuery {
+    /// Only plans in this phase now.
+    pub phase: Option<SprintPhase>,
+    /// 1 to 200; absent or 0 means 50.
+    // memberhub_kit::input::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE}.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 200)]
+    pub page_size: Option<String>,
+    /// The previous page's `next_page_token`.
+    pub page_token: Option<String>,
+}
+
+/// SP-2: what an invited shop must meet to join.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct SprintThresholds {
+    /// Active members of the shop.
+    // campaign-svc `sprint_plan::MAX_AMOUNT`.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_i64)]
+    pub min_member_count: i64,
+    /// Receipt-confirmed sales net of refunds over the 365 days before joining.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 100_000_000_000_i64)]
+    pub min_sales_fen: i64,
+}
+
+/// SP-2: invite a shop.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct InviteSprintPlanShop {
+    #[schema(format = Uuid)]
+    pub shop_id: String,
+    #[serde(default)]
+    pub thresholds: SprintThresholds,
+}
+
+/// SP-2: a shop's invitation (`INVITED`, `JOINED`, `WITHDRAWN`), with the plan.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SprintPlanShop {
+    pub plan_id: String,
+    pub shop_id: String,
+    pub thresholds: SprintThresholds,
+    pub state: String,
+    pub invite_time: Option<String>,
+    pub withdraw_time: Option<String>,
+    pub plan: Option<SprintPlan>,
+}
+
+impl From<pb::SprintPlanShop> for SprintPlanShop {
+    fn from(s: pb::SprintPlanShop) -> Self {
+        let thresholds = s.thresholds.unwrap_or_default();
+        Self {
+            state: short(s.state().as_str_name(), "SPRINT_SHOP_STATE_"),
+            plan_id: s.plan_id,
+            shop_id: s.shop_id,
+            thresholds: SprintThresholds {
+                min_member_count: thresholds.min_member_count,
+                min_sales_fen: thresholds.min_sales_fen,
+            },
+            invite_time: timestamp(s.invite_time),
+            withdraw_time: timestamp(s.withdraw_time),
+            plan: s.plan.map(SprintPlan::from),
+        }
+    }
+}
+
+/// A page of invitations.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SprintPlanShopPage {
+    pub shops: Vec<SprintPlanShop>,
+    /// Empty on the last page.
+    pub next_page_token: String,
+}
+
+impl From<pb::ListSprintPlanShopsResponse> for SprintPlanShopPage {
+    fn from(r: pb::ListSprintPlanShopsResponse) -> Self {
+        Self {
+            shops: r.shops.into_iter().map(SprintPlanShop::from).collect(),
+            next_page_token: r.next_page_token,
+        }
+    }
+}
