@@ -1,4 +1,4 @@
--- SP-1, SP-2, SP-7: member sprint plans and the shops invited to them. A plan's phase is
+-- SP-1, SP-2, SP-3, SP-7: member sprint plans and the shops invited to them. A plan's phase is
 -- never stored: it is read from the boundaries and the clock, so no job can lag behind it.
 
 CREATE TABLE campaign.sprint_plans (
@@ -27,9 +27,24 @@ CREATE TABLE campaign.sprint_plan_shops (
     state            text NOT NULL CHECK (state IN ('INVITED', 'JOINED', 'WITHDRAWN')),
     invited_at       timestamptz NOT NULL,
     withdrawn_at     timestamptz,
+    -- SP-3: what the shop committed to when it joined (kept if it withdraws afterwards).
+    spend_threshold_fen   bigint CHECK (spend_threshold_fen >= 1),
+    distribution_quantity bigint CHECK (distribution_quantity >= 1),
+    batch_key             text,
+    batch_id              uuid,
+    joined_at             timestamptz,
     PRIMARY KEY (plan_id, shop_id),
-    CONSTRAINT withdrawn_when CHECK ((state = 'WITHDRAWN') = (withdrawn_at IS NOT NULL))
+    CONSTRAINT withdrawn_when CHECK ((state = 'WITHDRAWN') = (withdrawn_at IS NOT NULL)),
+    CONSTRAINT joined_whole CHECK ((joined_at IS NULL) = (spend_threshold_fen IS NULL)
+        AND (joined_at IS NULL) = (distribution_quantity IS NULL)
+        AND (joined_at IS NULL) = (batch_key IS NULL)
+        AND (joined_at IS NULL) = (batch_id IS NULL)
+        AND (state <> 'JOINED' OR joined_at IS NOT NULL))
 );
+
+-- SP-3: one plan per reward batch.
+CREATE UNIQUE INDEX sprint_plan_shops_batch ON campaign.sprint_plan_shops (batch_id)
+    WHERE batch_id IS NOT NULL;
 
 -- A merchant's view: the plans their shop is invited to.
 CREATE INDEX sprint_plan_shops_by_shop ON campaign.sprint_plan_shops (shop_id, plan_id DESC);

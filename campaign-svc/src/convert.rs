@@ -439,5 +439,54 @@ pub fn sprint_plan_shop(
         invite_time: Some(to_timestamp(shop.invited_at)),
         withdraw_time: timestamp(shop.withdrawn_at),
         plan: Some(sprint_plan(plan, now)),
+        spend_threshold_fen: shop
+            .joined
+            .as_ref()
+            .map_or(0, |j| j.join.spend_threshold_fen),
+        distribution_quantity: shop
+            .joined
+            .as_ref()
+            .map_or(0, |j| j.join.distribution_quantity),
+        batch_key: shop
+            .joined
+            .as_ref()
+            .map(|j| j.batch_key.as_str().to_string())
+            .unwrap_or_default(),
+        batch_id: shop
+            .joined
+            .as_ref()
+            .map(|j| j.batch_id.to_string())
+            .unwrap_or_default(),
+        join_time: timestamp(shop.joined.as_ref().map(|j| j.at)),
+    }
+}
+
+/// SP-3: the reward batch as the join rules read it.
+pub fn reward_batch(
+    batch: &coupon_pb::Batch,
+    shop: crate::domain::types::ShopId,
+) -> crate::domain::sprint_plan::RewardBatch {
+    let time = |t: &Option<prost_types::Timestamp>| t.as_ref().and_then(from_timestamp);
+    let validity = batch.validity.as_ref();
+    let whole_hour_validity = validity
+        .filter(|v| v.kind == coupon_pb::ValidityKind::Absolute as i32 && v.whole_hours)
+        .and_then(|v| Some((time(&v.start_time)?, time(&v.end_time)?)));
+    let scope = batch.item_scope.as_ref();
+    crate::domain::sprint_plan::RewardBatch {
+        shop_matches: batch.shop_id.eq_ignore_ascii_case(&shop.to_string()),
+        threshold_kind: batch.kind == coupon_pb::CouponKind::Threshold as i32,
+        face_value_fen: batch.face_value_fen,
+        threshold_fen: batch.threshold_fen,
+        sprint_channel: batch.channel == CouponChannel::SprintPlan as i32,
+        shop_wide: scope.is_none_or(|s| s.categories.is_empty() && s.skus.is_empty()),
+        all_regions: batch.regions.is_empty(),
+        claim_start: time(&batch.claim_start_time),
+        claim_end: time(&batch.claim_end_time),
+        whole_hour_validity,
+        per_issue_count: batch.per_issue_count,
+        giftable: batch.giftable,
+        per_user_limit: batch.per_user_limit,
+        total_quantity: batch.total_quantity,
+        active: batch.status == coupon_pb::BatchStatus::Active as i32,
     }
 }

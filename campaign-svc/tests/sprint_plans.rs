@@ -7,7 +7,8 @@ mod support;
 use chrono::{DateTime, Duration, Utc};
 use memberhub_kit::actor::Actor;
 use memberhub_proto::campaign as pb;
-use memberhub_proto::common::ShopType;
+use memberhub_proto::common::{CouponChannel, ShopType};
+use memberhub_proto::coupon as coupon_pb;
 use memberhub_proto::membership as membership_pb;
 use support::{Suite, assert_invalid, assert_precondition, expect_err, merchant, req, rid, t0, ts};
 
@@ -321,5 +322,225 @@ async fn sp7_a_shop_withdraws_only_before_registration_starts() -> anyhow::Resul
     let refused = expect_err(withdraw(&mut s, &created.plan_id, &late, "w-2").await)?;
     assert_precondition(&refused, "SPRINT_PLAN_PHASE");
     assert!(refused.message().contains("REGISTRATION"), "{refused:?}");
+    Ok(())
+}
+
+/// An approved reward batch meeting every SP-3 rule for `plan()` at a 200-yuan threshold;
+/// `change` breaks one rule.
+async fn reward_batch(
+    s: &mut Suite,
+    shop: &str,
+    change: impl FnOnce(&mut coupon_pb::Batch),
+) -> anyhow::Result<coupon_pb::Batch> {
+    let at = |days: i64| ts(t0() + Duration::days(days));
+    let mut spec = coupon_pb::Batch {
+        shop_id: shop.into(),
+        shop_type: ShopType::Pop.into(),
+        internal_name: "sprint reward".into(),
+        kind: coupon_pb::CouponKind::Threshold.into(),
+        face_value_fen: 2_000,
+        threshold_fen: 20_000,
+        item_scope: Some(coupon_pb::ItemScope {
+            categories: vec!["tea".into()],
+            skus: Vec::new(),
+        }),
+        channel: CouponChannel::SprintPlan.into(),
+        total_quantity: 401,
+        per_user_limit: 0,
+        per_issue_count: 2,
+        giftable: false,
+        claim_start_time: at(5),
+        claim_end_time: at(7),
+        validity: Some(coupon_pb::Validity {
+            kind: coupon_pb::ValidityKind::Absolute.into(),
+            start_time: at(7),
+            end_time: at(9),
+            whole_hours: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    change(&mut spec);
+    let created = s
+        .coupon
+        .create_batch(req(
+            &merchant(shop),
+            coupon_pb::CreateBatchRequest {
+                request_id: rid("batch"),
+                batch: Some(spec),
+            },
+        ))
+        .await?
+        .into_inner();
+    Ok(s.coupon
+        .submit_batch(req(
+            &merchant(shop),
+            coupon_pb::SubmitBatchRequest {
+                request_id: rid("submit"),
+                batch_id: created.batch_id.clone(),
+                shop_id: shop.into(),
+            },
+        ))
+        .await?
+        .into_inner())
+}
+
+async fn join(
+    s: &mut Suite,
+    plan_id: &str,
+    shop: &str,
+    batch_key: &str,
+    quantity: i64,
+) -> Result<pb::SprintPlanShop, tonic::Status> {
+    s.campaign
+        .join_sprint_plan(req(
+            &merchant(shop),
+            pb::JoinSprintPlanRequest {
+                request_id: rid("join"),
+                plan_id: plan_id.into(),
+                shop_id: shop.into(),
+                spend_threshold_fen: 20_000,
+                distribution_quantity: quantity,
+                batch_key: batch_key.into(),
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn invite_with(
+    s: &mut Suite,
+    plan_id: &str,
+    shop: &str,
+    min_member_count: i64,
+) -> anyhow::Result<()> {
+    s.campaign
+        .invite_sprint_plan_shop(req(
+            &Actor::Operator,
+            pb::InviteSprintPlanShopRequest {
+                request_id: rid("invite"),
+                plan_id: plan_id.into(),
+                shop_id: shop.into(),
+                thresholds: Some(pb::SprintThresholds {
+                    min_member_count,
+                    min_sales_fen: 0,
+                }),
+            },
+        ))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn sp3_a_shop_joins_with_a_batch_meeting_every_rule_once() -> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let created = create(&mut s, plan("p")).await?;
+    let shop = s
+        .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
+        .await?;
+    invite_with(&mut s, &created.plan_id, &shop, 0).await?;
+    let good = reward_batch(&mut s, &shop, |_| {}).await?;
+
+    // D below R (400), one broken batch rule, and a batch key of no batch
+    let short = expect_err(join(&mut s, &created.plan_id, &shop, &good.batch_key, 399).await)?;
+    assert_invalid(&short, "distribution_quantity");
+    let one_per_issue = reward_batch(&mut s, &shop, |b| b.per_issue_count = 1).await?;
+    let refused = expect_err(
+        join(
+            &mut s,
+            &created.plan_id,
+            &shop,
+            &one_per_issue.batch_key,
+            400,
+        )
+        .await,
+    )?;
+    assert_invalid(&refused, "batch.per_issue_count");
+    let general = reward_batch(&mut s, &shop, |b| {
+        b.channel = CouponChannel::General.into();
+        b.giftable = true;
+        b.total_quantity = 400;
+    })
+    .await?;
+    let refused = expect_err(join(&mut s, &created.plan_id, &shop, &general.batch_key, 400).await)?;
+    for field in ["batch.channel", "batch.giftable", "batch.total_quantity"] {
+        assert_invalid(&refused, field);
+    }
+    let ghost = expect_err(join(&mut s, &created.plan_id, &shop, "BA_aaaaaaa", 400).await)?;
+    assert_invalid(&ghost, "batch_key");
+
+    let joined = join(&mut s, &created.plan_id, &shop, &good.batch_key, 400).await?;
+    assert_eq!(joined.state(), pb::SprintShopState::Joined);
+    assert_eq!(joined.batch_key, good.batch_key);
+    assert_eq!(joined.distribution_quantity, 400);
+    let again = expect_err(join(&mut s, &created.plan_id, &shop, &good.batch_key, 400).await)?;
+    assert_precondition(&again, "SPRINT_PLAN_JOINED");
+
+    // SP-7 after joining, before registration: the shop leaves and its batch ends (CP-7)
+    let out = withdraw(&mut s, &created.plan_id, &shop, "w-joined").await?;
+    assert_eq!(out.state(), pb::SprintShopState::Withdrawn);
+    let batch = s
+        .coupon
+        .get_batch(req(
+            &merchant(&shop),
+            coupon_pb::GetBatchRequest {
+                shop_id: shop.clone(),
+                batch: good.batch_id.clone(),
+            },
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(batch.status(), coupon_pb::BatchStatus::Ended, "{batch:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn sp2_sp3_a_shop_below_a_threshold_or_late_cannot_join() -> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let created = create(&mut s, plan("p")).await?;
+    let small = s
+        .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
+        .await?;
+    let late = s
+        .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
+        .await?;
+    // one member required; the shop has none
+    invite_with(&mut s, &created.plan_id, &small, 1).await?;
+    invite_with(&mut s, &created.plan_id, &late, 0).await?;
+    let small_batch = reward_batch(&mut s, &small, |_| {}).await?;
+    let below = expect_err(
+        join(
+            &mut s,
+            &created.plan_id,
+            &small,
+            &small_batch.batch_key,
+            400,
+        )
+        .await,
+    )?;
+    assert_precondition(&below, "SPRINT_THRESHOLD_NOT_MET");
+    assert!(below.message().contains("min_member_count"), "{below:?}");
+    // a shop not invited is NOT_FOUND
+    let stranger = s
+        .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
+        .await?;
+    let stranger_batch = reward_batch(&mut s, &stranger, |_| {}).await?;
+    let uninvited = expect_err(
+        join(
+            &mut s,
+            &created.plan_id,
+            &stranger,
+            &stranger_batch.batch_key,
+            400,
+        )
+        .await,
+    )?;
+    assert_eq!(uninvited.code(), tonic::Code::NotFound);
+    // once registration has started nobody joins
+    let late_batch = reward_batch(&mut s, &late, |_| {}).await?;
+    s.clock.set(t0() + Duration::days(1));
+    let closed =
+        expect_err(join(&mut s, &created.plan_id, &late, &late_batch.batch_key, 400).await)?;
+    assert_precondition(&closed, "SPRINT_PLAN_PHASE");
     Ok(())
 }

@@ -70,6 +70,7 @@ pub const SERVICE_PERMISSIONS: &[(&str, &[&str])] = &[
         CAMPAIGN_SVC,
         &[
             "memberhub.membership.v1.MembershipService/GetShop",
+            "memberhub.membership.v1.MembershipService/GetShopStatistics",
             "memberhub.membership.v1.MembershipService/GetProgram",
             "memberhub.membership.v1.MembershipService/GetLevelRules",
             "memberhub.membership.v1.MembershipService/GetMembership",

@@ -93,7 +93,9 @@ async fn sp1_sp2_sp7_operator_creates_and_invites_merchant_reads_and_withdraws_o
             &format!("/api/platform/v1/sprint-plans/{plan_id}/shops"),
             Some(&operator),
             Some(&key()),
-            Some(json!({"shop_id": shop, "thresholds": {"min_member_count": 50, "min_sales_fen": 1_000_000}})),
+            Some(
+                json!({"shop_id": shop, "thresholds": {"min_member_count": 1, "min_sales_fen": 0}}),
+            ),
         )
         .await?,
         "invite",
@@ -121,7 +123,7 @@ async fn sp1_sp2_sp7_operator_creates_and_invites_merchant_reads_and_withdraws_o
         "my invitations",
     )?;
     assert_eq!(
-        page["shops"][0]["thresholds"]["min_member_count"], 50,
+        page["shops"][0]["thresholds"]["min_member_count"], 1,
         "{page}"
     );
     let one = ok(
@@ -136,7 +138,7 @@ async fn sp1_sp2_sp7_operator_creates_and_invites_merchant_reads_and_withdraws_o
         "my invitation",
     )?;
     assert_eq!(one["plan"]["min_face_value_fen"], 2_000, "{one}");
-    assert_eq!(one["thresholds"]["min_sales_fen"], 1_000_000, "{one}");
+    assert_eq!(one["thresholds"]["min_sales_fen"], 0, "{one}");
 
     // another shop: 404 for its own path, 403 on this shop's path; no platform routes
     let stranger = w.merchant(&other)?;
@@ -170,6 +172,160 @@ async fn sp1_sp2_sp7_operator_creates_and_invites_merchant_reads_and_withdraws_o
         )
         .await?;
     assert_eq!(status, 403);
+
+    // SP-2: the operator reads the figures thresholds are checked against
+    let stats = ok(
+        w.call(
+            Method::GET,
+            &format!("/api/platform/v1/shops/{shop}/statistics"),
+            Some(&operator),
+            None,
+            None,
+        )
+        .await?,
+        "shop statistics",
+    )?;
+    assert_eq!(
+        (stats["member_count"].clone(), stats["sales_fen"].clone()),
+        (json!(0), json!(0)),
+        "{stats}"
+    );
+
+    // SP-3: a reward batch on the plan's phases, approved by an operator (self-operated shop)
+    let batch = |per_issue_count: i64| {
+        json!({
+            "internal_name": "sprint reward",
+            "kind": "THRESHOLD",
+            "face_value_fen": 2_000,
+            "threshold_fen": 20_000,
+            "item_scope": {"categories": ["tea"]},
+            "channel": "SPRINT_PLAN",
+            "total_quantity": 500,
+            "per_user_limit": 0,
+            "per_issue_count": per_issue_count,
+            "claim_start_time": plan["award_start_time"],
+            "claim_end_time": plan["redemption_start_time"],
+            "validity": {"kind": "ABSOLUTE", "start_time": plan["redemption_start_time"],
+                         "end_time": plan["redemption_end_time"], "whole_hours": true},
+        })
+    };
+    let batches = format!("/api/backoffice/v1/shops/{shop}/coupon-batches");
+    let mut keys = Vec::new();
+    for per_issue_count in [2, 1] {
+        let created = ok(
+            w.call(
+                Method::POST,
+                &batches,
+                Some(&merchant),
+                Some(&key()),
+                Some(batch(per_issue_count)),
+            )
+            .await?,
+            "reward batch",
+        )?;
+        let id = created["batch_id"].as_str().context("batch id")?;
+        ok(
+            w.call(
+                Method::POST,
+                &format!("{batches}/{id}/submit"),
+                Some(&merchant),
+                Some(&key()),
+                None,
+            )
+            .await?,
+            "submit",
+        )?;
+        ok(
+            w.call(
+                Method::POST,
+                &format!("/api/platform/v1/coupon-batches/{id}/approve"),
+                Some(&operator),
+                Some(&key()),
+                None,
+            )
+            .await?,
+            "approve",
+        )?;
+        keys.push(
+            created["batch_key"]
+                .as_str()
+                .context("batch key")?
+                .to_string(),
+        );
+    }
+    let join = |batch_key: &str| json!({"spend_threshold_fen": 20_000, "distribution_quantity": 400, "batch_key": batch_key});
+    // one member is required and the shop has none yet
+    let (status, error) = w
+        .call(
+            Method::POST,
+            &format!("{mine}/{plan_id}/join"),
+            Some(&merchant),
+            Some(&key()),
+            Some(join(&keys[0])),
+        )
+        .await?;
+    assert_eq!(
+        (
+            status,
+            error["reason"].clone(),
+            error["metadata"]["threshold"].clone()
+        ),
+        (
+            400,
+            json!("SPRINT_THRESHOLD_NOT_MET"),
+            json!("min_member_count")
+        ),
+        "{error}"
+    );
+    ok(
+        w.call(
+            Method::PUT,
+            &format!("/api/backoffice/v1/shops/{shop}/program/join-policy"),
+            Some(&merchant),
+            Some(&key()),
+            Some(json!({"join_policy": "CARD"})),
+        )
+        .await?,
+        "join policy",
+    )?;
+    ok(
+        w.call(
+            Method::POST,
+            &format!("/api/storefront/v1/shops/{shop}/card/open"),
+            Some(&w.shopper("first-member")?),
+            Some(&key()),
+            Some(json!({"phone": "13800138000"})),
+        )
+        .await?,
+        "open card",
+    )?;
+    let (status, error) = w
+        .call(
+            Method::POST,
+            &format!("{mine}/{plan_id}/join"),
+            Some(&merchant),
+            Some(&key()),
+            Some(join(&keys[1])),
+        )
+        .await?;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(
+        error["field_violations"][0]["field"], "batch.per_issue_count",
+        "{error}"
+    );
+    let joined = ok(
+        w.call(
+            Method::POST,
+            &format!("{mine}/{plan_id}/join"),
+            Some(&merchant),
+            Some(&key()),
+            Some(join(&keys[0])),
+        )
+        .await?,
+        "join",
+    )?;
+    assert_eq!(joined["state"], "JOINED", "{joined}");
+    assert_eq!(joined["batch_key"], json!(keys[0]), "{joined}");
 
     // SP-7: withdraw before registration
     let withdrawn = ok(

@@ -275,6 +275,203 @@ pub(crate) fn may_withdraw(
     }
 }
 
+/// SP-3: what a joining shop commits to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Join {
+    /// The sprint threshold: a registered member qualifies by spending this much.
+    pub(crate) spend_threshold_fen: i64,
+    /// D: how many members may be awarded.
+    pub(crate) distribution_quantity: i64,
+}
+
+impl Join {
+    pub(crate) fn parse(
+        plan: &NewPlan,
+        spend_threshold_fen: i64,
+        distribution_quantity: i64,
+    ) -> Result<Self, Failure> {
+        let mut v = Violations::new();
+        if !(1..=MAX_AMOUNT).contains(&spend_threshold_fen) {
+            v.add(
+                "spend_threshold_fen",
+                format!("must be 1 to {MAX_AMOUNT} fen"),
+            );
+        }
+        if !(plan.required_distribution..=MAX_AMOUNT).contains(&distribution_quantity) {
+            v.add(
+                "distribution_quantity",
+                format!(
+                    "must be at least the plan's required distribution {} (SP-3) and at most {MAX_AMOUNT}",
+                    plan.required_distribution
+                ),
+            );
+        }
+        v.finish()?;
+        Ok(Self {
+            spend_threshold_fen,
+            distribution_quantity,
+        })
+    }
+}
+
+/// The reward batch as SP-3 reads it (from coupon-svc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RewardBatch {
+    pub(crate) shop_matches: bool,
+    pub(crate) threshold_kind: bool,
+    pub(crate) face_value_fen: i64,
+    pub(crate) threshold_fen: i64,
+    pub(crate) sprint_channel: bool,
+    /// Item scope "all": not a product coupon.
+    pub(crate) shop_wide: bool,
+    pub(crate) all_regions: bool,
+    pub(crate) claim_start: Option<DateTime<Utc>>,
+    pub(crate) claim_end: Option<DateTime<Utc>>,
+    /// ABSOLUTE validity with whole hours: its window; `None` otherwise.
+    pub(crate) whole_hour_validity: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub(crate) per_issue_count: i32,
+    pub(crate) giftable: bool,
+    pub(crate) per_user_limit: i32,
+    pub(crate) total_quantity: i64,
+    pub(crate) active: bool,
+}
+
+/// SP-3: every rule on the reward batch at once, each violation naming its field
+/// (`batch.<field>`).
+pub(crate) fn check_reward_batch(
+    plan: &NewPlan,
+    join: &Join,
+    batch: &RewardBatch,
+) -> Result<(), Failure> {
+    let mut v = Violations::new();
+    if !batch.shop_matches {
+        v.add("batch_key", "must be a batch of the joining shop");
+    }
+    if !batch.threshold_kind {
+        v.add("batch.kind", "must be THRESHOLD");
+    }
+    if batch.threshold_fen != join.spend_threshold_fen {
+        v.add(
+            "batch.threshold_fen",
+            format!(
+                "must equal the sprint threshold {} fen",
+                join.spend_threshold_fen
+            ),
+        );
+    }
+    if batch.face_value_fen < plan.min_face_value_fen {
+        v.add(
+            "batch.face_value_fen",
+            format!(
+                "must be at least the plan's {} fen",
+                plan.min_face_value_fen
+            ),
+        );
+    }
+    // (threshold - face) / threshold is what the shopper pays: at most P %.
+    let paid = i128::from(batch.threshold_fen - batch.face_value_fen) * 100;
+    if paid > i128::from(plan.max_fold_percent) * i128::from(batch.threshold_fen) {
+        v.add(
+            "batch.face_value_fen",
+            format!(
+                "the discount must reach the plan's fold: (threshold - face) x 100 <= {} x threshold",
+                plan.max_fold_percent
+            ),
+        );
+    }
+    if !batch.sprint_channel {
+        v.add("batch.channel", "must be SPRINT_PLAN");
+    }
+    if batch.shop_wide {
+        v.add(
+            "batch.item_scope",
+            "must name categories (or SKUs): a product coupon",
+        );
+    }
+    if !batch.all_regions {
+        v.add("batch.regions", "must cover every region");
+    }
+    let p = &plan.phases;
+    if batch.claim_start != Some(p.award_start) || batch.claim_end != Some(p.redemption_start) {
+        v.add("batch.claim_window", "must be the plan's award phase");
+    }
+    if batch.whole_hour_validity != Some((p.redemption_start, p.redemption_end)) {
+        v.add(
+            "batch.validity",
+            "must be ABSOLUTE, on whole hours, the plan's redemption phase",
+        );
+    }
+    if batch.per_issue_count != 2 {
+        v.add("batch.per_issue_count", "must be 2");
+    }
+    if batch.giftable {
+        v.add("batch.giftable", "must be false");
+    }
+    if batch.per_user_limit != 0 {
+        v.add("batch.per_user_limit", "must be 0 (unlimited)");
+    }
+    if batch.total_quantity <= join.distribution_quantity {
+        v.add(
+            "batch.total_quantity",
+            format!(
+                "must exceed the distribution quantity {}",
+                join.distribution_quantity
+            ),
+        );
+    }
+    if !batch.active {
+        v.add("batch.status", "must be ACTIVE (approved)");
+    }
+    v.finish()
+}
+
+/// SP-2: the thresholds the shop does not meet, as FAILED_PRECONDITION naming the first.
+pub(crate) fn meets(thresholds: &Thresholds, members: i64, sales_fen: i64) -> Result<(), Failure> {
+    let unmet = if members < thresholds.min_member_count {
+        Some(("min_member_count", thresholds.min_member_count, members))
+    } else if sales_fen < thresholds.min_sales_fen {
+        Some(("min_sales_fen", thresholds.min_sales_fen, sales_fen))
+    } else {
+        None
+    };
+    match unmet {
+        None => Ok(()),
+        Some((threshold, required, actual)) => Err(Failure::FailedPrecondition {
+            reason: "SPRINT_THRESHOLD_NOT_MET",
+            message: format!(
+                "the shop has {actual} where the plan requires {threshold} {required}"
+            ),
+            metadata: vec![
+                ("threshold", threshold.to_string()),
+                ("required", required.to_string()),
+                ("actual", actual.to_string()),
+            ],
+        }),
+    }
+}
+
+/// SP-3: shops join while the plan is upcoming, once.
+pub(crate) fn may_join(
+    phases: &Phases,
+    state: ShopState,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
+    match (phases.at(now), state) {
+        (Phase::Upcoming, ShopState::Invited) => Ok(()),
+        (Phase::Upcoming, ShopState::Joined) => Err(Failure::FailedPrecondition {
+            reason: "SPRINT_PLAN_JOINED",
+            message: "the shop has joined the plan already".into(),
+            metadata: Vec::new(),
+        }),
+        (Phase::Upcoming, ShopState::Withdrawn) => Err(Failure::FailedPrecondition {
+            reason: "SPRINT_PLAN_WITHDRAWN",
+            message: "the shop withdrew from the plan".into(),
+            metadata: Vec::new(),
+        }),
+        (phase, _) => Err(closed(phase, "shops join")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, TimeZone};
@@ -386,5 +583,110 @@ mod tests {
             fields(failure),
             ["thresholds.min_member_count", "thresholds.min_sales_fen"]
         );
+    }
+
+    /// Breaks one SP-3 rule of a reward batch.
+    type Breaker = fn(&mut RewardBatch);
+
+    fn reward(plan: &NewPlan) -> RewardBatch {
+        let p = &plan.phases;
+        RewardBatch {
+            shop_matches: true,
+            threshold_kind: true,
+            face_value_fen: 2_000,
+            threshold_fen: 20_000,
+            sprint_channel: true,
+            shop_wide: false,
+            all_regions: true,
+            claim_start: Some(p.award_start),
+            claim_end: Some(p.redemption_start),
+            whole_hour_validity: Some((p.redemption_start, p.redemption_end)),
+            per_issue_count: 2,
+            giftable: false,
+            per_user_limit: 0,
+            total_quantity: 401,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn sp3_every_reward_batch_rule_is_named_one_by_one_and_all_at_once() {
+        let Ok(plan) = NewPlan::parse(input("p"), at(0)) else {
+            panic!("valid plan refused")
+        };
+        let Ok(join) = Join::parse(&plan, 20_000, 400) else {
+            panic!("valid join refused")
+        };
+        assert!(check_reward_batch(&plan, &join, &reward(&plan)).is_ok());
+        let cases: [(&str, Breaker); 14] = [
+            ("batch_key", |b| b.shop_matches = false),
+            ("batch.kind", |b| b.threshold_kind = false),
+            ("batch.threshold_fen", |b| b.threshold_fen = 19_999),
+            ("batch.face_value_fen", |b| b.face_value_fen = 1_999),
+            ("batch.channel", |b| b.sprint_channel = false),
+            ("batch.item_scope", |b| b.shop_wide = true),
+            ("batch.regions", |b| b.all_regions = false),
+            ("batch.claim_window", |b| b.claim_end = None),
+            ("batch.validity", |b| b.whole_hour_validity = None),
+            ("batch.per_issue_count", |b| b.per_issue_count = 1),
+            ("batch.giftable", |b| b.giftable = true),
+            ("batch.per_user_limit", |b| b.per_user_limit = 1),
+            ("batch.total_quantity", |b| b.total_quantity = 400),
+            ("batch.status", |b| b.active = false),
+        ];
+        let mut all = reward(&plan);
+        for (field, break_it) in &cases {
+            let mut one = reward(&plan);
+            break_it(&mut one);
+            break_it(&mut all);
+            let Err(failure) = check_reward_batch(&plan, &join, &one) else {
+                panic!("{field}: a broken batch was accepted")
+            };
+            assert!(fields(failure).contains(&field.to_string()), "{field}");
+        }
+        let Err(failure) = check_reward_batch(&plan, &join, &all) else {
+            panic!("a batch breaking every rule was accepted")
+        };
+        let named = fields(failure);
+        for (field, _) in &cases {
+            assert!(named.contains(&field.to_string()), "{field} in {named:?}");
+        }
+    }
+
+    #[test]
+    fn sp3_d_is_at_least_r_and_the_fold_is_checked_at_its_boundary() {
+        let Ok(plan) = NewPlan::parse(input("p"), at(0)) else {
+            panic!("valid plan refused")
+        };
+        assert!(Join::parse(&plan, 20_000, 399).is_err());
+        let Ok(join) = Join::parse(&plan, 20_000, 400) else {
+            panic!("D = R refused")
+        };
+        let mut shallow = reward(&plan);
+        shallow.face_value_fen = 2_000; // 9折: allowed
+        assert!(check_reward_batch(&plan, &join, &shallow).is_ok());
+        let mut plan_85 = plan.clone();
+        plan_85.max_fold_percent = 85; // 9折 is shallower than 8.5折
+        let Err(failure) = check_reward_batch(&plan_85, &join, &shallow) else {
+            panic!("a 9折 coupon accepted by an 8.5折 plan")
+        };
+        assert_eq!(fields(failure), ["batch.face_value_fen"]);
+    }
+
+    #[test]
+    fn sp2_a_shop_below_a_threshold_is_told_which() {
+        let t = Thresholds {
+            min_member_count: 100,
+            min_sales_fen: 1_000,
+        };
+        assert!(meets(&t, 100, 1_000).is_ok());
+        let Err(Failure::FailedPrecondition { metadata, .. }) = meets(&t, 99, 5_000) else {
+            panic!("below the member threshold")
+        };
+        assert_eq!(metadata[0], ("threshold", "min_member_count".to_string()));
+        let Err(Failure::FailedPrecondition { metadata, .. }) = meets(&t, 100, 999) else {
+            panic!("below the sales threshold")
+        };
+        assert_eq!(metadata[0], ("threshold", "min_sales_fen".to_string()));
     }
 }

@@ -203,6 +203,13 @@ impl CampaignService for Campaigns {
         sprint_plans::list_shops(self, r).await
     }
 
+    async fn join_sprint_plan(
+        &self,
+        r: Request<pb::JoinSprintPlanRequest>,
+    ) -> Rpc<pb::SprintPlanShop> {
+        sprint_plans::join(self, r).await
+    }
+
     async fn withdraw_sprint_plan_shop(
         &self,
         r: Request<pb::WithdrawSprintPlanShopRequest>,

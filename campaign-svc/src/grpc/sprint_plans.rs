@@ -6,13 +6,14 @@ use memberhub_kit::clock::from_timestamp;
 use memberhub_kit::error::{Failure, Violations};
 use memberhub_kit::idempotency::IdempotencyKey;
 use memberhub_proto::campaign as pb;
+use memberhub_proto::coupon as coupon_pb;
 use memberhub_proto::membership as membership_pb;
 use tonic::{Request, Response};
 
 use super::{Campaigns, Rpc, actor, next_page_token, one, page_size, page_token};
 use crate::convert;
-use crate::domain::sprint_plan::{NewPlan, Phase, PlanInput, Thresholds};
-use crate::domain::types::{PlanId, ShopId};
+use crate::domain::sprint_plan::{self, Join, NewPlan, Phase, PlanInput, Thresholds};
+use crate::domain::types::{BatchKey, PlanId, ShopId};
 use crate::error::Error;
 use crate::peers;
 use crate::store::sprint_plans::{self, PlanRecord, ShopRecord};
@@ -294,7 +295,8 @@ pub(super) async fn withdraw(
         &request.request_id,
         &request,
     )?;
-    if let Some(stored) = svc.store.stored(&key).await? {
+    if let Some(stored) = svc.store.stored::<pb::SprintPlanShop>(&key).await? {
+        end_reward_batch(svc, &stored).await?;
         return Ok(Response::new(stored));
     }
     let id = one(PlanId::parse("plan_id", &request.plan_id))?;
@@ -307,5 +309,93 @@ pub(super) async fn withdraw(
             Ok(convert::sprint_plan_shop(&record, &found, now))
         })
         .await?;
+    end_reward_batch(svc, &withdrawn).await?;
     Ok(Response::new(withdrawn))
+}
+
+/// CP-7: a shop that withdrew after joining ends its reward batch (coupon-svc `EndBatch`,
+/// idempotent per plan and shop). Run on every answer, the stored ones too, so a retry
+/// finishes what a failed call left.
+async fn end_reward_batch(svc: &Campaigns, shop: &pb::SprintPlanShop) -> Result<(), Error> {
+    if shop.state() != pb::SprintShopState::Withdrawn || shop.batch_id.is_empty() {
+        return Ok(());
+    }
+    let mut coupon = svc.peers.coupon.clone();
+    peers::answer(
+        coupon
+            .end_batch(peers::request(coupon_pb::EndBatchRequest {
+                request_id: format!("sp7:{}:{}", shop.plan_id, shop.shop_id),
+                batch_id: shop.batch_id.clone(),
+            }))
+            .await,
+    )?;
+    Ok(())
+}
+
+pub(super) async fn join(
+    svc: &Campaigns,
+    request: Request<pb::JoinSprintPlanRequest>,
+) -> Rpc<pb::SprintPlanShop> {
+    let actor = actor(&request)?;
+    let request = request.into_inner();
+    let shop = one(ShopId::parse("shop_id", &request.shop_id))?;
+    actor.ensure_shop_admin(&shop.to_string())?;
+    let key = IdempotencyKey::new(&actor, "JoinSprintPlan", &request.request_id, &request)?;
+    if let Some(stored) = svc.store.stored(&key).await? {
+        return Ok(Response::new(stored));
+    }
+    let id = one(PlanId::parse("plan_id", &request.plan_id))?;
+    let (record, found) = invitation(svc, id, shop).await?;
+    let mut v = Violations::new();
+    let batch_key = v.check(BatchKey::parse("batch_key", &request.batch_key));
+    let join = Join::parse(
+        &found.plan,
+        request.spend_threshold_fen,
+        request.distribution_quantity,
+    );
+    v.finish()?;
+    let join = join?;
+    let batch_key = batch_key.ok_or(Failure::Internal)?;
+    let now = svc.clock.now();
+    // Refused early when the phase or the shop's state rules it out; decided again on the
+    // locked invitation below.
+    sprint_plan::may_join(&found.plan.phases, record.state, now)?;
+    // SP-2: the thresholds, against membership-svc's figures now.
+    let mut membership = svc.peers.membership.clone();
+    let stats = peers::answer(
+        membership
+            .get_shop_statistics(peers::request(membership_pb::GetShopStatisticsRequest {
+                shop_id: shop.to_string(),
+            }))
+            .await,
+    )?;
+    sprint_plan::meets(&record.thresholds, stats.member_count, stats.sales_fen)?;
+    // SP-3: the reward batch, as coupon-svc has it.
+    let mut coupon = svc.peers.coupon.clone();
+    let batch = coupon
+        .get_batch(peers::request(coupon_pb::GetBatchRequest {
+            shop_id: shop.to_string(),
+            batch: batch_key.as_str().to_string(),
+        }))
+        .await;
+    let batch = match batch {
+        Ok(found) => found.into_inner(),
+        Err(status) if status.code() == tonic::Code::NotFound => {
+            return Err(Failure::invalid("batch_key", "no such batch in the shop").into());
+        }
+        Err(status) => return Err(Error::from_peer(status).into()),
+    };
+    let reward = convert::reward_batch(&batch, shop);
+    sprint_plan::check_reward_batch(&found.plan, &join, &reward)?;
+    let batch_id = uuid::Uuid::parse_str(&batch.batch_id)
+        .map_err(|_| Error::CorruptRow("coupon-svc batch_id"))?;
+    let joined = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            let record =
+                sprint_plans::join(tx, &found, shop, join, (&batch_key, batch_id), now).await?;
+            Ok(convert::sprint_plan_shop(&record, &found, now))
+        })
+        .await?;
+    Ok(Response::new(joined))
 }

@@ -6,8 +6,8 @@ use memberhub_kit::error::Failure;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::sprint_plan::{self, NewPlan, Phase, Phases, ShopState, Thresholds};
-use crate::domain::types::{PlanId, ShopId};
+use crate::domain::sprint_plan::{self, Join, NewPlan, Phase, Phases, ShopState, Thresholds};
+use crate::domain::types::{BatchKey, PlanId, ShopId};
 use crate::error::Error;
 
 /// A stored plan.
@@ -147,6 +147,17 @@ pub(crate) struct ShopRecord {
     pub(crate) state: ShopState,
     pub(crate) invited_at: DateTime<Utc>,
     pub(crate) withdrawn_at: Option<DateTime<Utc>>,
+    /// SP-3, once joined.
+    pub(crate) joined: Option<Joined>,
+}
+
+/// SP-3: what a shop committed to when it joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Joined {
+    pub(crate) join: Join,
+    pub(crate) batch_key: BatchKey,
+    pub(crate) batch_id: Uuid,
+    pub(crate) at: DateTime<Utc>,
 }
 
 struct ShopRow {
@@ -157,6 +168,11 @@ struct ShopRow {
     state: String,
     invited_at: DateTime<Utc>,
     withdrawn_at: Option<DateTime<Utc>>,
+    spend_threshold_fen: Option<i64>,
+    distribution_quantity: Option<i64>,
+    batch_key: Option<String>,
+    batch_id: Option<Uuid>,
+    joined_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<ShopRow> for ShopRecord {
@@ -174,6 +190,28 @@ impl TryFrom<ShopRow> for ShopRecord {
                 .ok_or(Error::CorruptRow("sprint_plan_shops.state"))?,
             invited_at: r.invited_at,
             withdrawn_at: r.withdrawn_at,
+            joined: match (
+                r.spend_threshold_fen,
+                r.distribution_quantity,
+                r.batch_key,
+                r.batch_id,
+                r.joined_at,
+            ) {
+                (None, None, None, None, None) => None,
+                (Some(threshold), Some(quantity), Some(key), Some(batch_id), Some(at)) => {
+                    Some(Joined {
+                        join: Join {
+                            spend_threshold_fen: threshold,
+                            distribution_quantity: quantity,
+                        },
+                        batch_key: BatchKey::parse("batch_key", &key)
+                            .map_err(|_| Error::CorruptRow("sprint_plan_shops.batch_key"))?,
+                        batch_id,
+                        at,
+                    })
+                }
+                _ => return Err(Error::CorruptRow("sprint_plan_shops join columns")),
+            },
         })
     }
 }
@@ -199,7 +237,8 @@ pub(crate) async fn invite(
          VALUES ($1, $2, $3, $4, 'INVITED', $5)
          ON CONFLICT (plan_id, shop_id) DO NOTHING
          RETURNING plan_id, shop_id, min_member_count, min_sales_fen, state, invited_at,
-             withdrawn_at",
+             withdrawn_at, spend_threshold_fen, distribution_quantity, batch_key, batch_id,
+             joined_at",
         plan.as_uuid(),
         shop.as_uuid(),
         thresholds.min_member_count,
@@ -225,7 +264,8 @@ pub(crate) async fn get_shop(
     let row = sqlx::query_as!(
         ShopRow,
         "SELECT plan_id, shop_id, min_member_count, min_sales_fen, state, invited_at,
-             withdrawn_at
+             withdrawn_at, spend_threshold_fen, distribution_quantity, batch_key, batch_id,
+             joined_at
          FROM campaign.sprint_plan_shops WHERE plan_id = $1 AND shop_id = $2",
         plan.as_uuid(),
         shop.as_uuid(),
@@ -250,7 +290,8 @@ pub(crate) async fn list_shops(
     let rows = sqlx::query_as!(
         ShopRow,
         "SELECT plan_id, shop_id, min_member_count, min_sales_fen, state, invited_at,
-             withdrawn_at
+             withdrawn_at, spend_threshold_fen, distribution_quantity, batch_key, batch_id,
+             joined_at
          FROM campaign.sprint_plan_shops
          WHERE ($1::uuid IS NULL OR plan_id = $1) AND ($2::uuid IS NULL OR shop_id = $2)
            AND ($3::uuid IS NULL OR (plan_id, shop_id) < ($3, $4::uuid))
@@ -278,7 +319,8 @@ pub(crate) async fn withdraw(
     let row = sqlx::query_as!(
         ShopRow,
         "SELECT plan_id, shop_id, min_member_count, min_sales_fen, state, invited_at,
-             withdrawn_at
+             withdrawn_at, spend_threshold_fen, distribution_quantity, batch_key, batch_id,
+             joined_at
          FROM campaign.sprint_plan_shops WHERE plan_id = $1 AND shop_id = $2 FOR UPDATE",
         plan.id.as_uuid(),
         shop.as_uuid(),
@@ -295,12 +337,69 @@ pub(crate) async fn withdraw(
         "UPDATE campaign.sprint_plan_shops SET state = 'WITHDRAWN', withdrawn_at = $3
          WHERE plan_id = $1 AND shop_id = $2
          RETURNING plan_id, shop_id, min_member_count, min_sales_fen, state, invited_at,
-             withdrawn_at",
+             withdrawn_at, spend_threshold_fen, distribution_quantity, batch_key, batch_id,
+             joined_at",
         plan.id.as_uuid(),
         shop.as_uuid(),
         now,
     )
     .fetch_one(&mut *conn)
     .await?;
+    row.try_into()
+}
+
+/// SP-3: records `shop` as joined, decided on its locked invitation (invited, the plan
+/// still upcoming). A batch serves one plan only (a unique index).
+#[tracing::instrument(skip_all, fields(plan_id = %plan.id, shop_id = %shop))]
+pub(crate) async fn join(
+    conn: &mut PgConnection,
+    plan: &PlanRecord,
+    shop: ShopId,
+    join: Join,
+    batch: (&BatchKey, Uuid),
+    now: DateTime<Utc>,
+) -> Result<ShopRecord, Error> {
+    let row = sqlx::query_as!(
+        ShopRow,
+        "SELECT plan_id, shop_id, min_member_count, min_sales_fen, state, invited_at,
+             withdrawn_at, spend_threshold_fen, distribution_quantity, batch_key, batch_id,
+             joined_at
+         FROM campaign.sprint_plan_shops WHERE plan_id = $1 AND shop_id = $2 FOR UPDATE",
+        plan.id.as_uuid(),
+        shop.as_uuid(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| Error::not_found("sprint plan", plan.id))?;
+    let current: ShopRecord = row.try_into()?;
+    sprint_plan::may_join(&plan.plan.phases, current.state, now)?;
+    let row = sqlx::query_as!(
+        ShopRow,
+        "UPDATE campaign.sprint_plan_shops
+         SET state = 'JOINED', spend_threshold_fen = $3, distribution_quantity = $4,
+             batch_key = $5, batch_id = $6, joined_at = $7
+         WHERE plan_id = $1 AND shop_id = $2
+         RETURNING plan_id, shop_id, min_member_count, min_sales_fen, state, invited_at,
+             withdrawn_at, spend_threshold_fen, distribution_quantity, batch_key, batch_id,
+             joined_at",
+        plan.id.as_uuid(),
+        shop.as_uuid(),
+        join.spend_threshold_fen,
+        join.distribution_quantity,
+        batch.0.as_str(),
+        batch.1,
+        now,
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.constraint() == Some("sprint_plan_shops_batch") => {
+            Error::Rejected(Failure::invalid(
+                "batch_key",
+                "the batch is another plan's reward batch already",
+            ))
+        }
+        _ => Error::Database(e),
+    })?;
     row.try_into()
 }

@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
             "/shops/{shop_id}/sms-service/activate",
             post(activate_sms_service),
         )
+        .route("/shops/{shop_id}/statistics", get(shop_statistics))
         .route("/shops/{shop_id}/program", get(get_program))
         .route("/shops/{shop_id}/levels", get(get_level_rules))
         .route("/shops/{shop_id}/members", get(list_members))
@@ -219,6 +220,26 @@ pub async fn expire_points(
         .membership
         .clone()
         .expire_points(request(&state, &actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// SP-2: a shop's active members and last year's sales, the figures sprint plan
+/// thresholds are checked against.
+#[utoipa::path(get, path = "/api/platform/v1/shops/{shop_id}/statistics", tag = "platform",
+    params(("shop_id" = String, Path)),
+    responses((status = 200, body = views::ShopStatistics), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn shop_statistics(
+    State(state): State<AppState>,
+    OperatorCaller(actor): OperatorCaller,
+    Path(shop_id): Path<String>,
+) -> ApiResult<views::ShopStatistics> {
+    let message = pb::GetShopStatisticsRequest { shop_id };
+    let response = state
+        .membership
+        .clone()
+        .get_shop_statistics(request(&state, &actor, message))
         .await?;
     Ok(Reply::from_response(response))
 }

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(BACKOFFICE, get(my_invitations))
         .route(&format!("{BACKOFFICE}/{{plan_id}}"), get(my_invitation))
+        .route(&format!("{BACKOFFICE}/{{plan_id}}/join"), post(join))
         .route(
             &format!("{BACKOFFICE}/{{plan_id}}/withdraw"),
             post(withdraw),
@@ -208,6 +209,38 @@ pub async fn my_invitation(
         .campaign
         .clone()
         .get_sprint_plan_shop(request(&state, actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// SP-3: join with the sprint threshold, D and an approved reward batch; each broken rule
+/// of the batch is a 400 naming `batch.<field>`, an unmet threshold FAILED_PRECONDITION
+/// `SPRINT_THRESHOLD_NOT_MET` naming it.
+#[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/sprint-plans/{plan_id}/join", tag = "backoffice",
+    params(("shop_id" = String, Path), ("plan_id" = String, Path, format = Uuid), ("Idempotency-Key" = String, Header)),
+    request_body = views::JoinSprintPlan,
+    responses((status = 200, body = views::SprintPlanShop), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn join(
+    State(state): State<AppState>,
+    merchant: MerchantCaller,
+    IdempotencyKey(key): IdempotencyKey,
+    Path((shop_id, plan_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<views::JoinSprintPlan>,
+) -> ApiResult<views::SprintPlanShop> {
+    let actor = merchant.for_shop(&shop_id)?;
+    let message = pb::JoinSprintPlanRequest {
+        request_id: key,
+        plan_id,
+        shop_id,
+        spend_threshold_fen: body.spend_threshold_fen,
+        distribution_quantity: body.distribution_quantity,
+        batch_key: body.batch_key,
+    };
+    let response = state
+        .campaign
+        .clone()
+        .join_sprint_plan(request(&state, actor, message))
         .await?;
     Ok(Reply::from_response(response))
 }

@@ -167,6 +167,28 @@ pub struct ParkedEvent {
     pub park_time: Option<String>,
 }
 
+/// SP-2: a shop's size as the platform judges it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShopStatistics {
+    pub shop_id: String,
+    /// Active members now.
+    pub member_count: i64,
+    /// Receipt-confirmed sales net of refunds over the 365 days before `as_of_time`.
+    pub sales_fen: i64,
+    pub as_of_time: Option<String>,
+}
+
+impl From<pb::ShopStatistics> for ShopStatistics {
+    fn from(s: pb::ShopStatistics) -> Self {
+        Self {
+            shop_id: s.shop_id,
+            member_count: s.member_count,
+            sales_fen: s.sales_fen,
+            as_of_time: timestamp(s.as_of_time),
+        }
+    }
+}
+
 /// Parked events, newest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ParkedEventPage {

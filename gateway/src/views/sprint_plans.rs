@@ -173,6 +173,21 @@ pub struct InviteSprintPlanShop {
     pub thresholds: SprintThresholds,
 }
 
+/// SP-3: what a joining shop commits to.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct JoinSprintPlan {
+    /// What a member must spend in the sprint phase to qualify.
+    // campaign-svc `sprint_plan::MAX_AMOUNT`.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
+    pub spend_threshold_fen: i64,
+    /// D: at least the plan's `required_distribution`.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
+    pub distribution_quantity: i64,
+    /// The approved reward batch's key (`BA_...`).
+    #[schema(pattern = r"^BA_[a-z2-7]{7}$")]
+    pub batch_key: String,
+}
+
 /// SP-2: a shop's invitation (`INVITED`, `JOINED`, `WITHDRAWN`), with the plan.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SprintPlanShop {
@@ -183,6 +198,11 @@ pub struct SprintPlanShop {
     pub invite_time: Option<String>,
     pub withdraw_time: Option<String>,
     pub plan: Option<SprintPlan>,
+    /// SP-3, once joined (0 or empty before).
+    pub spend_threshold_fen: i64,
+    pub distribution_quantity: i64,
+    pub batch_key: String,
+    pub join_time: Option<String>,
 }
 
 impl From<pb::SprintPlanShop> for SprintPlanShop {
@@ -199,6 +219,10 @@ impl From<pb::SprintPlanShop> for SprintPlanShop {
             invite_time: timestamp(s.invite_time),
             withdraw_time: timestamp(s.withdraw_time),
             plan: s.plan.map(SprintPlan::from),
+            spend_threshold_fen: s.spend_threshold_fen,
+            distribution_quantity: s.distribution_quantity,
+            batch_key: s.batch_key,
+            join_time: timestamp(s.join_time),
         }
     }
 }

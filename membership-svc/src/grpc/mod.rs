@@ -69,6 +69,12 @@ impl MembershipService for Membership {
     async fn get_shop(&self, r: Request<pb::GetShopRequest>) -> Rpc<pb::Shop> {
         program::get_shop(self, r).await
     }
+    async fn get_shop_statistics(
+        &self,
+        r: Request<pb::GetShopStatisticsRequest>,
+    ) -> Rpc<pb::ShopStatistics> {
+        program::get_shop_statistics(self, r).await
+    }
     async fn list_shops(&self, r: Request<pb::ListShopsRequest>) -> Rpc<pb::ListShopsResponse> {
         program::list_shops(self, r).await
     }

@@ -55,6 +55,30 @@ pub(super) async fn get_shop(
     Ok(Response::new(shop.into()))
 }
 
+/// SP-2: a shop's member count and last year's sales, for its merchant, operators and the
+/// services allowed to read them (campaign-svc checks sprint plan thresholds).
+pub(super) async fn get_shop_statistics(
+    svc: &Membership,
+    request: Request<pb::GetShopStatisticsRequest>,
+) -> Result<Response<pb::ShopStatistics>, Status> {
+    let actor = Actor::from_request(&request)?;
+    let id = shop_id(&request.get_ref().shop_id)?;
+    actor.ensure_shop_admin(&id.to_string())?;
+    let mut conn = svc.conn().await?;
+    shops::get(&mut conn, id)
+        .await?
+        .ok_or(crate::error::Error::ShopNotFound(id))?;
+    let now = svc.clock.now();
+    let (member_count, sales_fen) =
+        shops::statistics(&mut conn, id, now - chrono::Duration::days(365)).await?;
+    Ok(Response::new(pb::ShopStatistics {
+        shop_id: id.to_string(),
+        member_count,
+        sales_fen,
+        as_of_time: Some(memberhub_kit::clock::to_timestamp(now)),
+    }))
+}
+
 /// MP-1: operators list and search shops, newest first, with a cursor that stays stable
 /// while shops are added.
 pub(super) async fn list_shops(

@@ -200,3 +200,28 @@ pub async fn update(
     .await?;
     Ok(shop)
 }
+
+/// SP-2: active members now, and receipt-confirmed sales net of refunds since `since`.
+pub async fn statistics(
+    conn: &mut PgConnection,
+    shop_id: ShopId,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<(i64, i64), Error> {
+    let members = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM membership.members
+           WHERE shop_id = $1 AND state = 'ACTIVE'"#,
+        shop_id.as_uuid(),
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let sales = sqlx::query_scalar!(
+        r#"SELECT COALESCE(sum(amount_fen - refunded_fen), 0)::bigint AS "sales!"
+           FROM membership.orders
+           WHERE shop_id = $1 AND confirmed_at >= $2"#,
+        shop_id.as_uuid(),
+        since,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((members, sales))
+}

@@ -543,6 +543,37 @@ pub struct SprintPlanShop {
     /// The plan itself, so an invited shop reads its phases and SP-3 terms.
     #[prost(message, optional, tag = "7")]
     pub plan: ::core::option::Option<SprintPlan>,
+    /// SP-3, set once joined: the sprint threshold, D and the reward batch.
+    #[prost(int64, tag = "8")]
+    pub spend_threshold_fen: i64,
+    #[prost(int64, tag = "9")]
+    pub distribution_quantity: i64,
+    #[prost(string, tag = "10")]
+    pub batch_key: ::prost::alloc::string::String,
+    #[prost(string, tag = "11")]
+    pub batch_id: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "12")]
+    pub join_time: ::core::option::Option<::prost_types::Timestamp>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct JoinSprintPlanRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub plan_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub shop_id: ::prost::alloc::string::String,
+    /// What a member must spend (receipt-confirmed, net of refunds) in the sprint phase.
+    #[prost(int64, tag = "4")]
+    pub spend_threshold_fen: i64,
+    /// D: at least the plan's required distribution R.
+    #[prost(int64, tag = "5")]
+    pub distribution_quantity: i64,
+    /// The reward batch (BA_...): THRESHOLD at the sprint threshold, channel SPRINT_PLAN,
+    /// claim window = award phase, ABSOLUTE whole-hour validity = redemption phase, 2 per
+    /// issue, not giftable, unlimited per user, more than D units, ACTIVE.
+    #[prost(string, tag = "6")]
+    pub batch_key: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct InviteSprintPlanShopRequest {
@@ -1788,6 +1819,34 @@ pub mod campaign_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// SP-3: an invited shop meeting its thresholds joins with its sprint threshold, its
+        /// distribution quantity and an approved reward batch (every SP-3 rule checked).
+        pub async fn join_sprint_plan(
+            &mut self,
+            request: impl tonic::IntoRequest<super::JoinSprintPlanRequest>,
+        ) -> std::result::Result<tonic::Response<super::SprintPlanShop>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/JoinSprintPlan",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "JoinSprintPlan",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// SP-7: a shop leaves a plan, only before its registration starts.
         pub async fn withdraw_sprint_plan_shop(
             &mut self,
@@ -2046,6 +2105,14 @@ pub mod campaign_service_server {
             tonic::Response<super::ListSprintPlanShopsResponse>,
             tonic::Status,
         > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// SP-3: an invited shop meeting its thresholds joins with its sprint threshold, its
+        /// distribution quantity and an approved reward batch (every SP-3 rule checked).
+        async fn join_sprint_plan(
+            &self,
+            request: tonic::Request<super::JoinSprintPlanRequest>,
+        ) -> std::result::Result<tonic::Response<super::SprintPlanShop>, tonic::Status> {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
         /// SP-7: a shop leaves a plan, only before its registration starts.
@@ -3492,6 +3559,52 @@ pub mod campaign_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListSprintPlanShopsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/JoinSprintPlan" => {
+                    #[allow(non_camel_case_types)]
+                    struct JoinSprintPlanSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::JoinSprintPlanRequest>
+                    for JoinSprintPlanSvc<T> {
+                        type Response = super::SprintPlanShop;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::JoinSprintPlanRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::join_sprint_plan(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = JoinSprintPlanSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

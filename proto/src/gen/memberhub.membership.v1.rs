@@ -39,6 +39,26 @@ pub struct GetShopRequest {
     #[prost(string, tag = "1")]
     pub shop_id: ::prost::alloc::string::String,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetShopStatisticsRequest {
+    #[prost(string, tag = "1")]
+    pub shop_id: ::prost::alloc::string::String,
+}
+/// A shop's size, as the platform judges it (SP-2 thresholds).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ShopStatistics {
+    #[prost(string, tag = "1")]
+    pub shop_id: ::prost::alloc::string::String,
+    /// Active members now.
+    #[prost(int64, tag = "2")]
+    pub member_count: i64,
+    /// Receipt-confirmed orders, members' and others', net of refunds, confirmed in the 365
+    /// days before `as_of_time`; in fen.
+    #[prost(int64, tag = "3")]
+    pub sales_fen: i64,
+    #[prost(message, optional, tag = "4")]
+    pub as_of_time: ::core::option::Option<::prost_types::Timestamp>,
+}
 /// Shops are not grouped into brands yet; a brand filter comes with brands.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListShopsRequest {
@@ -1334,6 +1354,33 @@ pub mod membership_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// SP-2: the facts a sprint plan's thresholds are checked against.
+        pub async fn get_shop_statistics(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetShopStatisticsRequest>,
+        ) -> std::result::Result<tonic::Response<super::ShopStatistics>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.membership.v1.MembershipService/GetShopStatistics",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.membership.v1.MembershipService",
+                        "GetShopStatistics",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// MP-1: operators list and search the platform's shops, newest first.
         pub async fn list_shops(
             &mut self,
@@ -2266,6 +2313,13 @@ pub mod membership_service_server {
         ) -> std::result::Result<tonic::Response<super::Shop>, tonic::Status> {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
+        /// SP-2: the facts a sprint plan's thresholds are checked against.
+        async fn get_shop_statistics(
+            &self,
+            request: tonic::Request<super::GetShopStatisticsRequest>,
+        ) -> std::result::Result<tonic::Response<super::ShopStatistics>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
         /// MP-1: operators list and search the platform's shops, newest first.
         async fn list_shops(
             &self,
@@ -2688,6 +2742,55 @@ pub mod membership_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetShopSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.membership.v1.MembershipService/GetShopStatistics" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetShopStatisticsSvc<T: MembershipService>(pub Arc<T>);
+                    impl<
+                        T: MembershipService,
+                    > tonic::server::UnaryService<super::GetShopStatisticsRequest>
+                    for GetShopStatisticsSvc<T> {
+                        type Response = super::ShopStatistics;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetShopStatisticsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MembershipService>::get_shop_statistics(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetShopStatisticsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
