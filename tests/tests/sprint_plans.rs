@@ -211,18 +211,25 @@ async fn sp1_sp2_sp7_operator_creates_and_invites_merchant_reads_and_withdraws_o
     };
     let batches = format!("/api/backoffice/v1/shops/{shop}/coupon-batches");
     let mut keys = Vec::new();
-    for per_issue_count in [2, 1] {
+    // the good batch made from the plan (fixed fields filled in), a broken one by hand
+    let from_plan = json!({"internal_name": "sprint reward", "face_value_fen": 2_000,
+        "threshold_fen": 20_000, "item_scope": {"categories": ["tea"]}, "total_quantity": 500});
+    for (path, body) in [
+        (format!("{mine}/{plan_id}/reward-batch"), from_plan),
+        (batches.clone(), batch(1)),
+    ] {
         let created = ok(
             w.call(
                 Method::POST,
-                &batches,
+                &path,
                 Some(&merchant),
                 Some(&key()),
-                Some(batch(per_issue_count)),
+                Some(body),
             )
             .await?,
             "reward batch",
         )?;
+        assert_eq!(created["channel"], "SPRINT_PLAN", "{created}");
         let id = created["batch_id"].as_str().context("batch id")?;
         ok(
             w.call(
@@ -253,6 +260,20 @@ async fn sp1_sp2_sp7_operator_creates_and_invites_merchant_reads_and_withdraws_o
                 .to_string(),
         );
     }
+    // the fixed fields cannot be sent
+    let (status, error) = w
+        .call(
+            Method::POST,
+            &format!("{mine}/{plan_id}/reward-batch"),
+            Some(&merchant),
+            Some(&key()),
+            Some(
+                json!({"internal_name": "x", "face_value_fen": 2_000, "threshold_fen": 20_000,
+                "item_scope": {"categories": ["tea"]}, "total_quantity": 500, "giftable": true}),
+            ),
+        )
+        .await?;
+    assert_eq!(status, 400, "{error}");
     let join = |batch_key: &str| json!({"spend_threshold_fen": 20_000, "distribution_quantity": 400, "batch_key": batch_key});
     // one member is required and the shop has none yet
     let (status, error) = w

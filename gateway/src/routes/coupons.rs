@@ -85,7 +85,7 @@ where
 }
 
 /// coupon-svc names create fields `batch.<field>`; the HTTP body has them at top level.
-fn unprefixed(status: tonic::Status) -> ApiError {
+pub(crate) fn unprefixed(status: tonic::Status) -> ApiError {
     let mut error = ApiError::from(status);
     for violation in &mut error.body.field_violations {
         if let Some(field) = violation.field.strip_prefix("batch.") {

@@ -31,6 +31,10 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{BACKOFFICE}/{{plan_id}}"), get(my_invitation))
         .route(&format!("{BACKOFFICE}/{{plan_id}}/join"), post(join))
         .route(
+            &format!("{BACKOFFICE}/{{plan_id}}/reward-batch"),
+            post(create_reward_batch),
+        )
+        .route(
             &format!("{BACKOFFICE}/{{plan_id}}/withdraw"),
             post(withdraw),
         )
@@ -210,6 +214,56 @@ pub async fn my_invitation(
         .clone()
         .get_sprint_plan_shop(request(&state, actor, message))
         .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// SP-3: create the shop's reward batch from the plan, with the fields the seed fixes
+/// filled in (claim window = award phase, whole-hour validity = redemption phase, 2 per
+/// issue, not giftable, unlimited per user, SPRINT_PLAN, every region). It then goes through
+/// the usual submission (and operator approval for self-operated shops) before joining.
+#[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/sprint-plans/{plan_id}/reward-batch", tag = "backoffice",
+    params(("shop_id" = String, Path), ("plan_id" = String, Path, format = Uuid), ("Idempotency-Key" = String, Header)),
+    request_body = views::CreateRewardBatch,
+    responses((status = 200, body = crate::coupon_views::CouponBatch), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn create_reward_batch(
+    State(state): State<AppState>,
+    merchant: MerchantCaller,
+    IdempotencyKey(key): IdempotencyKey,
+    Path((shop_id, plan_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<views::CreateRewardBatch>,
+) -> ApiResult<crate::coupon_views::CouponBatch> {
+    let actor = merchant.for_shop(&shop_id)?;
+    let invitation = pb::GetSprintPlanShopRequest {
+        plan_id,
+        shop_id: shop_id.clone(),
+    };
+    let invitation = state
+        .campaign
+        .clone()
+        .get_sprint_plan_shop(request(&state, actor, invitation))
+        .await?
+        .into_inner();
+    let plan = invitation.plan.unwrap_or_default();
+    let shop = memberhub_proto::membership::GetShopRequest {
+        shop_id: shop_id.clone(),
+    };
+    let shop = state
+        .membership
+        .clone()
+        .get_shop(request(&state, actor, shop))
+        .await?
+        .into_inner();
+    let message = memberhub_proto::coupon::CreateBatchRequest {
+        request_id: key,
+        batch: Some(body.into_batch(shop_id, shop.r#type(), &plan)),
+    };
+    let response = state
+        .coupon
+        .clone()
+        .create_batch(request(&state, actor, message))
+        .await
+        .map_err(super::coupons::unprefixed)?;
     Ok(Reply::from_response(response))
 }
 

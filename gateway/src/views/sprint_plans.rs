@@ -243,3 +243,70 @@ impl From<pb::ListSprintPlanShopsResponse> for SprintPlanShopPage {
         }
     }
 }
+
+/// SP-3: a reward batch made from a plan. The fields the seed fixes are filled in from the
+/// plan and cannot be sent: kind THRESHOLD, channel SPRINT_PLAN, every region, claim window
+/// = the award phase, ABSOLUTE whole-hour validity = the redemption phase, 2 coupons per
+/// issue, not giftable, no per-user limit.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRewardBatch {
+    // coupon-svc `batch::MAX_INTERNAL_NAME_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub internal_name: String,
+    /// At least the plan's `min_face_value_fen`, deep enough for its fold.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
+    pub face_value_fen: i64,
+    /// The sprint threshold the shop will join with.
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
+    pub threshold_fen: i64,
+    /// Categories (or SKUs): a product coupon.
+    pub item_scope: crate::coupon_views::ItemScope,
+    /// More than the distribution quantity the shop will join with.
+    // coupon-svc `batch::MAX_QUANTITY`.
+    #[schema(minimum = 1, maximum = 100_000_000_i64)]
+    pub total_quantity: i64,
+}
+
+impl CreateRewardBatch {
+    /// The batch for `shop_id` with the plan's fixed fields.
+    pub fn into_batch(
+        self,
+        shop_id: String,
+        shop_type: memberhub_proto::common::ShopType,
+        plan: &pb::SprintPlan,
+    ) -> memberhub_proto::coupon::Batch {
+        use memberhub_proto::coupon as coupon_pb;
+        coupon_pb::Batch {
+            shop_id,
+            shop_type: shop_type.into(),
+            internal_name: self.internal_name,
+            kind: coupon_pb::CouponKind::Threshold.into(),
+            face_value_fen: self.face_value_fen,
+            threshold_fen: self.threshold_fen,
+            item_scope: Some(coupon_pb::ItemScope {
+                categories: self.item_scope.categories,
+                skus: self.item_scope.skus,
+            }),
+            channel: memberhub_proto::common::CouponChannel::SprintPlan.into(),
+            total_quantity: self.total_quantity,
+            per_user_limit: 0,
+            per_issue_count: 2,
+            giftable: false,
+            claim_start_time: plan.award_start_time,
+            claim_end_time: plan.redemption_start_time,
+            validity: Some(coupon_pb::Validity {
+                kind: coupon_pb::ValidityKind::Absolute.into(),
+                start_time: plan.redemption_start_time,
+                end_time: plan.redemption_end_time,
+                whole_hours: true,
+                relative_days: 0,
+            }),
+            ..Default::default()
+        }
+    }
+}
