@@ -1,6 +1,7 @@
-//! Member sprint plans over gRPC (SP-1, SP-2, SP-7), with the clock moved rather than slept:
-//! operators create plans and invite shops; an invited shop reads its thresholds before
-//! registration and may withdraw only until registration starts.
+//! Member sprint plans over gRPC (SP-1, SP-2, SP-3, SP-7), with the clock moved rather than
+//! slept: operators create plans and invite shops; an invited shop reads its thresholds
+//! before registration, joins with a reward batch meeting every SP-3 rule, and may withdraw
+//! only until registration starts.
 
 mod support;
 

@@ -3,7 +3,8 @@
 //!
 //! Data flows one way: `grpc` (decode, authorise) -> `domain` (pure rules) -> `store` (SQL,
 //! transactions). Issuing goes through `issuer`, which coalesces concurrent requests per
-//! batch into set-based transactions; see `ARCHITECTURE.md`.
+//! batch into set-based transactions; cart evaluation reads the shopper's level benefits from
+//! membership-svc through `members` (LV-6); see `ARCHITECTURE.md`.
 
 pub mod config;
 mod convert;

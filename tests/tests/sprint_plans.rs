@@ -1,6 +1,7 @@
-//! Member sprint plans over HTTP (SP-1, SP-2, SP-7): an operator creates a plan and invites
-//! a shop on the platform surface; the shop's merchant reads the invitation and its
-//! thresholds and withdraws on the back-office surface; other merchants see nothing.
+//! Member sprint plans over HTTP (SP-1, SP-2, SP-3, SP-7): an operator creates a plan and
+//! invites a shop on the platform surface; the shop's merchant reads the invitation and its
+//! thresholds, makes a reward batch from the plan, joins once it meets the thresholds and
+//! withdraws on the back-office surface; other merchants see nothing.
 
 mod support;
 

@@ -1,7 +1,7 @@
 //! Pure rules of campaign-svc: open-card gifts (OC-1..OC-9), gift packs (GP-1..GP-9),
-//! exchanges (PT-3), member sprint plans (SP-1, SP-2, SP-7) and the claim model every claim runs by (OC-7, GP-9, PT-3). No I/O:
-//! times are passed in, and other services' data arrives as plain views
-//! (`types::BatchView`, `types::MemberView`).
+//! exchanges (PT-3), member sprint plans (SP-1..SP-3, SP-7) and the claim model every claim
+//! runs by (OC-7, GP-9, PT-3). No I/O: times are passed in, and other services' data arrives
+//! as plain views (`types::BatchView`, `types::MemberView`, `sprint_plan::RewardBatch`).
 
 pub(crate) mod claim;
 pub(crate) mod exchange;

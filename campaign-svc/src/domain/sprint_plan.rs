@@ -1,5 +1,6 @@
 //! Member sprint plans (会员冲刺计划): SP-1 plans and their phases, SP-2 invitations with
-//! thresholds, SP-7 withdrawal. Pure: the clock is passed in.
+//! thresholds, SP-3 joining with a reward batch, SP-7 withdrawal. Pure: the clock is passed
+//! in.
 
 use chrono::{DateTime, Timelike, Utc};
 use memberhub_kit::error::{Failure, Violations};

@@ -1,6 +1,6 @@
-//! SP-1, SP-2, SP-7: operators create plans and invite shops with thresholds; an invited
-//! shop's merchant reads the invitation (the plan and its thresholds) and may withdraw
-//! before registration starts.
+//! SP-1, SP-2, SP-3, SP-7: operators create plans and invite shops with thresholds; an
+//! invited shop's merchant reads the invitation (the plan and its thresholds), joins with a
+//! reward batch and may withdraw, all before registration starts.
 
 use memberhub_kit::clock::from_timestamp;
 use memberhub_kit::error::{Failure, Violations};

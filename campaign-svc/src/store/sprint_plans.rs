@@ -1,5 +1,6 @@
-//! SP-1, SP-2, SP-7: sprint plans and the shops invited to them. A plan's phase is read from
-//! its boundaries and the clock; a shop's withdrawal is decided on its locked row.
+//! SP-1, SP-2, SP-3, SP-7: sprint plans and the shops invited to them. A plan's phase is
+//! read from its boundaries and the clock; a shop's joining and withdrawal are decided on
+//! its locked row.
 
 use chrono::{DateTime, Utc};
 use memberhub_kit::error::Failure;

@@ -1,6 +1,7 @@
-//! Member sprint plan routes (campaign-svc, SP-1, SP-2, SP-7): operators create plans and
-//! invite shops on the platform surface; merchants read their shop's invitations and may
-//! withdraw before registration on the back-office surface.
+//! Member sprint plan routes (campaign-svc, SP-1, SP-2, SP-3, SP-7): operators create plans
+//! and invite shops on the platform surface; merchants read their shop's invitations, make
+//! a reward batch from a plan, join and withdraw before registration on the back-office
+//! surface.
 
 use axum::Router;
 use axum::extract::{Path, State};

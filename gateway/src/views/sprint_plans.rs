@@ -1,5 +1,6 @@
-//! Member sprint plans (campaign-svc, SP-1, SP-2, SP-7): operators create plans and invite
-//! shops; merchants read their invitations and may withdraw before registration.
+//! Member sprint plans (campaign-svc, SP-1, SP-2, SP-3, SP-7): operators create plans and
+//! invite shops; merchants read their invitations, join and may withdraw before
+//! registration.
 
 use chrono::{DateTime, Utc};
 use memberhub_kit::clock::to_timestamp;
