@@ -85,7 +85,7 @@ where
 }
 
 /// coupon-svc names create fields `batch.<field>`; the HTTP body has them at top level.
-pub(crate) fn unprefixed(status: tonic::Status) -> ApiError {
+fn unprefixed(status: tonic::Status) -> ApiError {
     let mut error = ApiError::from(status);
     for violation in &mut error.body.field_violations {
         if let Some(field) = violation.field.strip_prefix("batch.") {
@@ -128,24 +128,38 @@ pub async fn create_batch(
     ApiJson(body): ApiJson<views::CreateCouponBatch>,
 ) -> ApiResult<views::CouponBatch> {
     let actor = merchant.for_shop(&shop_id)?;
-    // CP-9 needs the shop's type: membership-svc owns it.
+    create_in_shop(&state, actor, key, shop_id, |id, shop_type| {
+        body.into_pb(id, shop_type)
+    })
+    .await
+}
+
+/// Creates the batch `build` makes for `shop_id` from the shop's type (CP-9 needs it, and
+/// membership-svc owns it); a bad field is named as in the HTTP body.
+pub(crate) async fn create_in_shop(
+    state: &AppState,
+    actor: &memberhub_kit::actor::Actor,
+    key: String,
+    shop_id: String,
+    build: impl FnOnce(String, memberhub_proto::common::ShopType) -> pb::Batch,
+) -> ApiResult<views::CouponBatch> {
     let shop = membership_pb::GetShopRequest {
         shop_id: shop_id.clone(),
     };
     let shop = state
         .membership
         .clone()
-        .get_shop(request(&state, actor, shop))
+        .get_shop(request(state, actor, shop))
         .await?
         .into_inner();
     let message = pb::CreateBatchRequest {
         request_id: key,
-        batch: Some(body.into_pb(shop_id, shop.r#type())),
+        batch: Some(build(shop_id, shop.r#type())),
     };
     let response = state
         .coupon
         .clone()
-        .create_batch(request(&state, actor, message))
+        .create_batch(request(state, actor, message))
         .await
         .map_err(unprefixed)?;
     Ok(Reply::from_response(response))

@@ -246,26 +246,10 @@ pub async fn create_reward_batch(
         .await?
         .into_inner();
     let plan = invitation.plan.unwrap_or_default();
-    let shop = memberhub_proto::membership::GetShopRequest {
-        shop_id: shop_id.clone(),
-    };
-    let shop = state
-        .membership
-        .clone()
-        .get_shop(request(&state, actor, shop))
-        .await?
-        .into_inner();
-    let message = memberhub_proto::coupon::CreateBatchRequest {
-        request_id: key,
-        batch: Some(body.into_batch(shop_id, shop.r#type(), &plan)),
-    };
-    let response = state
-        .coupon
-        .clone()
-        .create_batch(request(&state, actor, message))
-        .await
-        .map_err(super::coupons::unprefixed)?;
-    Ok(Reply::from_response(response))
+    super::coupons::create_in_shop(&state, actor, key, shop_id, |id, shop_type| {
+        body.into_batch(id, shop_type, &plan)
+    })
+    .await
 }
 
 /// SP-3: join with the sprint threshold, D and an approved reward batch; each broken rule
