@@ -41,6 +41,9 @@ pub struct SagaConfig {
     /// Health turns NOT_SERVING when the event consumer has been down, or behind the event
     /// stream, for longer than this (`MEMBERHUB_CONSUMER_LAG_LIMIT_MS`, default 60 s).
     pub consumer_lag_limit: Duration,
+    /// How often due sprint awards are looked for (`MEMBERHUB_SPRINT_AWARD_EVERY_MS`,
+    /// default 1 s).
+    pub award_every: Duration,
 }
 
 impl Default for SagaConfig {
@@ -50,6 +53,7 @@ impl Default for SagaConfig {
             reconcile_every: Duration::from_secs(2),
             concurrency: 64,
             consumer_lag_limit: Duration::from_secs(60),
+            award_every: Duration::from_secs(1),
         }
     }
 }
@@ -99,17 +103,23 @@ pub fn from_env(discovered_database_url: Option<String>) -> Result<Config, Confi
                 "MEMBERHUB_CONSUMER_LAG_LIMIT_MS",
                 defaults.consumer_lag_limit,
             )?,
+            award_every: millis("MEMBERHUB_SPRINT_AWARD_EVERY_MS", defaults.award_every)?,
         },
     })
 }
 
-/// Where a claim's run can be stopped by a fault test: before a step's call, after the call
-/// answered and before the claim records it, and after the claim's final record.
+/// Where a claim's run (or the sprint award) can be stopped by a fault test: before a step's
+/// call, after the call answered and before the claim records it, and after the claim's
+/// final record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultPoint {
     BeforeCall(StepKind),
     AfterCall(StepKind),
     AfterRecord,
+    /// SP-6: before a round of reward issues is sent to coupon-svc.
+    BeforeAwardIssue,
+    /// SP-6: after coupon-svc answered a round of reward issues, before they are recorded.
+    AfterAwardIssue,
 }
 
 /// The kinds of step a claim runs, as the fault tests name them.

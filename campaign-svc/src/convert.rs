@@ -490,3 +490,48 @@ pub fn reward_batch(
         active: batch.status == coupon_pb::BatchStatus::Active as i32,
     }
 }
+
+/// SP-4..SP-6: a registration as the shopper reads it. `award_started` tells a shopper
+/// without an award state apart: not yet decided (PENDING) or decided without them
+/// (NOT_QUALIFIED).
+pub fn sprint_registration(
+    registration: &crate::store::sprint_registrations::RegistrationRecord,
+    plan: &crate::store::sprint_plans::PlanRecord,
+    shop: &crate::store::sprint_plans::ShopRecord,
+    award_started: bool,
+    now: DateTime<Utc>,
+) -> pb::SprintRegistration {
+    use crate::domain::sprint_registration::AwardState;
+    let award_state = match (registration.award_state, award_started) {
+        (Some(AwardState::Due), _) => pb::SprintAwardState::Due,
+        (Some(AwardState::Awarded), _) => pb::SprintAwardState::Awarded,
+        (Some(AwardState::NotAwardedOutOfStock), _) => pb::SprintAwardState::NotAwardedOutOfStock,
+        (None, true) => pb::SprintAwardState::NotQualified,
+        (None, false) => pb::SprintAwardState::Pending,
+    };
+    pb::SprintRegistration {
+        plan_id: registration.plan_id.to_string(),
+        shop_id: registration.shop_id.to_string(),
+        user_id: registration.user_id.clone(),
+        register_time: Some(to_timestamp(registration.registered_at)),
+        phase: pb_sprint_phase(plan.plan.phases.at(now)).into(),
+        spend_fen: registration.spend_fen,
+        spend_threshold_fen: shop
+            .joined
+            .as_ref()
+            .map_or(0, |j| j.join.spend_threshold_fen),
+        qualify_time: timestamp(registration.qualified_at),
+        award_state: award_state.into(),
+        award_time: timestamp(registration.awarded_at),
+        coupon_ids: registration
+            .coupon_ids
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        batch_id: shop
+            .joined
+            .as_ref()
+            .map(|j| j.batch_id.to_string())
+            .unwrap_or_default(),
+    }
+}

@@ -1,12 +1,13 @@
 //! campaign-svc: open-card gifts, gift packs, points exchanges and their claims
-//! (OC-1..OC-10, GP-1..GP-9, PT-3). Owns the `campaign` schema.
+//! (OC-1..OC-10, GP-1..GP-9, PT-3), and member sprint plans (SP-1..SP-8). Owns the `campaign` schema.
 //!
 //! Data flows one way: `grpc` (decode, authorise) -> `domain` (pure rules) -> `store` (SQL,
 //! transactions). A claim is a saga (`saga`): planned by `domain::claim`, recorded once in
 //! this schema, then granted by idempotent calls to coupon-svc and membership-svc (`peers`)
-//! from the runner (`saga::runner`). Two background tasks run beside the server:
-//! `saga::consumer` follows membership-svc's events (cards opened -> open-card gift claims)
-//! and `saga::reconciler` resumes unfinished claims and settles or gives back what
+//! from the runner (`saga::runner`). Background tasks run beside the server:
+//! `saga::consumer` follows membership-svc's events (cards opened -> open-card gift claims;
+//! confirmed and refunded orders -> sprint spend), `sprint_award` runs sprint plans' awards
+//! when their phase comes (SP-6), and `saga::reconciler` resumes unfinished claims and settles or gives back what
 //! `provisioning` (open-card gifts, gift packs) holds in the other services.
 
 pub mod config;
@@ -17,6 +18,7 @@ mod grpc;
 mod peers;
 mod provisioning;
 mod saga;
+mod sprint_award;
 mod store;
 
 /// The limits campaign-svc enforces on its inputs, for the gateway's published schema to be
@@ -141,6 +143,24 @@ pub async fn serve_migrated(
             async move {
                 memberhub_kit::idempotency::prune_hourly(pool, "campaign.idempotency_keys", clock)
                     .await;
+                Ok::<(), std::convert::Infallible>(())
+            }
+        }));
+    }
+    {
+        let awards = sprint_award::Awards {
+            store: store.clone(),
+            peers: peers.clone(),
+            clock: clock.clone(),
+            lease: config.saga.lease,
+            faults: config.faults.clone(),
+            holder: uuid::Uuid::now_v7(),
+        };
+        let every = config.saga.award_every;
+        background.spawn(supervise("sprint award", move || {
+            let awards = awards.clone();
+            async move {
+                sprint_award::run(awards, every).await;
                 Ok::<(), std::convert::Infallible>(())
             }
         }));

@@ -545,3 +545,558 @@ async fn sp2_sp3_a_shop_below_a_threshold_or_late_cannot_join() -> anyhow::Resul
     assert_precondition(&closed, "SPRINT_PLAN_PHASE");
     Ok(())
 }
+
+// ------------------------------------------------- SP-4..SP-8: registration to award
+
+/// A plan with R = `required` whose shop (with `policy`) joined with D = `distribution`
+/// and a reward batch of `quantity` units: (plan id, shop id, batch id).
+async fn participating(
+    s: &mut Suite,
+    policy: membership_pb::JoinPolicy,
+    required: i64,
+    distribution: i64,
+) -> anyhow::Result<(String, String, String)> {
+    let mut terms = plan("sprint");
+    terms.required_distribution = required;
+    let created = create(s, terms).await?;
+    let shop = s.shop(ShopType::Pop, policy, false).await?;
+    invite_with(s, &created.plan_id, &shop, 0).await?;
+    let batch = reward_batch(s, &shop, |b| b.total_quantity = distribution + 1).await?;
+    join(s, &created.plan_id, &shop, &batch.batch_key, distribution).await?;
+    Ok((created.plan_id, shop, batch.batch_id))
+}
+
+async fn register(
+    s: &mut Suite,
+    plan_id: &str,
+    shop: &str,
+    user: &str,
+    phone: &str,
+) -> Result<pb::SprintRegistration, tonic::Status> {
+    s.campaign
+        .register_sprint_plan(req(
+            &support::shopper(user),
+            pb::RegisterSprintPlanRequest {
+                request_id: rid("register"),
+                plan_id: plan_id.into(),
+                shop_id: shop.into(),
+                user_id: user.into(),
+                card: (!phone.is_empty()).then(|| pb::SprintCard {
+                    phone: phone.into(),
+                    sms_code: String::new(),
+                }),
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn registration(
+    s: &mut Suite,
+    plan_id: &str,
+    shop: &str,
+    user: &str,
+) -> anyhow::Result<pb::SprintRegistration> {
+    Ok(s.campaign
+        .get_sprint_registration(req(
+            &support::shopper(user),
+            pb::GetSprintRegistrationRequest {
+                plan_id: plan_id.into(),
+                shop_id: shop.into(),
+                user_id: user.into(),
+            },
+        ))
+        .await?
+        .into_inner())
+}
+
+fn order_event(
+    kind: membership_pb::OrderEventType,
+    shop: &str,
+    user: &str,
+    order: &str,
+    amount_fen: i64,
+    at: DateTime<Utc>,
+) -> membership_pb::OrderEvent {
+    membership_pb::OrderEvent {
+        r#type: kind.into(),
+        order_id: order.into(),
+        shop_id: shop.into(),
+        user_id: user.into(),
+        amount_fen,
+        refund_id: if kind == membership_pb::OrderEventType::Refunded {
+            format!("{order}-r{amount_fen}")
+        } else {
+            String::new()
+        },
+        lines: Vec::new(),
+        occur_time: ts(at),
+    }
+}
+
+/// The order system reports `events` (OR-1).
+async fn report(s: &mut Suite, events: Vec<membership_pb::OrderEvent>) -> anyhow::Result<()> {
+    s.membership
+        .batch_report_order_events(req(
+            &Actor::Service {
+                name: "order-system".into(),
+            },
+            membership_pb::BatchReportOrderEventsRequest {
+                request_id: rid("orders"),
+                events,
+            },
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Paid and receipt-confirmed at `at`.
+fn bought(
+    shop: &str,
+    user: &str,
+    order: &str,
+    fen: i64,
+    at: DateTime<Utc>,
+) -> [membership_pb::OrderEvent; 2] {
+    [
+        order_event(
+            membership_pb::OrderEventType::Paid,
+            shop,
+            user,
+            order,
+            fen,
+            at,
+        ),
+        order_event(
+            membership_pb::OrderEventType::ReceiptConfirmed,
+            shop,
+            user,
+            order,
+            fen,
+            at,
+        ),
+    ]
+}
+
+/// Polls the shopper's registration until `done` holds (the consumer applies events
+/// asynchronously).
+async fn wait_for(
+    s: &mut Suite,
+    (plan_id, shop, user): (&str, &str, &str),
+    done: impl Fn(&pb::SprintRegistration) -> bool,
+) -> anyhow::Result<pb::SprintRegistration> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let seen = registration(s, plan_id, shop, user).await?;
+        if done(&seen) {
+            return Ok(seen);
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "registration never reached the expected state: {seen:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn statistics(
+    s: &mut Suite,
+    plan_id: &str,
+    shop: &str,
+) -> anyhow::Result<pb::SprintPlanShopStatistics> {
+    Ok(s.campaign
+        .get_sprint_plan_shop_statistics(req(
+            &merchant(shop),
+            pb::GetSprintPlanShopStatisticsRequest {
+                plan_id: plan_id.into(),
+                shop_id: shop.into(),
+            },
+        ))
+        .await?
+        .into_inner())
+}
+
+/// Waits for the shop's award to finish.
+async fn award_finished(
+    s: &mut Suite,
+    plan_id: &str,
+    shop: &str,
+) -> anyhow::Result<pb::SprintPlanShopStatistics> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let stats = statistics(s, plan_id, shop).await?;
+        if stats.award_finish_time.is_some() {
+            return Ok(stats);
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the award never finished: {stats:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Coupons of `batch` per shopper, as coupon-svc's table holds them.
+async fn coupons_per_user(
+    s: &Suite,
+    batch_id: &str,
+) -> anyhow::Result<std::collections::HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT user_id, count(*) FROM coupon.coupons WHERE batch_id = $1::uuid GROUP BY user_id",
+    )
+    .bind(batch_id)
+    .fetch_all(&s.pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+fn day(days: i64) -> DateTime<Utc> {
+    t0() + Duration::days(days)
+}
+
+#[tokio::test]
+async fn sp4_non_members_register_by_opening_the_card_where_the_join_policy_allows()
+-> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    use membership_pb::JoinPolicy;
+    for (policy, joins) in [
+        (JoinPolicy::Card, true),
+        (JoinPolicy::OrderOrCard, true),
+        (JoinPolicy::Order, false),
+        (JoinPolicy::OrderAndCard, false),
+    ] {
+        s.clock.set(t0());
+        let (plan_id, shop, _) = participating(&mut s, policy, 400, 400).await?;
+        // before the registration phase: refused, naming the phase
+        let early = expect_err(register(&mut s, &plan_id, &shop, "u1", "13800000001").await)?;
+        assert_precondition(&early, "SPRINT_PLAN_PHASE");
+        s.clock.set(day(1));
+        let answer = register(&mut s, &plan_id, &shop, "u1", "13800000001").await;
+        if joins {
+            let registered = answer?;
+            assert_eq!(registered.award_state(), pb::SprintAwardState::Pending);
+            assert_eq!(registered.spend_threshold_fen, 20_000);
+            let member = s
+                .membership
+                .get_membership(req(
+                    &merchant(&shop),
+                    membership_pb::GetMembershipRequest {
+                        shop_id: shop.clone(),
+                        user_id: "u1".into(),
+                    },
+                ))
+                .await?
+                .into_inner();
+            assert_eq!(
+                member.state(),
+                membership_pb::MembershipState::Active,
+                "{policy:?}: registering opened the card (MB-2)"
+            );
+            // registering twice answers the first registration
+            let again = register(&mut s, &plan_id, &shop, "u1", "").await?;
+            assert_eq!(again.register_time, registered.register_time);
+            // a non-member without a phone is told which field is missing
+            let bare = expect_err(register(&mut s, &plan_id, &shop, "u2", "").await)?;
+            assert_invalid(&bare, "card.phone");
+        } else {
+            let refused = expect_err(answer)?;
+            assert_precondition(&refused, "NOT_A_MEMBER");
+        }
+        // a member already (by a paid order under ORDER) registers without a card
+        if policy == JoinPolicy::Order {
+            report(
+                &mut s,
+                vec![order_event(
+                    membership_pb::OrderEventType::Paid,
+                    &shop,
+                    "u3",
+                    "o-u3",
+                    1_000,
+                    day(1),
+                )],
+            )
+            .await?;
+            let member = register(&mut s, &plan_id, &shop, "u3", "").await?;
+            assert_eq!(member.user_id, "u3");
+        }
+        // another shopper cannot register someone else
+        let foreign = s
+            .campaign
+            .register_sprint_plan(req(
+                &support::shopper("intruder"),
+                pb::RegisterSprintPlanRequest {
+                    request_id: rid("register"),
+                    plan_id: plan_id.clone(),
+                    shop_id: shop.clone(),
+                    user_id: "u1".into(),
+                    card: None,
+                },
+            ))
+            .await;
+        assert_eq!(expect_err(foreign)?.code(), tonic::Code::PermissionDenied);
+        // the sprint phase closes registration
+        s.clock.set(day(3));
+        let late = expect_err(register(&mut s, &plan_id, &shop, "u9", "13800000009").await)?;
+        assert_precondition(&late, "SPRINT_PLAN_PHASE");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn sp5_spend_counts_each_confirmation_in_the_sprint_once_net_of_refunds() -> anyhow::Result<()>
+{
+    let mut s = Suite::start().await?;
+    let (plan_id, shop, _) =
+        participating(&mut s, membership_pb::JoinPolicy::Card, 400, 400).await?;
+    s.clock.set(day(1));
+    register(&mut s, &plan_id, &shop, "u1", "13800000001").await?;
+    s.clock.set(day(3) + Duration::hours(12));
+    let h = |hours: i64| day(3) + Duration::hours(hours);
+    use membership_pb::OrderEventType::{ReceiptConfirmed, Refunded};
+    // confirmed before the sprint: not counted; a stranger's order: nobody's spend
+    let mut events = bought(&shop, "u1", "before", 50_000, day(2)).to_vec();
+    events.extend(bought(&shop, "stranger", "s1", 50_000, h(1)));
+    // 150 yuan in the sprint, delivered twice
+    events.extend(bought(&shop, "u1", "o2", 15_000, h(2)));
+    report(&mut s, events).await?;
+    report(&mut s, bought(&shop, "u1", "o2", 15_000, h(2)).to_vec()).await?;
+    let seen = wait_for(&mut s, (&plan_id, &shop, "u1"), |r| r.spend_fen > 0).await?;
+    assert_eq!(seen.spend_fen, 15_000, "{seen:?}");
+    assert!(seen.qualify_time.is_none());
+
+    // reordered: o3's refund of 50 yuan arrives before its confirmation of 100 yuan
+    report(
+        &mut s,
+        vec![order_event(Refunded, &shop, "u1", "o3", 5_000, h(4))],
+    )
+    .await?;
+    report(
+        &mut s,
+        vec![order_event(
+            ReceiptConfirmed,
+            &shop,
+            "u1",
+            "o3",
+            10_000,
+            h(3),
+        )],
+    )
+    .await?;
+    let seen = wait_for(&mut s, (&plan_id, &shop, "u1"), |r| r.spend_fen == 20_000).await?;
+    assert_eq!(
+        seen.qualify_time,
+        ts(h(3)),
+        "SP-5: qualified when o3's confirmation took the net spend to 200 yuan"
+    );
+
+    // a refund after qualifying takes the spend under the threshold: no longer qualified
+    report(
+        &mut s,
+        vec![order_event(Refunded, &shop, "u1", "o2", 1_000, h(5))],
+    )
+    .await?;
+    let seen = wait_for(&mut s, (&plan_id, &shop, "u1"), |r| r.spend_fen == 19_000).await?;
+    assert!(seen.qualify_time.is_none(), "{seen:?}");
+    // crossing again qualifies anew, at the new time
+    report(&mut s, bought(&shop, "u1", "o4", 5_000, h(6)).to_vec()).await?;
+    let seen = wait_for(&mut s, (&plan_id, &shop, "u1"), |r| r.spend_fen == 24_000).await?;
+    assert_eq!(seen.qualify_time, ts(h(6)));
+    // the same refund delivered again changes nothing; an order confirmed in the award
+    // phase is not sprint spend
+    report(
+        &mut s,
+        vec![order_event(Refunded, &shop, "u1", "o2", 1_000, h(5))],
+    )
+    .await?;
+    report(
+        &mut s,
+        bought(&shop, "u1", "o5", 90_000, day(5) + Duration::hours(1)).to_vec(),
+    )
+    .await?;
+    report(&mut s, bought(&shop, "u1", "o6", 100, h(7)).to_vec()).await?;
+    let seen = wait_for(&mut s, (&plan_id, &shop, "u1"), |r| r.spend_fen != 24_000).await?;
+    assert_eq!(seen.spend_fen, 24_100, "only o6 moved it: {seen:?}");
+    Ok(())
+}
+
+/// Registers `users` and makes each qualify at its own hour of the sprint, in the order
+/// given (`qualifying`), leaving the rest below the threshold.
+async fn sprint(
+    s: &mut Suite,
+    (plan_id, shop): (&str, &str),
+    users: &[String],
+    qualifying: &[String],
+) -> anyhow::Result<()> {
+    s.clock.set(day(1));
+    for (i, user) in users.iter().enumerate() {
+        register(s, plan_id, shop, user, &format!("1390000{i:04}")).await?;
+    }
+    s.clock.set(day(3) + Duration::hours(1));
+    let mut events = Vec::new();
+    for (i, user) in qualifying.iter().enumerate() {
+        let at = day(3) + Duration::minutes(i as i64);
+        events.extend(bought(shop, user, &format!("q-{user}"), 20_000, at));
+    }
+    for user in users.iter().filter(|u| !qualifying.contains(u)) {
+        events.extend(bought(shop, user, &format!("low-{user}"), 19_999, day(3)));
+    }
+    for chunk in events.chunks(500) {
+        report(s, chunk.to_vec()).await?;
+    }
+    let last = qualifying.last().map_or(users[0].as_str(), String::as_str);
+    wait_for(s, (plan_id, shop, last), |r| r.spend_fen >= 19_999).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn sp6_awards_in_qualification_order_while_the_distribution_quantity_lasts()
+-> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let (plan_id, shop, batch_id) =
+        participating(&mut s, membership_pb::JoinPolicy::Card, 2, 3).await?;
+    let users: Vec<String> = ["u1", "u2", "u3", "u4", "u5"].map(String::from).to_vec();
+    // qualification order u3, u1, u4, u2; u5 stays below the threshold
+    let order: Vec<String> = ["u3", "u1", "u4", "u2"].map(String::from).to_vec();
+    sprint(&mut s, (&plan_id, &shop), &users, &order).await?;
+    let before = statistics(&mut s, &plan_id, &shop).await?;
+    assert_eq!(
+        (before.registered, before.qualified, before.awarded),
+        (5, 4, 0)
+    );
+
+    // a second before the award phase nothing is issued; at its first second the run starts
+    s.clock.set(day(5) - Duration::seconds(1));
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(
+        statistics(&mut s, &plan_id, &shop)
+            .await?
+            .award_start_time
+            .is_none()
+    );
+    s.clock.set(day(5));
+    let stats = award_finished(&mut s, &plan_id, &shop).await?;
+    assert_eq!(
+        (
+            stats.registered,
+            stats.qualified,
+            stats.awarded,
+            stats.not_awarded
+        ),
+        (5, 4, 3, 1)
+    );
+    assert_eq!(stats.coupons_issued, 6);
+    assert_eq!(stats.used, 0);
+    let held = coupons_per_user(&s, &batch_id).await?;
+    for user in ["u3", "u1", "u4"] {
+        assert_eq!(held.get(user), Some(&2), "{user}: one issue of 2 coupons");
+        let mine = registration(&mut s, &plan_id, &shop, user).await?;
+        assert_eq!(mine.award_state(), pb::SprintAwardState::Awarded);
+        assert_eq!(mine.coupon_ids.len(), 2);
+    }
+    assert_eq!(held.get("u2"), None);
+    assert_eq!(held.get("u5"), None);
+    let u2 = registration(&mut s, &plan_id, &shop, "u2").await?;
+    assert_eq!(u2.award_state(), pb::SprintAwardState::NotAwardedOutOfStock);
+    let u5 = registration(&mut s, &plan_id, &shop, "u5").await?;
+    assert_eq!(u5.award_state(), pb::SprintAwardState::NotQualified);
+    // spend no longer moves once the award decided
+    report(
+        &mut s,
+        vec![order_event(
+            membership_pb::OrderEventType::Refunded,
+            &shop,
+            "u3",
+            "q-u3",
+            20_000,
+            day(4),
+        )],
+    )
+    .await?;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        registration(&mut s, &plan_id, &shop, "u3").await?.spend_fen,
+        20_000
+    );
+    // SP-7: from now on neither the plan nor its batch closes
+    let close = s
+        .coupon
+        .close_batch(req(
+            &merchant(&shop),
+            coupon_pb::CloseBatchRequest {
+                request_id: rid("close"),
+                batch_id: batch_id.clone(),
+                shop_id: shop.clone(),
+            },
+        ))
+        .await;
+    assert_precondition(&expect_err(close)?, "SPRINT_PLAN_BATCH_CANNOT_CLOSE");
+    let leave = expect_err(withdraw(&mut s, &plan_id, &shop, "w-late").await)?;
+    assert_precondition(&leave, "SPRINT_PLAN_PHASE");
+    Ok(())
+}
+
+/// SP-6 invariants after an award: every qualified shopper holds 0 or 2 coupons of the
+/// batch, exactly min(D, qualified) hold 2, and they are the first by qualification.
+async fn assert_awarded_once(
+    s: &Suite,
+    batch_id: &str,
+    order: &[String],
+    distribution: usize,
+) -> anyhow::Result<()> {
+    let held = coupons_per_user(s, batch_id).await?;
+    for (rank, user) in order.iter().enumerate() {
+        let expected = if rank < distribution { Some(&2) } else { None };
+        assert_eq!(held.get(user), expected, "{user} at rank {rank}");
+    }
+    assert_eq!(held.len(), distribution.min(order.len()));
+    Ok(())
+}
+
+#[tokio::test]
+async fn sp6_an_award_run_killed_at_any_point_resumes_without_a_second_issue() -> anyhow::Result<()>
+{
+    use campaign_svc::config::{FaultPoint, Faults};
+    for point in [FaultPoint::BeforeAwardIssue, FaultPoint::AfterAwardIssue] {
+        let mut s = Suite::start().await?;
+        let (plan_id, shop, batch_id) =
+            participating(&mut s, membership_pb::JoinPolicy::Card, 2, 30).await?;
+        let users: Vec<String> = (0..40).map(|i| format!("k{i:02}")).collect();
+        let order: Vec<String> = users.iter().rev().take(35).cloned().collect();
+        sprint(&mut s, (&plan_id, &shop), &users, &order).await?;
+        let (hit, mut stopped) = tokio::sync::mpsc::unbounded_channel();
+        let hook = move |reached: FaultPoint| reached == point && hit.send(()).is_ok();
+        s.start_campaign_with(
+            support::fast_saga(),
+            Faults(Some(std::sync::Arc::new(hook))),
+        )
+        .await?;
+        s.clock.set(day(5));
+        tokio::time::timeout(std::time::Duration::from_secs(20), stopped.recv()).await?;
+        s.kill_campaign();
+        s.start_campaign(support::fast_saga()).await?;
+        // the dead run's lease runs out on the clock
+        s.clock.set(day(5) + Duration::minutes(5));
+        let stats = award_finished(&mut s, &plan_id, &shop).await?;
+        assert_eq!((stats.awarded, stats.not_awarded), (30, 5), "{point:?}");
+        assert_awarded_once(&s, &batch_id, &order, 30).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn sp6_two_replicas_racing_the_award_issue_each_award_once() -> anyhow::Result<()> {
+    let mut s = Suite::start().await?;
+    let (plan_id, shop, batch_id) =
+        participating(&mut s, membership_pb::JoinPolicy::Card, 2, 150).await?;
+    let users: Vec<String> = (0..200).map(|i| format!("r{i:03}")).collect();
+    let order: Vec<String> = users.iter().skip(10).cloned().collect();
+    sprint(&mut s, (&plan_id, &shop), &users, &order).await?;
+    let _replica = s.replica(support::fast_saga()).await?;
+    let _third = s.replica(support::fast_saga()).await?;
+    s.clock.set(day(5));
+    let stats = award_finished(&mut s, &plan_id, &shop).await?;
+    assert_eq!((stats.awarded, stats.not_awarded), (150, 40));
+    assert_eq!(stats.coupons_issued, 300);
+    assert_awarded_once(&s, &batch_id, &order, 150).await?;
+    Ok(())
+}

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::SharedClock;
-use memberhub_kit::error::{Failure, Violations};
+use memberhub_kit::error::{Failure, FieldViolation, Violations};
 use memberhub_kit::idempotency::IdempotencyKey;
 use memberhub_kit::input;
 use memberhub_proto::coupon as pb;
@@ -12,6 +12,9 @@ use memberhub_proto::coupon::coupon_service_server::CouponService;
 use tonic::{Request, Response, Status};
 
 use crate::convert;
+
+/// The most requests one `BatchIssueCoupons` carries.
+const MAX_BATCH_ISSUE: usize = 1000;
 use crate::domain::allocation::NewAllocation;
 use crate::domain::batch::{self, Batch, NewBatch};
 use crate::domain::coupon::{self as coupons_domain, Cart};
@@ -332,6 +335,72 @@ impl CouponService for Coupons {
         issue::authorize(&actor, &spec.spec, &command)?;
         let response = self.issuer.issue(spec, key, command).await?;
         Ok(Response::new(response))
+    }
+
+    async fn batch_issue_coupons(
+        &self,
+        request: Request<pb::BatchIssueCouponsRequest>,
+    ) -> Result<Response<pb::BatchIssueCouponsResponse>, Status> {
+        let actor = actor(&request)?;
+        let requests = request.into_inner().requests;
+        if requests.is_empty() || requests.len() > MAX_BATCH_ISSUE {
+            return Err(Failure::invalid(
+                "requests",
+                format!("must hold 1 to {MAX_BATCH_ISSUE} requests"),
+            )
+            .into());
+        }
+        // Every request joins its batch's queue at once, so the issuer groups them into a
+        // few set-based transactions; each is still answered on its own.
+        let results = futures::future::join_all(requests.iter().enumerate().map(
+            async |(i, request)| -> Result<pb::IssueCouponsResponse, Failure> {
+                let within = |f: Failure| match f {
+                    Failure::InvalidArgument(violations) => Failure::InvalidArgument(
+                        violations
+                            .into_iter()
+                            .map(|v| {
+                                FieldViolation::new(
+                                    format!("requests[{i}].{}", v.field),
+                                    v.description,
+                                )
+                            })
+                            .collect(),
+                    ),
+                    other => other,
+                };
+                let key =
+                    IdempotencyKey::new(&actor, issuing::METHOD, &request.request_id, request)
+                        .map_err(within)?;
+                let command = IssueCommand::parse(
+                    &request.batch_id,
+                    &request.user_id,
+                    convert::channel(request.channel),
+                    (&request.allocation_id, &request.campaign_claim_id),
+                    &request.shop_id,
+                )
+                .map_err(within)?;
+                let spec = self.issuer.spec(command.batch).await?;
+                issue::authorize(&actor, &spec.spec, &command)?;
+                Ok(self.issuer.issue(spec, key, command).await?)
+            },
+        ))
+        .await;
+        let results = results
+            .into_iter()
+            .map(|result| match result {
+                Ok(issued) => pb::BatchIssueResult {
+                    coupons: issued.coupons,
+                    ..Default::default()
+                },
+                Err(failure) => pb::BatchIssueResult {
+                    code: failure.code() as i32,
+                    reason: failure.reason().unwrap_or_default().to_string(),
+                    message: failure.to_string(),
+                    coupons: Vec::new(),
+                },
+            })
+            .collect();
+        Ok(Response::new(pb::BatchIssueCouponsResponse { results }))
     }
 
     async fn reserve_allocation(

@@ -74,6 +74,8 @@ pub const SERVICE_PERMISSIONS: &[(&str, &[&str])] = &[
             "memberhub.membership.v1.MembershipService/GetProgram",
             "memberhub.membership.v1.MembershipService/GetLevelRules",
             "memberhub.membership.v1.MembershipService/GetMembership",
+            // SP-4: a non-member registering for a sprint plan opens the shop's card
+            "memberhub.membership.v1.MembershipService/OpenCard",
             "memberhub.membership.v1.MembershipService/HoldCardJoin",
             "memberhub.membership.v1.MembershipService/ReleaseCardJoinHold",
             "memberhub.membership.v1.MembershipService/CreateTransfer",
@@ -86,6 +88,9 @@ pub const SERVICE_PERMISSIONS: &[(&str, &[&str])] = &[
             "memberhub.coupon.v1.CouponService/GetAllocation",
             "memberhub.coupon.v1.CouponService/ReleaseAllocation",
             "memberhub.coupon.v1.CouponService/IssueCoupons",
+            // SP-6: the award issues its reward coupons in groups
+            "memberhub.coupon.v1.CouponService/BatchIssueCoupons",
+            "memberhub.coupon.v1.CouponService/GetBatchStatistics",
             "memberhub.coupon.v1.CouponService/AbortStep",
             // CP-7: a sprint plan's batch is ended by the plan, never closed by a merchant
             "memberhub.coupon.v1.CouponService/EndBatch",

@@ -79,6 +79,15 @@ impl Failure {
         }
     }
 
+    /// The reason code of a FAILED_PRECONDITION or RESOURCE_EXHAUSTED.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Failure::FailedPrecondition { reason, .. }
+            | Failure::ResourceExhausted { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
     /// The gRPC code of this failure.
     pub fn code(&self) -> Code {
         match self {

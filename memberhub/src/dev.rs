@@ -4,7 +4,7 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Context;
-use memberhub::{Suite, SuiteOptions, demo, demo_campaigns, demo_coupons};
+use memberhub::{Suite, SuiteOptions, demo, demo_campaigns, demo_coupons, demo_sprint};
 use memberhub_gateway::auth::Role;
 use memberhub_proto::campaign::campaign_service_client::CampaignServiceClient;
 use memberhub_proto::coupon::coupon_service_client::CouponServiceClient;
@@ -97,10 +97,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let gift = demo_campaigns::load(&mut membership, &mut coupon, &mut campaign, &demo)
         .await
         .context("loading the demo open-card gift")?;
+    let sprint = demo_sprint::load(&mut coupon, &mut campaign, &demo)
+        .await
+        .context("loading the demo sprint plan")?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(guide.as_bytes())?;
     stdout.write_all(demo_coupons::guide(&batches, suite.gateway).as_bytes())?;
     stdout.write_all(demo_campaign_guide(&gift, &suite).as_bytes())?;
+    stdout.write_all(demo_sprint::guide(&sprint, suite.gateway).as_bytes())?;
     stdout.write_all(b"Ctrl-C stops everything.\n")?;
     stdout.flush()?;
     drop(stdout);

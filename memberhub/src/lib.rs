@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod demo_campaigns;
 pub mod demo_coupons;
+pub mod demo_sprint;
 
 use std::net::SocketAddr;
 

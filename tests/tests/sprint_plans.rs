@@ -1,4 +1,4 @@
-//! Member sprint plans over HTTP (SP-1, SP-2, SP-3, SP-7): an operator creates a plan and
+//! Member sprint plans over HTTP (SP-1..SP-8): an operator creates a plan and
 //! invites a shop on the platform surface; the shop's merchant reads the invitation and its
 //! thresholds, makes a reward batch from the plan, joins once it meets the thresholds and
 //! withdraws on the back-office surface; other merchants see nothing.
@@ -362,5 +362,251 @@ async fn sp1_sp2_sp7_operator_creates_and_invites_merchant_reads_and_withdraws_o
         "withdraw",
     )?;
     assert_eq!(withdrawn["state"], "WITHDRAWN", "{withdrawn}");
+    Ok(())
+}
+
+/// SP-4..SP-8 over HTTP with the services' clock moved: a shopper registers on the
+/// storefront (opening the card), the order system's confirmations make them qualify, the
+/// award issues their two coupons when its phase starts, and merchant and operator read
+/// the shop's figures.
+#[tokio::test]
+async fn sp4_sp5_sp6_sp8_register_sprint_award_and_figures_over_http() -> anyhow::Result<()> {
+    let t0 = Utc::now().duration_trunc(chrono::Duration::hours(1))?;
+    let clock = memberhub_kit::clock::ManualClock::new(t0);
+    let w = support::start_with_clock(std::sync::Arc::new(clock.clone())).await?;
+    let operator = w.operator()?;
+    let shop = w.register_shop("Sprint Tea", "POP").await?;
+    let merchant = w.merchant(&shop)?;
+    let at = |days: i64| t0 + chrono::Duration::days(days);
+    let mut body = plan_body("sprint")?;
+    for (field, days) in [
+        ("registration_start_time", 1),
+        ("sprint_start_time", 3),
+        ("award_start_time", 5),
+        ("redemption_start_time", 7),
+        ("redemption_end_time", 9),
+    ] {
+        body[field] = json!(at(days).to_rfc3339());
+    }
+    body["required_distribution"] = json!(1);
+    let plan = ok(
+        w.call(
+            Method::POST,
+            "/api/platform/v1/sprint-plans",
+            Some(&operator),
+            Some(&key()),
+            Some(body),
+        )
+        .await?,
+        "create plan",
+    )?;
+    let plan_id = plan["plan_id"].as_str().context("plan id")?.to_string();
+    ok(
+        w.call(
+            Method::POST,
+            &format!("/api/platform/v1/sprint-plans/{plan_id}/shops"),
+            Some(&operator),
+            Some(&key()),
+            Some(json!({"shop_id": shop, "thresholds": {}})),
+        )
+        .await?,
+        "invite",
+    )?;
+    ok(
+        w.call(
+            Method::PUT,
+            &format!("/api/backoffice/v1/shops/{shop}/program/join-policy"),
+            Some(&merchant),
+            Some(&key()),
+            Some(json!({"join_policy": "CARD"})),
+        )
+        .await?,
+        "join policy",
+    )?;
+    let mine = format!("/api/backoffice/v1/shops/{shop}/sprint-plans/{plan_id}");
+    let batch = ok(
+        w.call(
+            Method::POST,
+            &format!("{mine}/reward-batch"),
+            Some(&merchant),
+            Some(&key()),
+            Some(json!({"internal_name": "sprint reward", "face_value_fen": 2_000,
+                "threshold_fen": 20_000, "item_scope": {"categories": ["tea"]}, "total_quantity": 2})),
+        )
+        .await?,
+        "reward batch",
+    )?;
+    let batch_id = batch["batch_id"].as_str().context("batch id")?;
+    ok(
+        w.call(
+            Method::POST,
+            &format!("/api/backoffice/v1/shops/{shop}/coupon-batches/{batch_id}/submit"),
+            Some(&merchant),
+            Some(&key()),
+            None,
+        )
+        .await?,
+        "submit",
+    )?;
+    ok(
+        w.call(
+            Method::POST,
+            &format!("{mine}/join"),
+            Some(&merchant),
+            Some(&key()),
+            Some(
+                json!({"spend_threshold_fen": 20_000, "distribution_quantity": 1,
+                "batch_key": batch["batch_key"]}),
+            ),
+        )
+        .await?,
+        "join",
+    )?;
+
+    // SP-4: registration opens the card of a non-member
+    clock.set(at(1));
+    let registration =
+        format!("/api/storefront/v1/shops/{shop}/sprint-plans/{plan_id}/registration");
+    let shopper = w.shopper("sprinter")?;
+    let (status, error) = w
+        .call(
+            Method::POST,
+            &registration,
+            Some(&shopper),
+            Some(&key()),
+            Some(json!({})),
+        )
+        .await?;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(
+        error["field_violations"][0]["field"], "card.phone",
+        "{error}"
+    );
+    let registered = ok(
+        w.call(
+            Method::POST,
+            &registration,
+            Some(&shopper),
+            Some(&key()),
+            Some(json!({"phone": "13800138000"})),
+        )
+        .await?,
+        "register",
+    )?;
+    assert_eq!(
+        (
+            registered["phase"].clone(),
+            registered["award_state"].clone()
+        ),
+        (json!("REGISTRATION"), json!("PENDING")),
+        "{registered}"
+    );
+
+    // SP-5: two confirmed orders in the sprint reach the 200-yuan threshold
+    clock.set(at(3) + chrono::Duration::hours(2));
+    let order_system = w.service("order-system")?;
+    for (order_id, fen, hours) in [("o1", 12_000, 1), ("o2", 8_000, 2)] {
+        for kind in ["PAID", "RECEIPT_CONFIRMED"] {
+            ok(
+                w.call(
+                    Method::POST,
+                    "/api/internal/v1/order-events",
+                    Some(&order_system),
+                    Some(&key()),
+                    Some(json!({
+                        "type": kind, "order_id": order_id, "shop_id": shop, "user_id": "sprinter",
+                        "amount_fen": fen, "refund_id": "", "lines": [],
+                        "occur_time": (at(3) + chrono::Duration::hours(hours)).to_rfc3339(),
+                    })),
+                )
+                .await?,
+                "order event",
+            )?;
+        }
+    }
+    let mut seen = Value::Null;
+    for _ in 0..200 {
+        seen = ok(
+            w.call(Method::GET, &registration, Some(&shopper), None, None)
+                .await?,
+            "read",
+        )?;
+        if seen["spend_fen"] == json!(20_000) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen["spend_fen"], json!(20_000), "{seen}");
+    assert_eq!(
+        seen["qualify_time"],
+        json!((at(3) + chrono::Duration::hours(2)).to_rfc3339()),
+        "{seen}"
+    );
+
+    // SP-6: the award phase starts; the shopper's two coupons arrive
+    clock.set(at(5));
+    for _ in 0..300 {
+        seen = ok(
+            w.call(Method::GET, &registration, Some(&shopper), None, None)
+                .await?,
+            "read",
+        )?;
+        if seen["award_state"] == json!("AWARDED") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen["award_state"], "AWARDED", "{seen}");
+    assert_eq!(
+        seen["coupon_ids"].as_array().map(Vec::len),
+        Some(2),
+        "{seen}"
+    );
+
+    // SP-8: the merchant and the operator read the same figures; another merchant cannot
+    let figures = ok(
+        w.call(
+            Method::GET,
+            &format!("{mine}/statistics"),
+            Some(&merchant),
+            None,
+            None,
+        )
+        .await?,
+        "statistics",
+    )?;
+    for (field, expected) in [
+        ("registered", 1),
+        ("qualified", 1),
+        ("awarded", 1),
+        ("not_awarded", 0),
+        ("used", 0),
+        ("coupons_issued", 2),
+    ] {
+        assert_eq!(figures[field], json!(expected), "{field}: {figures}");
+    }
+    let platform = ok(
+        w.call(
+            Method::GET,
+            &format!("/api/platform/v1/sprint-plans/{plan_id}/shops/{shop}/statistics"),
+            Some(&operator),
+            None,
+            None,
+        )
+        .await?,
+        "platform statistics",
+    )?;
+    assert_eq!(platform["awarded"], json!(1), "{platform}");
+    let other = w.register_shop("Other Tea", "POP").await?;
+    let (status, _) = w
+        .call(
+            Method::GET,
+            &format!("{mine}/statistics"),
+            Some(&w.merchant(&other)?),
+            None,
+            None,
+        )
+        .await?;
+    assert_eq!(status, 403);
     Ok(())
 }

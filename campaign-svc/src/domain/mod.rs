@@ -8,4 +8,5 @@ pub(crate) mod exchange;
 pub(crate) mod gift_pack;
 pub(crate) mod open_card_gift;
 pub(crate) mod sprint_plan;
+pub(crate) mod sprint_registration;
 pub(crate) mod types;

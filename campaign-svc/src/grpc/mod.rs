@@ -12,6 +12,7 @@ mod open_card_gifts;
 mod pack_offers;
 mod parked_events;
 mod sprint_plans;
+mod sprint_registrations;
 
 use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::SharedClock;
@@ -215,6 +216,27 @@ impl CampaignService for Campaigns {
         r: Request<pb::WithdrawSprintPlanShopRequest>,
     ) -> Rpc<pb::SprintPlanShop> {
         sprint_plans::withdraw(self, r).await
+    }
+
+    async fn register_sprint_plan(
+        &self,
+        r: Request<pb::RegisterSprintPlanRequest>,
+    ) -> Rpc<pb::SprintRegistration> {
+        sprint_registrations::register(self, r).await
+    }
+
+    async fn get_sprint_registration(
+        &self,
+        r: Request<pb::GetSprintRegistrationRequest>,
+    ) -> Rpc<pb::SprintRegistration> {
+        sprint_registrations::get(self, r).await
+    }
+
+    async fn get_sprint_plan_shop_statistics(
+        &self,
+        r: Request<pb::GetSprintPlanShopStatisticsRequest>,
+    ) -> Rpc<pb::SprintPlanShopStatistics> {
+        sprint_registrations::shop_statistics(self, r).await
     }
 
     async fn create_gift_pack(&self, r: Request<pb::CreateGiftPackRequest>) -> Rpc<pb::GiftPack> {

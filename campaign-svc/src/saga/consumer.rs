@@ -1,9 +1,14 @@
-//! OC-7: follows membership-svc's `WatchEvents` from the durable cursor. Events that arrive
+//! OC-7, SP-5: follows membership-svc's `WatchEvents` from the durable cursor. Events that arrive
 //! together are applied in one transaction with the cursor move; the claims they record are
 //! then run by the saga. A broken stream ends the run and the supervisor reopens it from the
 //! committed cursor, so an event is applied exactly once whatever happens to this process.
 //!
-//! A `CARD_OPENED` event that cannot be read is parked (`campaign.parked_events`, with the
+//! Cards opened record open-card gift claims; confirmed and refunded orders move sprint
+//! spend (`store::sprint_registrations`). When the stream goes idle the consumer records
+//! that it is caught up, which a sprint award waits for.
+//!
+//! A `CARD_OPENED` event (or an order event of a shop counting sprint spend) that cannot be
+//! read is parked (`campaign.parked_events`, with the
 //! reason), logged and counted, and the consumer goes on: one bad event never stalls the
 //! feed. [`ConsumerHealth`] tells readiness whether the consumer is down or behind.
 
@@ -23,6 +28,8 @@ use crate::saga::Saga;
 use crate::store::Store;
 use crate::store::claims::Lease;
 use crate::store::events::{self, CardOpened};
+use crate::store::sprint_awards;
+use crate::store::sprint_registrations::{self, SprintOrder};
 
 /// This consumer's name in `campaign.event_cursors`.
 pub const CONSUMER: &str = "campaign-svc/open-card-gifts";
@@ -128,19 +135,29 @@ async fn follow(
         let first = match tokio::time::timeout(IDLE, stream.next()).await {
             Err(_) => {
                 health.lag(0);
+                // Everything sent so far is applied: a sprint award waiting for this may run.
+                let mut conn = store.pool.acquire().await?;
+                sprint_awards::caught_up(&mut conn, CONSUMER, &cursor, saga.clock().now()).await?;
                 continue;
             }
             Ok(None) => return Ok(()),
             Ok(Some(event)) => event.map_err(Error::from_peer)?,
         };
         let mut batch = vec![first];
+        // Whether the batch ends because nothing more was waiting: then applying it catches
+        // the consumer up, which a sprint award waits for (steady traffic may never leave
+        // the stream idle for long).
+        let mut drained = false;
         while batch.len() < MAX_BATCH {
             match stream.next().now_or_never() {
                 Some(Some(event)) => batch.push(event.map_err(Error::from_peer)?),
-                _ => break,
+                _ => {
+                    drained = true;
+                    break;
+                }
             }
         }
-        let Some(claims) = apply(store, saga, &cursor, &batch).await? else {
+        let Some(claims) = apply(store, saga, &cursor, &batch, drained).await? else {
             // Another consumer moved the cursor: start over from where it is.
             return Ok(());
         };
@@ -162,6 +179,7 @@ async fn apply(
     saga: &Saga,
     from: &str,
     batch: &[membership_pb::WatchEventsResponse],
+    drained: bool,
 ) -> Result<Option<Vec<(ClaimId, Lease)>>, Error> {
     let now = saga.clock().now();
     let lease_until = saga.lease_until(now);
@@ -173,7 +191,12 @@ async fn apply(
             return Ok(None);
         }
         let mut claims = Vec::new();
+        let mut orders = Vec::new();
         for event in batch {
+            if is_order(event) {
+                orders.push(event);
+                continue;
+            }
             let opened = match card_opened(event) {
                 Ok(Some(opened)) => opened,
                 Ok(None) => continue,
@@ -189,13 +212,97 @@ async fn apply(
                 claims.push(held);
             }
         }
+        apply_orders(&mut tx, &orders, now).await?;
         if let Some(last) = batch.last() {
             events::advance_cursor(&mut tx, CONSUMER, &last.cursor, now).await?;
+            if drained {
+                sprint_awards::caught_up(&mut tx, CONSUMER, &last.cursor, now).await?;
+            }
         }
         tx.commit().await?;
         Ok(Some(claims))
     })
     .await
+}
+
+/// SP-5: order events of shops counting sprint spend move it; the rest (most) are skipped
+/// after one query. An unreadable one of a counting shop is parked like a card opening.
+async fn apply_orders(
+    tx: &mut sqlx::PgConnection,
+    orders: &[&membership_pb::WatchEventsResponse],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let shops: Vec<uuid::Uuid> = orders
+        .iter()
+        .filter_map(|e| uuid::Uuid::parse_str(&e.shop_id).ok())
+        .collect();
+    let counting = sprint_registrations::counting_shops(tx, &shops).await?;
+    for event in orders {
+        let Ok(shop) = uuid::Uuid::parse_str(&event.shop_id) else {
+            continue;
+        };
+        if !counting.contains(&shop) {
+            continue;
+        }
+        match sprint_order(event) {
+            Ok(order) => sprint_registrations::on_order(tx, &order).await?,
+            Err(reason) => {
+                tracing::error!(cursor = %event.cursor, shop_id = %event.shop_id, reason, "unreadable order event parked");
+                metrics::counter!("campaign_parked_events_total").increment(1);
+                events::park(tx, CONSUMER, event, reason, now).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_order(event: &membership_pb::WatchEventsResponse) -> bool {
+    event.r#type == EventType::OrderConfirmed as i32
+        || event.r#type == EventType::OrderRefunded as i32
+}
+
+/// The fields of an order event's payload SP-5 reads.
+#[derive(serde::Deserialize)]
+struct OrderPayload {
+    order_id: String,
+    order_amount_fen: i64,
+    order_refunded_fen: Option<i64>,
+}
+
+/// An ORDER_CONFIRMED or ORDER_REFUNDED event as sprint spend reads it; the reason when it
+/// cannot be read.
+fn sprint_order(event: &membership_pb::WatchEventsResponse) -> Result<SprintOrder, &'static str> {
+    let shop_id = ShopId::parse("shop_id", &event.shop_id).map_err(|_| "malformed shop_id")?;
+    if event.user_id.is_empty() {
+        return Err("no user_id");
+    }
+    let occurred_at = event
+        .occur_time
+        .as_ref()
+        .and_then(from_timestamp)
+        .ok_or("no or malformed occur_time")?;
+    let payload: OrderPayload =
+        serde_json::from_str(&event.payload_json).map_err(|_| "malformed order payload")?;
+    let confirmed = event.r#type == EventType::OrderConfirmed as i32;
+    let refunded_fen = match (payload.order_refunded_fen, confirmed) {
+        (Some(fen), _) => fen,
+        (None, true) => 0,
+        (None, false) => return Err("refund without order_refunded_fen"),
+    };
+    if payload.order_id.is_empty() || payload.order_amount_fen < 0 || refunded_fen < 0 {
+        return Err("malformed order payload");
+    }
+    Ok(SprintOrder {
+        shop_id,
+        user_id: event.user_id.clone(),
+        order_id: payload.order_id,
+        occurred_at,
+        confirmed_fen: confirmed.then_some(payload.order_amount_fen),
+        refunded_fen,
+    })
 }
 
 /// A CARD_OPENED event: the shopper had not opened the card before (OC-3's audience).

@@ -10,7 +10,9 @@ pub(crate) mod gift_packs;
 pub(crate) mod idempotency;
 pub(crate) mod items;
 pub(crate) mod open_card_gifts;
+pub(crate) mod sprint_awards;
 pub(crate) mod sprint_plans;
+pub(crate) mod sprint_registrations;
 pub(crate) mod stats;
 
 use sqlx::PgPool;

@@ -72,6 +72,7 @@ pub fn fast_saga() -> campaign_svc::config::SagaConfig {
     campaign_svc::config::SagaConfig {
         lease: Duration::from_millis(1_500),
         reconcile_every: Duration::from_millis(200),
+        award_every: Duration::from_millis(200),
         concurrency: 64,
         ..Default::default()
     }
@@ -159,6 +160,34 @@ impl Suite {
         saga: campaign_svc::config::SagaConfig,
         faults: campaign_svc::config::Faults,
     ) -> anyhow::Result<()> {
+        let process = self.spawn_campaign(saga, faults)?;
+        self.campaign = CampaignServiceClient::new(
+            wait_until_serving(process.address)
+                .await
+                .map_err(anyhow::Error::msg)?,
+        );
+        self.campaign_process = Some(process);
+        Ok(())
+    }
+
+    /// Another campaign-svc process over the same database (a replica), kept apart from
+    /// `campaign`: it runs until the returned handle is dropped or killed.
+    pub async fn replica(
+        &self,
+        saga: campaign_svc::config::SagaConfig,
+    ) -> anyhow::Result<CampaignProcess> {
+        let process = self.spawn_campaign(saga, Default::default())?;
+        wait_until_serving(process.address)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        Ok(process)
+    }
+
+    fn spawn_campaign(
+        &self,
+        saga: campaign_svc::config::SagaConfig,
+        faults: campaign_svc::config::Faults,
+    ) -> anyhow::Result<CampaignProcess> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -191,16 +220,10 @@ impl Suite {
             )
             .await;
         });
-        self.campaign = CampaignServiceClient::new(
-            wait_until_serving(address)
-                .await
-                .map_err(anyhow::Error::msg)?,
-        );
-        self.campaign_process = Some(CampaignProcess {
+        Ok(CampaignProcess {
             runtime: Some(runtime),
             address,
-        });
-        Ok(())
+        })
     }
 
     /// Kills campaign-svc abruptly.

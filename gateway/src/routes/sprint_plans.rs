@@ -1,14 +1,15 @@
-//! Member sprint plan routes (campaign-svc, SP-1, SP-2, SP-3, SP-7): operators create plans
-//! and invite shops on the platform surface; merchants read their shop's invitations, make
-//! a reward batch from a plan, join and withdraw before registration on the back-office
-//! surface.
+//! Member sprint plan routes (campaign-svc, SP-1..SP-8): operators create plans, invite
+//! shops and read each shop's figures on the platform surface; merchants read their shop's
+//! invitations, make a reward batch from a plan, join and withdraw before registration and
+//! read their figures on the back-office surface; shoppers register and follow their sprint
+//! on the storefront.
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use memberhub_proto::campaign as pb;
 
-use crate::auth::{IdempotencyKey, MerchantCaller, OperatorCaller};
+use crate::auth::{IdempotencyKey, MerchantCaller, OperatorCaller, ShopperCaller};
 use crate::body::ApiJson;
 use crate::error::ErrorBody;
 use crate::query::{self, ApiQuery, FieldCheck};
@@ -18,6 +19,7 @@ use crate::views;
 
 const PLATFORM: &str = "/api/platform/v1/sprint-plans";
 const BACKOFFICE: &str = "/api/backoffice/v1/shops/{shop_id}/sprint-plans";
+const STOREFRONT: &str = "/api/storefront/v1/shops/{shop_id}/sprint-plans";
 
 /// Every sprint plan route, with full paths.
 pub fn router() -> Router<AppState> {
@@ -38,6 +40,18 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{BACKOFFICE}/{{plan_id}}/withdraw"),
             post(withdraw),
+        )
+        .route(
+            &format!("{BACKOFFICE}/{{plan_id}}/statistics"),
+            get(my_statistics),
+        )
+        .route(
+            &format!("{PLATFORM}/{{plan_id}}/shops/{{shop_id}}/statistics"),
+            get(shop_statistics),
+        )
+        .route(
+            &format!("{STOREFRONT}/{{plan_id}}/registration"),
+            get(my_registration).post(register),
         )
 }
 
@@ -306,6 +320,104 @@ pub async fn withdraw(
         .campaign
         .clone()
         .withdraw_sprint_plan_shop(request(&state, actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// SP-8: the shop's figures in the plan: registered, qualified, awarded, not awarded, used.
+#[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/sprint-plans/{plan_id}/statistics", tag = "backoffice",
+    params(("shop_id" = String, Path), ("plan_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = views::SprintPlanShopStatistics), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn my_statistics(
+    State(state): State<AppState>,
+    merchant: MerchantCaller,
+    Path((shop_id, plan_id)): Path<(String, String)>,
+) -> ApiResult<views::SprintPlanShopStatistics> {
+    let actor = merchant.for_shop(&shop_id)?;
+    statistics(&state, actor, plan_id, shop_id).await
+}
+
+/// SP-8: any participating shop's figures in the plan.
+#[utoipa::path(get, path = "/api/platform/v1/sprint-plans/{plan_id}/shops/{shop_id}/statistics", tag = "platform",
+    params(("plan_id" = String, Path, format = Uuid), ("shop_id" = String, Path)),
+    responses((status = 200, body = views::SprintPlanShopStatistics), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn shop_statistics(
+    State(state): State<AppState>,
+    OperatorCaller(actor): OperatorCaller,
+    Path((plan_id, shop_id)): Path<(String, String)>,
+) -> ApiResult<views::SprintPlanShopStatistics> {
+    statistics(&state, &actor, plan_id, shop_id).await
+}
+
+async fn statistics(
+    state: &AppState,
+    actor: &memberhub_kit::actor::Actor,
+    plan_id: String,
+    shop_id: String,
+) -> ApiResult<views::SprintPlanShopStatistics> {
+    let message = pb::GetSprintPlanShopStatisticsRequest { plan_id, shop_id };
+    let response = state
+        .campaign
+        .clone()
+        .get_sprint_plan_shop_statistics(request(state, actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// SP-4: register with a participating shop during the registration phase. A non-member
+/// opens the shop's card as part of it where the join policy allows (else 409
+/// `NOT_A_MEMBER`); registering again answers the first registration.
+#[utoipa::path(post, path = "/api/storefront/v1/shops/{shop_id}/sprint-plans/{plan_id}/registration", tag = "storefront",
+    params(("shop_id" = String, Path), ("plan_id" = String, Path, format = Uuid), ("Idempotency-Key" = String, Header)),
+    request_body = views::RegisterSprintPlan,
+    responses((status = 200, body = views::SprintRegistration), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn register(
+    State(state): State<AppState>,
+    shopper: ShopperCaller,
+    IdempotencyKey(key): IdempotencyKey,
+    Path((shop_id, plan_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<views::RegisterSprintPlan>,
+) -> ApiResult<views::SprintRegistration> {
+    let message = pb::RegisterSprintPlanRequest {
+        request_id: key,
+        plan_id,
+        shop_id,
+        user_id: shopper.user_id.clone(),
+        card: (!body.phone.is_empty()).then_some(pb::SprintCard {
+            phone: body.phone,
+            sms_code: body.sms_code,
+        }),
+    };
+    let response = state
+        .campaign
+        .clone()
+        .register_sprint_plan(request(&state, &shopper.actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// SP-5, SP-6: the shopper's sprint: phase, spend against the threshold, and the award.
+#[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/sprint-plans/{plan_id}/registration", tag = "storefront",
+    params(("shop_id" = String, Path), ("plan_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = views::SprintRegistration), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn my_registration(
+    State(state): State<AppState>,
+    shopper: ShopperCaller,
+    Path((shop_id, plan_id)): Path<(String, String)>,
+) -> ApiResult<views::SprintRegistration> {
+    let message = pb::GetSprintRegistrationRequest {
+        plan_id,
+        shop_id,
+        user_id: shopper.user_id.clone(),
+    };
+    let response = state
+        .campaign
+        .clone()
+        .get_sprint_registration(request(&state, &shopper.actor, message))
         .await?;
     Ok(Reply::from_response(response))
 }

@@ -311,3 +311,92 @@ impl CreateRewardBatch {
         }
     }
 }
+
+/// SP-4: register with a participating shop. A shopper who is not a member yet opens the
+/// shop's card while registering (MB-2) and gives the phone (and SMS code) for it.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterSprintPlan {
+    /// Needed only when the shopper is not a member of the shop yet: an 11-digit mainland
+    /// mobile number, optionally after `+86` (membership-svc checks it, MB-2).
+    #[serde(default)]
+    pub phone: String,
+    /// The 6-digit code sent to `phone` when the shop verifies phones by SMS (MP-4).
+    #[serde(default)]
+    #[schema(pattern = r"^(?:[0-9]{6})?$")]
+    pub sms_code: String,
+}
+
+/// SP-4..SP-6: where the shopper stands in a shop's sprint.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SprintRegistration {
+    pub plan_id: String,
+    pub shop_id: String,
+    pub register_time: Option<String>,
+    /// The plan's phase now: `REGISTRATION`, `SPRINT`, `AWARD`, `REDEMPTION` ...
+    pub phase: String,
+    /// Receipt-confirmed spend in the shop during the sprint, net of refunds.
+    pub spend_fen: i64,
+    pub spend_threshold_fen: i64,
+    /// When the spend reached the threshold; absent while below it.
+    pub qualify_time: Option<String>,
+    /// `PENDING`, `DUE`, `AWARDED`, `NOT_AWARDED_OUT_OF_STOCK` or `NOT_QUALIFIED`.
+    pub award_state: String,
+    pub award_time: Option<String>,
+    /// The two reward coupons, once awarded (they are in the shopper's wallet).
+    pub coupon_ids: Vec<String>,
+}
+
+impl From<pb::SprintRegistration> for SprintRegistration {
+    fn from(r: pb::SprintRegistration) -> Self {
+        Self {
+            phase: short(r.phase().as_str_name(), "SPRINT_PHASE_"),
+            award_state: short(r.award_state().as_str_name(), "SPRINT_AWARD_STATE_"),
+            plan_id: r.plan_id,
+            shop_id: r.shop_id,
+            register_time: timestamp(r.register_time),
+            spend_fen: r.spend_fen,
+            spend_threshold_fen: r.spend_threshold_fen,
+            qualify_time: timestamp(r.qualify_time),
+            award_time: timestamp(r.award_time),
+            coupon_ids: r.coupon_ids,
+        }
+    }
+}
+
+/// SP-8: a participating shop's figures.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SprintPlanShopStatistics {
+    pub plan_id: String,
+    pub shop_id: String,
+    pub registered: i64,
+    /// At or above the threshold now (before the award), or when the award was decided.
+    pub qualified: i64,
+    pub awarded: i64,
+    pub not_awarded: i64,
+    /// Reward coupons redeemed.
+    pub used: i64,
+    pub coupons_issued: i64,
+    /// D.
+    pub distribution_quantity: i64,
+    pub award_start_time: Option<String>,
+    pub award_finish_time: Option<String>,
+}
+
+impl From<pb::SprintPlanShopStatistics> for SprintPlanShopStatistics {
+    fn from(s: pb::SprintPlanShopStatistics) -> Self {
+        Self {
+            plan_id: s.plan_id,
+            shop_id: s.shop_id,
+            registered: s.registered,
+            qualified: s.qualified,
+            awarded: s.awarded,
+            not_awarded: s.not_awarded,
+            used: s.used,
+            coupons_issued: s.coupons_issued,
+            distribution_quantity: s.distribution_quantity,
+            award_start_time: timestamp(s.award_start_time),
+            award_finish_time: timestamp(s.award_finish_time),
+        }
+    }
+}

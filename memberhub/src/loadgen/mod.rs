@@ -6,6 +6,7 @@
 //! final line.
 
 pub mod auth;
+pub mod award;
 pub mod claims;
 pub mod expiry;
 pub mod joins;
@@ -37,6 +38,10 @@ pub enum Loadgen {
     Expiry(expiry::ExpiryArgs),
     /// the cost of signing and verifying internal tokens per call, fresh and remembered.
     Auth(auth::AuthArgs),
+    /// SP-6: a sprint plan's award run (100,000 registered, 60,000 qualified, D = 40,000)
+    /// against the naive one-transaction-per-award baseline (pgbench) at the same
+    /// concurrency.
+    Award(award::AwardArgs),
 }
 
 pub async fn run(command: Loadgen) -> anyhow::Result<()> {
@@ -47,6 +52,7 @@ pub async fn run(command: Loadgen) -> anyhow::Result<()> {
         Loadgen::Joins(args) => joins::run(args).await,
         Loadgen::Expiry(args) => expiry::run(args).await,
         Loadgen::Auth(args) => auth::run(args).await,
+        Loadgen::Award(args) => award::run(args).await,
     }
 }
 
@@ -362,6 +368,15 @@ pub async fn start_coupon(
     db: &TestDb,
     pool_size: u32,
 ) -> anyhow::Result<(tonic::transport::Channel, std::net::SocketAddr, Running)> {
+    start_coupon_at(db, pool_size, memberhub_kit::clock::system()).await
+}
+
+/// [`start_coupon`] on `clock`.
+pub async fn start_coupon_at(
+    db: &TestDb,
+    pool_size: u32,
+    clock: memberhub_kit::clock::SharedClock,
+) -> anyhow::Result<(tonic::transport::Channel, std::net::SocketAddr, Running)> {
     let pool = db.pool(pool_size).await?;
     let (listener, address) = bind_loopback().await?;
     let config = coupon_svc::config::from_env(Some(db.url.clone()))?;
@@ -370,7 +385,6 @@ pub async fn start_coupon(
         let shutdown = async {
             let _ = stopped.await;
         };
-        let clock = memberhub_kit::clock::system();
         if let Err(error) =
             coupon_svc::serve_migrated(&config, pool, clock, listener, shutdown).await
         {
@@ -391,6 +405,18 @@ pub async fn start_campaign(
     membership: std::net::SocketAddr,
     coupon: std::net::SocketAddr,
 ) -> anyhow::Result<(tonic::transport::Channel, Running)> {
+    let clock = memberhub_kit::clock::system();
+    start_campaign_at(db, pool_size, (membership, coupon), clock, |_| {}).await
+}
+
+/// [`start_campaign`] on `clock`, with the saga settings changed by `tune`.
+pub async fn start_campaign_at(
+    db: &TestDb,
+    pool_size: u32,
+    (membership, coupon): (std::net::SocketAddr, std::net::SocketAddr),
+    clock: memberhub_kit::clock::SharedClock,
+    tune: impl FnOnce(&mut campaign_svc::config::SagaConfig),
+) -> anyhow::Result<(tonic::transport::Channel, Running)> {
     let pool = db.pool(pool_size).await?;
     let (listener, address) = bind_loopback().await?;
     let from_env = campaign_svc::config::from_env(Some(db.url.clone()))?;
@@ -400,12 +426,12 @@ pub async fn start_campaign(
         format!("http://{coupon}"),
     );
     config.saga = from_env.saga;
+    tune(&mut config.saga);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;
         };
-        let clock = memberhub_kit::clock::system();
         if let Err(error) =
             campaign_svc::serve_migrated(&config, pool, clock, listener, shutdown).await
         {

@@ -247,6 +247,7 @@ impl Fold<'_> {
             "amount_fen": event.amount_fen,
             "refund_id": event.kind.refund_id(),
             "order_amount_fen": order.amount_fen,
+            "order_refunded_fen": order.refunded_fen,
         });
         self.effects.events.push(NewEvent::new(
             event_type,

@@ -622,6 +622,109 @@ pub struct WithdrawSprintPlanShopRequest {
     #[prost(string, tag = "3")]
     pub shop_id: ::prost::alloc::string::String,
 }
+/// SP-4: the card a non-member opens while registering (MB-2).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SprintCard {
+    #[prost(string, tag = "1")]
+    pub phone: ::prost::alloc::string::String,
+    /// Required when the shop verifies phones by SMS (MP-4).
+    #[prost(string, tag = "2")]
+    pub sms_code: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RegisterSprintPlanRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub plan_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub user_id: ::prost::alloc::string::String,
+    /// Needed only when the shopper is not yet a member of the shop.
+    #[prost(message, optional, tag = "5")]
+    pub card: ::core::option::Option<SprintCard>,
+}
+/// SP-4..SP-6, SP-8: a shopper registered with a shop of a plan.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SprintRegistration {
+    #[prost(string, tag = "1")]
+    pub plan_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub user_id: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "4")]
+    pub register_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// The plan's phase at the time of the answer.
+    #[prost(enumeration = "SprintPhase", tag = "5")]
+    pub phase: i32,
+    /// Receipt-confirmed spend in the shop during the sprint, net of refunds (SP-5).
+    #[prost(int64, tag = "6")]
+    pub spend_fen: i64,
+    /// The shop's sprint threshold.
+    #[prost(int64, tag = "7")]
+    pub spend_threshold_fen: i64,
+    /// When the spend reached the threshold (unset while below it).
+    #[prost(message, optional, tag = "8")]
+    pub qualify_time: ::core::option::Option<::prost_types::Timestamp>,
+    #[prost(enumeration = "SprintAwardState", tag = "9")]
+    pub award_state: i32,
+    #[prost(message, optional, tag = "10")]
+    pub award_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// The coupons awarded (SP-6), once AWARDED.
+    #[prost(string, repeated, tag = "11")]
+    pub coupon_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(string, tag = "12")]
+    pub batch_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetSprintRegistrationRequest {
+    #[prost(string, tag = "1")]
+    pub plan_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub user_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetSprintPlanShopStatisticsRequest {
+    #[prost(string, tag = "1")]
+    pub plan_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+}
+/// SP-8: a participating shop's figures.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SprintPlanShopStatistics {
+    #[prost(string, tag = "1")]
+    pub plan_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(int64, tag = "3")]
+    pub registered: i64,
+    /// Spend at or above the threshold now (before the award), or when the award was decided.
+    #[prost(int64, tag = "4")]
+    pub qualified: i64,
+    #[prost(int64, tag = "5")]
+    pub awarded: i64,
+    #[prost(int64, tag = "6")]
+    pub not_awarded: i64,
+    /// Reward coupons redeemed (coupon-svc).
+    #[prost(int64, tag = "7")]
+    pub used: i64,
+    /// The distribution quantity D and what is left of it.
+    #[prost(int64, tag = "8")]
+    pub distribution_quantity: i64,
+    /// When the award run decided and finished (unset until then).
+    #[prost(message, optional, tag = "9")]
+    pub award_start_time: ::core::option::Option<::prost_types::Timestamp>,
+    #[prost(message, optional, tag = "10")]
+    pub award_finish_time: ::core::option::Option<::prost_types::Timestamp>,
+    /// Reward coupons issued.
+    #[prost(int64, tag = "11")]
+    pub coupons_issued: i64,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum PrizeType {
@@ -926,6 +1029,52 @@ impl SprintShopState {
             "SPRINT_SHOP_STATE_INVITED" => Some(Self::Invited),
             "SPRINT_SHOP_STATE_JOINED" => Some(Self::Joined),
             "SPRINT_SHOP_STATE_WITHDRAWN" => Some(Self::Withdrawn),
+            _ => None,
+        }
+    }
+}
+/// SP-6: where a registered shopper stands in the award.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum SprintAwardState {
+    Unspecified = 0,
+    /// The award phase has not been decided yet (or the shopper has not qualified).
+    Pending = 1,
+    /// Qualified within the distribution quantity: the issue is being made.
+    Due = 2,
+    /// One issue (2 coupons) made.
+    Awarded = 3,
+    /// Qualified after the distribution quantity ran out.
+    NotAwardedOutOfStock = 4,
+    /// The award was decided and the shopper had not reached the threshold.
+    NotQualified = 5,
+}
+impl SprintAwardState {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "SPRINT_AWARD_STATE_UNSPECIFIED",
+            Self::Pending => "SPRINT_AWARD_STATE_PENDING",
+            Self::Due => "SPRINT_AWARD_STATE_DUE",
+            Self::Awarded => "SPRINT_AWARD_STATE_AWARDED",
+            Self::NotAwardedOutOfStock => "SPRINT_AWARD_STATE_NOT_AWARDED_OUT_OF_STOCK",
+            Self::NotQualified => "SPRINT_AWARD_STATE_NOT_QUALIFIED",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "SPRINT_AWARD_STATE_UNSPECIFIED" => Some(Self::Unspecified),
+            "SPRINT_AWARD_STATE_PENDING" => Some(Self::Pending),
+            "SPRINT_AWARD_STATE_DUE" => Some(Self::Due),
+            "SPRINT_AWARD_STATE_AWARDED" => Some(Self::Awarded),
+            "SPRINT_AWARD_STATE_NOT_AWARDED_OUT_OF_STOCK" => {
+                Some(Self::NotAwardedOutOfStock)
+            }
+            "SPRINT_AWARD_STATE_NOT_QUALIFIED" => Some(Self::NotQualified),
             _ => None,
         }
     }
@@ -1874,6 +2023,97 @@ pub mod campaign_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// SP-4: a shopper registers with a participating shop during registration; a non-member
+        /// opens the shop's card as part of it where the join policy allows.
+        pub async fn register_sprint_plan(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RegisterSprintPlanRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SprintRegistration>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/RegisterSprintPlan",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "RegisterSprintPlan",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// SP-5, SP-6, SP-8: the shopper's own view: spend against the threshold, the award.
+        pub async fn get_sprint_registration(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetSprintRegistrationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SprintRegistration>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/GetSprintRegistration",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "GetSprintRegistration",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// SP-8: a participating shop's counts.
+        pub async fn get_sprint_plan_shop_statistics(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetSprintPlanShopStatisticsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SprintPlanShopStatistics>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.campaign.v1.CampaignService/GetSprintPlanShopStatistics",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.campaign.v1.CampaignService",
+                        "GetSprintPlanShopStatistics",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -2120,6 +2360,37 @@ pub mod campaign_service_server {
             &self,
             request: tonic::Request<super::WithdrawSprintPlanShopRequest>,
         ) -> std::result::Result<tonic::Response<super::SprintPlanShop>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// SP-4: a shopper registers with a participating shop during registration; a non-member
+        /// opens the shop's card as part of it where the join policy allows.
+        async fn register_sprint_plan(
+            &self,
+            request: tonic::Request<super::RegisterSprintPlanRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SprintRegistration>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// SP-5, SP-6, SP-8: the shopper's own view: spend against the threshold, the award.
+        async fn get_sprint_registration(
+            &self,
+            request: tonic::Request<super::GetSprintRegistrationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SprintRegistration>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// SP-8: a participating shop's counts.
+        async fn get_sprint_plan_shop_statistics(
+            &self,
+            request: tonic::Request<super::GetSprintPlanShopStatisticsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SprintPlanShopStatistics>,
+            tonic::Status,
+        > {
             Err(tonic::Status::unimplemented("Not yet implemented"))
         }
     }
@@ -3654,6 +3925,158 @@ pub mod campaign_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = WithdrawSprintPlanShopSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/RegisterSprintPlan" => {
+                    #[allow(non_camel_case_types)]
+                    struct RegisterSprintPlanSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::RegisterSprintPlanRequest>
+                    for RegisterSprintPlanSvc<T> {
+                        type Response = super::SprintRegistration;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RegisterSprintPlanRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::register_sprint_plan(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RegisterSprintPlanSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/GetSprintRegistration" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetSprintRegistrationSvc<T: CampaignService>(pub Arc<T>);
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<super::GetSprintRegistrationRequest>
+                    for GetSprintRegistrationSvc<T> {
+                        type Response = super::SprintRegistration;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetSprintRegistrationRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::get_sprint_registration(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetSprintRegistrationSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.campaign.v1.CampaignService/GetSprintPlanShopStatistics" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetSprintPlanShopStatisticsSvc<T: CampaignService>(
+                        pub Arc<T>,
+                    );
+                    impl<
+                        T: CampaignService,
+                    > tonic::server::UnaryService<
+                        super::GetSprintPlanShopStatisticsRequest,
+                    > for GetSprintPlanShopStatisticsSvc<T> {
+                        type Response = super::SprintPlanShopStatistics;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<
+                                super::GetSprintPlanShopStatisticsRequest,
+                            >,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CampaignService>::get_sprint_plan_shop_statistics(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetSprintPlanShopStatisticsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -267,6 +267,32 @@ pub struct IssueCouponsResponse {
     #[prost(message, repeated, tag = "1")]
     pub coupons: ::prost::alloc::vec::Vec<Coupon>,
 }
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct BatchIssueCouponsRequest {
+    /// 1 to 1000 requests, each with its own request_id.
+    #[prost(message, repeated, tag = "1")]
+    pub requests: ::prost::alloc::vec::Vec<IssueCouponsRequest>,
+}
+/// One request's outcome: the coupons, or why it was refused.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct BatchIssueResult {
+    #[prost(message, repeated, tag = "1")]
+    pub coupons: ::prost::alloc::vec::Vec<Coupon>,
+    /// The gRPC status code of a refusal (0 when issued).
+    #[prost(int32, tag = "2")]
+    pub code: i32,
+    /// The refusal's reason code (e.g. BATCH_OUT_OF_STOCK), when it has one.
+    #[prost(string, tag = "3")]
+    pub reason: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub message: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct BatchIssueCouponsResponse {
+    /// One per request, in request order.
+    #[prost(message, repeated, tag = "1")]
+    pub results: ::prost::alloc::vec::Vec<BatchIssueResult>,
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Allocation {
     #[prost(string, tag = "1")]
@@ -1020,6 +1046,37 @@ pub mod coupon_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// CP-3 for campaigns issuing many at once (the SP-6 award): each request as IssueCoupons,
+        /// answered one by one; the requests are grouped into few transactions.
+        pub async fn batch_issue_coupons(
+            &mut self,
+            request: impl tonic::IntoRequest<super::BatchIssueCouponsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::BatchIssueCouponsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.coupon.v1.CouponService/BatchIssueCoupons",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.coupon.v1.CouponService",
+                        "BatchIssueCoupons",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// CP-4: reserves units of a batch for a campaign; OC-6 binding when `bind` is set.
         pub async fn reserve_allocation(
             &mut self,
@@ -1410,6 +1467,17 @@ pub mod coupon_service_server {
             request: tonic::Request<super::IssueCouponsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::IssueCouponsResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// CP-3 for campaigns issuing many at once (the SP-6 award): each request as IssueCoupons,
+        /// answered one by one; the requests are grouped into few transactions.
+        async fn batch_issue_coupons(
+            &self,
+            request: tonic::Request<super::BatchIssueCouponsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::BatchIssueCouponsResponse>,
             tonic::Status,
         > {
             Err(tonic::Status::unimplemented("Not yet implemented"))
@@ -1990,6 +2058,52 @@ pub mod coupon_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = IssueCouponsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.coupon.v1.CouponService/BatchIssueCoupons" => {
+                    #[allow(non_camel_case_types)]
+                    struct BatchIssueCouponsSvc<T: CouponService>(pub Arc<T>);
+                    impl<
+                        T: CouponService,
+                    > tonic::server::UnaryService<super::BatchIssueCouponsRequest>
+                    for BatchIssueCouponsSvc<T> {
+                        type Response = super::BatchIssueCouponsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::BatchIssueCouponsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as CouponService>::batch_issue_coupons(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = BatchIssueCouponsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -19,6 +19,11 @@ pub struct World {
 pub const SECRET: &str = "e2e-test-secret";
 
 pub async fn start() -> anyhow::Result<World> {
+    start_with_clock(memberhub_kit::clock::system()).await
+}
+
+/// The suite with the services reading `clock` (a test moves it instead of sleeping).
+pub async fn start_with_clock(clock: memberhub_kit::clock::SharedClock) -> anyhow::Result<World> {
     memberhub_kit::telemetry::init_for_tests();
     let db = TestDb::new(&[
         &membership_svc::MIGRATOR,
@@ -40,7 +45,7 @@ pub async fn start() -> anyhow::Result<World> {
         gateway: any,
         service,
         gateway_config,
-        clock: memberhub_kit::clock::system(),
+        clock,
     })
     .await
     .map_err(|e| anyhow::anyhow!(e))?;
