@@ -58,6 +58,29 @@ impl Coupons {
         Ok(self.store.pool.acquire().await?)
     }
 
+    /// CP-3: one issue request, through the issuer's queue for its batch; `fields` renames
+    /// the fields an INVALID_ARGUMENT names (a request inside a batch call).
+    async fn issue(
+        &self,
+        actor: &Actor,
+        request: &pb::IssueCouponsRequest,
+        fields: impl Fn(Failure) -> Failure,
+    ) -> Result<pb::IssueCouponsResponse, Failure> {
+        let key = IdempotencyKey::new(actor, issuing::METHOD, &request.request_id, request)
+            .map_err(&fields)?;
+        let command = IssueCommand::parse(
+            &request.batch_id,
+            &request.user_id,
+            convert::channel(request.channel),
+            (&request.allocation_id, &request.campaign_claim_id),
+            &request.shop_id,
+        )
+        .map_err(&fields)?;
+        let spec = self.issuer.spec(command.batch).await?;
+        issue::authorize(actor, &spec.spec, &command)?;
+        Ok(self.issuer.issue(spec, key, command).await?)
+    }
+
     /// A status change ruled by `decide` on the locked batch, at most once per key.
     async fn change(
         &self,
@@ -322,18 +345,7 @@ impl CouponService for Coupons {
         request: Request<pb::IssueCouponsRequest>,
     ) -> Result<Response<pb::IssueCouponsResponse>, Status> {
         let actor = actor(&request)?;
-        let request = request.into_inner();
-        let key = IdempotencyKey::new(&actor, issuing::METHOD, &request.request_id, &request)?;
-        let command = IssueCommand::parse(
-            &request.batch_id,
-            &request.user_id,
-            convert::channel(request.channel),
-            (&request.allocation_id, &request.campaign_claim_id),
-            &request.shop_id,
-        )?;
-        let spec = self.issuer.spec(command.batch).await?;
-        issue::authorize(&actor, &spec.spec, &command)?;
-        let response = self.issuer.issue(spec, key, command).await?;
+        let response = self.issue(&actor, &request.into_inner(), |f| f).await?;
         Ok(Response::new(response))
     }
 
@@ -352,8 +364,8 @@ impl CouponService for Coupons {
         }
         // Every request joins its batch's queue at once, so the issuer groups them into a
         // few set-based transactions; each is still answered on its own.
-        let results = futures::future::join_all(requests.iter().enumerate().map(
-            async |(i, request)| -> Result<pb::IssueCouponsResponse, Failure> {
+        let results =
+            futures::future::join_all(requests.iter().enumerate().map(async |(i, request)| {
                 let within = |f: Failure| match f {
                     Failure::InvalidArgument(violations) => Failure::InvalidArgument(
                         violations
@@ -368,23 +380,9 @@ impl CouponService for Coupons {
                     ),
                     other => other,
                 };
-                let key =
-                    IdempotencyKey::new(&actor, issuing::METHOD, &request.request_id, request)
-                        .map_err(within)?;
-                let command = IssueCommand::parse(
-                    &request.batch_id,
-                    &request.user_id,
-                    convert::channel(request.channel),
-                    (&request.allocation_id, &request.campaign_claim_id),
-                    &request.shop_id,
-                )
-                .map_err(within)?;
-                let spec = self.issuer.spec(command.batch).await?;
-                issue::authorize(&actor, &spec.spec, &command)?;
-                Ok(self.issuer.issue(spec, key, command).await?)
-            },
-        ))
-        .await;
+                self.issue(&actor, request, within).await
+            }))
+            .await;
         let results = results
             .into_iter()
             .map(|result| match result {

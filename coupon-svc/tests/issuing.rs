@@ -375,3 +375,88 @@ async fn cp3_a_request_without_a_key_or_with_bad_fields_names_them() -> anyhow::
     assert_code(&status, Code::NotFound);
     Ok(())
 }
+
+/// One `BatchIssueCoupons` request for `user` under campaign claim `claim`.
+fn campaign_issue(batch: &pb::Batch, user: &str, claim: &str) -> pb::IssueCouponsRequest {
+    pb::IssueCouponsRequest {
+        request_id: format!("batch-{user}-{claim}"),
+        batch_id: batch.batch_id.clone(),
+        user_id: user.into(),
+        channel: CouponChannel::Interactive.into(),
+        campaign_claim_id: claim.into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn cp3_a_batch_of_issues_answers_each_request_on_its_own_and_replays_the_same()
+-> anyhow::Result<()> {
+    let mut h = start().await?;
+    let mut spec = batch_spec(&new_shop());
+    spec.channel = CouponChannel::Interactive.into();
+    spec.per_issue_count = 2;
+    spec.total_quantity = 3;
+    let batch = active(&mut h, spec).await?;
+    let requests = vec![
+        campaign_issue(&batch, "u1", "c1"),
+        campaign_issue(&batch, "u2", "c2"),
+        campaign_issue(&batch, "", "c-bad"),
+        campaign_issue(&batch, "u3", "c3"),
+        campaign_issue(&batch, "u4", "c4"),
+    ];
+    let call = pb::BatchIssueCouponsRequest {
+        requests: requests.clone(),
+    };
+    let first = h
+        .client
+        .batch_issue_coupons(req(&service(), call.clone()))
+        .await?
+        .into_inner();
+    assert_eq!(first.results.len(), 5, "one result per request, in order");
+    let bad = &first.results[2];
+    assert_eq!(bad.code, Code::InvalidArgument as i32);
+    assert!(bad.message.contains("requests[2].user_id"), "{bad:?}");
+    let issued: Vec<&pb::BatchIssueResult> = first.results.iter().filter(|r| r.code == 0).collect();
+    assert_eq!(issued.len(), 3, "3 units of stock: {first:?}");
+    assert!(issued.iter().all(|r| r.coupons.len() == 2));
+    let short: Vec<&pb::BatchIssueResult> = first
+        .results
+        .iter()
+        .filter(|r| r.code == Code::ResourceExhausted as i32)
+        .collect();
+    assert_eq!(short.len(), 1, "{first:?}");
+    assert_eq!(short[0].reason, "OUT_OF_STOCK");
+
+    // the same call again answers each issued request with the same coupons
+    let again = h
+        .client
+        .batch_issue_coupons(req(&service(), call))
+        .await?
+        .into_inner();
+    for (before, after) in first.results.iter().zip(&again.results) {
+        if before.code == 0 {
+            assert_eq!(before.coupons, after.coupons);
+        }
+    }
+    let after = get_batch(&mut h, &batch.batch_id).await?;
+    assert_eq!(after.remaining_quantity, 0);
+
+    // a merchant may not issue campaign coupons, request by request; an empty call is a 400
+    let merchant_call = h
+        .client
+        .batch_issue_coupons(req(
+            &merchant(&batch.shop_id),
+            pb::BatchIssueCouponsRequest {
+                requests: vec![campaign_issue(&batch, "u9", "c9")],
+            },
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(merchant_call.results[0].code, Code::PermissionDenied as i32);
+    let empty = h
+        .client
+        .batch_issue_coupons(req(&service(), pb::BatchIssueCouponsRequest::default()))
+        .await;
+    assert_eq!(empty.err().map(|s| s.code()), Some(Code::InvalidArgument));
+    Ok(())
+}

@@ -1,7 +1,7 @@
-//! Demo member sprint plan for `memberhub dev` (SP-1..SP-8): today's plan, with the POP shop
-//! invited and joined with its reward batch, in its registration phase. Loaded through the
-//! public gRPC API with keys of the day, so running `dev` again the same day finds the same
-//! plan, and a later day makes that day's.
+//! Demo member sprint plan for `memberhub dev` (SP-1..SP-8): a plan in its registration
+//! phase (a day long) with the POP shop invited and joined with its reward batch. Loaded
+//! through the public gRPC API; running `dev` again finds the plan while it is still in
+//! registration and makes a new one afterwards.
 
 use chrono::{DateTime, DurationRound, Utc};
 use memberhub_kit::actor::Actor;
@@ -19,21 +19,23 @@ use crate::demo::{self, Demo};
 /// The sprint threshold of the demo shop: 200 yuan.
 const THRESHOLD_FEN: i64 = 20_000;
 
-/// Creates (or finds again) today's demo plan with the POP shop joined, and waits until its
-/// registration phase has begun.
+/// The demo plan's name, by which a later `dev` finds it again.
+const NAME: &str = "双11会员冲刺 (demo)";
+
+/// Finds the demo plan in its registration phase with the POP shop joined, or creates one
+/// (registration opening in a few seconds) and waits until its registration has begun.
 pub async fn load(
     coupon: &mut CouponServiceClient<Channel>,
     campaign: &mut CampaignServiceClient<Channel>,
     demo: &Demo,
 ) -> Result<pb::SprintPlanShop, tonic::Status> {
-    let now = Utc::now();
-    let day = now.format("%Y%m%d");
     let shop = demo.pop_shop.shop_id.clone();
-    let merchant = Actor::Merchant {
-        shop_id: shop.clone(),
-    };
-    // Registration opens in a few seconds (a plan is created before it starts); the other
-    // boundaries are whole hours, as the reward coupons' validity needs.
+    if let Some(found) = running(campaign, &shop).await? {
+        return Ok(found);
+    }
+    let now = Utc::now();
+    // A plan is created before its registration starts; the other boundaries are whole
+    // hours, as the reward coupons' validity needs.
     let hour = now
         .duration_trunc(chrono::Duration::hours(1))
         .unwrap_or(now)
@@ -44,9 +46,9 @@ pub async fn load(
         .create_sprint_plan(as_actor(
             &Actor::Operator,
             pb::CreateSprintPlanRequest {
-                request_id: format!("demo-sprint-plan-{day}"),
+                request_id: format!("demo-sprint-plan-{}", now.timestamp()),
                 plan: Some(pb::SprintPlan {
-                    name: "双11会员冲刺 (demo)".into(),
+                    name: NAME.into(),
                     registration_start_time: Some(to_timestamp(registration)),
                     sprint_start_time: at(1),
                     award_start_time: at(2),
@@ -60,13 +62,71 @@ pub async fn load(
         ))
         .await?
         .into_inner();
+    let joined = join(
+        coupon,
+        campaign,
+        (&shop, &plan),
+        &format!("demo-sprint-{}", plan.plan_id),
+        (THRESHOLD_FEN, plan.required_distribution),
+    )
+    .await?;
+    let wait = (registration - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait).await;
+    Ok(joined)
+}
+
+/// The demo plan an earlier `dev` made, if it is still in its registration phase.
+async fn running(
+    campaign: &mut CampaignServiceClient<Channel>,
+    shop: &str,
+) -> Result<Option<pb::SprintPlanShop>, tonic::Status> {
+    let plans = campaign
+        .list_sprint_plans(as_actor(
+            &Actor::Operator,
+            pb::ListSprintPlansRequest {
+                phase: pb::SprintPhase::Registration.into(),
+                ..Default::default()
+            },
+        ))
+        .await?
+        .into_inner()
+        .plans;
+    let Some(plan) = plans.into_iter().find(|p| p.name == NAME) else {
+        return Ok(None);
+    };
+    let found = campaign
+        .get_sprint_plan_shop(as_actor(
+            &Actor::Operator,
+            pb::GetSprintPlanShopRequest {
+                plan_id: plan.plan_id,
+                shop_id: shop.to_string(),
+            },
+        ))
+        .await?
+        .into_inner();
+    Ok((found.state() == pb::SprintShopState::Joined).then_some(found))
+}
+
+/// SP-2, SP-3: invites `shop` to `plan` (no thresholds), creates and submits its reward
+/// batch (a POP shop's is approved at once) and joins with (sprint threshold, D). `keys`
+/// prefixes the idempotency keys. Also used by `memberhub loadgen award`.
+pub async fn join(
+    coupon: &mut CouponServiceClient<Channel>,
+    campaign: &mut CampaignServiceClient<Channel>,
+    (shop, plan): (&str, &pb::SprintPlan),
+    keys: &str,
+    (threshold_fen, distribution): (i64, i64),
+) -> Result<pb::SprintPlanShop, tonic::Status> {
+    let merchant = Actor::Merchant {
+        shop_id: shop.to_string(),
+    };
     campaign
         .invite_sprint_plan_shop(as_actor(
             &Actor::Operator,
             pb::InviteSprintPlanShopRequest {
-                request_id: format!("demo-sprint-invite-{day}"),
+                request_id: format!("{keys}-invite"),
                 plan_id: plan.plan_id.clone(),
-                shop_id: shop.clone(),
+                shop_id: shop.to_string(),
                 thresholds: Some(pb::SprintThresholds::default()),
             },
         ))
@@ -75,8 +135,8 @@ pub async fn load(
         .create_batch(as_actor(
             &merchant,
             coupon_pb::CreateBatchRequest {
-                request_id: format!("demo-sprint-batch-{day}"),
-                batch: Some(reward_batch(&shop, &plan)),
+                request_id: format!("{keys}-batch"),
+                batch: Some(reward_batch(shop, plan, threshold_fen, distribution + 1)),
             },
         ))
         .await?
@@ -85,47 +145,50 @@ pub async fn load(
         .submit_batch(as_actor(
             &merchant,
             coupon_pb::SubmitBatchRequest {
-                request_id: format!("demo-sprint-batch-submit-{day}"),
+                request_id: format!("{keys}-batch-submit"),
                 batch_id: batch.batch_id.clone(),
-                shop_id: shop.clone(),
+                shop_id: shop.to_string(),
             },
         ))
         .await?
         .into_inner();
-    let joined = campaign
+    Ok(campaign
         .join_sprint_plan(as_actor(
             &merchant,
             pb::JoinSprintPlanRequest {
-                request_id: format!("demo-sprint-join-{day}"),
+                request_id: format!("{keys}-join"),
                 plan_id: plan.plan_id.clone(),
-                shop_id: shop,
-                spend_threshold_fen: THRESHOLD_FEN,
-                distribution_quantity: plan.required_distribution,
+                shop_id: shop.to_string(),
+                spend_threshold_fen: threshold_fen,
+                distribution_quantity: distribution,
                 batch_key: batch.batch_key,
             },
         ))
         .await?
-        .into_inner();
-    let wait = (registration - Utc::now()).to_std().unwrap_or_default();
-    tokio::time::sleep(wait).await;
-    Ok(joined)
+        .into_inner())
 }
 
-/// The SP-3 reward batch for `plan`: every fixed field as the seed sets it.
-fn reward_batch(shop: &str, plan: &pb::SprintPlan) -> coupon_pb::Batch {
+/// The SP-3 reward batch for `plan` of `quantity` units: every fixed field as the seed sets
+/// it, 20 yuan off at the sprint threshold.
+fn reward_batch(
+    shop: &str,
+    plan: &pb::SprintPlan,
+    threshold_fen: i64,
+    quantity: i64,
+) -> coupon_pb::Batch {
     coupon_pb::Batch {
         shop_id: shop.to_string(),
         shop_type: ShopType::Pop.into(),
-        internal_name: "Demo: sprint reward, 20 off 200".into(),
+        internal_name: "sprint reward, 20 yuan off".into(),
         kind: coupon_pb::CouponKind::Threshold.into(),
         face_value_fen: 2_000,
-        threshold_fen: THRESHOLD_FEN,
+        threshold_fen,
         item_scope: Some(coupon_pb::ItemScope {
             categories: vec!["tea".into()],
             skus: Vec::new(),
         }),
         channel: CouponChannel::SprintPlan.into(),
-        total_quantity: plan.required_distribution + 100,
+        total_quantity: quantity,
         per_user_limit: 0,
         per_issue_count: 2,
         giftable: false,

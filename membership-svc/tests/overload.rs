@@ -91,7 +91,9 @@ async fn x1_past_the_concurrency_limit_calls_are_refused_fast_and_service_recove
     assert_eq!(refused.len(), LIMIT * 9);
     refused.sort();
     let p99 = refused[(refused.len() * 99).div_ceil(100) - 1];
-    assert!(p99 < Duration::from_millis(50), "p99 of refusals {p99:?}");
+    // Refused without waiting for the lock: well under the 500 ms the served calls wait
+    // (a bound with room for a busy 2-core machine, where 50 ms proved too tight).
+    assert!(p99 < Duration::from_millis(250), "p99 of refusals {p99:?}");
     // and it answers normally right after
     let program = client
         .get_program(as_actor(

@@ -275,15 +275,7 @@ struct OrderPayload {
 /// An ORDER_CONFIRMED or ORDER_REFUNDED event as sprint spend reads it; the reason when it
 /// cannot be read.
 fn sprint_order(event: &membership_pb::WatchEventsResponse) -> Result<SprintOrder, &'static str> {
-    let shop_id = ShopId::parse("shop_id", &event.shop_id).map_err(|_| "malformed shop_id")?;
-    if event.user_id.is_empty() {
-        return Err("no user_id");
-    }
-    let occurred_at = event
-        .occur_time
-        .as_ref()
-        .and_then(from_timestamp)
-        .ok_or("no or malformed occur_time")?;
+    let (shop_id, occurred_at) = subject(event)?;
     let payload: OrderPayload =
         serde_json::from_str(&event.payload_json).map_err(|_| "malformed order payload")?;
     let confirmed = event.r#type == EventType::OrderConfirmed as i32;
@@ -305,14 +297,10 @@ fn sprint_order(event: &membership_pb::WatchEventsResponse) -> Result<SprintOrde
     })
 }
 
-/// A CARD_OPENED event: the shopper had not opened the card before (OC-3's audience).
-/// `None` for other events; the reason when a card opening cannot be read.
-fn card_opened(
+/// Whose event it is and when it happened: the shop, and the time (a user id is required).
+fn subject(
     event: &membership_pb::WatchEventsResponse,
-) -> Result<Option<CardOpened>, &'static str> {
-    if event.r#type != EventType::CardOpened as i32 {
-        return Ok(None);
-    }
+) -> Result<(ShopId, chrono::DateTime<chrono::Utc>), &'static str> {
     let shop_id = ShopId::parse("shop_id", &event.shop_id).map_err(|_| "malformed shop_id")?;
     if event.user_id.is_empty() {
         return Err("no user_id");
@@ -322,6 +310,18 @@ fn card_opened(
         .as_ref()
         .and_then(from_timestamp)
         .ok_or("no or malformed occur_time")?;
+    Ok((shop_id, occurred_at))
+}
+
+/// A CARD_OPENED event: the shopper had not opened the card before (OC-3's audience).
+/// `None` for other events; the reason when a card opening cannot be read.
+fn card_opened(
+    event: &membership_pb::WatchEventsResponse,
+) -> Result<Option<CardOpened>, &'static str> {
+    if event.r#type != EventType::CardOpened as i32 {
+        return Ok(None);
+    }
+    let (shop_id, occurred_at) = subject(event)?;
     Ok(Some(CardOpened {
         shop_id,
         user_id: event.user_id.clone(),

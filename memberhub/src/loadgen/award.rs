@@ -25,8 +25,6 @@ use memberhub_kit::clock::{ManualClock, to_timestamp};
 use memberhub_kit::testing::as_actor;
 use memberhub_proto::campaign as campaign_pb;
 use memberhub_proto::campaign::campaign_service_client::CampaignServiceClient;
-use memberhub_proto::common::{CouponChannel, ShopType};
-use memberhub_proto::coupon as coupon_pb;
 use memberhub_proto::coupon::coupon_service_client::CouponServiceClient;
 use memberhub_proto::membership as membership_pb;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
@@ -242,8 +240,7 @@ async fn register(
     Ok(())
 }
 
-/// Creates the plan, invites the shop, makes and approves its reward batch and joins:
-/// (plan id, batch id).
+/// Creates the plan and joins the shop with its reward batch: (plan id, batch id).
 async fn join_plan(
     campaign: &CampaignServiceClient<tonic::transport::Channel>,
     coupon: &mut CouponServiceClient<tonic::transport::Channel>,
@@ -252,9 +249,6 @@ async fn join_plan(
     at: impl Fn(i64) -> DateTime<Utc>,
 ) -> anyhow::Result<(String, String)> {
     let mut campaign = campaign.clone();
-    let merchant = Actor::Merchant {
-        shop_id: shop.to_string(),
-    };
     let ts = |days: i64| Some(to_timestamp(at(days)));
     let plan = campaign
         .create_sprint_plan(as_actor(
@@ -277,78 +271,15 @@ async fn join_plan(
         ))
         .await?
         .into_inner();
-    campaign
-        .invite_sprint_plan_shop(as_actor(
-            &Actor::Operator,
-            campaign_pb::InviteSprintPlanShopRequest {
-                request_id: "award-invite".into(),
-                plan_id: plan.plan_id.clone(),
-                shop_id: shop.to_string(),
-                thresholds: Some(campaign_pb::SprintThresholds::default()),
-            },
-        ))
-        .await?;
-    let batch = coupon
-        .create_batch(as_actor(
-            &merchant,
-            coupon_pb::CreateBatchRequest {
-                request_id: "award-batch".into(),
-                batch: Some(coupon_pb::Batch {
-                    shop_id: shop.to_string(),
-                    shop_type: ShopType::Pop.into(),
-                    internal_name: "sprint reward".into(),
-                    kind: coupon_pb::CouponKind::Threshold.into(),
-                    face_value_fen: 2_000,
-                    threshold_fen: THRESHOLD,
-                    item_scope: Some(coupon_pb::ItemScope {
-                        categories: vec!["tea".into()],
-                        skus: Vec::new(),
-                    }),
-                    channel: CouponChannel::SprintPlan.into(),
-                    total_quantity: distribution as i64 + 1,
-                    per_user_limit: 0,
-                    per_issue_count: 2,
-                    giftable: false,
-                    claim_start_time: ts(5),
-                    claim_end_time: ts(7),
-                    validity: Some(coupon_pb::Validity {
-                        kind: coupon_pb::ValidityKind::Absolute.into(),
-                        start_time: ts(7),
-                        end_time: ts(9),
-                        whole_hours: true,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-            },
-        ))
-        .await?
-        .into_inner();
-    let batch = coupon
-        .submit_batch(as_actor(
-            &merchant,
-            coupon_pb::SubmitBatchRequest {
-                request_id: "award-submit".into(),
-                batch_id: batch.batch_id.clone(),
-                shop_id: shop.to_string(),
-            },
-        ))
-        .await?
-        .into_inner();
-    campaign
-        .join_sprint_plan(as_actor(
-            &merchant,
-            campaign_pb::JoinSprintPlanRequest {
-                request_id: "award-join".into(),
-                plan_id: plan.plan_id.clone(),
-                shop_id: shop.to_string(),
-                spend_threshold_fen: THRESHOLD,
-                distribution_quantity: distribution as i64,
-                batch_key: batch.batch_key.clone(),
-            },
-        ))
-        .await?;
-    Ok((plan.plan_id, batch.batch_id))
+    let joined = memberhub::demo_sprint::join(
+        coupon,
+        &mut campaign,
+        (shop, &plan),
+        "award",
+        (THRESHOLD, distribution as i64),
+    )
+    .await?;
+    Ok((plan.plan_id, joined.batch_id))
 }
 
 /// Shopper `i`'s order `label`, receipt-confirmed at `at`.
