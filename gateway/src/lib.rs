@@ -57,6 +57,8 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .merge(docs)
         .merge(api)
         .merge(memberhub_kit::metrics::router())
+        // liveness for orchestrators: the process answers HTTP (upstreams have their own probes)
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // the span (with the caller's W3C parent) wraps the handler and its upstream calls
         .layer(axum::middleware::from_fn(trace_request))

@@ -24,6 +24,7 @@ pub mod idempotency;
 pub mod input;
 pub mod metrics;
 pub mod pg_cluster;
+pub mod roles;
 pub mod server;
 pub mod telemetry;
 pub mod testing;

@@ -39,7 +39,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let gateway_config = memberhub_gateway::Config::from_env()?;
     let jwt = gateway_config.jwt.clone();
     let options = SuiteOptions {
-        database_url: database_url.clone(),
+        databases: memberhub::Databases::shared(&database_url),
         membership: SocketAddr::new(args.host, args.membership_port),
         coupon: SocketAddr::new(args.host, args.coupon_port),
         campaign: SocketAddr::new(args.host, args.campaign_port),

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod demo_campaigns;
 pub mod demo_coupons;
 pub mod demo_sprint;
+pub mod migrate;
 
 use std::net::SocketAddr;
 
@@ -14,10 +15,30 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+/// The database URL each service connects with: one URL for all (development, tests), or
+/// each service as its own role ([`memberhub_kit::roles`], production-like).
+#[derive(Debug, Clone)]
+pub struct Databases {
+    pub membership: String,
+    pub coupon: String,
+    pub campaign: String,
+}
+
+impl Databases {
+    /// Every service on `url`, as the same user.
+    pub fn shared(url: &str) -> Self {
+        Self {
+            membership: url.to_string(),
+            coupon: url.to_string(),
+            campaign: url.to_string(),
+        }
+    }
+}
+
 /// Where each part listens; port 0 picks a free port.
 #[derive(Debug, Clone)]
 pub struct SuiteOptions {
-    pub database_url: String,
+    pub databases: Databases,
     pub membership: SocketAddr,
     pub coupon: SocketAddr,
     pub campaign: SocketAddr,
@@ -42,10 +63,12 @@ impl Suite {
     /// Migrates every schema, then starts the three services and the gateway.
     pub async fn start(options: SuiteOptions) -> Result<Self, memberhub_kit::BoxError> {
         let pool_size = options.service.pool_size;
-        let url = &options.database_url;
-        let membership_pool = memberhub_kit::db::connect(url, pool_size, "membership-svc").await?;
-        let coupon_pool = memberhub_kit::db::connect(url, pool_size, "coupon-svc").await?;
-        let campaign_pool = memberhub_kit::db::connect(url, pool_size, "campaign-svc").await?;
+        let urls = &options.databases;
+        let membership_pool =
+            memberhub_kit::db::connect(&urls.membership, pool_size, "membership-svc").await?;
+        let coupon_pool = memberhub_kit::db::connect(&urls.coupon, pool_size, "coupon-svc").await?;
+        let campaign_pool =
+            memberhub_kit::db::connect(&urls.campaign, pool_size, "campaign-svc").await?;
         memberhub_kit::db::migrate(&membership_pool, &membership_svc::MIGRATOR).await?;
         memberhub_kit::db::migrate(&coupon_pool, &coupon_svc::MIGRATOR).await?;
         memberhub_kit::db::migrate(&campaign_pool, &campaign_svc::MIGRATOR).await?;
@@ -59,9 +82,9 @@ impl Suite {
         let campaign = campaign_listener.local_addr()?;
         let gateway = gateway_listener.local_addr()?;
 
-        let process = |listen| memberhub_kit::config::ProcessConfig {
+        let process = |listen, database_url: &String| memberhub_kit::config::ProcessConfig {
             service: options.service.clone(),
-            database_url: options.database_url.clone(),
+            database_url: database_url.clone(),
             listen,
         };
         let (stop, stopped) = watch::channel(false);
@@ -72,8 +95,11 @@ impl Suite {
             }
         };
         let mut tasks = JoinSet::new();
-        let (config, clock, shutdown) =
-            (process(membership), options.clock.clone(), until_stopped());
+        let (config, clock, shutdown) = (
+            process(membership, &urls.membership),
+            options.clock.clone(),
+            until_stopped(),
+        );
         tasks.spawn(async move {
             membership_svc::serve_migrated(
                 &config,
@@ -86,7 +112,7 @@ impl Suite {
             .map_err(|e| format!("membership-svc: {e}"))
         });
         let (config, clock, shutdown) = (
-            coupon_svc::Config::new(process(coupon))
+            coupon_svc::Config::new(process(coupon, &urls.coupon))
                 .with_membership(format!("http://{membership}")),
             options.clock.clone(),
             until_stopped(),
@@ -97,7 +123,7 @@ impl Suite {
                 .map_err(|e| format!("coupon-svc: {e}"))
         });
         let config = campaign_svc::Config::new(
-            process(campaign),
+            process(campaign, &urls.campaign),
             format!("http://{membership}"),
             format!("http://{coupon}"),
         );

@@ -2,6 +2,7 @@
 
 mod dev;
 mod loadgen;
+mod probe;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,14 @@ enum Command {
         #[command(subcommand)]
         bench: loadgen::Loadgen,
     },
+    /// Give each service its own Postgres role and schema (with an administrator's URL),
+    /// then run every service's migrations as its role: the deploy's migration step.
+    Migrate(memberhub::migrate::MigrateArgs),
+    /// Health check for containers: exit 0 when the target answers healthy.
+    Probe {
+        #[command(subcommand)]
+        probe: probe::Probe,
+    },
     /// print a fresh Ed25519 key pair for an internal identity: the seed goes into that
     /// process's MEMBERHUB_INTERNAL_SIGNING_KEY, the public key into the services'
     /// MEMBERHUB_INTERNAL_TRUSTED_KEYS.
@@ -39,6 +48,8 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Dev(args) => dev::run(args).await,
         Command::Loadgen { bench } => loadgen::run(bench).await,
+        Command::Migrate(args) => Ok(memberhub::migrate::run(&args).await?),
+        Command::Probe { probe } => probe::run(probe).await,
         Command::Keygen { identity } => {
             let (seed, public) = memberhub_kit::auth::Signer::generate()
                 .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;

@@ -47,7 +47,11 @@ struct Shop {
 impl Shop {
     /// A POP shop whose members join by opening the card.
     async fn start(name: &str, user_id: &'static str) -> anyhow::Result<Self> {
-        let w = start().await?;
+        Self::start_in(start().await?, name, user_id).await
+    }
+
+    /// The same on a suite already running.
+    async fn start_in(w: World, name: &str, user_id: &'static str) -> anyhow::Result<Self> {
         let shop = w.register_shop(name, "POP").await?;
         let this = Self {
             merchant: w.merchant(&shop)?,
@@ -383,6 +387,94 @@ async fn oc3_oc10_open_card_gift_journey() -> anyhow::Result<()> {
 #[tokio::test]
 async fn gp1_gp9_new_member_pack_journey() -> anyhow::Result<()> {
     let s = Shop::start("Pack Tea", "u-gp-1").await?;
+    new_member_pack_journey(&s).await
+}
+
+/// Production runs each service as its own Postgres role that owns its schema: the same
+/// journey (membership-svc opens the card, coupon-svc issues, campaign-svc's saga grants)
+/// works with each service connected as its role after `memberhub migrate`, and no role
+/// reaches another service's tables.
+#[tokio::test]
+async fn deploy_each_service_runs_as_its_own_role_and_reads_no_other_schema() -> anyhow::Result<()>
+{
+    let db = support::migrated_db().await?;
+    // Fixed names (roles are per cluster), a fresh password per run.
+    let password = uuid::Uuid::now_v7().simple().to_string();
+    let as_role = |service: &str| -> anyhow::Result<String> {
+        let mut url = url::Url::parse(&db.url)?;
+        url.set_username(&format!("memberhub_test_{service}"))
+            .map_err(|()| anyhow::anyhow!("no user in {url}"))?;
+        url.set_password(Some(&password))
+            .map_err(|()| anyhow::anyhow!("no password in {url}"))?;
+        Ok(url.to_string())
+    };
+    let databases = memberhub::Databases {
+        membership: as_role("membership")?,
+        coupon: as_role("coupon")?,
+        campaign: as_role("campaign")?,
+    };
+    let args = memberhub::migrate::MigrateArgs {
+        admin_url: Some(db.url.clone()),
+        membership_url: databases.membership.clone(),
+        coupon_url: databases.coupon.clone(),
+        campaign_url: databases.campaign.clone(),
+    };
+    // The schemas were made by the superuser (as a suite run by one user makes them): the
+    // bootstrap hands them over; a second run changes nothing.
+    memberhub::migrate::run(&args).await?;
+    memberhub::migrate::run(&args).await?;
+
+    let coupon = sqlx::PgPool::connect(&databases.coupon).await?;
+    let owner: String = sqlx::query_scalar(
+        "SELECT tableowner::text FROM pg_tables WHERE schemaname = 'coupon' AND tablename = 'coupons'",
+    )
+    .fetch_one(&coupon)
+    .await?;
+    assert_eq!(owner, "memberhub_test_coupon");
+    for (statement, what) in [
+        (
+            "SELECT count(*) FROM membership.members",
+            "read membership's members",
+        ),
+        (
+            "SELECT count(*) FROM campaign.claims",
+            "read campaign's claims",
+        ),
+        (
+            "DELETE FROM membership.points_lots",
+            "write membership's ledger",
+        ),
+    ] {
+        let refused = sqlx::query(statement).execute(&coupon).await;
+        let code = refused.as_ref().err().and_then(memberhub_kit::db::sqlstate);
+        assert_eq!(
+            code.as_deref(),
+            Some("42501"),
+            "coupon-svc's role may not {what}: {refused:?}"
+        );
+    }
+    let membership = sqlx::PgPool::connect(&databases.membership).await?;
+    let refused = sqlx::query("SELECT count(*) FROM coupon.coupons")
+        .execute(&membership)
+        .await;
+    assert_eq!(
+        refused
+            .as_ref()
+            .err()
+            .and_then(memberhub_kit::db::sqlstate)
+            .as_deref(),
+        Some("42501"),
+        "membership-svc's role may not read coupons: {refused:?}"
+    );
+    coupon.close().await;
+    membership.close().await;
+
+    let w = support::start_on(db, databases, memberhub_kit::clock::system()).await?;
+    let s = Shop::start_in(w, "Role Tea", "u-role-1").await?;
+    new_member_pack_journey(&s).await
+}
+
+async fn new_member_pack_journey(s: &Shop) -> anyhow::Result<()> {
     let batch_key = s.live_batch("CRM", "new-member coupon").await?;
     let now = Utc::now();
     let pack = json!({

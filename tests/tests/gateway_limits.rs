@@ -63,7 +63,9 @@ async fn x1_past_its_concurrency_limit_the_gateway_answers_503_with_retry_after_
     assert_eq!(slow, LIMIT, "exactly the limit waited on the upstream");
     refused.sort();
     let p99 = refused[(refused.len() * 99).div_ceil(100) - 1];
-    assert!(p99 < Duration::from_millis(50), "p99 of refusals {p99:?}");
+    // "At once" means well before the 500 ms compose deadline a waiting request would hit;
+    // the bound leaves room for a 2-core machine busy with the rest of the suite.
+    assert!(p99 < Duration::from_millis(250), "p99 of refusals {p99:?}");
     // and the normal gateway answers normally
     let (status, _) = w
         .call(

@@ -69,7 +69,7 @@ async fn postgres_outage_gives_unavailable_then_services_recover() -> anyhow::Re
     let jwt = gateway_config.jwt.clone();
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut suite = Suite::start(SuiteOptions {
-        database_url,
+        databases: memberhub::Databases::shared(&database_url),
         membership: loopback,
         coupon: loopback,
         campaign: loopback,

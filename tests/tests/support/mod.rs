@@ -24,13 +24,28 @@ pub async fn start() -> anyhow::Result<World> {
 
 /// The suite with the services reading `clock` (a test moves it instead of sleeping).
 pub async fn start_with_clock(clock: memberhub_kit::clock::SharedClock) -> anyhow::Result<World> {
+    let db = migrated_db().await?;
+    let databases = memberhub::Databases::shared(&db.url);
+    start_on(db, databases, clock).await
+}
+
+/// A fresh database with every service's schema migrated.
+pub async fn migrated_db() -> anyhow::Result<TestDb> {
     memberhub_kit::telemetry::init_for_tests();
-    let db = TestDb::new(&[
+    Ok(TestDb::new(&[
         &membership_svc::MIGRATOR,
         &coupon_svc::MIGRATOR,
         &campaign_svc::MIGRATOR,
     ])
-    .await?;
+    .await?)
+}
+
+/// The suite over `db`, each service connecting with its URL in `databases`.
+pub async fn start_on(
+    db: TestDb,
+    databases: memberhub::Databases,
+    clock: memberhub_kit::clock::SharedClock,
+) -> anyhow::Result<World> {
     let mut gateway_config = memberhub_gateway::Config::from_env()?;
     gateway_config.jwt.secret = SECRET.into();
     let jwt = gateway_config.jwt.clone();
@@ -38,7 +53,7 @@ pub async fn start_with_clock(clock: memberhub_kit::clock::SharedClock) -> anyho
     let mut service = memberhub_kit::config::ServiceConfig::from_env()?;
     service.pool_size = 4;
     let suite = Suite::start(SuiteOptions {
-        database_url: db.url.clone(),
+        databases,
         membership: any,
         coupon: any,
         campaign: any,
