@@ -107,14 +107,22 @@ impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
         let details = status.get_error_details();
         // tonic reports its own client-side deadline as CANCELLED; for the HTTP caller it is
-        // the upstream missing its deadline (504), not a client that went away (499).
-        let code = match status.code() {
+        // the upstream missing its deadline (504), not a client that went away (499). Any
+        // other CANCELLED that reaches a response is not the caller's doing either (a caller
+        // that goes away drops its handler, and no response is made): the connection to the
+        // service closed before the call was answered, as when a replica drains on SIGTERM
+        // and the call was sent after its GOAWAY. That is 503: retry (with the same key).
+        let (code, message) = match status.code() {
             tonic::Code::Cancelled if status.message() == TONIC_TIMEOUT_EXPIRED => {
-                tonic::Code::DeadlineExceeded
+                (tonic::Code::DeadlineExceeded, status.message().to_string())
             }
-            code => code,
+            tonic::Code::Cancelled => (
+                tonic::Code::Unavailable,
+                "the service closed the connection before answering; retry".to_string(),
+            ),
+            code => (code, status.message().to_string()),
         };
-        let mut error = Self::new(code, status.message().to_string());
+        let mut error = Self::new(code, message);
         if let Some(info) = details.error_info() {
             error.body.reason = Some(info.reason.clone());
             error.body.metadata = info
@@ -197,14 +205,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tonics_own_timeout_is_a_gateway_timeout() {
+    fn tonics_own_timeout_is_a_gateway_timeout_and_a_lost_upstream_call_is_unavailable() {
         let error = ApiError::from(tonic::Status::cancelled(TONIC_TIMEOUT_EXPIRED));
         assert_eq!(
             (error.code, error.body.code),
             (tonic::Code::DeadlineExceeded, "DEADLINE_EXCEEDED")
         );
-        let error = ApiError::from(tonic::Status::cancelled("the caller went away"));
-        assert_eq!(error.code, tonic::Code::Cancelled);
+        // what hyper reports for a call sent on a connection the service was closing
+        let error = ApiError::from(tonic::Status::cancelled("operation was canceled"));
+        assert_eq!(
+            (error.code, http_status(error.code)),
+            (tonic::Code::Unavailable, StatusCode::SERVICE_UNAVAILABLE)
+        );
     }
 
     #[test]

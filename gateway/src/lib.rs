@@ -113,7 +113,15 @@ async fn trace_request(request: Request, next: Next) -> Response {
         otel.kind = "server",
     );
     memberhub_kit::telemetry::set_parent_from_headers(&span, request.headers());
-    let response = next.run(request).instrument(span.clone()).await;
+    let mut response = next.run(request).instrument(span.clone()).await;
+    // Every answer names its trace, so a caller can quote it (errors from a service carry
+    // the service's, which is the same trace).
+    if !response.headers().contains_key("x-trace-id")
+        && let Some(value) = memberhub_kit::telemetry::trace_id(&span)
+            .and_then(|t| http::HeaderValue::from_str(&t).ok())
+    {
+        response.headers_mut().insert("x-trace-id", value);
+    }
     let status = response.status().as_u16();
     tracing::info!(parent: &span, status, "handled");
     let labels = [
@@ -133,18 +141,12 @@ async fn not_found() -> Response {
     error.into_response()
 }
 
-/// Lazily connected clients to the services: the gateway starts before them and
-/// reconnects by itself.
+/// Lazily connected clients to the services (each balanced over the endpoints its URL
+/// lists): the gateway starts before them and reconnects by itself.
 pub fn state(config: &Config) -> Result<AppState, tonic::transport::Error> {
-    let membership = tonic::transport::Endpoint::from_shared(config.membership_url.clone())?
-        .connect_timeout(Duration::from_secs(2))
-        .connect_lazy();
-    let coupon = tonic::transport::Endpoint::from_shared(config.coupon_url.clone())?
-        .connect_timeout(Duration::from_secs(2))
-        .connect_lazy();
-    let campaign = tonic::transport::Endpoint::from_shared(config.campaign_url.clone())?
-        .connect_timeout(Duration::from_secs(2))
-        .connect_lazy();
+    let membership = memberhub_kit::peer::channel(&config.membership_url)?;
+    let coupon = memberhub_kit::peer::channel(&config.coupon_url)?;
+    let campaign = memberhub_kit::peer::channel(&config.campaign_url)?;
     Ok(AppState {
         jwt: config.jwt.clone(),
         signer: config.signer.clone(),

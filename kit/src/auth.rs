@@ -289,8 +289,8 @@ impl SignAs {
         }
     }
 
-    /// A lazily connected channel to the peer at `url` whose calls this signs: the caller
-    /// starts even while its peer is still coming up.
+    /// A lazily connected channel to the peer at `url` (or balanced over the endpoints it
+    /// lists, see [`crate::peer::channel`]) whose calls this signs.
     pub fn channel(
         self,
         url: &str,
@@ -298,12 +298,9 @@ impl SignAs {
         tonic::service::interceptor::InterceptedService<tonic::transport::Channel, SignAs>,
         tonic::transport::Error,
     > {
-        let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
-            .connect_timeout(std::time::Duration::from_secs(2))
-            .tcp_nodelay(true)
-            .connect_lazy();
         Ok(tonic::service::interceptor::InterceptedService::new(
-            channel, self,
+            crate::peer::channel(url)?,
+            self,
         ))
     }
 }
@@ -319,13 +316,18 @@ impl tonic::service::Interceptor for SignAs {
                 tracing::error!(error = %e, "cannot sign a peer call");
                 tonic::Status::internal("cannot sign the call")
             })?;
+        // The peer's span joins the caller's trace (W3C `traceparent`).
+        let mut headers = std::mem::take(request.metadata_mut()).into_headers();
+        crate::telemetry::inject_current_context(&mut headers);
+        *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
         Ok(request)
     }
 }
 
 /// The public keys a service trusts, and what it has verified already.
 pub struct Verifier {
-    keys: HashMap<String, VerifyingKey>,
+    /// An identity listed twice has two keys, both trusted: the window of a key rotation.
+    keys: HashMap<String, Vec<VerifyingKey>>,
     /// token → (actor, expiry)
     verified: quick_cache::sync::Cache<String, (Actor, i64)>,
 }
@@ -369,7 +371,7 @@ impl Verifier {
                 .into_iter()
                 .map(|identity| {
                     let key = SigningKey::from_bytes(&development_seed(identity)).verifying_key();
-                    (identity.to_string(), key)
+                    (identity.to_string(), vec![key])
                 })
                 .collect(),
             verified: quick_cache::sync::Cache::new(CACHE_CAPACITY),
@@ -377,14 +379,13 @@ impl Verifier {
     }
 
     fn new(keys: Vec<(String, [u8; 32])>) -> Result<Self, KeyError> {
+        let mut trusted: HashMap<String, Vec<VerifyingKey>> = HashMap::new();
+        for (identity, public) in keys {
+            let key = VerifyingKey::from_bytes(&public).map_err(|_| KeyError::NotAPoint)?;
+            trusted.entry(identity).or_default().push(key);
+        }
         Ok(Self {
-            keys: keys
-                .into_iter()
-                .map(|(identity, public)| {
-                    let key = VerifyingKey::from_bytes(&public).map_err(|_| KeyError::NotAPoint)?;
-                    Ok((identity, key))
-                })
-                .collect::<Result<_, KeyError>>()?,
+            keys: trusted,
             verified: quick_cache::sync::Cache::new(CACHE_CAPACITY),
         })
     }
@@ -413,7 +414,7 @@ impl Verifier {
             return Err(bad("alg must be EdDSA"));
         }
         let identity = header.kid;
-        let key = self
+        let keys = self
             .keys
             .get(&identity)
             .ok_or_else(|| bad(&format!("unknown signer {identity}")))?;
@@ -422,8 +423,12 @@ impl Verifier {
         let signed = &token[..token.len() - token.rsplit('.').next().map_or(0, str::len) - 1];
         // Cofactorless verification with a canonical `s` (RFC 8032): `verify_strict`'s extra
         // small-order checks guard against keys an attacker chooses, and these keys are ours.
-        key.verify(signed.as_bytes(), &signature)
-            .map_err(|_| bad("bad signature"))?;
+        if !keys
+            .iter()
+            .any(|key| key.verify(signed.as_bytes(), &signature).is_ok())
+        {
+            return Err(bad("bad signature"));
+        }
         let claims: Claims =
             serde_json::from_slice(&decode(payload)?).map_err(|_| bad("malformed claims"))?;
         let now = now();
@@ -623,6 +628,26 @@ mod tests {
             "anything",
             "memberhub.membership.v1.MembershipService/GetShop"
         ));
+    }
+
+    #[test]
+    fn x1_an_identity_listed_twice_is_trusted_under_both_keys_while_it_rotates()
+    -> Result<(), KeyError> {
+        let (old_seed, old_public) = Signer::generate().map_err(|_| KeyError::Malformed)?;
+        let (new_seed, new_public) = Signer::generate().map_err(|_| KeyError::Malformed)?;
+        let (other_seed, _) = Signer::generate().map_err(|_| KeyError::Malformed)?;
+        let rotating = Verifier::from_list(&format!("gateway={old_public},gateway={new_public}"))?;
+        for seed in [&old_seed, &new_seed] {
+            let token = Signer::from_hex_seed(GATEWAY, seed)?.token(&merchant())?;
+            assert_eq!(rotating.verify(&token).ok(), Some(merchant()));
+        }
+        let stranger = Signer::from_hex_seed(GATEWAY, &other_seed)?.token(&merchant())?;
+        assert!(rotating.verify(&stranger).is_err());
+        // once the old key is dropped from the list, its tokens are refused
+        let rotated = Verifier::from_list(&format!("gateway={new_public}"))?;
+        let old = Signer::from_hex_seed(GATEWAY, &old_seed)?.token(&merchant())?;
+        assert!(rotated.verify(&old).is_err());
+        Ok(())
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod error;
 pub mod idempotency;
 pub mod input;
 pub mod metrics;
+pub mod peer;
 pub mod pg_cluster;
 pub mod roles;
 pub mod server;

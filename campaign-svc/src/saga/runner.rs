@@ -9,6 +9,7 @@
 //! GRANTING for the reconciler, with a growing back-off; never half, never twice.
 
 use std::sync::Arc;
+use tracing::Instrument;
 
 use chrono::{DateTime, Utc};
 use memberhub_kit::clock::SharedClock;
@@ -94,11 +95,15 @@ impl Saga {
     /// background.
     pub fn spawn(&self, id: ClaimId, lease: Lease) {
         let saga = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = saga.run_held(id, lease).await {
-                tracing::warn!(claim_id = %id, error = %e, "claim run stopped; the reconciler resumes it");
+        // in the span (and so the trace) of what recorded the claim
+        tokio::spawn(
+            async move {
+                if let Err(e) = saga.run_held(id, lease).await {
+                    tracing::warn!(claim_id = %id, error = %e, "claim run stopped; the reconciler resumes it");
+                }
             }
-        });
+            .in_current_span(),
+        );
     }
 
     /// The claim a request recorded, run to the end or to a pause when this request holds

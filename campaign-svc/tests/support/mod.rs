@@ -183,10 +183,55 @@ impl Suite {
         Ok(process)
     }
 
+    /// A campaign-svc replica reaching membership-svc at `membership_urls` (a list is
+    /// balanced, see `memberhub_kit::peer`).
+    pub async fn replica_calling(
+        &self,
+        saga: campaign_svc::config::SagaConfig,
+        membership_urls: &str,
+    ) -> anyhow::Result<CampaignProcess> {
+        let process =
+            self.spawn_campaign_calling(saga, Default::default(), membership_urls.to_string())?;
+        wait_until_serving(process.address)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        Ok(process)
+    }
+
+    /// Another membership-svc over the same database and clock (a replica, with its own
+    /// pool and background sweep); it serves until the test ends.
+    pub async fn membership_replica(&mut self) -> anyhow::Result<SocketAddr> {
+        let (listener, address) = bind_loopback().await?;
+        let config = membership_svc::config::from_env(Some(self.db.url.clone()))?;
+        let pool = self.db.pool(8).await?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        self._stops.push(stop);
+        let clock = Arc::new(self.clock.clone());
+        tokio::spawn(async move {
+            let _ = membership_svc::serve_migrated(&config, pool, clock, listener, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        wait_until_serving(address)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        Ok(address)
+    }
+
     fn spawn_campaign(
         &self,
         saga: campaign_svc::config::SagaConfig,
         faults: campaign_svc::config::Faults,
+    ) -> anyhow::Result<CampaignProcess> {
+        self.spawn_campaign_calling(saga, faults, format!("http://{}", self.membership_address))
+    }
+
+    fn spawn_campaign_calling(
+        &self,
+        saga: campaign_svc::config::SagaConfig,
+        faults: campaign_svc::config::Faults,
+        membership_urls: String,
     ) -> anyhow::Result<CampaignProcess> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -197,7 +242,7 @@ impl Suite {
         let address = std_listener.local_addr()?;
         let mut config = campaign_svc::Config::new(
             campaign_svc::config::from_env(Some(self.db.url.clone()))?.process,
-            format!("http://{}", self.membership_address),
+            membership_urls,
             format!("http://{}", self.campaign_coupon_address),
         );
         config.saga = saga;

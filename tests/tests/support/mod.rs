@@ -1,6 +1,9 @@
 //! The whole suite in-process on port 0 over a fresh database, plus HTTP helpers.
 #![allow(dead_code)]
 
+pub mod processes;
+pub mod shop;
+
 use std::net::SocketAddr;
 
 use memberhub::{Suite, SuiteOptions};
@@ -9,11 +12,25 @@ use memberhub_kit::testing::TestDb;
 use serde_json::Value;
 
 pub struct World {
+    pub api: Api,
     pub suite: Suite,
+    pub db: TestDb,
+}
+
+/// A client of one gateway: tokens signed with its secret, calls to its base URL.
+#[derive(Clone)]
+pub struct Api {
     pub http: reqwest::Client,
     pub jwt: JwtConfig,
     pub base: String,
-    pub db: TestDb,
+}
+
+impl std::ops::Deref for World {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 pub const SECRET: &str = "e2e-test-secret";
@@ -66,15 +83,28 @@ pub async fn start_on(
     .map_err(|e| anyhow::anyhow!(e))?;
     let base = format!("http://{}", suite.gateway);
     Ok(World {
+        api: Api {
+            http: reqwest::Client::new(),
+            jwt,
+            base,
+        },
         suite,
-        http: reqwest::Client::new(),
-        jwt,
-        base,
         db,
     })
 }
 
-impl World {
+impl Api {
+    /// A client of the gateway at `base` whose tokens are signed with `secret`.
+    pub fn new(base: String, secret: &str) -> anyhow::Result<Self> {
+        let mut jwt = memberhub_gateway::Config::from_env()?.jwt;
+        jwt.secret = secret.into();
+        Ok(Self {
+            http: reqwest::Client::new(),
+            jwt,
+            base,
+        })
+    }
+
     pub fn token(&self, role: Role, sub: &str, shop_id: Option<&str>) -> anyhow::Result<String> {
         Ok(self
             .jwt
@@ -148,6 +178,33 @@ impl World {
             .map(str::to_string)
             .ok_or_else(|| anyhow::anyhow!("no shop_id in {shop}"))
     }
+
+    /// Like [`Api::call`], against another gateway's `base`.
+    pub async fn call_at(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request = self.http.request(method, format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, json))
+    }
 }
 
 /// An address that accepts TCP connections and never answers a byte: a hung upstream.
@@ -191,32 +248,5 @@ impl World {
             std::future::pending(),
         ));
         Ok(base)
-    }
-
-    /// Like [`World::call`], against another gateway's `base`.
-    pub async fn call_at(
-        &self,
-        base: &str,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        idempotency_key: Option<&str>,
-        body: Option<Value>,
-    ) -> anyhow::Result<(u16, Value)> {
-        let mut request = self.http.request(method, format!("{base}{path}"));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(key) = idempotency_key {
-            request = request.header("Idempotency-Key", key);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let text = response.text().await?;
-        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok((status, json))
     }
 }
