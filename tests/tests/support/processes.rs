@@ -15,17 +15,11 @@ use tokio::process::{Child, Command};
 
 use super::SECRET;
 
-/// The workspace's binaries this harness runs.
-const BINARIES: [(&str, &str); 4] = [
-    ("membership-svc", "membership-svc"),
-    ("coupon-svc", "coupon-svc"),
-    ("campaign-svc", "campaign-svc"),
-    ("gateway", "memberhub-gateway"),
-];
-
-/// Where cargo put `name`, built first (once per test process): cargo builds the
-/// workspace's binaries for its own integration tests only, so running this package alone
-/// could otherwise find them missing or stale. Up to date, the build takes a moment.
+/// Where cargo put `name`, brought up to date first (once per test process). Cargo builds a
+/// package's binaries for that package's integration tests, so running this package alone
+/// could find them missing or stale. The build asked for is the workspace's test build
+/// itself (`cargo test --workspace --no-run`), which `cargo test --workspace` or `cargo
+/// nextest run --workspace` has just made: nothing is rebuilt with other features there.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
     let dir = BUILT
@@ -38,10 +32,7 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
                 .ok_or("no target directory")?;
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut build = std::process::Command::new(cargo);
-            build.args(["build", "--quiet"]);
-            for (bin, package) in BINARIES {
-                build.args(["-p", package, "--bin", bin]);
-            }
+            build.args(["test", "--workspace", "--no-run", "--quiet"]);
             let status = build.status().map_err(|e| e.to_string())?;
             if status.success() {
                 Ok(dir)
