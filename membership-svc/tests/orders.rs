@@ -76,6 +76,92 @@ async fn or1_a_redelivered_event_takes_effect_once_and_reports_duplicate() -> an
     assert_ledger_balanced(&h).await
 }
 
+/// The stored lines of one order: (line_no, user, sku, category, quantity, unit price).
+type StoredLine = (i32, String, String, String, i64, i64);
+
+async fn stored_lines(h: &Harness, shop: &str, order: &str) -> anyhow::Result<Vec<StoredLine>> {
+    let pool = h.db.pool(1).await?;
+    let rows = sqlx::query_as(
+        "SELECT line_no, user_id, sku, category, quantity, unit_price_fen
+         FROM membership.order_lines WHERE shop_id = $1::uuid AND order_id = $2 ORDER BY line_no",
+    )
+    .bind(shop)
+    .bind(order)
+    .fetch_all(&pool)
+    .await?;
+    pool.close().await;
+    Ok(rows)
+}
+
+#[tokio::test]
+async fn or1_an_orders_lines_are_kept_once_for_members_and_non_members() -> anyhow::Result<()> {
+    let mut h = start().await?;
+    let line = |sku: &str, category: &str, quantity: i64, unit_price_fen: i64| {
+        memberhub_proto::common::OrderLine {
+            sku: sku.into(),
+            category: category.into(),
+            quantity,
+            unit_price_fen,
+            ..Default::default()
+        }
+    };
+    let lines = vec![
+        line("oolong-250g", "tea", 2, 4_000),
+        line("gaiwan", "teaware", 1, 12_000),
+        line("gift-card", "", 1, 0),
+    ];
+    let expected: Vec<StoredLine> = lines
+        .iter()
+        .enumerate()
+        .map(|(n, l)| {
+            (
+                n as i32,
+                "u1".to_string(),
+                l.sku.clone(),
+                l.category.clone(),
+                l.quantity,
+                l.unit_price_fen,
+            )
+        })
+        .collect();
+    // A shop joined by card: an order makes nobody a member there.
+    let card_shop = order_shop(&mut h, pb::JoinPolicy::Card, 1).await?;
+    let order_shop_id = order_shop(&mut h, pb::JoinPolicy::Order, 1).await?;
+    for shop in [&card_shop, &order_shop_id] {
+        let mut paid = order_event(&h, Paid, shop, "o-lines", "u1", 20_000);
+        paid.lines = lines.clone();
+        assert_eq!(report(&h, paid.clone()).await?, Applied);
+        assert_eq!(report(&h, paid).await?, Duplicate);
+        // The confirmation repeats the lines (one more here): nothing is added.
+        let mut confirmed = order_event(&h, ReceiptConfirmed, shop, "o-lines", "u1", 20_000);
+        confirmed.lines = lines.clone();
+        confirmed.lines.push(line("extra", "tea", 1, 1));
+        assert_eq!(report(&h, confirmed).await?, Applied);
+        let refund = refund_event(&h, shop, "o-lines", "u1", 4_000, "r-1");
+        assert_eq!(report(&h, refund).await?, Applied);
+        assert_eq!(stored_lines(&h, shop, "o-lines").await?, expected, "{shop}");
+    }
+    let not_a_member = membership(&h, &card_shop, "u1")
+        .await
+        .err()
+        .map(|s| s.code());
+    assert_eq!(not_a_member, Some(Code::NotFound), "u1 is no member there");
+    assert!(membership(&h, &order_shop_id, "u1").await.is_ok());
+
+    // A confirmation that arrives first brings the lines.
+    let mut confirmed = order_event(&h, ReceiptConfirmed, &card_shop, "o-late", "u2", 500);
+    confirmed.lines = vec![line("sample", "tea", 3, 100)];
+    report_batch(&h, vec![confirmed]).await?;
+    let mut paid = order_event(&h, Paid, &card_shop, "o-late", "u2", 500);
+    paid.lines = vec![line("other", "tea", 1, 500)];
+    report(&h, paid).await?;
+    assert_eq!(
+        stored_lines(&h, &card_shop, "o-late").await?,
+        vec![(0, "u2".into(), "sample".into(), "tea".into(), 3, 100)]
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn or1_a_retried_request_returns_its_first_outcome_without_a_second_effect()
 -> anyhow::Result<()> {

@@ -23,15 +23,7 @@ use support::start;
 #[tokio::test]
 async fn oc3_oc10_open_card_gift_journey() -> anyhow::Result<()> {
     let s = Shop::start("Gift Tea", "u-oc-1").await?;
-    ok(
-        "recharge beans",
-        s.backoffice(
-            Method::POST,
-            "/budget/recharge",
-            Some(json!({"asset": "BEANS", "amount": 1_000})),
-        )
-        .await?,
-    )?;
+    s.recharge("BEANS", 1_000).await?;
     let batch_key = s.live_batch("INTERACTIVE", "open-card coupon").await?;
     let now = Utc::now();
     let gift = json!({
@@ -301,21 +293,7 @@ async fn deploy_each_service_runs_as_its_own_role_and_reads_no_other_schema() ->
 
 async fn new_member_pack_journey(s: &Shop) -> anyhow::Result<()> {
     let batch_key = s.live_batch("CRM", "new-member coupon").await?;
-    let now = Utc::now();
-    let pack = json!({
-        "kind": "NEW_MEMBER",
-        "name": "新人礼包",
-        "start_time": (now - chrono::Duration::minutes(1)).to_rfc3339(),
-        "end_time": (now + chrono::Duration::days(7)).to_rfc3339(),
-        "batch_keys": [batch_key],
-        "quantity": 10,
-    });
-    let pack = ok(
-        "create pack",
-        s.backoffice(Method::POST, "/gift-packs", Some(pack))
-            .await?,
-    )?;
-    let pack_id = text(&pack, "pack_id")?;
+    let pack_id = s.new_member_pack(&batch_key, 10).await?;
     let listed = ok(
         "list packs",
         s.backoffice(Method::GET, "/gift-packs?kind=NEW_MEMBER", None)

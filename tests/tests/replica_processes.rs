@@ -38,15 +38,7 @@ async fn deploy_two_membership_and_two_campaign_processes_grant_each_card_openin
     let api = Api::new(gateway.url(), &jwt_secret())?;
 
     let s = Shop::on(api.clone(), None, "Replica Tea", "u-replica").await?;
-    ok(
-        "recharge beans",
-        s.backoffice(
-            Method::POST,
-            "/budget/recharge",
-            Some(json!({"asset": "BEANS", "amount": 10_000})),
-        )
-        .await?,
-    )?;
+    s.recharge("BEANS", 10_000).await?;
     let batch_key = s.live_batch("INTERACTIVE", "open-card coupon").await?;
     let now = Utc::now();
     let gift = ok(

@@ -10,7 +10,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -18,11 +17,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use reqwest::Method;
-use serde_json::json;
 use support::Api;
 use support::processes::{Deployment, jwt_secret};
-use support::shop::{Shop, ok, text};
+use support::shop::{Shop, text};
 
 /// One received span.
 #[derive(Debug, Clone)]
@@ -177,24 +174,7 @@ async fn deploy_traces_cross_every_process_under_the_gateways_trace_id() -> anyh
     let api = Api::new(gateway.url(), &jwt_secret())?;
     let s = Shop::on(api.clone(), None, "Traced Tea", "u-trace-1").await?;
     let batch_key = s.live_batch("CRM", "traced coupon").await?;
-    let now = Utc::now();
-    let pack = ok(
-        "create pack",
-        s.backoffice(
-            Method::POST,
-            "/gift-packs",
-            Some(json!({
-                "kind": "NEW_MEMBER",
-                "name": "新人礼包",
-                "start_time": (now - chrono::Duration::minutes(1)).to_rfc3339(),
-                "end_time": (now + chrono::Duration::days(7)).to_rfc3339(),
-                "batch_keys": [batch_key],
-                "quantity": 10,
-            })),
-        )
-        .await?,
-    )?;
-    let pack_id = text(&pack, "pack_id")?;
+    let pack_id = s.new_member_pack(&batch_key, 10).await?;
     s.open_card().await?;
 
     let callers: HashMap<&str, &[&str]> = HashMap::from([

@@ -7,7 +7,7 @@ use memberhub_proto::{common as pbc, membership as pb};
 
 use crate::domain::events::EventType;
 use crate::domain::ids::{ShopId, UserId};
-use crate::domain::orders::{EventKind, OrderEvent, Outcome};
+use crate::domain::orders::{EventKind, OrderEvent, OrderLine, Outcome};
 use crate::store::outbox::StoredEvent;
 
 /// OR-1: the most events one batch may carry.
@@ -22,20 +22,19 @@ pub const MAX_REFUND_ID_CHARS: usize = 64;
 /// OR-1: the largest quantity of one line.
 pub const MAX_QUANTITY: i64 = 1_000_000;
 
-/// OR-1: an event's lines (sku, category, quantity, unit price). They are checked, not
-/// kept: nothing reads them yet.
-fn check_lines(field: &str, lines: &[pbc::OrderLine], violations: &mut Violations) {
+/// OR-1: an event's lines (sku, category, quantity, unit price), each checked.
+fn check_lines(
+    field: &str,
+    lines: &[pbc::OrderLine],
+    violations: &mut Violations,
+) -> Option<Vec<OrderLine>> {
     let field = format!("{field}.lines");
-    if violations
-        .check(input::at_most(&field, lines, MAX_LINES))
-        .is_none()
-    {
-        return;
-    }
+    violations.check(input::at_most(&field, lines, MAX_LINES))?;
+    let mut checked = Some(Vec::with_capacity(lines.len()));
     for (j, line) in lines.iter().enumerate() {
         let f = |name: &str| format!("{field}[{j}].{name}");
-        violations.check(input::text(&f("sku"), &line.sku, MAX_SKU_CHARS));
-        violations.check(input::optional_text(
+        let sku = violations.check(input::text(&f("sku"), &line.sku, MAX_SKU_CHARS));
+        let category = violations.check(input::optional_text(
             &f("category"),
             &line.category,
             MAX_CATEGORY_CHARS,
@@ -43,13 +42,28 @@ fn check_lines(field: &str, lines: &[pbc::OrderLine], violations: &mut Violation
         if !(1..=MAX_QUANTITY).contains(&line.quantity) {
             violations.add(f("quantity"), format!("must be 1 to {MAX_QUANTITY}"));
         }
-        if !(0..=crate::domain::ledger::MAX_AMOUNT).contains(&line.unit_price_fen) {
+        let price_ok = (0..=crate::domain::ledger::MAX_AMOUNT).contains(&line.unit_price_fen);
+        if !price_ok {
             violations.add(
                 f("unit_price_fen"),
                 "must be an amount in fen from 0 up to 10 billion yuan",
             );
         }
+        let quantity_ok = (1..=MAX_QUANTITY).contains(&line.quantity);
+        checked = match (checked, sku, category) {
+            (Some(mut all), Some(sku), Some(category)) if price_ok && quantity_ok => {
+                all.push(OrderLine {
+                    sku,
+                    category: category.unwrap_or_default(),
+                    quantity: line.quantity,
+                    unit_price_fen: line.unit_price_fen,
+                });
+                Some(all)
+            }
+            _ => None,
+        };
     }
+    checked
 }
 
 fn order_event(
@@ -86,7 +100,7 @@ fn order_event(
             "must be an amount in fen up to 10 billion yuan, positive for a refund",
         );
     }
-    check_lines(field, &raw.lines, violations);
+    let lines = check_lines(field, &raw.lines, violations);
     let occurred_at = raw.occur_time.as_ref().and_then(super::api_time);
     if occurred_at.is_none() {
         violations.add(f("occur_time"), "is required: a time in years 1 to 9999");
@@ -98,6 +112,7 @@ fn order_event(
         kind: kind?,
         amount_fen: raw.amount_fen,
         occurred_at: occurred_at?,
+        lines: lines?,
     })
 }
 

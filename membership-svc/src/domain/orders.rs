@@ -48,6 +48,18 @@ pub struct OrderEvent {
     /// The order amount, or the refunded amount for a refund.
     pub amount_fen: i64,
     pub occurred_at: DateTime<Utc>,
+    /// What was bought (a refund's lines are checked and not kept).
+    pub lines: Vec<OrderLine>,
+}
+
+/// OR-1: one line of an order, as the commerce platform reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    pub sku: String,
+    /// Empty when the platform gave none.
+    pub category: String,
+    pub quantity: i64,
+    pub unit_price_fen: i64,
 }
 
 /// What makes an event the same event however often it is delivered.
@@ -422,6 +434,7 @@ mod tests {
             kind,
             amount_fen: amount,
             occurred_at: Utc::now(),
+            lines: Vec::new(),
         }
     }
 

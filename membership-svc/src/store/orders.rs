@@ -37,6 +37,7 @@ pub async fn ingest(
     // 2. Orders, locked in (shop, order) order, then the event rows: only new ones return.
     let loaded = lock_orders(conn, &sorted).await?;
     let new_keys = insert_events(conn, &sorted, now).await?;
+    insert_lines(conn, &sorted, &new_keys).await?;
     let held = held_refunds(conn, &loaded).await?;
 
     // 3. Members and their points accounts, locked in (shop, user) order.
@@ -222,6 +223,70 @@ async fn insert_events(
 }
 
 /// Refunds waiting for their order's confirmation (including any inserted just now).
+/// OR-1: the lines of an order, from the first new payment or confirmation that carries
+/// any, for members and non-members alike. An order that has lines keeps them: a later
+/// event's lines (a redelivery, a confirmation repeating the payment's) change nothing.
+async fn insert_lines(
+    conn: &mut PgConnection,
+    events: &[OrderEvent],
+    new_keys: &HashSet<EventKey>,
+) -> Result<(), Error> {
+    let mut shops = Vec::new();
+    let mut orders = Vec::new();
+    let mut numbers = Vec::new();
+    let mut users = Vec::new();
+    let mut skus = Vec::new();
+    let mut categories = Vec::new();
+    let mut quantities = Vec::new();
+    let mut prices = Vec::new();
+    let mut times = Vec::new();
+    let mut seen = HashSet::new();
+    let carrying = events.iter().filter(|e| {
+        !matches!(e.kind, EventKind::Refunded { .. })
+            && !e.lines.is_empty()
+            && new_keys.contains(&e.key())
+            && seen.insert((e.shop_id, e.order_id.as_str()))
+    });
+    for e in carrying {
+        for (n, line) in e.lines.iter().enumerate() {
+            shops.push(e.shop_id.as_uuid());
+            orders.push(e.order_id.clone());
+            numbers.push(n as i32);
+            users.push(e.user_id.as_str().to_string());
+            skus.push(line.sku.clone());
+            categories.push(line.category.clone());
+            quantities.push(line.quantity);
+            prices.push(line.unit_price_fen);
+            times.push(e.occurred_at);
+        }
+    }
+    if shops.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "INSERT INTO membership.order_lines
+           (shop_id, order_id, line_no, user_id, sku, category, quantity, unit_price_fen, ordered_at)
+         SELECT l.* FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[],
+                                $6::text[], $7::bigint[], $8::bigint[], $9::timestamptz[])
+              AS l(shop_id, order_id, line_no, user_id, sku, category, quantity, price, at)
+         WHERE NOT EXISTS (SELECT 1 FROM membership.order_lines x
+                           WHERE x.shop_id = l.shop_id AND x.order_id = l.order_id)
+         ON CONFLICT (shop_id, order_id, line_no) DO NOTHING",
+        &shops,
+        &orders,
+        &numbers,
+        &users,
+        &skus,
+        &categories,
+        &quantities,
+        &prices,
+        &times,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 async fn held_refunds(
     conn: &mut PgConnection,
     orders: &[Order],
@@ -251,6 +316,7 @@ async fn held_refunds(
             },
             amount_fen: r.amount_fen,
             occurred_at: r.occurred_at,
+            lines: Vec::new(),
         };
         held.entry((r.shop_id.into(), r.order_id))
             .or_default()

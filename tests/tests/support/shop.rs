@@ -141,6 +141,43 @@ impl Shop {
         text(&batch, "batch_key")
     }
 
+    /// PT-2: pays `amount` of `asset` (e.g. `BEANS`) into the shop's budget.
+    pub async fn recharge(&self, asset: &str, amount: i64) -> anyhow::Result<()> {
+        ok(
+            "recharge",
+            self.backoffice(
+                Method::POST,
+                "/budget/recharge",
+                Some(json!({"asset": asset, "amount": amount})),
+            )
+            .await?,
+        )
+        .map(|_| ())
+    }
+
+    /// GP-1: a live new-member pack of `quantity` holding one coupon of `batch_key`;
+    /// returns its id.
+    pub async fn new_member_pack(&self, batch_key: &str, quantity: i64) -> anyhow::Result<String> {
+        let now = Utc::now();
+        let pack = ok(
+            "create pack",
+            self.backoffice(
+                Method::POST,
+                "/gift-packs",
+                Some(json!({
+                    "kind": "NEW_MEMBER",
+                    "name": "新人礼包",
+                    "start_time": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+                    "end_time": (now + chrono::Duration::days(7)).to_rfc3339(),
+                    "batch_keys": [batch_key],
+                    "quantity": quantity,
+                })),
+            )
+            .await?,
+        )?;
+        text(&pack, "pack_id")
+    }
+
     pub async fn member_center(&self) -> anyhow::Result<Value> {
         ok(
             "member center",
