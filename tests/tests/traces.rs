@@ -1,8 +1,8 @@
 //! Traces end to end: the gateway and the three services run as separate processes, each
 //! exporting OTLP to a receiver in this test (a tonic server implementing the collector's
 //! trace service). One storefront member-center call and one gift-pack claim each arrive
-//! as one trace: spans from every process involved, each service span the child of a span
-//! of its caller, and the gateway's `x-trace-id` naming that trace.
+//! as one trace with spans from all four processes, each service span the child of a span
+//! of a process that calls it, and the gateway's `x-trace-id` naming that trace.
 
 mod support;
 
@@ -211,7 +211,8 @@ async fn deploy_traces_cross_every_process_under_the_gateways_trace_id() -> anyh
         .await?;
     assert_one_tree(&spans, &callers);
 
-    // The claim: the gateway, campaign-svc's saga, coupon-svc issuing.
+    // The claim: the gateway, campaign-svc reading the membership from membership-svc, its
+    // saga issuing through coupon-svc.
     let response = api
         .http
         .post(format!(
@@ -232,7 +233,10 @@ async fn deploy_traces_cross_every_process_under_the_gateways_trace_id() -> anyh
     let claim = s.settled_claim(&text(&claim, "claim_id")?).await?;
     assert_eq!(claim["state"], "GRANTED", "{claim}");
     let spans = receiver
-        .trace(&trace_id, &["gateway", "campaign-svc", "coupon-svc"])
+        .trace(
+            &trace_id,
+            &["gateway", "membership-svc", "campaign-svc", "coupon-svc"],
+        )
         .await?;
     assert_one_tree(&spans, &callers);
 
