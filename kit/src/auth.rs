@@ -58,6 +58,7 @@ pub const SERVICE_PERMISSIONS: &[(&str, &[&str])] = &[
         &[
             "memberhub.membership.v1.MembershipService/ReportOrderEvent",
             "memberhub.membership.v1.MembershipService/BatchReportOrderEvents",
+            "memberhub.membership.v1.MembershipService/BatchReportCartEvents",
             "memberhub.coupon.v1.CouponService/EvaluateCart",
             "memberhub.coupon.v1.CouponService/LockCoupons",
             "memberhub.coupon.v1.CouponService/RedeemCoupons",

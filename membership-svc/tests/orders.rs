@@ -307,6 +307,148 @@ async fn or1_bad_events_are_invalid_naming_each_field() -> anyhow::Result<()> {
     Ok(())
 }
 
+fn cart_event(shop: &str, event_id: &str, user: &str, sku: &str) -> pb::CartEvent {
+    pb::CartEvent {
+        event_id: event_id.into(),
+        shop_id: shop.into(),
+        user_id: user.into(),
+        sku: sku.into(),
+        category: "tea".into(),
+        quantity: 1,
+        occur_time: Some(memberhub_kit::clock::to_timestamp(t0())),
+    }
+}
+
+async fn report_cart(
+    h: &Harness,
+    actor: &memberhub_kit::actor::Actor,
+    request_id: &str,
+    events: Vec<pb::CartEvent>,
+) -> Result<Vec<pb::CartEventOutcome>, tonic::Status> {
+    let mut client = h.client.clone();
+    let response = client
+        .batch_report_cart_events(req(
+            actor,
+            pb::BatchReportCartEventsRequest {
+                request_id: request_id.into(),
+                events,
+            },
+        ))
+        .await?
+        .into_inner();
+    Ok(response.outcomes().collect())
+}
+
+#[tokio::test]
+async fn or1_add_to_cart_events_are_kept_once_per_event_id_for_anyone() -> anyhow::Result<()> {
+    use pb::CartEventOutcome::{Applied as Added, Duplicate as Again};
+    let mut h = start().await?;
+    let shop = order_shop(&mut h, pb::JoinPolicy::Card, 1).await?;
+    let first = vec![
+        cart_event(&shop, "c-1", "u1", "oolong"),
+        cart_event(&shop, "c-2", "guest", "gaiwan"),
+        // the same event twice in one batch: the first copy counts
+        cart_event(&shop, "c-1", "u1", "oolong"),
+    ];
+    assert_eq!(
+        report_cart(&h, &order_system(), "cart-1", first.clone()).await?,
+        [Added, Added, Again]
+    );
+    // The same request again answers the same; a new request with a known event is a
+    // duplicate delivery.
+    assert_eq!(
+        report_cart(&h, &order_system(), "cart-1", first).await?,
+        [Added, Added, Again]
+    );
+    assert_eq!(
+        report_cart(
+            &h,
+            &order_system(),
+            "cart-2",
+            vec![
+                cart_event(&shop, "c-2", "guest", "gaiwan"),
+                cart_event(&shop, "c-3", "u1", "gaiwan")
+            ]
+        )
+        .await?,
+        [Again, Added]
+    );
+    let pool = h.db.pool(1).await?;
+    let kept: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT event_id, user_id, sku FROM membership.cart_events
+         WHERE shop_id = $1::uuid ORDER BY event_id",
+    )
+    .bind(&shop)
+    .fetch_all(&pool)
+    .await?;
+    pool.close().await;
+    let kept: Vec<(&str, &str, &str)> = kept
+        .iter()
+        .map(|(e, u, k)| (e.as_str(), u.as_str(), k.as_str()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("c-1", "u1", "oolong"),
+            ("c-2", "guest", "gaiwan"),
+            ("c-3", "u1", "gaiwan")
+        ]
+    );
+
+    // Bad events are refused whole, each bad field named.
+    let mut bad = cart_event(&shop, "c-9", "u1", "oolong");
+    bad.quantity = 0;
+    bad.sku = "sku\0".into();
+    let mut no_time = cart_event(&shop, "", "u1", "oolong");
+    no_time.occur_time = None;
+    let status = expect_err(
+        h.client
+            .clone()
+            .batch_report_cart_events(req(
+                &order_system(),
+                pb::BatchReportCartEventsRequest {
+                    request_id: rid("bad"),
+                    events: vec![cart_event(&shop, "c-8", "u1", "ok"), bad, no_time],
+                },
+            ))
+            .await,
+    )?;
+    for field in [
+        "events[1].quantity",
+        "events[1].sku",
+        "events[2].event_id",
+        "events[2].occur_time",
+    ] {
+        assert_invalid(&status, field);
+    }
+    let empty = report_cart(&h, &order_system(), "empty", vec![])
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("an empty batch is refused"))?;
+    assert_invalid(&empty, "events");
+
+    // Only the order system reports them.
+    for actor in [
+        shopper("u1"),
+        merchant(&shop),
+        operator(),
+        campaign_service(),
+    ] {
+        let refused = report_cart(
+            &h,
+            &actor,
+            &rid("cart"),
+            vec![cart_event(&shop, "c-7", "u1", "x")],
+        )
+        .await;
+        assert_eq!(
+            refused.err().map(|s| s.code()),
+            Some(Code::PermissionDenied)
+        );
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn or1_only_the_order_system_reports_order_events() -> anyhow::Result<()> {
     let mut h = start().await?;

@@ -1,5 +1,5 @@
 //! Capabilities reached over HTTP by the role that needs them: the order system locks,
-//! redeems and releases coupons (CP-6); a merchant reads a member's ledger (PT-4) and hands a
+//! redeems and releases coupons (CP-6) and reports add-to-cart events (OR-1); a merchant reads a member's ledger (PT-4) and hands a
 //! coupon to a member (CP-3); a shopper lists their own claims; operators list, search and
 //! update shops, read any shop's program, levels and members, run points expiry and read
 //! parked events. Tenancy on each.
@@ -116,6 +116,82 @@ fn cart(shop: &str, user_id: &str, coupon_id: &str) -> Value {
         "lines": [{"sku": "tea-1", "category": "tea", "quantity": 1, "unit_price_fen": 8000}],
         "coupon_ids": [coupon_id],
     })
+}
+
+#[tokio::test]
+async fn or1_the_order_system_reports_add_to_cart_events_once_each_and_only_it_may()
+-> anyhow::Result<()> {
+    let w = start().await?;
+    let shop = w.register_shop("Cart Tea", "POP").await?;
+    let order_system = w.service("order-system")?;
+    let event = |id: &str, user: &str| {
+        json!({"event_id": id, "shop_id": shop, "user_id": user, "sku": "oolong-250g",
+               "category": "tea", "quantity": 2, "occur_time": Utc::now().to_rfc3339()})
+    };
+    let path = "/api/internal/v1/cart-events/batch";
+    let batch = json!({"events": [event("c-1", "u1"), event("c-2", "guest"), event("c-1", "u1")]});
+    let reported = ok(
+        "report cart events",
+        w.call(
+            Method::POST,
+            path,
+            Some(&order_system),
+            Some(&key()),
+            Some(batch),
+        )
+        .await?,
+    )?;
+    assert_eq!(
+        reported["outcomes"],
+        json!(["APPLIED", "APPLIED", "DUPLICATE"]),
+        "{reported}"
+    );
+    let again = json!({"events": [event("c-2", "guest"), event("c-3", "u1")]});
+    let reported = ok(
+        "report again",
+        w.call(
+            Method::POST,
+            path,
+            Some(&order_system),
+            Some(&key()),
+            Some(again),
+        )
+        .await?,
+    )?;
+    assert_eq!(reported["outcomes"], json!(["DUPLICATE", "APPLIED"]));
+
+    let mut bad = event("c-4", "u1");
+    bad["quantity"] = json!(0);
+    let (status, error) = w
+        .call(
+            Method::POST,
+            path,
+            Some(&order_system),
+            Some(&key()),
+            Some(json!({"events": [bad]})),
+        )
+        .await?;
+    assert_eq!(status, 400, "{error}");
+    assert!(error.to_string().contains("events[0].quantity"), "{error}");
+
+    for token in [
+        w.merchant(&shop)?,
+        w.shopper("u1")?,
+        w.operator()?,
+        w.service("campaign-svc")?,
+    ] {
+        let (status, _) = w
+            .call(
+                Method::POST,
+                path,
+                Some(&token),
+                Some(&key()),
+                Some(json!({"events": [event("c-5", "u1")]})),
+            )
+            .await?;
+        assert_eq!(status, 403, "only the order system reports cart events");
+    }
+    Ok(())
 }
 
 #[tokio::test]

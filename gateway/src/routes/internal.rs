@@ -1,5 +1,5 @@
-//! `/api/internal/v1`: the commerce platform's order system (order events, CP-6 coupon
-//! locks). Its service token only; every other role or service gets PERMISSION_DENIED
+//! `/api/internal/v1`: the commerce platform's order system (order and add-to-cart events,
+//! CP-6 coupon locks). Its service token only; every other role or service gets PERMISSION_DENIED
 //! here, and a service token gets it on the other surfaces.
 
 use axum::Router;
@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/order-events", post(report_order_event))
         .route("/order-events/batch", post(batch_report_order_events))
+        .route("/cart-events/batch", post(batch_report_cart_events))
         .route("/orders/{order_id}/coupons/lock", post(lock_order_coupons))
         .route(
             "/orders/{order_id}/coupons/redeem",
@@ -67,6 +68,27 @@ pub async fn batch_report_order_events(
         .membership
         .clone()
         .batch_report_order_events(request(&state, &actor, message))
+        .await?;
+    Ok(Reply::from_response(response))
+}
+
+/// OR-1: add-to-cart events (members and non-members alike); each takes effect once per
+/// (shop, event id), `DUPLICATE` otherwise. One outcome per event.
+#[utoipa::path(post, path = "/api/internal/v1/cart-events/batch", tag = "internal",
+    params(("Idempotency-Key" = String, Header)),
+    request_body = views::CartEventBatch,
+    responses((status = 200, body = views::CartEventsReported), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn batch_report_cart_events(
+    State(state): State<AppState>,
+    ServiceCaller(actor): ServiceCaller,
+    IdempotencyKey(key): IdempotencyKey,
+    ApiJson(batch): ApiJson<views::CartEventBatch>,
+) -> ApiResult<views::CartEventsReported> {
+    let message = batch.into_request(key)?;
+    let response = state
+        .membership
+        .clone()
+        .batch_report_cart_events(request(&state, &actor, message))
         .await?;
     Ok(Reply::from_response(response))
 }

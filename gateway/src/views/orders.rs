@@ -196,6 +196,95 @@ impl From<pb::BatchReportOrderEventsResponse> for OrderEventsReported {
     }
 }
 
+/// OR-1: a shopper put an item in the cart. Each takes effect once per (shop, event id).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CartEvent {
+    /// The platform's id of the event; a redelivery carries the same one.
+    // membership-svc `convert::orders::MAX_EVENT_ID_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub event_id: String,
+    #[schema(format = Uuid)]
+    pub shop_id: String,
+    /// Printable ASCII without spaces.
+    // membership-svc `ids::UserId`.
+    #[schema(max_length = 64, pattern = r"^[!-~]+$")]
+    pub user_id: String,
+    // membership-svc `convert::orders::MAX_SKU_CHARS`.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub sku: String,
+    #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub category: String,
+    #[schema(minimum = 1, maximum = 1_000_000_i64)]
+    pub quantity: i64,
+    /// When it happened, RFC 3339, in the years 1 to 9999 (UTC); required.
+    #[serde(default)]
+    #[schema(required = true, value_type = String, format = DateTime)]
+    pub occur_time: Option<String>,
+}
+
+/// OR-1: add-to-cart events; one idempotency key covers the batch.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CartEventBatch {
+    // membership-svc `convert::orders::MAX_BATCH`.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub events: Vec<CartEvent>,
+}
+
+impl CartEventBatch {
+    /// The BatchReportCartEvents request, or INVALID_ARGUMENT naming each bad field as
+    /// `events[i].field`.
+    pub fn into_request(
+        self,
+        request_id: String,
+    ) -> Result<pb::BatchReportCartEventsRequest, ApiError> {
+        let mut check = FieldCheck::default();
+        let events = self
+            .events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| pb::CartEvent {
+                occur_time: check.take(query::timestamp(
+                    &format!("events[{i}].occur_time"),
+                    e.occur_time.as_deref(),
+                )),
+                event_id: e.event_id,
+                shop_id: e.shop_id,
+                user_id: e.user_id,
+                sku: e.sku,
+                category: e.category,
+                quantity: e.quantity,
+            })
+            .collect();
+        check.finish(pb::BatchReportCartEventsRequest { request_id, events })
+    }
+}
+
+/// OR-1: one outcome per add-to-cart event, in request order: `APPLIED` or `DUPLICATE`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CartEventsReported {
+    pub outcomes: Vec<String>,
+}
+
+impl From<pb::BatchReportCartEventsResponse> for CartEventsReported {
+    fn from(r: pb::BatchReportCartEventsResponse) -> Self {
+        Self {
+            outcomes: r
+                .outcomes()
+                .map(|o| short(o.as_str_name(), "CART_EVENT_OUTCOME_"))
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::assert_short_name;

@@ -5,6 +5,7 @@ use memberhub_kit::error::{Failure, FieldViolation, Violations};
 use memberhub_kit::input;
 use memberhub_proto::{common as pbc, membership as pb};
 
+use crate::domain::cart::CartEvent;
 use crate::domain::events::EventType;
 use crate::domain::ids::{ShopId, UserId};
 use crate::domain::orders::{EventKind, OrderEvent, OrderLine, Outcome};
@@ -141,6 +142,61 @@ pub fn single_order_event(raw: Option<&pb::OrderEvent>) -> Result<OrderEvent, Fa
     let event = order_event("event", raw, &mut violations);
     violations.finish()?;
     event.ok_or(Failure::Internal)
+}
+
+/// OR-1: the longest add-to-cart event id, in characters.
+pub const MAX_EVENT_ID_CHARS: usize = 64;
+
+fn cart_event(field: &str, raw: &pb::CartEvent, violations: &mut Violations) -> Option<CartEvent> {
+    let f = |name: &str| format!("{field}.{name}");
+    let event_id = violations.check(input::text(
+        &f("event_id"),
+        &raw.event_id,
+        MAX_EVENT_ID_CHARS,
+    ));
+    let shop_id = violations.check(ShopId::parse(&f("shop_id"), &raw.shop_id));
+    let user_id = violations.check(UserId::parse(&f("user_id"), &raw.user_id));
+    let sku = violations.check(input::text(&f("sku"), &raw.sku, MAX_SKU_CHARS));
+    let category = violations.check(input::optional_text(
+        &f("category"),
+        &raw.category,
+        MAX_CATEGORY_CHARS,
+    ));
+    if !(1..=MAX_QUANTITY).contains(&raw.quantity) {
+        violations.add(f("quantity"), format!("must be 1 to {MAX_QUANTITY}"));
+    }
+    let occurred_at = raw.occur_time.as_ref().and_then(super::api_time);
+    if occurred_at.is_none() {
+        violations.add(f("occur_time"), "is required: a time in years 1 to 9999");
+    }
+    Some(CartEvent {
+        shop_id: shop_id?,
+        event_id: event_id?,
+        user_id: user_id?,
+        sku: sku?,
+        category: category?.unwrap_or_default(),
+        quantity: raw.quantity,
+        occurred_at: occurred_at?,
+    })
+}
+
+/// OR-1: a batch of add-to-cart events, every one valid, else INVALID_ARGUMENT naming each
+/// bad field as `events[i].field`.
+pub fn cart_events(raw: &[pb::CartEvent]) -> Result<Vec<CartEvent>, Failure> {
+    let mut violations = Violations::new();
+    if raw.is_empty() || raw.len() > MAX_BATCH {
+        violations.add("events", format!("must carry 1 to {MAX_BATCH} events"));
+    }
+    let events: Vec<Option<CartEvent>> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, e)| cart_event(&format!("events[{i}]"), e, &mut violations))
+        .collect();
+    violations.finish()?;
+    events
+        .into_iter()
+        .map(|e| e.ok_or(Failure::Internal))
+        .collect()
 }
 
 impl From<Outcome> for pb::OrderEventOutcome {

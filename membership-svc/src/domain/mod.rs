@@ -1,5 +1,6 @@
 //! Pure rules: validation, policies, defaults, the order fold. No I/O.
 
+pub mod cart;
 pub mod events;
 pub mod ids;
 pub mod ledger;

@@ -180,6 +180,12 @@ impl MembershipService for Membership {
     ) -> Rpc<pb::BatchReportOrderEventsResponse> {
         orders::batch_report_order_events(self, r).await
     }
+    async fn batch_report_cart_events(
+        &self,
+        r: Request<pb::BatchReportCartEventsRequest>,
+    ) -> Rpc<pb::BatchReportCartEventsResponse> {
+        orders::batch_report_cart_events(self, r).await
+    }
     async fn create_transfer(&self, r: Request<pb::CreateTransferRequest>) -> Rpc<pb::Transfer> {
         ledger::create_transfer(self, r).await
     }

@@ -1,4 +1,5 @@
-//! OR-1..OR-4: the commerce platform's order events (a service caller only).
+//! OR-1..OR-4: the commerce platform's order and add-to-cart events (a service caller
+//! only).
 
 use memberhub_kit::actor::Actor;
 use memberhub_kit::idempotency::IdempotencyKey;
@@ -7,7 +8,7 @@ use tonic::{Request, Response};
 
 use super::{Membership, Rpc};
 use crate::convert;
-use crate::store::orders;
+use crate::store::{cart, orders};
 
 pub(super) async fn report_order_event(
     svc: &Membership,
@@ -63,6 +64,45 @@ pub(super) async fn batch_report_order_events(
                 .map(|o| pb::OrderEventOutcome::from(o).into())
                 .collect();
             Ok(pb::BatchReportOrderEventsResponse { outcomes })
+        })
+        .await?;
+    Ok(Response::new(response))
+}
+
+/// OR-1: up to 1,000 add-to-cart events in one transaction, one outcome each in request
+/// order.
+pub(super) async fn batch_report_cart_events(
+    svc: &Membership,
+    request: Request<pb::BatchReportCartEventsRequest>,
+) -> Rpc<pb::BatchReportCartEventsResponse> {
+    let actor = Actor::from_request(&request)?;
+    // only the order system is granted this method (`memberhub_kit::auth`)
+    actor.ensure_service()?;
+    let request = request.into_inner();
+    let key = IdempotencyKey::new(
+        &actor,
+        "BatchReportCartEvents",
+        &request.request_id,
+        &request,
+    )?;
+    let events = convert::cart_events(&request.events)?;
+    let now = svc.clock.now();
+    let response = svc
+        .store
+        .idempotent(&key, now, async |tx| {
+            let outcomes = cart::ingest(tx, &events, now)
+                .await?
+                .into_iter()
+                .map(|new| {
+                    if new {
+                        pb::CartEventOutcome::Applied
+                    } else {
+                        pb::CartEventOutcome::Duplicate
+                    }
+                    .into()
+                })
+                .collect();
+            Ok(pb::BatchReportCartEventsResponse { outcomes })
         })
         .await?;
     Ok(Response::new(response))

@@ -2,6 +2,7 @@
 //! statement touches another service's schema.
 
 pub mod cards;
+pub mod cart;
 pub mod holds;
 pub mod idempotency;
 pub mod ledger;

@@ -605,6 +605,38 @@ pub struct BatchReportOrderEventsResponse {
     #[prost(enumeration = "OrderEventOutcome", repeated, tag = "1")]
     pub outcomes: ::prost::alloc::vec::Vec<i32>,
 }
+/// A shopper put an item in the cart (members and non-members alike).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CartEvent {
+    /// The platform's id of the event; a redelivery carries the same id.
+    #[prost(string, tag = "1")]
+    pub event_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shop_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub user_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub sku: ::prost::alloc::string::String,
+    #[prost(string, tag = "5")]
+    pub category: ::prost::alloc::string::String,
+    #[prost(int64, tag = "6")]
+    pub quantity: i64,
+    #[prost(message, optional, tag = "7")]
+    pub occur_time: ::core::option::Option<::prost_types::Timestamp>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct BatchReportCartEventsRequest {
+    #[prost(string, tag = "1")]
+    pub request_id: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "2")]
+    pub events: ::prost::alloc::vec::Vec<CartEvent>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct BatchReportCartEventsResponse {
+    /// One per event, in request order.
+    #[prost(enumeration = "CartEventOutcome", repeated, tag = "1")]
+    pub outcomes: ::prost::alloc::vec::Vec<i32>,
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Account {
     #[prost(enumeration = "AccountKind", tag = "1")]
@@ -1082,6 +1114,36 @@ impl OrderEventOutcome {
             "ORDER_EVENT_OUTCOME_APPLIED" => Some(Self::Applied),
             "ORDER_EVENT_OUTCOME_DUPLICATE" => Some(Self::Duplicate),
             "ORDER_EVENT_OUTCOME_HELD" => Some(Self::Held),
+            _ => None,
+        }
+    }
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum CartEventOutcome {
+    Unspecified = 0,
+    Applied = 1,
+    /// Delivered before; nothing changed.
+    Duplicate = 2,
+}
+impl CartEventOutcome {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "CART_EVENT_OUTCOME_UNSPECIFIED",
+            Self::Applied => "CART_EVENT_OUTCOME_APPLIED",
+            Self::Duplicate => "CART_EVENT_OUTCOME_DUPLICATE",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "CART_EVENT_OUTCOME_UNSPECIFIED" => Some(Self::Unspecified),
+            "CART_EVENT_OUTCOME_APPLIED" => Some(Self::Applied),
+            "CART_EVENT_OUTCOME_DUPLICATE" => Some(Self::Duplicate),
             _ => None,
         }
     }
@@ -2023,6 +2085,37 @@ pub mod membership_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// OR-1: add-to-cart events from the commerce platform (tags and automation read the last
+        /// add-to-cart time); each takes effect once per (shop, event id).
+        pub async fn batch_report_cart_events(
+            &mut self,
+            request: impl tonic::IntoRequest<super::BatchReportCartEventsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::BatchReportCartEventsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/memberhub.membership.v1.MembershipService/BatchReportCartEvents",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "memberhub.membership.v1.MembershipService",
+                        "BatchReportCartEvents",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// PT-1..PT-5: the ledger.
         pub async fn create_transfer(
             &mut self,
@@ -2498,6 +2591,17 @@ pub mod membership_service_server {
             request: tonic::Request<super::BatchReportOrderEventsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::BatchReportOrderEventsResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// OR-1: add-to-cart events from the commerce platform (tags and automation read the last
+        /// add-to-cart time); each takes effect once per (shop, event id).
+        async fn batch_report_cart_events(
+            &self,
+            request: tonic::Request<super::BatchReportCartEventsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::BatchReportCartEventsResponse>,
             tonic::Status,
         > {
             Err(tonic::Status::unimplemented("Not yet implemented"))
@@ -3871,6 +3975,55 @@ pub mod membership_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = BatchReportOrderEventsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/memberhub.membership.v1.MembershipService/BatchReportCartEvents" => {
+                    #[allow(non_camel_case_types)]
+                    struct BatchReportCartEventsSvc<T: MembershipService>(pub Arc<T>);
+                    impl<
+                        T: MembershipService,
+                    > tonic::server::UnaryService<super::BatchReportCartEventsRequest>
+                    for BatchReportCartEventsSvc<T> {
+                        type Response = super::BatchReportCartEventsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::BatchReportCartEventsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MembershipService>::batch_report_cart_events(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = BatchReportCartEventsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
