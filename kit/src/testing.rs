@@ -1,7 +1,8 @@
 //! A fresh migrated database per test, cloned from a template (so tests run in parallel,
 //! even as separate processes under nextest). The template's name carries a hash of the
-//! migrations, so a changed migration builds a new one. A test database is dropped when
-//! its test passes and kept (its name printed) when it fails, for a look.
+//! migrations, so a changed migration builds a new one. A test database is kept (its name
+//! printed) when its test panics, for a look; otherwise it is dropped, also when the test
+//! returns `Err` (the value is dropped before the harness sees the error).
 
 use sha2::{Digest, Sha256};
 use sqlx::migrate::Migrator;

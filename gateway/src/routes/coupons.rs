@@ -3,18 +3,17 @@
 //! Storefront responses never carry a batch's internal name.
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use http::request::Parts;
 use memberhub_proto::common::CouponChannel;
 use memberhub_proto::coupon as pb;
 use memberhub_proto::membership as membership_pb;
-use serde::de::DeserializeOwned;
 
 use crate::auth::{IdempotencyKey, MerchantCaller, OperatorCaller, ShopperCaller};
 use crate::body::ApiJson;
 use crate::coupon_views as views;
 use crate::error::{ApiError, ErrorBody};
+use crate::query::ApiQuery;
 use crate::state::AppState;
 use crate::upstream::{ApiResult, Reply, request};
 
@@ -63,25 +62,6 @@ pub fn router() -> Router<AppState> {
             post(approve_batch),
         )
         .route(&format!("{PLATFORM}/{{batch}}/reject"), post(reject_batch))
-}
-
-/// Like `axum::extract::Query`, but a malformed query is INVALID_ARGUMENT with field `query`.
-#[derive(Debug, Clone)]
-pub struct ApiQuery<T>(pub T);
-
-impl<S, T> FromRequestParts<S> for ApiQuery<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(value)| ApiQuery(value))
-            .map_err(|rejection| ApiError::invalid_field("query", &rejection.body_text()))
-    }
 }
 
 /// coupon-svc names create fields `batch.<field>`; the HTTP body has them at top level.
