@@ -1,6 +1,6 @@
 //! bad caller input is INVALID_ARGUMENT naming the field, through the real gRPC
-//! interface on real Postgres: control characters in text (Postgres refuses a NUL, which
-//! used to surface as INTERNAL), unknown enum numbers, page sizes, list lengths and window
+//! interface on real Postgres: control characters in text (Postgres refuses a NUL, so one
+//! must never reach it), unknown enum numbers, page sizes, list lengths and window
 //! lengths. X-1: another shop's campaign, pack or claim is NOT_FOUND for a merchant.
 
 mod support;

@@ -1,5 +1,5 @@
 //! CP-4 allocations and OC-6 binding through the gRPC interface: the RPCs campaign-svc
-//! (issue 6) calls as a saga participant.
+//! calls as a saga participant.
 
 mod support;
 

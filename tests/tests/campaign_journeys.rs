@@ -1,4 +1,4 @@
-//! Issue 6 end to end through the HTTP gateway, one journey per campaign type:
+//! The campaigns end to end through the HTTP gateway, one journey per campaign type:
 //! - open-card gift (OC-3..OC-10): the merchant recharges beans, binds an INTERACTIVE batch
 //!   and creates the gift; a shopper without a card sees it in the member center, opens the
 //!   card and receives the whole pack once (coupon in the wallet, beans in the ledger);

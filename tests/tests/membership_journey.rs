@@ -1,4 +1,4 @@
-//! Issue 4 end to end through the HTTP gateway: a merchant sets up points, levels and
+//! Membership end to end through the HTTP gateway: a merchant sets up points, levels and
 //! benefits; a shopper opens the card with an SMS code; the order system reports a paid,
 //! confirmed and partly refunded history, some of it twice; level, totals, points and the
 //! ledger then follow OR-3, OR-4 and LV-5 exactly, the merchant sees the member without a

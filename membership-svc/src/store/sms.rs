@@ -56,7 +56,7 @@ pub async fn store_code(
     Ok(())
 }
 
-/// The code was used to open the card.
+/// The code opened the card: it cannot open another.
 pub async fn consume_code(
     conn: &mut PgConnection,
     shop_id: ShopId,
