@@ -119,14 +119,23 @@ fn order_event(
 
 /// OR-1: a batch of events, every one valid, else INVALID_ARGUMENT naming each bad field.
 pub fn order_events(raw: &[pb::OrderEvent]) -> Result<Vec<OrderEvent>, Failure> {
+    batch(raw, order_event)
+}
+
+/// 1 to [`MAX_BATCH`] events, each checked by `check` under `events[i]`; INVALID_ARGUMENT
+/// naming every bad field of every event.
+fn batch<R, T>(
+    raw: &[R],
+    check: impl Fn(&str, &R, &mut Violations) -> Option<T>,
+) -> Result<Vec<T>, Failure> {
     let mut violations = Violations::new();
     if raw.is_empty() || raw.len() > MAX_BATCH {
         violations.add("events", format!("must carry 1 to {MAX_BATCH} events"));
     }
-    let events: Vec<Option<OrderEvent>> = raw
+    let events: Vec<Option<T>> = raw
         .iter()
         .enumerate()
-        .map(|(i, e)| order_event(&format!("events[{i}]"), e, &mut violations))
+        .map(|(i, e)| check(&format!("events[{i}]"), e, &mut violations))
         .collect();
     violations.finish()?;
     events
@@ -183,20 +192,7 @@ fn cart_event(field: &str, raw: &pb::CartEvent, violations: &mut Violations) -> 
 /// OR-1: a batch of add-to-cart events, every one valid, else INVALID_ARGUMENT naming each
 /// bad field as `events[i].field`.
 pub fn cart_events(raw: &[pb::CartEvent]) -> Result<Vec<CartEvent>, Failure> {
-    let mut violations = Violations::new();
-    if raw.is_empty() || raw.len() > MAX_BATCH {
-        violations.add("events", format!("must carry 1 to {MAX_BATCH} events"));
-    }
-    let events: Vec<Option<CartEvent>> = raw
-        .iter()
-        .enumerate()
-        .map(|(i, e)| cart_event(&format!("events[{i}]"), e, &mut violations))
-        .collect();
-    violations.finish()?;
-    events
-        .into_iter()
-        .map(|e| e.ok_or(Failure::Internal))
-        .collect()
+    batch(raw, cart_event)
 }
 
 impl From<Outcome> for pb::OrderEventOutcome {
