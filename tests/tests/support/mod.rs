@@ -220,7 +220,8 @@ pub async fn silent_upstream() -> anyhow::Result<SocketAddr> {
     Ok(address)
 }
 
-/// An address nothing listens on (bound once, then released): an unreachable upstream.
+/// An address nothing listens on (bound once, then released): an unreachable upstream, or
+/// the port a child process is told to listen on.
 pub async fn closed_port() -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     Ok(listener.local_addr()?)

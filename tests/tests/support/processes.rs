@@ -67,12 +67,6 @@ impl Keys {
     }
 }
 
-/// A free loopback port (bound, then released for the child to take).
-pub fn free_port() -> anyhow::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?)
-}
-
 /// A running binary, killed when dropped.
 pub struct Process {
     pub name: &'static str,
@@ -159,7 +153,7 @@ impl Deployment {
 
     /// membership-svc, serving once this returns.
     pub async fn membership(&self) -> anyhow::Result<Process> {
-        let address = free_port()?;
+        let address = super::closed_port().await?;
         let mut env = self.service_env(membership_svc::config::LISTEN_VAR, address);
         env.push(("MEMBERHUB_PHONE_HASH_KEY", "p".repeat(32)));
         let process = self.spawn("membership-svc", address, &env)?;
@@ -171,7 +165,8 @@ impl Deployment {
 
     /// coupon-svc calling membership-svc at `membership` (a comma-separated list balances).
     pub async fn coupon(&self, membership: &str) -> anyhow::Result<Process> {
-        self.coupon_at(free_port()?, membership).await
+        self.coupon_at(super::closed_port().await?, membership)
+            .await
     }
 
     /// coupon-svc on a given address (to restart one in place).
@@ -195,7 +190,7 @@ impl Deployment {
 
     /// campaign-svc calling its peers at `membership` and `coupon`.
     pub async fn campaign(&self, membership: &str, coupon: &str) -> anyhow::Result<Process> {
-        let address = free_port()?;
+        let address = super::closed_port().await?;
         let mut env = self.service_env(campaign_svc::config::LISTEN_VAR, address);
         env.push(("MEMBERHUB_MEMBERSHIP_URL", membership.to_string()));
         env.push(("MEMBERHUB_COUPON_URL", coupon.to_string()));
@@ -217,7 +212,7 @@ impl Deployment {
         coupon: &str,
         campaign: &str,
     ) -> anyhow::Result<Process> {
-        let address = free_port()?;
+        let address = super::closed_port().await?;
         let env = [
             ("MEMBERHUB_GATEWAY_LISTEN", address.to_string()),
             ("MEMBERHUB_MEMBERSHIP_URL", membership.to_string()),
