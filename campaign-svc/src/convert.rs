@@ -18,11 +18,11 @@ use crate::domain::types::{
 use crate::store::claims::{ClaimKind, ClaimRecord};
 use crate::store::open_card_gifts::GiftRecord;
 
-pub fn timestamp(at: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
+pub(crate) fn timestamp(at: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
     at.map(to_timestamp)
 }
 
-pub fn prize_type(raw: i32) -> Option<PrizeType> {
+pub(crate) fn prize_type(raw: i32) -> Option<PrizeType> {
     match pb::PrizeType::try_from(raw).ok()? {
         pb::PrizeType::Beans => Some(PrizeType::Beans),
         pb::PrizeType::CashCoupon => Some(PrizeType::CashCoupon),
@@ -34,7 +34,7 @@ pub fn prize_type(raw: i32) -> Option<PrizeType> {
     }
 }
 
-pub fn pb_prize_type(t: PrizeType) -> pb::PrizeType {
+pub(crate) fn pb_prize_type(t: PrizeType) -> pb::PrizeType {
     match t {
         PrizeType::Beans => pb::PrizeType::Beans,
         PrizeType::CashCoupon => pb::PrizeType::CashCoupon,
@@ -45,7 +45,7 @@ pub fn pb_prize_type(t: PrizeType) -> pb::PrizeType {
     }
 }
 
-pub fn pb_status(status: CampaignStatus) -> pb::CampaignStatus {
+pub(crate) fn pb_status(status: CampaignStatus) -> pb::CampaignStatus {
     match status {
         CampaignStatus::Scheduled => pb::CampaignStatus::Scheduled,
         CampaignStatus::Live => pb::CampaignStatus::Live,
@@ -54,7 +54,7 @@ pub fn pb_status(status: CampaignStatus) -> pb::CampaignStatus {
     }
 }
 
-pub fn open_card_gift(gift: &GiftRecord, now: DateTime<Utc>) -> pb::OpenCardGift {
+pub(crate) fn open_card_gift(gift: &GiftRecord, now: DateTime<Utc>) -> pb::OpenCardGift {
     let status = status_at(&gift.window, gift.closed_at, now);
     let live = status == CampaignStatus::Live;
     pb::OpenCardGift {
@@ -87,7 +87,7 @@ pub fn open_card_gift(gift: &GiftRecord, now: DateTime<Utc>) -> pb::OpenCardGift
     }
 }
 
-pub fn pb_claim_kind(kind: ClaimKind) -> pb::ClaimKind {
+pub(crate) fn pb_claim_kind(kind: ClaimKind) -> pb::ClaimKind {
     match kind {
         ClaimKind::OpenCardGift => pb::ClaimKind::OpenCardGift,
         ClaimKind::NewMemberPack => pb::ClaimKind::NewMemberPack,
@@ -97,7 +97,7 @@ pub fn pb_claim_kind(kind: ClaimKind) -> pb::ClaimKind {
     }
 }
 
-pub fn pb_claim_state(state: ClaimState) -> pb::ClaimState {
+pub(crate) fn pb_claim_state(state: ClaimState) -> pb::ClaimState {
     match state {
         ClaimState::Pending | ClaimState::Granting => pb::ClaimState::Pending,
         ClaimState::Granted => pb::ClaimState::Granted,
@@ -106,7 +106,7 @@ pub fn pb_claim_state(state: ClaimState) -> pb::ClaimState {
 }
 
 /// A claim with its reveal payload (GP-9): what each done step granted.
-pub fn claim(claim: &ClaimRecord) -> pb::Claim {
+pub(crate) fn claim(claim: &ClaimRecord) -> pb::Claim {
     let state = claim.progress.state();
     let items = if state == ClaimState::Granted {
         claim
@@ -156,7 +156,7 @@ pub fn claim(claim: &ClaimRecord) -> pb::Claim {
     }
 }
 
-pub fn shop_type(raw: i32) -> Option<ShopType> {
+pub(crate) fn shop_type(raw: i32) -> Option<ShopType> {
     match PbShopType::try_from(raw).ok()? {
         PbShopType::Pop => Some(ShopType::Pop),
         PbShopType::SelfOperated => Some(ShopType::SelfOperated),
@@ -164,7 +164,7 @@ pub fn shop_type(raw: i32) -> Option<ShopType> {
     }
 }
 
-pub fn join_policy(raw: i32) -> Option<JoinPolicy> {
+pub(crate) fn join_policy(raw: i32) -> Option<JoinPolicy> {
     match membership_pb::JoinPolicy::try_from(raw).ok()? {
         membership_pb::JoinPolicy::Order => Some(JoinPolicy::Order),
         membership_pb::JoinPolicy::Card => Some(JoinPolicy::Card),
@@ -176,7 +176,7 @@ pub fn join_policy(raw: i32) -> Option<JoinPolicy> {
 
 /// A shopper as campaign rules read them; `None` (not a member) is a stranger unless the
 /// membership says otherwise.
-pub fn member_view(membership: Option<&membership_pb::Membership>) -> MemberView {
+pub(crate) fn member_view(membership: Option<&membership_pb::Membership>) -> MemberView {
     let Some(m) = membership else {
         return MemberView::stranger();
     };
@@ -202,7 +202,7 @@ pub fn member_view(membership: Option<&membership_pb::Membership>) -> MemberView
 
 /// A coupon-svc batch as the binding rules read it (OC-6, GP-2).
 /// The contract's channel of a claim step's coupon issue.
-pub fn pb_channel(channel: Channel) -> CouponChannel {
+pub(crate) fn pb_channel(channel: Channel) -> CouponChannel {
     match channel {
         Channel::General => CouponChannel::General,
         Channel::Crm => CouponChannel::Crm,
@@ -211,7 +211,7 @@ pub fn pb_channel(channel: Channel) -> CouponChannel {
     }
 }
 
-pub fn batch_view(batch: &coupon_pb::Batch) -> Option<BatchView> {
+pub(crate) fn batch_view(batch: &coupon_pb::Batch) -> Option<BatchView> {
     let kind = match coupon_pb::CouponKind::try_from(batch.kind).ok()? {
         coupon_pb::CouponKind::Threshold => CouponKind::Threshold,
         coupon_pb::CouponKind::Cash => CouponKind::Cash,
@@ -263,7 +263,7 @@ pub fn batch_view(batch: &coupon_pb::Batch) -> Option<BatchView> {
 
 /// A pack kind the caller set; `None` when unset (a number outside the enum is refused
 /// earlier, by `memberhub_kit::input::enumeration`).
-pub fn pack_kind(raw: pb::GiftPackKind) -> Option<crate::domain::gift_pack::PackKind> {
+pub(crate) fn pack_kind(raw: pb::GiftPackKind) -> Option<crate::domain::gift_pack::PackKind> {
     use crate::domain::gift_pack::PackKind;
     match raw {
         pb::GiftPackKind::NewMember => Some(PackKind::NewMember),
@@ -272,7 +272,7 @@ pub fn pack_kind(raw: pb::GiftPackKind) -> Option<crate::domain::gift_pack::Pack
     }
 }
 
-pub fn pb_pack_kind(kind: crate::domain::gift_pack::PackKind) -> pb::GiftPackKind {
+pub(crate) fn pb_pack_kind(kind: crate::domain::gift_pack::PackKind) -> pb::GiftPackKind {
     use crate::domain::gift_pack::PackKind;
     match kind {
         PackKind::NewMember => pb::GiftPackKind::NewMember,
@@ -281,7 +281,10 @@ pub fn pb_pack_kind(kind: crate::domain::gift_pack::PackKind) -> pb::GiftPackKin
 }
 
 /// A pack as the contract shows it; packs left read 0 once it is over (ended or closed).
-pub fn gift_pack(pack: &crate::store::gift_packs::PackRecord, now: DateTime<Utc>) -> pb::GiftPack {
+pub(crate) fn gift_pack(
+    pack: &crate::store::gift_packs::PackRecord,
+    now: DateTime<Utc>,
+) -> pb::GiftPack {
     // GP-3: a pack whose gift ran out ended then; it was not closed by the merchant.
     let status = match pack.closed_at {
         Some(at) if pack.gift_ran_out && at <= now => CampaignStatus::Ended,
@@ -313,7 +316,7 @@ pub fn gift_pack(pack: &crate::store::gift_packs::PackRecord, now: DateTime<Utc>
     }
 }
 
-pub fn gift_item_record(item: &crate::store::items::ItemRecord) -> pb::GiftItemRecord {
+pub(crate) fn gift_item_record(item: &crate::store::items::ItemRecord) -> pb::GiftItemRecord {
     pb::GiftItemRecord {
         shop_id: item.shop_id.to_string(),
         sku: item.sku.clone(),
@@ -323,7 +326,9 @@ pub fn gift_item_record(item: &crate::store::items::ItemRecord) -> pb::GiftItemR
     }
 }
 
-pub fn exclusive(record: &crate::store::exclusives::ExclusiveRecord) -> pb::NewMemberExclusive {
+pub(crate) fn exclusive(
+    record: &crate::store::exclusives::ExclusiveRecord,
+) -> pb::NewMemberExclusive {
     pb::NewMemberExclusive {
         shop_id: record.shop_id.to_string(),
         batch_key: record
@@ -340,7 +345,7 @@ pub fn exclusive(record: &crate::store::exclusives::ExclusiveRecord) -> pb::NewM
     }
 }
 
-pub fn entitlement(e: &crate::store::entitlements::EntitlementRecord) -> pb::Entitlement {
+pub(crate) fn entitlement(e: &crate::store::entitlements::EntitlementRecord) -> pb::Entitlement {
     pb::Entitlement {
         entitlement_id: e.id.to_string(),
         shop_id: e.shop_id.to_string(),
@@ -359,7 +364,7 @@ pub fn entitlement(e: &crate::store::entitlements::EntitlementRecord) -> pb::Ent
 }
 
 /// PT-3/LV-6: the exchange items of `level` in the shop's level rules.
-pub fn level_items(
+pub(crate) fn level_items(
     rules: &membership_pb::LevelRules,
     level: i32,
 ) -> crate::domain::exchange::LevelItems {
@@ -394,7 +399,7 @@ fn pb_sprint_phase(phase: crate::domain::sprint_plan::Phase) -> pb::SprintPhase 
 }
 
 /// SP-1: a plan with its phase at `now`.
-pub fn sprint_plan(
+pub(crate) fn sprint_plan(
     record: &crate::store::sprint_plans::PlanRecord,
     now: DateTime<Utc>,
 ) -> pb::SprintPlan {
@@ -417,7 +422,7 @@ pub fn sprint_plan(
 }
 
 /// SP-2: a shop's invitation, with its plan.
-pub fn sprint_plan_shop(
+pub(crate) fn sprint_plan_shop(
     shop: &crate::store::sprint_plans::ShopRecord,
     plan: &crate::store::sprint_plans::PlanRecord,
     now: DateTime<Utc>,
@@ -462,7 +467,7 @@ pub fn sprint_plan_shop(
 }
 
 /// SP-3: the reward batch as the join rules read it.
-pub fn reward_batch(
+pub(crate) fn reward_batch(
     batch: &coupon_pb::Batch,
     shop: crate::domain::types::ShopId,
 ) -> crate::domain::sprint_plan::RewardBatch {
@@ -494,7 +499,7 @@ pub fn reward_batch(
 /// SP-4..SP-6: a registration as the shopper reads it. `award_started` tells a shopper
 /// without an award state apart: not yet decided (PENDING) or decided without them
 /// (NOT_QUALIFIED).
-pub fn sprint_registration(
+pub(crate) fn sprint_registration(
     registration: &crate::store::sprint_registrations::RegistrationRecord,
     plan: &crate::store::sprint_plans::PlanRecord,
     shop: &crate::store::sprint_plans::ShopRecord,

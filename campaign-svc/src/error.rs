@@ -53,7 +53,7 @@ impl Error {
 }
 
 /// Codes by which a peer says "no" for good (as opposed to "not now").
-pub fn is_refusal(code: tonic::Code) -> bool {
+pub(crate) fn is_refusal(code: tonic::Code) -> bool {
     use tonic::Code;
     matches!(
         code,
@@ -68,7 +68,7 @@ pub fn is_refusal(code: tonic::Code) -> bool {
 }
 
 /// The `ErrorInfo.reason` a status carries, if any.
-pub fn reason_of(status: &tonic::Status) -> Option<String> {
+pub(crate) fn reason_of(status: &tonic::Status) -> Option<String> {
     use tonic_types::StatusExt;
     status
         .get_error_details()

@@ -17,7 +17,7 @@ use crate::error::Error;
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A channel whose calls are signed as campaign-svc.
-pub type Signed = InterceptedService<Channel, SignAs>;
+pub(crate) type Signed = InterceptedService<Channel, SignAs>;
 
 #[derive(Debug, Clone)]
 pub struct Peers {
@@ -41,14 +41,14 @@ impl Peers {
 }
 
 /// A request from this service, with its deadline (the interceptor signs it).
-pub fn request<T>(message: T) -> tonic::Request<T> {
+pub(crate) fn request<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.set_timeout(CALL_TIMEOUT);
     request
 }
 
 /// Unwraps a peer's answer, sorting its failure (see [`Error::from_peer`]).
-pub fn answer<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Result<T, Error> {
+pub(crate) fn answer<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Result<T, Error> {
     result
         .map(tonic::Response::into_inner)
         .map_err(Error::from_peer)

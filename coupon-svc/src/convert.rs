@@ -21,7 +21,7 @@ fn time(at: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     at.and_then(from_timestamp)
 }
 
-pub fn shop_type(raw: i32) -> Option<ShopType> {
+pub(crate) fn shop_type(raw: i32) -> Option<ShopType> {
     match pbc::ShopType::try_from(raw).ok()? {
         pbc::ShopType::Pop => Some(ShopType::Pop),
         pbc::ShopType::SelfOperated => Some(ShopType::SelfOperated),
@@ -38,7 +38,7 @@ impl From<ShopType> for pbc::ShopType {
     }
 }
 
-pub fn kind(raw: i32) -> Option<Kind> {
+pub(crate) fn kind(raw: i32) -> Option<Kind> {
     match pb::CouponKind::try_from(raw).ok()? {
         pb::CouponKind::Threshold => Some(Kind::Threshold),
         pb::CouponKind::Cash => Some(Kind::Cash),
@@ -57,7 +57,7 @@ impl From<Kind> for pb::CouponKind {
     }
 }
 
-pub fn channel(raw: i32) -> Option<Channel> {
+pub(crate) fn channel(raw: i32) -> Option<Channel> {
     match pbc::CouponChannel::try_from(raw).ok()? {
         pbc::CouponChannel::General => Some(Channel::General),
         pbc::CouponChannel::Crm => Some(Channel::Crm),
@@ -78,7 +78,7 @@ impl From<Channel> for pbc::CouponChannel {
     }
 }
 
-pub fn status(raw: i32) -> Option<Status> {
+pub(crate) fn status(raw: i32) -> Option<Status> {
     match pb::BatchStatus::try_from(raw).ok()? {
         pb::BatchStatus::Draft => Some(Status::Draft),
         pb::BatchStatus::PendingApproval => Some(Status::PendingApproval),
@@ -101,7 +101,7 @@ impl From<Status> for pb::BatchStatus {
     }
 }
 
-pub fn state(raw: i32) -> Option<State> {
+pub(crate) fn state(raw: i32) -> Option<State> {
     match pb::CouponState::try_from(raw).ok()? {
         pb::CouponState::Available => Some(State::Available),
         pb::CouponState::Locked => Some(State::Locked),
@@ -165,7 +165,7 @@ impl TryFrom<pb::CreateBatchRequest> for NewBatch {
 }
 
 /// The batch named by a request field (`batch` or `batch_id`).
-pub fn batch_ref(field: &str, raw: &str) -> Result<BatchRef, Failure> {
+pub(crate) fn batch_ref(field: &str, raw: &str) -> Result<BatchRef, Failure> {
     BatchRef::parse(field, raw).map_err(|v| Failure::InvalidArgument(vec![v]))
 }
 
@@ -177,7 +177,7 @@ fn scope(terms: &Terms) -> pb::ItemScope {
 }
 
 /// A batch as `view` may see it: shoppers never get the internal name (CP-1).
-pub fn batch_as(found: Batch, now: DateTime<Utc>, view: View) -> pb::Batch {
+pub(crate) fn batch_as(found: Batch, now: DateTime<Utc>, view: View) -> pb::Batch {
     let mut batch = batch(found, now);
     match view {
         View::Full => {}
@@ -187,7 +187,7 @@ pub fn batch_as(found: Batch, now: DateTime<Utc>, view: View) -> pb::Batch {
 }
 
 /// A batch as of `now` (ENDED derived from its validity).
-pub fn batch(batch: Batch, now: DateTime<Utc>) -> pb::Batch {
+pub(crate) fn batch(batch: Batch, now: DateTime<Utc>) -> pb::Batch {
     let status = batch.status_at(now);
     let effective = batch.effective_claim_window();
     let spec = batch.spec;
@@ -277,7 +277,7 @@ impl From<Coupon> for pb::Coupon {
     }
 }
 
-pub fn coupons(coupons: Vec<Coupon>) -> Vec<pb::Coupon> {
+pub(crate) fn coupons(coupons: Vec<Coupon>) -> Vec<pb::Coupon> {
     coupons.into_iter().map(pb::Coupon::from).collect()
 }
 
@@ -320,7 +320,7 @@ impl From<Evaluation> for pb::CouponEvaluation {
     }
 }
 
-pub fn statistics(batch: &Batch, stats: &Statistics) -> pb::BatchStatistics {
+pub(crate) fn statistics(batch: &Batch, stats: &Statistics) -> pb::BatchStatistics {
     pb::BatchStatistics {
         batch_id: batch.id.to_string(),
         issued: stats.issued,
@@ -336,7 +336,7 @@ pub fn statistics(batch: &Batch, stats: &Statistics) -> pb::BatchStatistics {
     }
 }
 
-pub fn lines(lines: Vec<pbc::OrderLine>) -> Vec<LineInput> {
+pub(crate) fn lines(lines: Vec<pbc::OrderLine>) -> Vec<LineInput> {
     lines
         .into_iter()
         .map(|l| LineInput {
@@ -351,7 +351,7 @@ pub fn lines(lines: Vec<pbc::OrderLine>) -> Vec<LineInput> {
 }
 
 /// An optional timestamp field: `Ok(None)` when absent, INVALID_ARGUMENT when out of range.
-pub fn optional_time(
+pub(crate) fn optional_time(
     field: &str,
     at: Option<&prost_types::Timestamp>,
 ) -> Result<Option<DateTime<Utc>>, Failure> {
@@ -364,7 +364,7 @@ pub fn optional_time(
 }
 
 /// LV-6: the terms a cart was priced with.
-pub fn member_pricing(terms: &MemberTerms) -> pb::MemberPricing {
+pub(crate) fn member_pricing(terms: &MemberTerms) -> pb::MemberPricing {
     pb::MemberPricing {
         level: terms.level,
         discount_percent: terms.discount_percent,
@@ -374,7 +374,7 @@ pub fn member_pricing(terms: &MemberTerms) -> pb::MemberPricing {
 }
 
 /// LV-6: one priced cart line.
-pub fn line_price(line: &LinePrice) -> pb::CartLinePrice {
+pub(crate) fn line_price(line: &LinePrice) -> pb::CartLinePrice {
     pb::CartLinePrice {
         sku: line.sku.clone(),
         list_amount_fen: line.list_amount_fen,

@@ -3,7 +3,7 @@
 use memberhub_kit::error::Failure;
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// A rule or input problem already phrased for the client (validation, tenancy, CP-*).
     #[error(transparent)]
     Rejected(#[from] Failure),

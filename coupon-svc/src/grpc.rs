@@ -30,7 +30,7 @@ use crate::store::{Store, allocations, coupons, issuing, statistics};
 
 /// The coupon gRPC service.
 #[derive(Debug, Clone)]
-pub struct Coupons {
+pub(crate) struct Coupons {
     store: Store,
     issuer: Issuer,
     members: Members,

@@ -29,7 +29,7 @@ use crate::store::batches::{self, BatchSpec};
 use crate::store::issuing::{self, IssueJob, Source};
 
 /// The most requests one transaction issues.
-pub const MAX_GROUP: usize = 512;
+pub(crate) const MAX_GROUP: usize = 512;
 /// Groups of one queue in flight at once: they overlap all but the hot row's update and
 /// commit (see `store::issuing`).
 const IN_FLIGHT: usize = 2;
@@ -70,7 +70,7 @@ struct Inner {
 
 /// Issues coupons, coalescing concurrent requests per batch and source.
 #[derive(Clone)]
-pub struct Issuer {
+pub(crate) struct Issuer {
     inner: Arc<Inner>,
 }
 
@@ -87,7 +87,7 @@ fn respond(coupons: Vec<Coupon>) -> pb::IssueCouponsResponse {
 }
 
 impl Issuer {
-    pub fn new(pool: sqlx::PgPool, clock: SharedClock) -> Self {
+    pub(crate) fn new(pool: sqlx::PgPool, clock: SharedClock) -> Self {
         Self {
             inner: Arc::new(Inner {
                 pool,
@@ -99,7 +99,7 @@ impl Issuer {
     }
 
     /// The batch's immutable part, cached (a batch's terms never change).
-    pub async fn spec(&self, id: BatchId) -> Result<Arc<BatchSpec>, Error> {
+    pub(crate) async fn spec(&self, id: BatchId) -> Result<Arc<BatchSpec>, Error> {
         if let Some(spec) = self.lock_specs().get(&id) {
             return Ok(spec.clone());
         }
@@ -117,7 +117,7 @@ impl Issuer {
     }
 
     /// CP-3: issues one issue; waits for the group it joins to commit.
-    pub async fn issue(
+    pub(crate) async fn issue(
         &self,
         spec: Arc<BatchSpec>,
         key: IdempotencyKey,

@@ -8,12 +8,26 @@
 
 pub mod config;
 mod convert;
-pub mod domain;
-pub mod error;
-pub mod grpc;
-pub mod issuer;
+mod domain;
+mod error;
+mod grpc;
+mod issuer;
 mod members;
-pub mod store;
+mod store;
+
+/// The limits coupon-svc enforces on its inputs, for the gateway's published schema to be
+/// checked against (not the service's API).
+pub mod limits {
+    pub mod batch {
+        pub use crate::domain::batch::{
+            MAX_CODE_CHARS, MAX_FEN, MAX_INTERNAL_NAME_CHARS, MAX_PER_ISSUE, MAX_PER_USER_LIMIT,
+            MAX_QUANTITY, MAX_REASON_CHARS, MAX_SCOPE_ENTRIES, RELATIVE_DAYS,
+        };
+    }
+    pub mod coupon {
+        pub use crate::domain::coupon::{MAX_COUPONS_PER_CALL, MAX_LINE_QUANTITY, MAX_LINES};
+    }
+}
 
 use memberhub_kit::clock::SharedClock;
 use memberhub_kit::server::{GrpcServer, ServeError};

@@ -22,10 +22,10 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// configured (coupon-svc alone, in its own tests), nowhere: every shopper is then priced as
 /// a non-member, which never grants more than list prices.
 #[derive(Debug, Clone)]
-pub struct Members(Option<MembershipServiceClient<InterceptedService<Channel, SignAs>>>);
+pub(crate) struct Members(Option<MembershipServiceClient<InterceptedService<Channel, SignAs>>>);
 
 impl Members {
-    pub fn connect_lazy(
+    pub(crate) fn connect_lazy(
         url: Option<&str>,
         signer: Arc<Signer>,
     ) -> Result<Self, tonic::transport::Error> {
@@ -39,7 +39,7 @@ impl Members {
 
     /// LV-6: `user`'s terms in `shop`. NOT_FOUND when membership-svc knows no such shop;
     /// UNAVAILABLE when it cannot be asked (a cart is never priced on a guess).
-    pub async fn terms(&self, shop: ShopId, user: &UserId) -> Result<MemberTerms, Failure> {
+    pub(crate) async fn terms(&self, shop: ShopId, user: &UserId) -> Result<MemberTerms, Failure> {
         let Some(client) = &self.0 else {
             return Ok(MemberTerms::default());
         };

@@ -24,7 +24,7 @@ pub enum Role {
 
 /// The claims of a memberhub access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Claims {
+pub(crate) struct Claims {
     /// The shopper's user id, the merchant's or operator's account, or the service's name.
     pub sub: String,
     pub role: Role,
@@ -125,7 +125,7 @@ impl JwtConfig {
 
 /// The authenticated caller of a route.
 #[derive(Debug, Clone)]
-pub struct Caller(pub Actor);
+pub(crate) struct Caller(pub Actor);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
@@ -148,7 +148,7 @@ impl FromRequestParts<AppState> for Caller {
 
 /// A platform operator (platform surface).
 #[derive(Debug, Clone)]
-pub struct OperatorCaller(pub Actor);
+pub(crate) struct OperatorCaller(pub Actor);
 
 impl FromRequestParts<AppState> for OperatorCaller {
     type Rejection = ApiError;
@@ -169,11 +169,11 @@ impl FromRequestParts<AppState> for OperatorCaller {
 
 /// A merchant (back-office surface); the shop in the path is checked by [`MerchantCaller::for_shop`].
 #[derive(Debug, Clone)]
-pub struct MerchantCaller(pub Actor);
+pub(crate) struct MerchantCaller(pub Actor);
 
 impl MerchantCaller {
     /// a merchant acts only on their own shop.
-    pub fn for_shop(&self, shop_id: &str) -> Result<&Actor, ApiError> {
+    pub(crate) fn for_shop(&self, shop_id: &str) -> Result<&Actor, ApiError> {
         match &self.0 {
             Actor::Merchant { shop_id: own } if own.eq_ignore_ascii_case(shop_id) => Ok(&self.0),
             _ => Err(ApiError::permission_denied(format!(
@@ -202,7 +202,7 @@ impl FromRequestParts<AppState> for MerchantCaller {
 
 /// A shopper (storefront surface).
 #[derive(Debug, Clone)]
-pub struct ShopperCaller {
+pub(crate) struct ShopperCaller {
     pub actor: Actor,
     pub user_id: String,
 }
@@ -231,7 +231,7 @@ impl FromRequestParts<AppState> for ShopperCaller {
 /// `order-system`. Every internal route is the order system's (order events, CP-6 coupon
 /// locks, GP-4 entitlements), so another service's token is refused here as well.
 #[derive(Debug, Clone)]
-pub struct ServiceCaller(pub Actor);
+pub(crate) struct ServiceCaller(pub Actor);
 
 impl FromRequestParts<AppState> for ServiceCaller {
     type Rejection = ApiError;
@@ -255,7 +255,7 @@ impl FromRequestParts<AppState> for ServiceCaller {
 
 /// The `Idempotency-Key` header every mutating route requires.
 #[derive(Debug, Clone)]
-pub struct IdempotencyKey(pub String);
+pub(crate) struct IdempotencyKey(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;

@@ -9,7 +9,7 @@ use crate::error::ApiError;
 /// Like `axum::Json`, but a malformed body is INVALID_ARGUMENT with field `body` (HTTP 400,
 /// or 413 when it is larger than [`crate::MAX_BODY_BYTES`]).
 #[derive(Debug, Clone)]
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where

@@ -29,7 +29,7 @@ use memberhub_kit::config::{ConfigError, SIGNING_KEY, ServiceConfig, parse};
 use crate::auth::JwtConfig;
 
 /// The development-only signing secret; `memberhub dev` prints tokens made with it.
-pub const DEV_JWT_SECRET: &str = "memberhub-dev-secret-not-for-production";
+pub(crate) const DEV_JWT_SECRET: &str = "memberhub-dev-secret-not-for-production";
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -24,7 +24,7 @@ fn ts(at: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CouponKind {
+pub(crate) enum CouponKind {
     Threshold,
     Cash,
     Discount,
@@ -42,7 +42,7 @@ impl From<CouponKind> for pb::CouponKind {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CouponChannel {
+pub(crate) enum CouponChannel {
     General,
     Crm,
     Interactive,
@@ -62,7 +62,7 @@ impl From<CouponChannel> for pbc::CouponChannel {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BatchStatus {
+pub(crate) enum BatchStatus {
     Draft,
     PendingApproval,
     Active,
@@ -84,7 +84,7 @@ impl From<BatchStatus> for pb::BatchStatus {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CouponState {
+pub(crate) enum CouponState {
     Available,
     Locked,
     Used,
@@ -104,14 +104,14 @@ impl From<CouponState> for pb::CouponState {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ValidityKind {
+pub(crate) enum ValidityKind {
     Absolute,
     Relative,
 }
 
 /// CP-1: when an issued coupon can be used.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Validity {
+pub(crate) struct Validity {
     pub kind: ValidityKind,
     /// ABSOLUTE: [start_time, end_time).
     // Published as left out rather than null (the service takes both): schemathesis fills
@@ -172,7 +172,7 @@ impl From<Validity> for pb::Validity {
 /// CP-1: empty lists mean every item; otherwise an item is in scope when its category or
 /// its sku is listed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-pub struct ItemScope {
+pub(crate) struct ItemScope {
     #[serde(default)]
     #[schema(schema_with = scope_codes)]
     pub categories: Vec<String>,
@@ -227,7 +227,7 @@ fn scope(s: Option<pb::ItemScope>) -> ItemScope {
 
 /// CP-1: a new batch (the shop comes from the path; its type from membership-svc).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct CreateCouponBatch {
+pub(crate) struct CreateCouponBatch {
     // coupon-svc `batch::MAX_INTERNAL_NAME_CHARS`.
     #[schema(
         min_length = 1,
@@ -279,7 +279,7 @@ pub struct CreateCouponBatch {
 }
 
 impl CreateCouponBatch {
-    pub fn into_pb(self, shop_id: String, shop_type: pbc::ShopType) -> pb::Batch {
+    pub(crate) fn into_pb(self, shop_id: String, shop_type: pbc::ShopType) -> pb::Batch {
         pb::Batch {
             shop_id,
             shop_type: shop_type.into(),
@@ -309,7 +309,7 @@ impl CreateCouponBatch {
 
 /// A coupon batch as its merchant (or an operator) sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CouponBatch {
+pub(crate) struct CouponBatch {
     pub batch_id: String,
     /// The copyable key, e.g. `BA_zv2bmpn`.
     pub batch_key: String,
@@ -391,7 +391,7 @@ impl From<pb::Batch> for CouponBatch {
 
 /// A page of batches, newest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CouponBatchList {
+pub(crate) struct CouponBatchList {
     pub batches: Vec<CouponBatch>,
     /// Pass as `page_token` for the next page; empty on the last.
     pub next_page_token: String,
@@ -411,7 +411,7 @@ impl From<pb::ListBatchesResponse> for CouponBatchList {
 /// Filters of a batch list.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct CouponBatchQuery {
+pub(crate) struct CouponBatchQuery {
     pub status: Option<BatchStatus>,
     pub channel: Option<CouponChannel>,
     /// 1 to 200; absent or 0 means 50.
@@ -426,7 +426,7 @@ pub struct CouponBatchQuery {
 
 /// CP-8: what a batch's coupons became.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CouponBatchStatistics {
+pub(crate) struct CouponBatchStatistics {
     pub batch_id: String,
     /// Issues made (each of per_issue_count coupons).
     pub issues: i64,
@@ -463,7 +463,7 @@ impl From<pb::BatchStatistics> for CouponBatchStatistics {
 
 /// CP-9: why an operator rejects a batch.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct RejectCouponBatch {
+pub(crate) struct RejectCouponBatch {
     // coupon-svc `batch::MAX_REASON_CHARS`.
     #[schema(
         min_length = 1,
@@ -477,7 +477,7 @@ pub struct RejectCouponBatch {
 
 /// CP-3: a page of the shop's coupon centre.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CouponCentre {
+pub(crate) struct CouponCentre {
     pub batches: Vec<StorefrontCouponBatch>,
     /// Pass as `page_token` for the next page; empty on the last.
     pub next_page_token: String,
@@ -498,7 +498,7 @@ impl From<pb::ListClaimableBatchesResponse> for CouponCentre {
 
 /// A batch as shoppers see it: never the internal name (CP-1).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct StorefrontCouponBatch {
+pub(crate) struct StorefrontCouponBatch {
     pub batch_id: String,
     pub batch_key: String,
     pub shop_id: String,
@@ -546,7 +546,7 @@ impl From<pb::Batch> for StorefrontCouponBatch {
 
 /// CP-5: a coupon in a shopper's wallet.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct WalletCoupon {
+pub(crate) struct WalletCoupon {
     pub coupon_id: String,
     pub code: String,
     pub batch_id: String,
@@ -599,7 +599,7 @@ impl From<pb::Coupon> for WalletCoupon {
 
 /// CP-5: a page of the wallet, newest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Wallet {
+pub(crate) struct Wallet {
     pub coupons: Vec<WalletCoupon>,
     pub next_page_token: String,
 }
@@ -616,7 +616,7 @@ impl From<pb::ListWalletCouponsResponse> for Wallet {
 /// Filters of the wallet.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct WalletQuery {
+pub(crate) struct WalletQuery {
     /// Only coupons of this shop.
     pub shop_id: Option<String>,
     pub state: Option<CouponState>,
@@ -630,7 +630,7 @@ pub struct WalletQuery {
 
 /// CP-3: the coupons one claim granted.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ClaimedCoupons {
+pub(crate) struct ClaimedCoupons {
     pub coupons: Vec<WalletCoupon>,
 }
 
@@ -644,7 +644,7 @@ impl From<pb::IssueCouponsResponse> for ClaimedCoupons {
 
 /// A line of a cart (money in fen).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct CartLine {
+pub(crate) struct CartLine {
     // coupon-svc `batch::MAX_CODE_CHARS`, `coupon::MAX_LINE_QUANTITY`, `batch::MAX_FEN`.
     #[schema(
         min_length = 1,
@@ -674,7 +674,7 @@ pub struct CartLine {
 
 /// CP-6: a cart and the coupons to try on it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct EvaluateCart {
+pub(crate) struct EvaluateCart {
     /// The delivery region; empty when unknown.
     // coupon-svc `batch::MAX_CODE_CHARS`.
     #[serde(default)]
@@ -688,7 +688,7 @@ pub struct EvaluateCart {
 }
 
 impl EvaluateCart {
-    pub fn lines(&self) -> Vec<pbc::OrderLine> {
+    pub(crate) fn lines(&self) -> Vec<pbc::OrderLine> {
         self.lines
             .iter()
             .map(|l| pbc::OrderLine {
@@ -705,7 +705,7 @@ impl EvaluateCart {
 
 /// CP-6: one coupon tried on the cart.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CouponEvaluation {
+pub(crate) struct CouponEvaluation {
     pub coupon_id: String,
     pub usable: bool,
     pub discount_fen: i64,
@@ -716,7 +716,7 @@ pub struct CouponEvaluation {
 
 /// LV-6: the shopper's membership as it prices the cart.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MemberPricing {
+pub(crate) struct MemberPricing {
     /// 0 for a non-member.
     pub level: i32,
     /// 95: the member pays 95 % (9.5 fold); 0: no member discount.
@@ -728,7 +728,7 @@ pub struct MemberPricing {
 
 /// LV-6: one cart line as this shopper pays for it, before coupons.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CartLinePrice {
+pub(crate) struct CartLinePrice {
     pub sku: String,
     pub list_amount_fen: i64,
     pub payable_fen: i64,
@@ -743,7 +743,7 @@ pub struct CartLinePrice {
 /// CP-6, LV-6: the cart priced for the shopper and every coupon asked tried on it. Member
 /// benefits come first; coupons apply to `payable_fen`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CartEvaluation {
+pub(crate) struct CartEvaluation {
     /// The list total of every line.
     pub cart_total_fen: i64,
     /// What the purchasable lines cost after member benefits, before coupons.
@@ -794,7 +794,7 @@ fn evaluation(e: pb::CouponEvaluation) -> CouponEvaluation {
 /// CP-6: the order system locks coupons for an order at placement; every coupon must be
 /// usable on the order's cart.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct LockOrderCoupons {
+pub(crate) struct LockOrderCoupons {
     /// The shopper placing the order.
     // coupon-svc `ids::UserId` (64).
     #[schema(max_length = 64, pattern = r"^[!-~]+$")]
@@ -814,7 +814,11 @@ pub struct LockOrderCoupons {
 }
 
 impl LockOrderCoupons {
-    pub fn into_request(self, request_id: String, order_id: String) -> pb::LockCouponsRequest {
+    pub(crate) fn into_request(
+        self,
+        request_id: String,
+        order_id: String,
+    ) -> pb::LockCouponsRequest {
         let lines = EvaluateCart {
             region: String::new(),
             lines: self.lines,
@@ -835,7 +839,7 @@ impl LockOrderCoupons {
 
 /// CP-6: the shopper whose order's locked coupons are redeemed or released.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct OrderShopper {
+pub(crate) struct OrderShopper {
     // coupon-svc `ids::UserId` (64).
     #[schema(max_length = 64, pattern = r"^[!-~]+$")]
     pub user_id: String,
@@ -843,7 +847,7 @@ pub struct OrderShopper {
 
 /// CP-6: the coupons an order locked, with what each takes off the cart.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LockedCoupons {
+pub(crate) struct LockedCoupons {
     pub coupons: Vec<WalletCoupon>,
     pub evaluations: Vec<CouponEvaluation>,
 }
@@ -859,7 +863,7 @@ impl From<pb::LockCouponsResponse> for LockedCoupons {
 
 /// CP-6: the coupons a redemption marked used, or a release gave back.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OrderCoupons {
+pub(crate) struct OrderCoupons {
     pub coupons: Vec<WalletCoupon>,
 }
 
@@ -881,7 +885,7 @@ impl From<pb::ReleaseCouponsResponse> for OrderCoupons {
 
 /// CP-3: a merchant hands one issue of their GENERAL or CRM batch to a member of the shop.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct IssueToMember {
+pub(crate) struct IssueToMember {
     // coupon-svc `ids::UserId` (64).
     #[schema(max_length = 64, pattern = r"^[!-~]+$")]
     pub user_id: String,

@@ -179,7 +179,7 @@ impl IntoResponse for ApiError {
 }
 
 /// Google's gRPC -> HTTP mapping.
-pub fn http_status(code: tonic::Code) -> StatusCode {
+pub(crate) fn http_status(code: tonic::Code) -> StatusCode {
     use tonic::Code;
     match code {
         Code::Ok => StatusCode::OK,

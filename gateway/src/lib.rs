@@ -3,19 +3,19 @@
 //! `/api/backoffice/v1` (merchants), `/api/storefront/v1` (shoppers) and
 //! `/api/internal/v1` (trusted services such as the order system). Holds no state.
 
-pub mod auth;
+mod auth;
 mod body;
-pub mod config;
+mod config;
 pub mod constraints;
-pub mod coupon_views;
-pub mod error;
+mod coupon_views;
+mod error;
 mod member_center;
 mod openapi;
 mod query;
-pub mod routes;
-pub mod state;
+mod routes;
+mod state;
 mod upstream;
-pub mod views;
+mod views;
 
 use std::time::Duration;
 
@@ -31,9 +31,10 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
 use utoipa::OpenApi;
 
+pub use auth::{JwtConfig, Role};
 pub use config::Config;
 use error::ApiError;
-use state::AppState;
+pub use state::AppState;
 
 /// The whole HTTP application.
 pub fn app(state: AppState, config: &Config) -> Router {

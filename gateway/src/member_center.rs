@@ -94,7 +94,7 @@ impl Degraded {
 
 /// MP-5: the composed member center of `shop_id` for the shopper `user_id`.
 #[tracing::instrument(name = "member_center", skip_all, fields(degraded = tracing::field::Empty))]
-pub async fn compose(
+pub(crate) async fn compose(
     state: &AppState,
     actor: &Actor,
     shop_id: String,

@@ -245,7 +245,7 @@ use crate::{coupon_views, views};
     modifiers(&BearerAuth, &CommonErrors),
     security(("bearer" = [])),
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 struct BearerAuth;
 

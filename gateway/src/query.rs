@@ -11,7 +11,7 @@ use crate::error::{ApiError, FieldViolation};
 
 /// Like `axum::extract::Query`, but a malformed query is INVALID_ARGUMENT with field `query`.
 #[derive(Debug, Clone)]
-pub struct ApiQuery<T>(pub T);
+pub(crate) struct ApiQuery<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for ApiQuery<T>
 where
@@ -30,13 +30,13 @@ where
 
 /// Gathers the violations of a request's fields; [`FieldCheck::finish`] reports them all.
 #[derive(Debug, Default)]
-pub struct FieldCheck {
+pub(crate) struct FieldCheck {
     violations: Vec<FieldViolation>,
 }
 
 impl FieldCheck {
     /// The parsed value, or the type's default once the violation is recorded.
-    pub fn take<T: Default>(&mut self, parsed: Result<T, FieldViolation>) -> T {
+    pub(crate) fn take<T: Default>(&mut self, parsed: Result<T, FieldViolation>) -> T {
         parsed.unwrap_or_else(|violation| {
             self.violations.push(violation);
             T::default()
@@ -44,7 +44,7 @@ impl FieldCheck {
     }
 
     /// `value` when every field was good, else INVALID_ARGUMENT naming each bad one.
-    pub fn finish<T>(self, value: T) -> Result<T, ApiError> {
+    pub(crate) fn finish<T>(self, value: T) -> Result<T, ApiError> {
         if self.violations.is_empty() {
             Ok(value)
         } else {
@@ -66,7 +66,7 @@ fn given(raw: Option<&str>) -> Option<&str> {
 }
 
 /// An RFC 3339 instant (any offset, converted to UTC); absent or blank is `None`.
-pub fn timestamp(
+pub(crate) fn timestamp(
     field: &str,
     raw: Option<&str>,
 ) -> Result<Option<prost_types::Timestamp>, FieldViolation> {
@@ -85,7 +85,7 @@ pub fn timestamp(
 }
 
 /// One of an enum's short names (`CARD`, `STOREFRONT` ...); absent or blank is `None`.
-pub fn enum_name<T: DeserializeOwned>(
+pub(crate) fn enum_name<T: DeserializeOwned>(
     field: &str,
     raw: Option<&str>,
 ) -> Result<Option<T>, FieldViolation> {
@@ -98,7 +98,7 @@ pub fn enum_name<T: DeserializeOwned>(
 }
 
 /// A decimal `i32`; absent or blank is `None`.
-pub fn integer(field: &str, raw: Option<&str>) -> Result<Option<i32>, FieldViolation> {
+pub(crate) fn integer(field: &str, raw: Option<&str>) -> Result<Option<i32>, FieldViolation> {
     given(raw)
         .map(|r| {
             r.parse::<i32>()
@@ -108,7 +108,7 @@ pub fn integer(field: &str, raw: Option<&str>) -> Result<Option<i32>, FieldViola
 }
 
 /// A required decimal `i32` path segment such as a level number.
-pub fn path_integer(field: &str, raw: &str) -> Result<i32, ApiError> {
+pub(crate) fn path_integer(field: &str, raw: &str) -> Result<i32, ApiError> {
     integer(field, Some(raw))
         .and_then(|n| n.ok_or_else(|| violation(field, "required")))
         .map_err(|v| ApiError::invalid_fields(vec![v]))

@@ -12,7 +12,7 @@ use crate::state::AppState;
 
 /// A tonic request for `actor` (signed with the gateway's key, X-1), traced and with the
 /// gateway's deadline.
-pub fn request<T>(state: &AppState, actor: &Actor, message: T) -> tonic::Request<T> {
+pub(crate) fn request<T>(state: &AppState, actor: &Actor, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     if let Err(error) = state.signer.authorize(actor, request.metadata_mut()) {
         // The service then answers UNAUTHENTICATED; the cause is ours, so log it here.
@@ -35,14 +35,14 @@ pub fn request<T>(state: &AppState, actor: &Actor, message: T) -> tonic::Request
 
 /// A JSON reply carrying the upstream trace id.
 #[derive(Debug)]
-pub struct Reply<T> {
+pub(crate) struct Reply<T> {
     pub body: T,
     pub trace_id: Option<String>,
 }
 
 impl<T> Reply<T> {
     /// Converts a tonic response, keeping its `x-trace-id`.
-    pub fn from_response<M>(response: tonic::Response<M>) -> Self
+    pub(crate) fn from_response<M>(response: tonic::Response<M>) -> Self
     where
         T: From<M>,
     {
@@ -72,4 +72,4 @@ impl<T: Serialize> IntoResponse for Reply<T> {
 }
 
 /// What a handler returns.
-pub type ApiResult<T> = Result<Reply<T>, ApiError>;
+pub(crate) type ApiResult<T> = Result<Reply<T>, ApiError>;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
-use memberhub_gateway::auth::{JwtConfig, Role};
+use memberhub_gateway::{JwtConfig, Role};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 

@@ -22,6 +22,7 @@ pub mod db;
 pub mod error;
 pub mod idempotency;
 pub mod input;
+pub mod macros;
 pub mod metrics;
 pub mod peer;
 pub mod pg_cluster;

@@ -5,13 +5,13 @@ use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Context;
 use memberhub::{Suite, SuiteOptions, demo, demo_campaigns, demo_coupons, demo_sprint};
-use memberhub_gateway::auth::Role;
+use memberhub_gateway::Role;
 use memberhub_proto::campaign::campaign_service_client::CampaignServiceClient;
 use memberhub_proto::coupon::coupon_service_client::CouponServiceClient;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 
 #[derive(Debug, clap::Args)]
-pub struct DevArgs {
+pub(crate) struct DevArgs {
     /// Address every part listens on.
     #[arg(long, env = "MEMBERHUB_HOST", default_value = "127.0.0.1")]
     host: IpAddr,
@@ -28,7 +28,7 @@ pub struct DevArgs {
     exit_after_start: bool,
 }
 
-pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
     let database = memberhub_kit::db::discover().await?;
     tracing::info!(origin = ?database.origin, "found Postgres");
     // DATABASE_URL names the database to use; a discovered server gets a `memberhub` database.
@@ -126,7 +126,7 @@ async fn print_sms() {
     let mut seen = chrono::Utc::now();
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        let mut messages = membership_svc::store::sms::latest_messages(50);
+        let mut messages = membership_svc::sms::latest_messages(50);
         messages.reverse();
         let since = seen;
         for message in messages.into_iter().filter(|m| m.sent_at > since) {

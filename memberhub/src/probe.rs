@@ -11,7 +11,7 @@ use tonic_health::pb::health_client::HealthClient;
 const TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, clap::Subcommand)]
-pub enum Probe {
+pub(crate) enum Probe {
     /// grpc.health.v1 Check on a service, e.g. `http://127.0.0.1:50052`.
     Grpc {
         url: String,
@@ -27,7 +27,7 @@ pub enum Probe {
     },
 }
 
-pub async fn run(probe: Probe) -> anyhow::Result<()> {
+pub(crate) async fn run(probe: Probe) -> anyhow::Result<()> {
     match tokio::time::timeout(TIMEOUT, check(probe)).await {
         Ok(result) => result,
         Err(_) => anyhow::bail!("no answer within {TIMEOUT:?}"),

@@ -20,7 +20,7 @@ pub const PHONE_HASH_KEY: &str = "MEMBERHUB_PHONE_HASH_KEY";
 /// The phone-hash key (`MEMBERHUB_PHONE_HASH_KEY`). Unset means the development key: the
 /// production binary refuses to start without it (at least 32 bytes), so only `memberhub dev`
 /// and tests hash with the public development key.
-pub fn phone_hash_key() -> crate::domain::sms::HashKey {
+pub(crate) fn phone_hash_key() -> crate::domain::sms::HashKey {
     let secret = std::env::var(PHONE_HASH_KEY)
         .ok()
         .filter(|v| !v.is_empty())

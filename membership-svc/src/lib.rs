@@ -3,10 +3,44 @@
 
 pub mod config;
 mod convert;
-pub mod domain;
-pub mod error;
-pub mod grpc;
-pub mod store;
+mod domain;
+mod error;
+mod grpc;
+mod store;
+
+/// The limits membership-svc enforces on its inputs, for the gateway's published schema to
+/// be checked against (not the service's API).
+pub mod limits {
+    pub mod ledger {
+        pub use crate::domain::ledger::MAX_AMOUNT;
+    }
+    pub mod levels {
+        pub use crate::domain::levels::{
+            MAX_ITEM_ID_CHARS, MAX_ITEM_TITLE_CHARS, MAX_LEVEL_NAME_CHARS,
+        };
+    }
+    pub mod members {
+        pub use crate::domain::members::MAX_NICKNAME_CHARS;
+    }
+    pub mod program {
+        pub use crate::domain::program::{MAX_CARD_NAME_CHARS, MAX_LEVELS};
+    }
+    pub mod shop {
+        pub use crate::domain::shop::MAX_SHOP_NAME_CHARS;
+    }
+}
+
+/// The SMS messages the recording sender kept (MP-4), for `memberhub dev` to show and tests
+/// to read the code from. The production sender keeps nothing.
+pub mod sms {
+    pub use crate::store::sms::{RecordedSms, latest_messages, recorded_messages};
+}
+
+/// PT-5 expiry and retention, run by hand (the benchmark, the tests) as the sweep runs them.
+pub mod maintenance {
+    pub use crate::store::ledger::{EXPIRY_CHUNK_MEMBERS, expire_due};
+    pub use crate::store::retention::prune;
+}
 
 use memberhub_kit::clock::SharedClock;
 use memberhub_kit::server::{GrpcServer, ServeError};
@@ -18,7 +52,7 @@ pub use config::Config;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The gRPC service over an already-migrated pool.
-pub fn service(
+pub(crate) fn service(
     pool: sqlx::PgPool,
     clock: SharedClock,
 ) -> MembershipServiceServer<grpc::Membership> {

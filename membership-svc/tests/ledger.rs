@@ -1093,7 +1093,7 @@ async fn pt5_points_earned_in_a_year_expire_at_the_end_of_the_next_year_in_shop_
 #[tokio::test]
 async fn pt5_the_year_end_cliff_expires_every_member_in_bounded_chunks() -> anyhow::Result<()> {
     let mut h = start().await?;
-    let chunk = membership_svc::store::ledger::EXPIRY_CHUNK_MEMBERS as usize;
+    let chunk = membership_svc::maintenance::EXPIRY_CHUNK_MEMBERS as usize;
     let a = expiring_shop(&mut h, "").await?;
     let b = expiring_shop(&mut h, "").await?;
     // more members than two chunks, across shops, so chunks end inside a shop and across one

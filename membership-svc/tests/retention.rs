@@ -74,10 +74,10 @@ async fn x1_past_their_retention_keys_sms_codes_and_feed_events_are_pruned() -> 
     let pool = h.db.pool(2).await?;
     // within retention nothing goes (the service's clock wrote the rows)
     use memberhub_kit::clock::Clock;
-    membership_svc::store::retention::prune(&pool, h.clock.now()).await?;
+    membership_svc::maintenance::prune(&pool, h.clock.now()).await?;
     assert_eq!(counts(&h).await?, before);
     // past every retention everything goes
-    membership_svc::store::retention::prune(&pool, Utc::now() + Duration::days(31)).await?;
+    membership_svc::maintenance::prune(&pool, Utc::now() + Duration::days(31)).await?;
     assert_eq!(counts(&h).await?, [0; 4]);
 
     // a consumer resuming from a pruned cursor is told, not silently skipped ahead

@@ -40,7 +40,7 @@ fn generate(out_dir: &Path) -> anyhow_free::Result {
 
 /// A tiny local result alias so this test needs no error crate.
 mod anyhow_free {
-    pub type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+    pub(crate) type Result = std::result::Result<(), Box<dyn std::error::Error>>;
 }
 
 fn committed_dir() -> PathBuf {

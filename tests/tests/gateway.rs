@@ -3,7 +3,7 @@
 
 mod support;
 
-use memberhub_gateway::auth::{JwtConfig, Role};
+use memberhub_gateway::{JwtConfig, Role};
 use reqwest::Method;
 use serde_json::json;
 use support::{SECRET, start};
@@ -426,8 +426,8 @@ async fn openapi_and_swagger_ui_are_served() -> anyhow::Result<()> {
 #[tokio::test]
 async fn x3_published_limits_are_the_services_constants() -> anyhow::Result<()> {
     use campaign_svc::limits;
-    use coupon_svc::domain::{batch, coupon};
-    use membership_svc::domain::{ledger, levels, members, program, shop};
+    use coupon_svc::limits::{batch, coupon};
+    use membership_svc::limits::{ledger, levels, members, program, shop};
 
     let w = start().await?;
     let doc: serde_json::Value = w

@@ -649,7 +649,7 @@ fn time(value: &Value) -> anyhow::Result<DateTime<Utc>> {
 
 /// MP-4: the code membership-svc sent to `phone` for `shop`, from its record of sent SMS.
 async fn sent_sms_code(shop: &str, phone: &str) -> anyhow::Result<String> {
-    let messages = membership_svc::store::sms::recorded_messages(phone)
+    let messages = membership_svc::sms::recorded_messages(phone)
         .map_err(|e| anyhow::anyhow!("reading the recorded SMS: {e}"));
     let latest = messages?
         .into_iter()

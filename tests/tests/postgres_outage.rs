@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail, ensure};
 use memberhub::{Suite, SuiteOptions};
-use memberhub_gateway::auth::Role;
+use memberhub_gateway::Role;
 use memberhub_kit::actor::Actor;
 use memberhub_kit::pg_cluster::{ClusterError, PrivateCluster};
 use memberhub_kit::testing::as_actor;

@@ -15,7 +15,7 @@ use super::open_card_gift::PrizeType;
 use super::types::{BatchKey, Channel, ClaimId};
 
 /// GP-4: what the shopper pays for a pack's or an exclusive's gift item (0.01 yuan).
-pub const GIFT_ITEM_PRICE_FEN: i64 = 1;
+pub(crate) const GIFT_ITEM_PRICE_FEN: i64 = 1;
 
 /// One thing a claim asks another service to do, with everything the call needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,7 +84,7 @@ fn step_key(claim: ClaimId, index: usize, action: &Action) -> String {
 }
 
 /// PT-3: the key of the refund that compensates a points spend.
-pub fn refund_key(claim: ClaimId) -> String {
+pub(crate) fn refund_key(claim: ClaimId) -> String {
     format!("claim:{claim}:refund-points")
 }
 

@@ -8,7 +8,7 @@ use super::types::BatchKey;
 
 /// One exchange item of a level, as membership-svc lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExchangeItemView {
+pub(crate) struct ExchangeItemView {
     pub item_id: String,
     pub points_cost: i64,
     /// The batch key (points for coupon) or the goods sku (points for goods).
@@ -17,21 +17,21 @@ pub struct ExchangeItemView {
 
 /// The exchange items of the shopper's level.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LevelItems {
+pub(crate) struct LevelItems {
     pub for_coupon: Vec<ExchangeItemView>,
     pub for_goods: Vec<ExchangeItemView>,
 }
 
 /// What an exchange grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     Coupon(BatchKey),
     Goods { sku: String },
 }
 
 /// A checked exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exchange {
+pub(crate) struct Exchange {
     pub item_id: String,
     pub points: i64,
     pub target: Target,
@@ -41,7 +41,7 @@ pub struct Exchange {
 /// An item of no level of the member's is `EXCHANGE_ITEM_NOT_AVAILABLE`; too few points is
 /// `INSUFFICIENT_POINTS` (nothing is recorded; a balance that drops between this check and
 /// the spend fails the claim instead, with the ledger's reason).
-pub fn check(items: &LevelItems, item_id: &str, balance: i64) -> Result<Exchange, Failure> {
+pub(crate) fn check(items: &LevelItems, item_id: &str, balance: i64) -> Result<Exchange, Failure> {
     let coupon = items.for_coupon.iter().find(|i| i.item_id == item_id);
     let goods = items.for_goods.iter().find(|i| i.item_id == item_id);
     let (item, target) = match (coupon, goods) {

@@ -17,19 +17,19 @@ pub const MAX_TITLE_CHARS: usize = 60;
 /// GP-2: coupon batches per pack.
 pub const MAX_BATCHES: usize = 3;
 /// GP-1: how long after the first-ever join a shopper counts as new.
-pub const NEW_MEMBER_FOR: Duration = Duration::hours(24);
+pub(crate) const NEW_MEMBER_FOR: Duration = Duration::hours(24);
 /// LV-1: levels are numbered 1..=5.
 pub const MAX_LEVEL: i32 = 5;
 
 /// Which pack (GP-1 new-member, GP-6 member).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackKind {
+pub(crate) enum PackKind {
     NewMember,
     Member,
 }
 
 impl PackKind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             PackKind::NewMember => "NEW_MEMBER",
             PackKind::Member => "MEMBER",
@@ -39,7 +39,7 @@ impl PackKind {
 
 /// A gift item as merchandise knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GiftItemView {
+pub(crate) struct GiftItemView {
     pub sku: String,
     /// The item is listed in the gift category.
     pub in_gift_category: bool,
@@ -48,14 +48,14 @@ pub struct GiftItemView {
 
 /// A gift item set aside for a pack or an exclusive gift: `quantity` units of `sku`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GiftItem {
+pub(crate) struct GiftItem {
     pub sku: String,
     pub quantity: i64,
 }
 
 /// A pack as requested, with the views the caller looked up for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackRequest<'a> {
+pub(crate) struct PackRequest<'a> {
     pub kind: PackKind,
     pub name: &'a str,
     pub start: DateTime<Utc>,
@@ -72,7 +72,7 @@ pub struct PackRequest<'a> {
 
 /// A validated pack.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewPack {
+pub(crate) struct NewPack {
     pub kind: PackKind,
     pub name: String,
     pub window: Window,
@@ -85,7 +85,7 @@ pub struct NewPack {
 
 impl NewPack {
     /// GP-2, GP-3, GP-6, GP-7: checks the whole request and reports every violation.
-    pub fn parse(shop: &ShopView, req: &PackRequest<'_>) -> Result<Self, Failure> {
+    pub(crate) fn parse(shop: &ShopView, req: &PackRequest<'_>) -> Result<Self, Failure> {
         let mut v = Violations::new();
         let name = v.check(input::text("name", req.name, MAX_NAME_CHARS));
         let window = match Window::new(req.start, req.end) {
@@ -216,7 +216,7 @@ fn check_gift_item(
 }
 
 /// GP-3: the smallest component stock (coupon batches and the gift item's quantity).
-pub fn smallest_component_stock(
+pub(crate) fn smallest_component_stock(
     batches: &[BatchView],
     gift_item: Option<&GiftItem>,
 ) -> Option<i64> {
@@ -257,7 +257,7 @@ fn check_quantity(v: &mut Violations, req: &PackRequest<'_>) -> Option<i64> {
 
 /// Another pack of the same shop, for GP-5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OtherPack {
+pub(crate) struct OtherPack {
     pub id: PackId,
     pub kind: PackKind,
     pub window: Window,
@@ -265,7 +265,11 @@ pub struct OtherPack {
 }
 
 /// GP-5: a pack may not overlap another non-closed pack of the same kind.
-pub fn check_overlap(kind: PackKind, window: &Window, others: &[OtherPack]) -> Result<(), Failure> {
+pub(crate) fn check_overlap(
+    kind: PackKind,
+    window: &Window,
+    others: &[OtherPack],
+) -> Result<(), Failure> {
     match others
         .iter()
         .find(|o| o.kind == kind && !o.closed && o.window.overlaps(window))
@@ -288,7 +292,7 @@ pub fn check_overlap(kind: PackKind, window: &Window, others: &[OtherPack]) -> R
 /// GP-1: whether the shopper is a new member at `at`, counting joins from `since` (a pack's
 /// start, or when the exclusive offer was set, GP-8): their first-ever join was at or after
 /// `since` and less than 24 h before `at`, and they have not quit and rejoined since.
-pub fn is_new_member(member: &MemberView, since: DateTime<Utc>, at: DateTime<Utc>) -> bool {
+pub(crate) fn is_new_member(member: &MemberView, since: DateTime<Utc>, at: DateTime<Utc>) -> bool {
     let Some(first) = member.first_joined_at else {
         return false;
     };
@@ -302,7 +306,7 @@ fn not_claimable(reason: &'static str, message: &str) -> Failure {
 
 /// A pack's state as claims read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PackState {
+pub(crate) struct PackState {
     pub kind: PackKind,
     pub window: Window,
     pub closed: bool,
@@ -311,7 +315,7 @@ pub struct PackState {
 }
 
 /// GP-1, GP-3, GP-6: may this shopper claim the pack at `at`?
-pub fn check_claim(
+pub(crate) fn check_claim(
     pack: &PackState,
     member: &MemberView,
     at: DateTime<Utc>,
@@ -366,7 +370,7 @@ pub fn check_claim(
 /// New-member pack: on the visit right after joining (`first_visit_since_join`), while the
 /// shopper may claim it. Member pack: on the first visit inside the pop-up window
 /// (`last_popup_at` is when it last popped for this shopper), while they may claim it.
-pub fn show_popup(
+pub(crate) fn show_popup(
     pack: &PackState,
     popup: Option<&Window>,
     claimable: bool,
@@ -387,7 +391,7 @@ pub fn show_popup(
 
 /// GP-8: a shop's new-member exclusive offer: a CRM coupon batch and/or a gift item.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExclusiveOffer {
+pub(crate) struct ExclusiveOffer {
     pub coupon: Option<BatchKey>,
     pub gift: Option<GiftItem>,
     /// When the offer was set: joins before it do not count (GP-1 applied to the offer).
@@ -397,7 +401,7 @@ pub struct ExclusiveOffer {
 impl ExclusiveOffer {
     /// GP-8: at least one of the two; the coupon a CRM `ACTIVE` batch of the shop, the gift
     /// under GP-2's gift-item rules.
-    pub fn parse(
+    pub(crate) fn parse(
         shop: &ShopView,
         coupon: Option<&BatchView>,
         gift: Option<(GiftItem, GiftItemView)>,
@@ -435,13 +439,13 @@ impl ExclusiveOffer {
 
 /// GP-8: which of the two a new member picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExclusiveChoice {
+pub(crate) enum ExclusiveChoice {
     Coupon,
     Gift,
 }
 
 /// GP-8: a new member may claim one of the two, once per shop, whatever the packs do.
-pub fn check_exclusive_claim(
+pub(crate) fn check_exclusive_claim(
     offer: &ExclusiveOffer,
     choice: ExclusiveChoice,
     member: &MemberView,

@@ -13,7 +13,7 @@ use super::types::{
 /// OC-1: the longest name, in characters.
 pub const MAX_NAME_CHARS: usize = 10;
 /// OC-2: the shortest campaign.
-pub const MIN_DURATION: Duration = Duration::days(3);
+pub(crate) const MIN_DURATION: Duration = Duration::days(3);
 /// OC-4: the most prizes in a pack.
 pub const MAX_PRIZES: usize = 3;
 /// The largest amount per pack or gift quantity: keeps `quantity × amount` in range.
@@ -87,7 +87,7 @@ impl PrizeType {
 
 /// A prize as requested: asset prizes carry an amount per pack, coupon prizes a batch key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrizeRequest {
+pub(crate) struct PrizeRequest {
     pub prize_type: Option<PrizeType>,
     pub amount: i64,
     pub batch_key: String,
@@ -95,7 +95,7 @@ pub struct PrizeRequest {
 
 /// A validated prize.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Prize {
+pub(crate) enum Prize {
     /// Beans, points, red packet (fen) or data pack (MB): `amount` per pack.
     Asset { prize_type: PrizeType, amount: i64 },
     /// One issue of the bound batch per pack.
@@ -106,7 +106,7 @@ pub enum Prize {
 }
 
 impl Prize {
-    pub fn prize_type(&self) -> PrizeType {
+    pub(crate) fn prize_type(&self) -> PrizeType {
         match self {
             Prize::Asset { prize_type, .. } | Prize::Coupon { prize_type, .. } => *prize_type,
         }
@@ -115,7 +115,7 @@ impl Prize {
 
 /// A validated new campaign (OC-1, OC-2, OC-4).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewOpenCardGift {
+pub(crate) struct NewOpenCardGift {
     pub shop: ShopId,
     pub name: String,
     pub window: Window,
@@ -125,7 +125,7 @@ pub struct NewOpenCardGift {
 
 impl NewOpenCardGift {
     /// Checks every field and reports all violations at once (INVALID_ARGUMENT).
-    pub fn parse(
+    pub(crate) fn parse(
         shop: ShopId,
         shop_type: ShopType,
         name: &str,
@@ -223,7 +223,7 @@ fn parse_prizes(v: &mut Violations, shop_type: ShopType, raw: &[PrizeRequest]) -
 }
 
 /// OC-3: creating a campaign needs a join policy that allows opening the card.
-pub fn check_join_policy(policy: JoinPolicy) -> Result<(), Failure> {
+pub(crate) fn check_join_policy(policy: JoinPolicy) -> Result<(), Failure> {
     if policy.allows_card_opening() {
         Ok(())
     } else {
@@ -236,7 +236,7 @@ pub fn check_join_policy(policy: JoinPolicy) -> Result<(), Failure> {
 
 /// OC-3: the audience — a shopper who has not opened the card: a non-member, or a member
 /// who joined by ordering (and has not opened the card since).
-pub fn in_audience(member: &MemberView) -> bool {
+pub(crate) fn in_audience(member: &MemberView) -> bool {
     if member.card_opened_at.is_some() {
         return false;
     }
@@ -248,7 +248,7 @@ pub fn in_audience(member: &MemberView) -> bool {
 
 /// OC-6: a coupon prize may bind this batch for a campaign of `shop` over `campaign`.
 /// The first broken rule is reported with its own reason.
-pub fn check_coupon_binding(
+pub(crate) fn check_coupon_binding(
     prize_type: PrizeType,
     shop: ShopId,
     campaign: &Window,
@@ -292,7 +292,7 @@ pub fn check_coupon_binding(
 }
 
 /// OC-8: packs left = the minimum over the gift quantity left and every bounded capacity.
-pub fn pack_stock(gift_quantity_left: i64, capacities: &[Option<i64>]) -> i64 {
+pub(crate) fn pack_stock(gift_quantity_left: i64, capacities: &[Option<i64>]) -> i64 {
     capacities
         .iter()
         .flatten()
@@ -302,7 +302,7 @@ pub fn pack_stock(gift_quantity_left: i64, capacities: &[Option<i64>]) -> i64 {
 
 /// The campaign's status at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CampaignStatus {
+pub(crate) enum CampaignStatus {
     Scheduled,
     Live,
     Ended,
@@ -310,7 +310,7 @@ pub enum CampaignStatus {
 }
 
 /// The status of a campaign over `window`, closed at `closed_at` if it was, at `now`.
-pub fn status_at(
+pub(crate) fn status_at(
     window: &Window,
     closed_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -325,7 +325,7 @@ pub fn status_at(
 
 /// What closing a campaign does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Close {
+pub(crate) enum Close {
     /// Close now and release unused budget and allocations.
     Close,
     /// It was closed already: nothing more to do (a retried close).
@@ -334,7 +334,7 @@ pub enum Close {
 
 /// OC-9: the merchant may close a scheduled or live campaign at any time (stop-loss). An
 /// ended one has nothing left to stop.
-pub fn check_close(status: CampaignStatus) -> Result<Close, Failure> {
+pub(crate) fn check_close(status: CampaignStatus) -> Result<Close, Failure> {
     match status {
         CampaignStatus::Scheduled | CampaignStatus::Live => Ok(Close::Close),
         CampaignStatus::Closed => Ok(Close::AlreadyClosed),

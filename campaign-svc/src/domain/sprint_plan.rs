@@ -229,16 +229,7 @@ pub(crate) enum ShopState {
     Withdrawn,
 }
 
-impl ShopState {
-    pub(crate) fn from_db(raw: &str) -> Option<Self> {
-        match raw {
-            "INVITED" => Some(ShopState::Invited),
-            "JOINED" => Some(ShopState::Joined),
-            "WITHDRAWN" => Some(ShopState::Withdrawn),
-            _ => None,
-        }
-    }
-}
+memberhub_kit::db_enum!(pub(crate) ShopState { Invited => "INVITED", Joined => "JOINED", Withdrawn => "WITHDRAWN" });
 
 /// FAILED_PRECONDITION naming the phase the plan is in.
 fn closed(phase: Phase, what: &str) -> Failure {

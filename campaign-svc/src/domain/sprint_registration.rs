@@ -18,16 +18,7 @@ pub(crate) enum AwardState {
     NotAwardedOutOfStock,
 }
 
-impl AwardState {
-    pub(crate) fn from_db(raw: &str) -> Option<Self> {
-        match raw {
-            "DUE" => Some(AwardState::Due),
-            "AWARDED" => Some(AwardState::Awarded),
-            "NOT_AWARDED_OUT_OF_STOCK" => Some(AwardState::NotAwardedOutOfStock),
-            _ => None,
-        }
-    }
-}
+memberhub_kit::db_enum!(pub(crate) AwardState { Due => "DUE", Awarded => "AWARDED", NotAwardedOutOfStock => "NOT_AWARDED_OUT_OF_STOCK" });
 
 /// SP-4: a shopper registers only during the registration phase, with a shop that joined.
 pub(crate) fn may_register(

@@ -6,82 +6,38 @@ use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 use memberhub_kit::error::FieldViolation;
-use uuid::Uuid;
 
 /// The longest campaign or pack window: a year, leap day included. It bounds what a window
 /// costs later (OC-10 builds one statistics row per day).
-pub const MAX_WINDOW: Duration = Duration::days(366);
+pub(crate) const MAX_WINDOW: Duration = Duration::days(366);
 /// The longest shopper id, in characters (membership-svc's user ids).
 pub const MAX_USER_ID_CHARS: usize = 64;
 /// The longest order id, exchange item id or claim source id, in characters.
 pub const MAX_REF_CHARS: usize = 128;
 
-macro_rules! uuid_id {
-    ($(#[$doc:meta])* $name:ident, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(Uuid);
-
-        impl $name {
-            /// A new time-ordered id (UUIDv7).
-            pub fn new() -> Self {
-                Self(Uuid::now_v7())
-            }
-
-            pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
-                Uuid::parse_str(raw.trim())
-                    .map(Self)
-                    .map_err(|_| FieldViolation::new(field, concat!("must be ", $what, " (UUID)")))
-            }
-
-            pub fn as_uuid(&self) -> Uuid {
-                self.0
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
-
-        impl From<Uuid> for $name {
-            fn from(id: Uuid) -> Self {
-                Self(id)
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
-
-uuid_id!(
+memberhub_kit::uuid_id!(
     /// A shop's id (owned by membership-svc).
-    ShopId,
+    pub ShopId,
     "a shop id"
 );
-uuid_id!(
+memberhub_kit::uuid_id!(
     /// An open-card gift campaign's id.
-    CampaignId,
+    pub(crate) CampaignId,
     "a campaign id"
 );
-uuid_id!(
+memberhub_kit::uuid_id!(
     /// A gift pack's id (new-member or member pack).
-    PackId,
+    pub PackId,
     "a pack id"
 );
-uuid_id!(
+memberhub_kit::uuid_id!(
     /// A member sprint plan's id (SP-1).
-    PlanId,
+    pub(crate) PlanId,
     "a plan id"
 );
-uuid_id!(
+memberhub_kit::uuid_id!(
     /// A claim: one saga that grants a pack, a gift or an exchange whole.
-    ClaimId,
+    pub ClaimId,
     "a claim id"
 );
 
@@ -140,40 +96,40 @@ impl fmt::Display for BatchKey {
 
 /// A half-open time window `[start, end)`; `end > start` by construction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
+pub(crate) struct Window {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 }
 
 impl Window {
     /// `None` unless `end` is after `start`.
-    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Option<Self> {
+    pub(crate) fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Option<Self> {
         (end > start).then_some(Self { start, end })
     }
 
-    pub fn start(&self) -> DateTime<Utc> {
+    pub(crate) fn start(&self) -> DateTime<Utc> {
         self.start
     }
 
-    pub fn end(&self) -> DateTime<Utc> {
+    pub(crate) fn end(&self) -> DateTime<Utc> {
         self.end
     }
 
-    pub fn duration(&self) -> chrono::Duration {
+    pub(crate) fn duration(&self) -> chrono::Duration {
         self.end - self.start
     }
 
-    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+    pub(crate) fn contains(&self, at: DateTime<Utc>) -> bool {
         self.start <= at && at < self.end
     }
 
     /// Whether the two windows share an instant; back-to-back `[a,b)` and `[b,c)` do not.
-    pub fn overlaps(&self, other: &Window) -> bool {
+    pub(crate) fn overlaps(&self, other: &Window) -> bool {
         self.start < other.end && other.start < self.end
     }
 
     /// `other` lies within this window (equal ends accepted).
-    pub fn covers(&self, other: &Window) -> bool {
+    pub(crate) fn covers(&self, other: &Window) -> bool {
         self.start <= other.start && other.end <= self.end
     }
 }
@@ -187,7 +143,7 @@ pub enum ShopType {
 
 /// What campaign rules need to know about a shop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShopView {
+pub(crate) struct ShopView {
     pub shop: ShopId,
     pub shop_type: ShopType,
     /// Tmall-style free-gift items (GP-2, GP-8).
@@ -197,7 +153,7 @@ pub struct ShopView {
 
 /// MP-2: how a shopper becomes a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JoinPolicy {
+pub(crate) enum JoinPolicy {
     Order,
     Card,
     OrderOrCard,
@@ -206,14 +162,14 @@ pub enum JoinPolicy {
 
 impl JoinPolicy {
     /// Whether a shopper may open the card at all (MB-2: not under `ORDER`).
-    pub fn allows_card_opening(self) -> bool {
+    pub(crate) fn allows_card_opening(self) -> bool {
         self != JoinPolicy::Order
     }
 }
 
 /// MB-1: how the current membership began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JoinChannel {
+pub(crate) enum JoinChannel {
     Order,
     Card,
     Import,
@@ -221,7 +177,7 @@ pub enum JoinChannel {
 
 /// One membership period of a shopper in a shop (MB-1, MB-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MembershipView {
+pub(crate) struct MembershipView {
     pub joined_at: DateTime<Utc>,
     pub channel: JoinChannel,
     /// LV-5: the member's current level (1..=5).
@@ -230,7 +186,7 @@ pub struct MembershipView {
 
 /// What membership-svc knows about one shopper in one shop, as campaign rules read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct MemberView {
+pub(crate) struct MemberView {
     /// The current membership period, if the shopper is a member now.
     pub membership: Option<MembershipView>,
     /// When the shopper first ever joined this shop (whatever happened since, MB-3).
@@ -242,12 +198,12 @@ pub struct MemberView {
 
 impl MemberView {
     /// A shopper who has never joined and never opened the card.
-    pub fn stranger() -> Self {
+    pub(crate) fn stranger() -> Self {
         Self::default()
     }
 
     /// The current period is the shopper's first-ever one (MB-3: a rejoin is not).
-    pub fn in_first_period(&self) -> bool {
+    pub(crate) fn in_first_period(&self) -> bool {
         match (self.membership, self.first_joined_at) {
             (Some(m), Some(first)) => m.joined_at == first,
             _ => false,
@@ -275,7 +231,7 @@ pub enum Channel {
 
 /// CP-1: a batch's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchStatus {
+pub(crate) enum BatchStatus {
     Draft,
     PendingApproval,
     Active,
@@ -285,14 +241,14 @@ pub enum BatchStatus {
 
 /// CP-1: when an issued coupon can be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Validity {
+pub(crate) enum Validity {
     Absolute,
     Relative { days: i32 },
 }
 
 /// A coupon batch as coupon-svc's `GetBatch` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchView {
+pub(crate) struct BatchView {
     pub key: BatchKey,
     pub shop: ShopId,
     pub kind: CouponKind,

@@ -33,7 +33,7 @@ type Rpc<T> = Result<Response<T>, Status>;
 
 /// The campaign gRPC service.
 #[derive(Debug, Clone)]
-pub struct Campaigns {
+pub(crate) struct Campaigns {
     store: Store,
     peers: Peers,
     saga: Saga,
@@ -41,7 +41,7 @@ pub struct Campaigns {
 }
 
 impl Campaigns {
-    pub fn new(store: Store, peers: Peers, saga: Saga, clock: SharedClock) -> Self {
+    pub(crate) fn new(store: Store, peers: Peers, saga: Saga, clock: SharedClock) -> Self {
         Self {
             store,
             peers,

@@ -16,7 +16,7 @@ use crate::store::{Store, gift_packs};
 
 /// How long a pack's provisioning may stay RESERVING before the reconciler takes its
 /// creator for dead and gives the units back (a create takes well under a second).
-pub const ABANDON_AFTER: chrono::Duration = chrono::Duration::minutes(10);
+pub(crate) const ABANDON_AFTER: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Reserves `quantity` units of each batch for the pack, under `pack:<id>:alloc:<i>`; a
 /// refusal gives back what was reserved so far and is returned.
@@ -62,7 +62,7 @@ pub async fn reserve(
 }
 
 /// Releases the pack's allocations, each under `pack:<id>:<stage>:<i>` (idempotent).
-pub async fn release(
+pub(crate) async fn release(
     peers: &Peers,
     pack: PackId,
     allocations: &[Uuid],
@@ -86,7 +86,7 @@ pub async fn release(
 /// keys) finds exactly the allocations it took (and a unit it never took is reserved and
 /// given back at once), then each is released under the creator's own undo keys. Fenced
 /// first, so a creator that wakes up late can no longer record the pack.
-pub async fn abandon(
+pub(crate) async fn abandon(
     store: &Store,
     peers: &Peers,
     provisioning: &Provisioning,
@@ -112,7 +112,7 @@ pub async fn abandon(
 
 /// Settles a closed or ended pack once no claim of it is granting: unused gift-item units
 /// back to stock, allocations released. False when not yet possible (retried later).
-pub async fn settle(
+pub(crate) async fn settle(
     store: &Store,
     peers: &Peers,
     id: PackId,

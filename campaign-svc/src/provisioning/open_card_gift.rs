@@ -20,7 +20,7 @@ use crate::store::open_card_gifts::{self, GiftRecord, Phase, Provisioned, Provis
 
 /// How long after its end an open campaign is settled: card openings from its last moments
 /// may still be on their way through the event stream.
-pub const SETTLE_GRACE: chrono::Duration = chrono::Duration::minutes(1);
+pub(crate) const SETTLE_GRACE: chrono::Duration = chrono::Duration::minutes(1);
 
 fn budget_asset(prize_type: PrizeType) -> Option<Asset> {
     match prize_type {
@@ -40,7 +40,7 @@ struct Taken {
 
 /// Provisions a PROVISIONING campaign and makes it READY; a refusal is compensated and
 /// recorded (the campaign becomes FAILED) and returned.
-pub async fn provision(
+pub(crate) async fn provision(
     store: &Store,
     peers: &Peers,
     gift: &GiftRecord,
@@ -100,7 +100,7 @@ fn refusal(gift: &GiftRecord, status: &tonic::Status) -> ProvisioningFailure {
 }
 
 /// A recorded refusal as the error a (retried) create returns.
-pub fn replay(failure: &ProvisioningFailure) -> Error {
+pub(crate) fn replay(failure: &ProvisioningFailure) -> Error {
     Error::Replayed {
         code: failure.code,
         reason: failure.reason.clone(),
@@ -246,12 +246,12 @@ async fn release_hold(peers: &Peers, gift: &GiftRecord, stage: &str) -> Result<(
 }
 
 /// How long a campaign may stay PROVISIONING before the reconciler gives back what it took.
-pub const ABANDON_AFTER: chrono::Duration = chrono::Duration::minutes(10);
+pub(crate) const ABANDON_AFTER: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Gives back what an abandoned provisioning holds and fails the campaign. Replaying the
 /// provisioning's own requests (same keys) finds exactly what it took; anything that replay
 /// takes anew is given back with the rest.
-pub async fn abandon(
+pub(crate) async fn abandon(
     store: &Store,
     peers: &Peers,
     id: CampaignId,
@@ -289,7 +289,7 @@ pub async fn abandon(
 }
 
 /// Whether a campaign is due for settling at `now`.
-pub fn due_for_settling(gift: &GiftRecord, now: DateTime<Utc>) -> bool {
+pub(crate) fn due_for_settling(gift: &GiftRecord, now: DateTime<Utc>) -> bool {
     gift.phase == Phase::Ready
         && gift.settled_at.is_none()
         && (gift.closed_at.is_some() || gift.window.end() + SETTLE_GRACE <= now)
@@ -297,7 +297,7 @@ pub fn due_for_settling(gift: &GiftRecord, now: DateTime<Utc>) -> bool {
 
 /// OC-9: gives back what the campaign did not use, once no claim of it is granting. Returns
 /// whether it is settled now.
-pub async fn settle(
+pub(crate) async fn settle(
     store: &Store,
     peers: &Peers,
     id: CampaignId,

@@ -32,7 +32,7 @@ use crate::store::sprint_awards;
 use crate::store::sprint_registrations::{self, SprintOrder};
 
 /// This consumer's name in `campaign.event_cursors`.
-pub const CONSUMER: &str = "campaign-svc/open-card-gifts";
+pub(crate) const CONSUMER: &str = "campaign-svc/open-card-gifts";
 /// Events applied per transaction at most.
 const MAX_BATCH: usize = 512;
 /// A stream silent this long has delivered everything: the consumer is caught up.
@@ -41,7 +41,7 @@ const IDLE: Duration = Duration::from_secs(1);
 /// Whether the consumer keeps up: when it was last down, and how far behind the stream it
 /// is (`campaign_consumer_lag_seconds`).
 #[derive(Debug)]
-pub struct ConsumerHealth {
+pub(crate) struct ConsumerHealth {
     /// Unix ms since when the stream has been closed; 0 while it is open.
     down_since_ms: AtomicI64,
     /// How old the last applied event was when it was applied, in ms (0 when caught up).
@@ -50,7 +50,7 @@ pub struct ConsumerHealth {
 
 impl ConsumerHealth {
     /// Down from the start, until the stream first opens.
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
             down_since_ms: AtomicI64::new(now_ms()),
             lag_ms: AtomicI64::new(0),
@@ -75,7 +75,7 @@ impl ConsumerHealth {
 
     /// `Err` with the reason when the consumer has been down, or behind, for more than
     /// `limit` (readiness turns NOT_SERVING).
-    pub fn check(&self, limit: Duration) -> Result<(), String> {
+    pub(crate) fn check(&self, limit: Duration) -> Result<(), String> {
         let limit_ms = limit.as_millis() as i64;
         let down_since = self.down_since_ms.load(Ordering::Relaxed);
         if down_since != 0 && now_ms() - down_since > limit_ms {
@@ -98,7 +98,7 @@ fn now_ms() -> i64 {
 
 /// One run: opens the stream at the committed cursor and applies events until it breaks.
 /// The supervisor restarts it.
-pub async fn run(
+pub(crate) async fn run(
     store: Store,
     peers: Peers,
     saga: Saga,

@@ -15,7 +15,7 @@ use crate::store::{Store, claims, open_card_gifts};
 const PASS: i64 = 256;
 
 /// Runs until the task is dropped.
-pub async fn run(store: Store, peers: Peers, saga: Saga, config: SagaConfig) {
+pub(crate) async fn run(store: Store, peers: Peers, saga: Saga, config: SagaConfig) {
     let mut tick = tokio::time::interval(config.reconcile_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -27,7 +27,7 @@ pub async fn run(store: Store, peers: Peers, saga: Saga, config: SagaConfig) {
 }
 
 /// One pass: every due claim, then every settleable campaign.
-pub async fn pass(
+pub(crate) async fn pass(
     store: &Store,
     peers: &Peers,
     saga: &Saga,

@@ -28,7 +28,7 @@ use crate::store::Store;
 use crate::store::claims::{self, ClaimRecord, Lease};
 
 #[derive(Debug, Clone)]
-pub struct Saga {
+pub(crate) struct Saga {
     inner: Arc<Inner>,
 }
 
@@ -52,7 +52,7 @@ enum StepOutcome {
 }
 
 impl Saga {
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         peers: Peers,
         clock: SharedClock,
@@ -81,19 +81,19 @@ impl Saga {
         }
     }
 
-    pub fn clock(&self) -> &SharedClock {
+    pub(crate) fn clock(&self) -> &SharedClock {
         &self.inner.clock
     }
 
     /// The lease a freshly recorded claim is held under by its creator.
-    pub fn lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+    pub(crate) fn lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         now + chrono::Duration::from_std(self.inner.config.lease)
             .unwrap_or(chrono::Duration::seconds(30))
     }
 
     /// Runs a claim this process just recorded (and so holds under `lease`) in the
     /// background.
-    pub fn spawn(&self, id: ClaimId, lease: Lease) {
+    pub(crate) fn spawn(&self, id: ClaimId, lease: Lease) {
         let saga = self.clone();
         // in the span (and so the trace) of what recorded the claim
         tokio::spawn(
@@ -109,7 +109,11 @@ impl Saga {
     /// The claim a request recorded, run to the end or to a pause when this request holds
     /// it (`held`: it recorded the claim); else (a retry answered with the first request's
     /// claim) as it stands, taken over only if its runner's lease ran out.
-    pub async fn answer(&self, id: ClaimId, held: Option<Lease>) -> Result<ClaimRecord, Error> {
+    pub(crate) async fn answer(
+        &self,
+        id: ClaimId,
+        held: Option<Lease>,
+    ) -> Result<ClaimRecord, Error> {
         if let Some(lease) = held {
             return self.run_held(id, lease).await;
         }
@@ -121,7 +125,7 @@ impl Saga {
     }
 
     /// Runs a claim this process holds under `lease` to the end or to a pause.
-    pub async fn run_held(&self, id: ClaimId, lease: Lease) -> Result<ClaimRecord, Error> {
+    pub(crate) async fn run_held(&self, id: ClaimId, lease: Lease) -> Result<ClaimRecord, Error> {
         let claim = {
             let mut conn = self.inner.store.pool.acquire().await?;
             claims::get(&mut conn, id).await?
@@ -131,7 +135,7 @@ impl Saga {
 
     /// Takes over a claim whose lease ran out (the reconciler); `None` if another runner
     /// has it or it finished.
-    pub async fn resume(&self, id: ClaimId) -> Result<Option<ClaimRecord>, Error> {
+    pub(crate) async fn resume(&self, id: ClaimId) -> Result<Option<ClaimRecord>, Error> {
         let now = self.inner.clock.now();
         let taken = {
             let mut conn = self.inner.store.pool.acquire().await?;

@@ -20,29 +20,9 @@ pub enum ClaimKind {
     PointsExchange,
 }
 
-impl ClaimKind {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            ClaimKind::OpenCardGift => "OPEN_CARD_GIFT",
-            ClaimKind::NewMemberPack => "NEW_MEMBER_PACK",
-            ClaimKind::MemberPack => "MEMBER_PACK",
-            ClaimKind::NewMemberExclusive => "NEW_MEMBER_EXCLUSIVE",
-            ClaimKind::PointsExchange => "POINTS_EXCHANGE",
-        }
-    }
+impl ClaimKind {}
 
-    pub fn from_db(raw: &str) -> Option<Self> {
-        [
-            ClaimKind::OpenCardGift,
-            ClaimKind::NewMemberPack,
-            ClaimKind::MemberPack,
-            ClaimKind::NewMemberExclusive,
-            ClaimKind::PointsExchange,
-        ]
-        .into_iter()
-        .find(|k| k.as_db() == raw)
-    }
-}
+memberhub_kit::db_enum!(pub ClaimKind { OpenCardGift => "OPEN_CARD_GIFT", NewMemberPack => "NEW_MEMBER_PACK", MemberPack => "MEMBER_PACK", NewMemberExclusive => "NEW_MEMBER_EXCLUSIVE", PointsExchange => "POINTS_EXCHANGE" });
 
 fn state_from_db(raw: &str) -> Result<ClaimState, Error> {
     match raw {
@@ -137,7 +117,7 @@ pub async fn insert(
 
 /// Records a claim that failed before it could run (its stored campaign cannot be planned):
 /// FAILED with `reason`, so the shopper and the merchant see why and nothing is granted.
-pub async fn insert_failed(
+pub(crate) async fn insert_failed(
     conn: &mut PgConnection,
     claim: &NewClaim,
     reason: &str,
@@ -164,7 +144,7 @@ pub async fn insert_failed(
 }
 
 /// Removes a claim recorded in this same transaction (its pack could not be taken).
-pub async fn forget(conn: &mut PgConnection, id: ClaimId) -> Result<(), Error> {
+pub(crate) async fn forget(conn: &mut PgConnection, id: ClaimId) -> Result<(), Error> {
     sqlx::query!(
         "DELETE FROM campaign.claims WHERE claim_id = $1 AND state = 'PENDING'",
         id.as_uuid()
@@ -225,7 +205,7 @@ pub async fn get(conn: &mut PgConnection, id: ClaimId) -> Result<ClaimRecord, Er
 }
 
 /// The claim recorded under `once_key`, if any.
-pub async fn by_once_key(
+pub(crate) async fn by_once_key(
     conn: &mut PgConnection,
     once_key: &str,
 ) -> Result<Option<ClaimRecord>, Error> {
@@ -244,13 +224,13 @@ pub async fn by_once_key(
 
 /// Filters of the merchant's claim list.
 #[derive(Debug, Clone, Default)]
-pub struct ClaimFilter {
+pub(crate) struct ClaimFilter {
     pub user_id: Option<String>,
     pub source_id: Option<String>,
     pub states: Vec<&'static str>,
 }
 
-pub async fn list(
+pub(crate) async fn list(
     conn: &mut PgConnection,
     shop: ShopId,
     filter: &ClaimFilter,
@@ -310,7 +290,7 @@ pub async fn take_lease(
 }
 
 /// Claims whose lease ran out, oldest first.
-pub async fn due(
+pub(crate) async fn due(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     limit: i64,
@@ -380,7 +360,7 @@ pub async fn postpone(
 }
 
 /// How many times the claim was taken for a run (for the retry back-off).
-pub async fn attempts(conn: &mut PgConnection, id: ClaimId) -> Result<i32, Error> {
+pub(crate) async fn attempts(conn: &mut PgConnection, id: ClaimId) -> Result<i32, Error> {
     Ok(sqlx::query_scalar!(
         "SELECT attempts FROM campaign.claims WHERE claim_id = $1",
         id.as_uuid()
@@ -391,7 +371,7 @@ pub async fn attempts(conn: &mut PgConnection, id: ClaimId) -> Result<i32, Error
 }
 
 /// GP-4: the entitlement a gift-item step grants; a retried step finds the first one.
-pub async fn grant_entitlement(
+pub(crate) async fn grant_entitlement(
     conn: &mut PgConnection,
     claim: &ClaimRecord,
     step_key: &str,

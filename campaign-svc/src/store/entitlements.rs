@@ -11,7 +11,7 @@ use crate::error::Error;
 use memberhub_kit::error::Failure;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntitlementRecord {
+pub(crate) struct EntitlementRecord {
     pub id: Uuid,
     pub shop_id: ShopId,
     pub user_id: String,
@@ -52,7 +52,7 @@ impl From<EntitlementRow> for EntitlementRecord {
 }
 
 /// A shopper's entitlements in a shop, newest first.
-pub async fn list(
+pub(crate) async fn list(
     conn: &mut PgConnection,
     shop: ShopId,
     user: &str,
@@ -74,7 +74,7 @@ pub async fn list(
 /// GP-4: the order consumes the entitlement. Consuming it again for the same order returns
 /// it unchanged; for another order it is FAILED_PRECONDITION `ENTITLEMENT_CONSUMED`.
 #[tracing::instrument(skip_all, fields(entitlement_id = %id))]
-pub async fn consume(
+pub(crate) async fn consume(
     conn: &mut PgConnection,
     id: Uuid,
     order_id: &str,

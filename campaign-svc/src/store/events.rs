@@ -13,14 +13,14 @@ use crate::store::{open_card_gifts, stats};
 
 /// A card opening, as the event stream reports it.
 #[derive(Debug, Clone)]
-pub struct CardOpened {
+pub(crate) struct CardOpened {
     pub shop_id: ShopId,
     pub user_id: String,
     pub occurred_at: DateTime<Utc>,
 }
 
 /// The cursor this consumer has committed (empty before the first event).
-pub async fn cursor(conn: &mut PgConnection, consumer: &str) -> Result<String, Error> {
+pub(crate) async fn cursor(conn: &mut PgConnection, consumer: &str) -> Result<String, Error> {
     Ok(sqlx::query_scalar!(
         "SELECT cursor FROM campaign.event_cursors WHERE consumer = $1",
         consumer
@@ -32,7 +32,7 @@ pub async fn cursor(conn: &mut PgConnection, consumer: &str) -> Result<String, E
 
 /// Whether the batch may be applied: the cursor is still where this consumer read from.
 /// Locks the cursor row until the transaction ends.
-pub async fn lock_cursor(
+pub(crate) async fn lock_cursor(
     conn: &mut PgConnection,
     consumer: &str,
     expected: &str,
@@ -55,7 +55,7 @@ pub async fn lock_cursor(
     Ok(stored == expected)
 }
 
-pub async fn advance_cursor(
+pub(crate) async fn advance_cursor(
     conn: &mut PgConnection,
     consumer: &str,
     to: &str,
@@ -76,7 +76,7 @@ pub async fn advance_cursor(
 /// left, records the shopper's claim (once per campaign). Returns the claim to run, with the
 /// lease its recorder holds it under. A campaign whose stored prizes cannot be planned fails
 /// the claim with the reason (never a smaller grant).
-pub async fn on_card_opened(
+pub(crate) async fn on_card_opened(
     conn: &mut PgConnection,
     event: &CardOpened,
     now: DateTime<Utc>,
@@ -121,7 +121,7 @@ pub async fn on_card_opened(
 
 /// Keeps an event the consumer could not read, with why, for an operator (the consumer
 /// moves past it). Parking the same event again (a replayed batch) changes nothing.
-pub async fn park(
+pub(crate) async fn park(
     conn: &mut PgConnection,
     consumer: &str,
     event: &memberhub_proto::membership::WatchEventsResponse,

@@ -10,7 +10,7 @@ use crate::domain::types::{BatchKey, ShopId};
 use crate::error::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExclusiveRecord {
+pub(crate) struct ExclusiveRecord {
     pub shop_id: ShopId,
     pub offer: ExclusiveOffer,
     pub batch_id: Option<Uuid>,
@@ -55,7 +55,7 @@ impl TryFrom<ExclusiveRow> for ExclusiveRecord {
 
 /// Sets (or replaces) the shop's offer; the first set's time stays its `since`.
 #[tracing::instrument(skip_all, fields(shop_id = %shop))]
-pub async fn set(
+pub(crate) async fn set(
     conn: &mut PgConnection,
     shop: ShopId,
     offer: &ExclusiveOffer,
@@ -87,7 +87,10 @@ pub async fn set(
     .try_into()
 }
 
-pub async fn get(conn: &mut PgConnection, shop: ShopId) -> Result<Option<ExclusiveRecord>, Error> {
+pub(crate) async fn get(
+    conn: &mut PgConnection,
+    shop: ShopId,
+) -> Result<Option<ExclusiveRecord>, Error> {
     sqlx::query_as!(
         ExclusiveRow,
         "SELECT shop_id, batch_key, batch_id, gift_sku, gift_quantity, updated_at, since
@@ -103,7 +106,7 @@ pub async fn get(conn: &mut PgConnection, shop: ShopId) -> Result<Option<Exclusi
 /// GP-8: records a new member's one claim in the shop and, for the gift, takes one unit of
 /// the item's stock, in the caller's transaction. On refusal the caller rolls back.
 #[tracing::instrument(skip_all, fields(claim_id = %claim.id))]
-pub async fn record_claim(
+pub(crate) async fn record_claim(
     conn: &mut PgConnection,
     claim: &crate::store::claims::NewClaim,
     gift_sku: Option<&str>,

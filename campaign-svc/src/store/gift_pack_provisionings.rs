@@ -53,7 +53,7 @@ pub async fn mark_recorded(conn: &mut PgConnection, pack: PackId) -> Result<bool
 
 /// Takes a provisioning for giving back: RESERVING or ABANDONING -> ABANDONING. False when
 /// it was recorded or given back already.
-pub async fn fence(conn: &mut PgConnection, pack: PackId) -> Result<bool, Error> {
+pub(crate) async fn fence(conn: &mut PgConnection, pack: PackId) -> Result<bool, Error> {
     let updated = sqlx::query!(
         "UPDATE campaign.gift_pack_provisionings SET state = 'ABANDONING'
          WHERE pack_id = $1 AND state IN ('RESERVING', 'ABANDONING')",
@@ -65,7 +65,7 @@ pub async fn fence(conn: &mut PgConnection, pack: PackId) -> Result<bool, Error>
 }
 
 /// Its units are given back.
-pub async fn mark_abandoned(conn: &mut PgConnection, pack: PackId) -> Result<(), Error> {
+pub(crate) async fn mark_abandoned(conn: &mut PgConnection, pack: PackId) -> Result<(), Error> {
     sqlx::query!(
         "UPDATE campaign.gift_pack_provisionings SET state = 'ABANDONED'
          WHERE pack_id = $1 AND state <> 'RECORDED'",
@@ -77,7 +77,7 @@ pub async fn mark_abandoned(conn: &mut PgConnection, pack: PackId) -> Result<(),
 }
 
 /// Provisionings left RESERVING since before `before`, or fenced and not yet given back.
-pub async fn abandoned(
+pub(crate) async fn abandoned(
     conn: &mut PgConnection,
     before: DateTime<Utc>,
     limit: i64,

@@ -14,7 +14,7 @@ use crate::store::items;
 use memberhub_kit::error::Failure;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackRecord {
+pub(crate) struct PackRecord {
     pub id: PackId,
     pub shop_id: ShopId,
     pub kind: PackKind,
@@ -38,7 +38,7 @@ pub struct PackRecord {
 
 impl PackRecord {
     /// The pack as claim rules read it.
-    pub fn state(&self) -> PackState {
+    pub(crate) fn state(&self) -> PackState {
         PackState {
             kind: self.kind,
             window: self.window,
@@ -50,7 +50,7 @@ impl PackRecord {
     }
 
     /// GP-1/GP-6: one claim per pack and shopper.
-    pub fn once_key(&self, user: &str) -> String {
+    pub(crate) fn once_key(&self, user: &str) -> String {
         format!("pack:{}:{user}", self.id)
     }
 }
@@ -127,7 +127,7 @@ impl TryFrom<PackRow> for PackRecord {
 /// overlapping non-closed pack of the same kind is refused by the constraint and reported
 /// naming it; too little item stock left is RESOURCE_EXHAUSTED. Nothing is kept on refusal.
 #[tracing::instrument(skip_all, fields(shop_id = %shop, pack_id = %id))]
-pub async fn insert(
+pub(crate) async fn insert(
     conn: &mut PgConnection,
     id: PackId,
     shop: ShopId,
@@ -235,7 +235,7 @@ async fn overlap(conn: &mut PgConnection, shop: ShopId, kind: PackKind, window: 
     }
 }
 
-pub async fn get(conn: &mut PgConnection, id: PackId) -> Result<PackRecord, Error> {
+pub(crate) async fn get(conn: &mut PgConnection, id: PackId) -> Result<PackRecord, Error> {
     sqlx::query_as!(
         PackRow,
         "SELECT pack_id, shop_id, kind, name, start_time, end_time, batch_keys, batch_ids,
@@ -251,7 +251,7 @@ pub async fn get(conn: &mut PgConnection, id: PackId) -> Result<PackRecord, Erro
 }
 
 /// A shop's packs (of `kind`, if given), newest first, after `before` (a page token).
-pub async fn list(
+pub(crate) async fn list(
     conn: &mut PgConnection,
     shop: ShopId,
     kind: Option<PackKind>,
@@ -278,7 +278,7 @@ pub async fn list(
 }
 
 /// The shop's packs valid at `at` and not closed (at most one of each kind, GP-5).
-pub async fn live_for_shop(
+pub(crate) async fn live_for_shop(
     conn: &mut PgConnection,
     shop: ShopId,
     at: DateTime<Utc>,
@@ -302,7 +302,7 @@ pub async fn live_for_shop(
 /// GP-3: takes one pack for a claim; false when none is left or the pack closed. The row
 /// lock this takes is the one a close takes. Taking the last pack of one with a gift item
 /// means the gift ran out: the pack ends at `now`.
-pub async fn take_pack(
+pub(crate) async fn take_pack(
     conn: &mut PgConnection,
     id: PackId,
     now: DateTime<Utc>,
@@ -323,7 +323,11 @@ pub async fn take_pack(
 /// Closes the pack now (claims stop at once) and gives the gift-item units of the packs
 /// left back to the item's stock. False when it was closed already.
 #[tracing::instrument(skip_all, fields(pack_id = %id))]
-pub async fn close(conn: &mut PgConnection, id: PackId, now: DateTime<Utc>) -> Result<bool, Error> {
+pub(crate) async fn close(
+    conn: &mut PgConnection,
+    id: PackId,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
     let left = sqlx::query!(
         "SELECT shop_id, gift_sku, packs_left FROM campaign.gift_packs
          WHERE pack_id = $1 AND closed_at IS NULL FOR UPDATE",
@@ -350,7 +354,7 @@ pub async fn close(conn: &mut PgConnection, id: PackId, now: DateTime<Utc>) -> R
 }
 
 /// GP-7: when the pack last popped up for this shopper, if ever.
-pub async fn popup_seen(
+pub(crate) async fn popup_seen(
     conn: &mut PgConnection,
     pack: PackId,
     user: &str,
@@ -365,7 +369,7 @@ pub async fn popup_seen(
 }
 
 /// GP-7: records that the pack popped up for this shopper at `at`.
-pub async fn record_popup(
+pub(crate) async fn record_popup(
     conn: &mut PgConnection,
     pack: PackId,
     user: &str,
@@ -388,7 +392,7 @@ pub async fn record_popup(
 /// pack closed meanwhile) is RESOURCE_EXHAUSTED `PACK_OUT_OF_STOCK`. On refusal the caller
 /// rolls back: nothing is recorded.
 #[tracing::instrument(skip_all, fields(pack_id = %pack, claim_id = %claim.id))]
-pub async fn record_claim(
+pub(crate) async fn record_claim(
     conn: &mut PgConnection,
     pack: PackId,
     claim: &crate::store::claims::NewClaim,
@@ -415,7 +419,7 @@ pub async fn record_claim(
 /// to stock. Returns the pack to release the allocations of, `None` when it is not due, a
 /// claim is still granting, or it was settled already. Safe to repeat.
 #[tracing::instrument(skip_all, fields(pack_id = %id))]
-pub async fn begin_settle(
+pub(crate) async fn begin_settle(
     conn: &mut PgConnection,
     id: PackId,
     now: DateTime<Utc>,
@@ -458,7 +462,7 @@ pub async fn begin_settle(
     Ok(Some(pack))
 }
 
-pub async fn mark_settled(
+pub(crate) async fn mark_settled(
     conn: &mut PgConnection,
     id: PackId,
     now: DateTime<Utc>,
@@ -474,7 +478,7 @@ pub async fn mark_settled(
 }
 
 /// Packs closed or ended (before `now`) and not yet settled.
-pub async fn settleable(
+pub(crate) async fn settleable(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     limit: i64,

@@ -10,7 +10,7 @@ use crate::error::Error;
 impl Store {
     /// The answer already given under `key`, looked up before any check of current state
     /// a retry after a lost response gets the stored answer even when state moved).
-    pub async fn stored<T>(&self, key: &IdempotencyKey) -> Result<Option<T>, Error>
+    pub(crate) async fn stored<T>(&self, key: &IdempotencyKey) -> Result<Option<T>, Error>
     where
         T: prost::Message + Default,
     {
@@ -20,7 +20,7 @@ impl Store {
     /// Runs `effect` in a transaction unless `key` was seen: then returns the stored
     /// response, or `IDEMPOTENCY_KEY_REUSED` when the request differs.
     #[tracing::instrument(skip_all, fields(method = key.method))]
-    pub async fn idempotent<T, F>(
+    pub(crate) async fn idempotent<T, F>(
         &self,
         key: &IdempotencyKey,
         now: chrono::DateTime<chrono::Utc>,

@@ -11,7 +11,7 @@ use crate::domain::types::ShopId;
 use crate::error::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemRecord {
+pub(crate) struct ItemRecord {
     pub shop_id: ShopId,
     pub sku: String,
     pub title: String,
@@ -21,7 +21,7 @@ pub struct ItemRecord {
 
 impl ItemRecord {
     /// The item as GP-2's rules read it.
-    pub fn view(&self) -> GiftItemView {
+    pub(crate) fn view(&self) -> GiftItemView {
         GiftItemView {
             sku: self.sku.clone(),
             in_gift_category: self.gift_category,
@@ -52,7 +52,7 @@ impl From<ItemRow> for ItemRecord {
 
 /// Creates or replaces the item; `stock` is the units not yet promised.
 #[tracing::instrument(skip_all, fields(shop_id = %item.shop_id, sku = %item.sku))]
-pub async fn upsert(
+pub(crate) async fn upsert(
     conn: &mut PgConnection,
     item: &ItemRecord,
     now: DateTime<Utc>,
@@ -77,7 +77,7 @@ pub async fn upsert(
     Ok(row.into())
 }
 
-pub async fn list(conn: &mut PgConnection, shop: ShopId) -> Result<Vec<ItemRecord>, Error> {
+pub(crate) async fn list(conn: &mut PgConnection, shop: ShopId) -> Result<Vec<ItemRecord>, Error> {
     let rows = sqlx::query_as!(
         ItemRow,
         "SELECT shop_id, sku, title, gift_category, stock FROM campaign.gift_items
@@ -89,7 +89,7 @@ pub async fn list(conn: &mut PgConnection, shop: ShopId) -> Result<Vec<ItemRecor
     Ok(rows.into_iter().map(ItemRecord::from).collect())
 }
 
-pub async fn get(
+pub(crate) async fn get(
     conn: &mut PgConnection,
     shop: ShopId,
     sku: &str,
@@ -107,7 +107,7 @@ pub async fn get(
 }
 
 /// Sets `quantity` units aside; false (nothing changed) when fewer are left.
-pub async fn reserve(
+pub(crate) async fn reserve(
     conn: &mut PgConnection,
     shop: ShopId,
     sku: &str,
@@ -126,7 +126,7 @@ pub async fn reserve(
 }
 
 /// Gives `quantity` unused units back (a closed pack's).
-pub async fn give_back(
+pub(crate) async fn give_back(
     conn: &mut PgConnection,
     shop: ShopId,
     sku: &str,

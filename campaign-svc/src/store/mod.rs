@@ -19,12 +19,12 @@ use sqlx::PgPool;
 
 /// The service's handle on its database.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub(crate) struct Store {
     pub pool: PgPool,
 }
 
 impl Store {
-    pub fn new(pool: PgPool) -> Self {
+    pub(crate) fn new(pool: PgPool) -> Self {
         Self { pool }
     }
 }

@@ -13,33 +13,24 @@ use crate::domain::types::{BatchKey, CampaignId, ShopId, Window};
 use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     Provisioning,
     Ready,
     Failed,
 }
 
-impl Phase {
-    fn from_db(raw: &str) -> Option<Self> {
-        match raw {
-            "PROVISIONING" => Some(Phase::Provisioning),
-            "READY" => Some(Phase::Ready),
-            "FAILED" => Some(Phase::Failed),
-            _ => None,
-        }
-    }
-}
+memberhub_kit::db_enum!(Phase { Provisioning => "PROVISIONING", Ready => "READY", Failed => "FAILED" });
 
 /// Why provisioning was refused, replayed to a retry.
 #[derive(Debug, Clone)]
-pub struct ProvisioningFailure {
+pub(crate) struct ProvisioningFailure {
     pub code: tonic::Code,
     pub reason: String,
     pub message: String,
 }
 
 #[derive(Debug, Clone)]
-pub struct PrizeRecord {
+pub(crate) struct PrizeRecord {
     pub position: i32,
     pub prize_type: PrizeType,
     pub amount: i64,
@@ -52,7 +43,7 @@ pub struct PrizeRecord {
 }
 
 #[derive(Debug, Clone)]
-pub struct GiftRecord {
+pub(crate) struct GiftRecord {
     pub id: CampaignId,
     pub shop_id: ShopId,
     pub name: String,
@@ -72,7 +63,7 @@ impl GiftRecord {
     /// OC-7: the prizes a claim grants, resolved against what provisioning reserved; the
     /// reason when a stored coupon prize lacks its batch (the claim then fails, it is never
     /// granted with fewer prizes).
-    pub fn claim_prizes(&self) -> Result<Vec<OpenCardPrize>, String> {
+    pub(crate) fn claim_prizes(&self) -> Result<Vec<OpenCardPrize>, String> {
         self.prizes
             .iter()
             .enumerate()
@@ -110,7 +101,7 @@ impl GiftRecord {
 /// What a prize will reserve, decided at creation so that a retried provisioning asks for
 /// the same thing (OC-8: a coupon prize reserves at most the batch's free stock).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PlannedPrize {
+pub(crate) struct PlannedPrize {
     pub batch_id: Option<Uuid>,
     /// Packs this prize serves; `None` when unbounded (points).
     pub capacity: Option<i64>,
@@ -118,13 +109,13 @@ pub struct PlannedPrize {
 
 /// What provisioning reserved for one prize.
 #[derive(Debug, Clone, Copy)]
-pub struct Provisioned {
+pub(crate) struct Provisioned {
     pub position: i32,
     pub allocation_id: Option<Uuid>,
     pub reservation_id: Option<Uuid>,
 }
 
-pub fn prize_type_from_db(raw: &str) -> Result<PrizeType, Error> {
+pub(crate) fn prize_type_from_db(raw: &str) -> Result<PrizeType, Error> {
     PrizeType::ALL
         .into_iter()
         .find(|t| t.name() == raw)
@@ -134,7 +125,7 @@ pub fn prize_type_from_db(raw: &str) -> Result<PrizeType, Error> {
 /// OC-3: inserts the campaign PROVISIONING; an overlapping live window of the shop is
 /// refused by the constraint and reported naming the other campaign.
 #[tracing::instrument(skip_all, fields(shop_id = %gift.shop))]
-pub async fn insert(
+pub(crate) async fn insert(
     conn: &mut PgConnection,
     id: CampaignId,
     gift: &NewOpenCardGift,
@@ -227,7 +218,7 @@ async fn overlap(conn: &mut PgConnection, shop: ShopId, window: &Window) -> Erro
 }
 
 /// One campaign with its prizes.
-pub async fn get(conn: &mut PgConnection, id: CampaignId) -> Result<GiftRecord, Error> {
+pub(crate) async fn get(conn: &mut PgConnection, id: CampaignId) -> Result<GiftRecord, Error> {
     let mut gifts = load(conn, &[id.as_uuid()]).await?;
     gifts
         .pop()
@@ -235,7 +226,7 @@ pub async fn get(conn: &mut PgConnection, id: CampaignId) -> Result<GiftRecord, 
 }
 
 /// The campaign row locked for a change (close, update, provisioning).
-pub async fn lock(conn: &mut PgConnection, id: CampaignId) -> Result<GiftRecord, Error> {
+pub(crate) async fn lock(conn: &mut PgConnection, id: CampaignId) -> Result<GiftRecord, Error> {
     sqlx::query!(
         "SELECT campaign_id FROM campaign.open_card_gifts WHERE campaign_id = $1 FOR UPDATE",
         id.as_uuid()
@@ -316,7 +307,7 @@ async fn load(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<GiftRecord>, 
 
 /// OC-8: provisioning done: records what was reserved and opens the packs. False when the
 /// reconciler has given up on the campaign meanwhile (see [`fence_abandoned`]).
-pub async fn mark_ready(
+pub(crate) async fn mark_ready(
     conn: &mut PgConnection,
     id: CampaignId,
     provisioned: &[Provisioned],
@@ -347,7 +338,7 @@ pub async fn mark_ready(
 
 /// Provisioning was refused and compensated: the window is freed (closed) and the refusal
 /// kept for retries.
-pub async fn mark_failed(
+pub(crate) async fn mark_failed(
     conn: &mut PgConnection,
     id: CampaignId,
     failure: &ProvisioningFailure,
@@ -372,7 +363,7 @@ pub async fn mark_failed(
 
 /// Campaigns left PROVISIONING since before `created_before` (their create was never
 /// retried after a crash or an unavailable peer).
-pub async fn abandoned(
+pub(crate) async fn abandoned(
     conn: &mut PgConnection,
     created_before: DateTime<Utc>,
     limit: i64,
@@ -391,7 +382,7 @@ pub async fn abandoned(
 /// Gives up on an abandoned provisioning: records why, so that a late `mark_ready` fails
 /// and a retried create gets this answer. The campaign stays PROVISIONING (and is picked
 /// up again) until what it holds is given back.
-pub async fn fence_abandoned(
+pub(crate) async fn fence_abandoned(
     conn: &mut PgConnection,
     id: CampaignId,
     failure: &ProvisioningFailure,
@@ -412,7 +403,7 @@ pub async fn fence_abandoned(
 
 /// OC-9: closes the campaign now. Takes the row lock that every claim takes, so no claim
 /// starts once this commits. Returns false when it was closed already.
-pub async fn close(
+pub(crate) async fn close(
     conn: &mut PgConnection,
     id: CampaignId,
     now: DateTime<Utc>,
@@ -429,7 +420,11 @@ pub async fn close(
 }
 
 /// OC-1: renames the campaign.
-pub async fn rename(conn: &mut PgConnection, id: CampaignId, name: &str) -> Result<(), Error> {
+pub(crate) async fn rename(
+    conn: &mut PgConnection,
+    id: CampaignId,
+    name: &str,
+) -> Result<(), Error> {
     sqlx::query!(
         "UPDATE campaign.open_card_gifts SET name = $2 WHERE campaign_id = $1",
         id.as_uuid(),
@@ -441,7 +436,7 @@ pub async fn rename(conn: &mut PgConnection, id: CampaignId, name: &str) -> Resu
 }
 
 /// A shop's campaigns, newest first, after `before` (a page token).
-pub async fn list(
+pub(crate) async fn list(
     conn: &mut PgConnection,
     shop: ShopId,
     before: Option<Uuid>,
@@ -461,7 +456,7 @@ pub async fn list(
 }
 
 /// OC-3/OC-7: the shop's campaign live at `at` (READY, not closed, created by then), if any.
-pub async fn live_for_shop(
+pub(crate) async fn live_for_shop(
     conn: &mut PgConnection,
     shop: ShopId,
     at: DateTime<Utc>,
@@ -483,7 +478,7 @@ pub async fn live_for_shop(
 }
 
 /// OC-9: campaigns closed or ended, not yet settled, with no claim still granting.
-pub async fn settleable(
+pub(crate) async fn settleable(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     limit: i64,
@@ -505,7 +500,10 @@ pub async fn settleable(
 }
 
 /// Whether a claim of the campaign is still granting (settling waits for it).
-pub async fn has_unfinished_claims(conn: &mut PgConnection, id: CampaignId) -> Result<bool, Error> {
+pub(crate) async fn has_unfinished_claims(
+    conn: &mut PgConnection,
+    id: CampaignId,
+) -> Result<bool, Error> {
     Ok(sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM campaign.claims
                           WHERE source_id = $1 AND state IN ('PENDING', 'GRANTING')) AS "any!""#,
@@ -515,7 +513,7 @@ pub async fn has_unfinished_claims(conn: &mut PgConnection, id: CampaignId) -> R
     .await?)
 }
 
-pub async fn mark_prize_released(
+pub(crate) async fn mark_prize_released(
     conn: &mut PgConnection,
     id: CampaignId,
     position: i32,
@@ -533,7 +531,7 @@ pub async fn mark_prize_released(
     Ok(())
 }
 
-pub async fn mark_settled(
+pub(crate) async fn mark_settled(
     conn: &mut PgConnection,
     id: CampaignId,
     now: DateTime<Utc>,
@@ -550,7 +548,7 @@ pub async fn mark_settled(
 }
 
 /// OC-9: no claim starts from here on (settling).
-pub async fn stop_claims(conn: &mut PgConnection, id: CampaignId) -> Result<(), Error> {
+pub(crate) async fn stop_claims(conn: &mut PgConnection, id: CampaignId) -> Result<(), Error> {
     sqlx::query!(
         "UPDATE campaign.open_card_gifts SET packs_left = 0 WHERE campaign_id = $1",
         id.as_uuid()
@@ -562,7 +560,7 @@ pub async fn stop_claims(conn: &mut PgConnection, id: CampaignId) -> Result<(), 
 
 /// OC-7/OC-8: takes one pack for a claim; false when none is left or the campaign closed.
 /// The row lock this takes is the one a close takes (OC-9).
-pub async fn take_pack(conn: &mut PgConnection, id: CampaignId) -> Result<bool, Error> {
+pub(crate) async fn take_pack(conn: &mut PgConnection, id: CampaignId) -> Result<bool, Error> {
     let taken = sqlx::query!(
         "UPDATE campaign.open_card_gifts SET packs_left = packs_left - 1
          WHERE campaign_id = $1 AND phase = 'READY' AND closed_at IS NULL AND packs_left > 0",

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::store::open_card_gifts::GiftRecord;
 
 /// The shop-local day of an instant; an unknown zone counts in UTC.
-pub fn local_day(time_zone: &str, at: DateTime<Utc>) -> NaiveDate {
+pub(crate) fn local_day(time_zone: &str, at: DateTime<Utc>) -> NaiveDate {
     match time_zone.parse::<chrono_tz::Tz>() {
         Ok(tz) => at.with_timezone(&tz).date_naive(),
         Err(_) => at.date_naive(),
@@ -19,7 +19,7 @@ pub fn local_day(time_zone: &str, at: DateTime<Utc>) -> NaiveDate {
 
 /// Counts `user` as shown the gift today. Each shopper has their own row, so concurrent
 /// views never wait on each other, and a repeat view the same day writes nothing.
-pub async fn count_exposure(
+pub(crate) async fn count_exposure(
     conn: &mut PgConnection,
     gift: &GiftRecord,
     user: &str,
@@ -37,7 +37,7 @@ pub async fn count_exposure(
     Ok(())
 }
 
-pub async fn count_card_opened(
+pub(crate) async fn count_card_opened(
     conn: &mut PgConnection,
     gift: &GiftRecord,
     at: DateTime<Utc>,
@@ -55,7 +55,7 @@ pub async fn count_card_opened(
 
 /// One day's counted facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DayCounts {
+pub(crate) struct DayCounts {
     /// Distinct shoppers shown the gift.
     pub exposures: i64,
     pub cards_opened: i64,
@@ -65,7 +65,7 @@ pub struct DayCounts {
 }
 
 /// Every day with any fact, keyed by shop-local day.
-pub async fn days(
+pub(crate) async fn days(
     conn: &mut PgConnection,
     id: CampaignId,
     time_zone: &str,

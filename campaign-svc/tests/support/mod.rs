@@ -21,7 +21,7 @@ use memberhub_proto::membership as membership_pb;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 use tonic::transport::Channel;
 
-pub struct Suite {
+pub(crate) struct Suite {
     pub db: TestDb,
     pub clock: ManualClock,
     pub membership: MembershipServiceClient<Channel>,
@@ -38,21 +38,21 @@ pub struct Suite {
 }
 
 /// The suite's starting time: 2026-11-01 08:00 UTC.
-pub fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0)
         .single()
         .unwrap_or_default()
 }
 
 /// campaign-svc on its own runtime.
-pub struct CampaignProcess {
+pub(crate) struct CampaignProcess {
     runtime: Option<tokio::runtime::Runtime>,
     pub address: SocketAddr,
 }
 
 impl CampaignProcess {
     /// Kills it: no graceful shutdown, in-flight work just stops.
-    pub fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
@@ -68,7 +68,7 @@ impl Drop for CampaignProcess {
 }
 
 /// The saga timings tests use: short leases and a fast reconciler.
-pub fn fast_saga() -> campaign_svc::config::SagaConfig {
+pub(crate) fn fast_saga() -> campaign_svc::config::SagaConfig {
     campaign_svc::config::SagaConfig {
         lease: Duration::from_millis(1_500),
         reconcile_every: Duration::from_millis(200),
@@ -79,7 +79,7 @@ pub fn fast_saga() -> campaign_svc::config::SagaConfig {
 }
 
 impl Suite {
-    pub async fn start() -> anyhow::Result<Suite> {
+    pub(crate) async fn start() -> anyhow::Result<Suite> {
         memberhub_kit::telemetry::init_for_tests();
         let db = TestDb::new(&[
             &membership_svc::MIGRATOR,
@@ -147,7 +147,7 @@ impl Suite {
     }
 
     /// Starts (or restarts) campaign-svc on a fresh runtime and points `campaign` at it.
-    pub async fn start_campaign(
+    pub(crate) async fn start_campaign(
         &mut self,
         saga: campaign_svc::config::SagaConfig,
     ) -> anyhow::Result<()> {
@@ -155,7 +155,7 @@ impl Suite {
     }
 
     /// Starts (or restarts) campaign-svc with a fault hook (see `config::Faults`).
-    pub async fn start_campaign_with(
+    pub(crate) async fn start_campaign_with(
         &mut self,
         saga: campaign_svc::config::SagaConfig,
         faults: campaign_svc::config::Faults,
@@ -172,7 +172,7 @@ impl Suite {
 
     /// Another campaign-svc process over the same database (a replica), kept apart from
     /// `campaign`: it runs until the returned handle is dropped or killed.
-    pub async fn replica(
+    pub(crate) async fn replica(
         &self,
         saga: campaign_svc::config::SagaConfig,
     ) -> anyhow::Result<CampaignProcess> {
@@ -185,7 +185,7 @@ impl Suite {
 
     /// A campaign-svc replica reaching membership-svc at `membership_urls` (a list is
     /// balanced, see `memberhub_kit::peer`).
-    pub async fn replica_calling(
+    pub(crate) async fn replica_calling(
         &self,
         saga: campaign_svc::config::SagaConfig,
         membership_urls: &str,
@@ -200,7 +200,7 @@ impl Suite {
 
     /// Another membership-svc over the same database and clock (a replica, with its own
     /// pool and background sweep); it serves until the test ends.
-    pub async fn membership_replica(&mut self) -> anyhow::Result<SocketAddr> {
+    pub(crate) async fn membership_replica(&mut self) -> anyhow::Result<SocketAddr> {
         let (listener, address) = bind_loopback().await?;
         let config = membership_svc::config::from_env(Some(self.db.url.clone()))?;
         let pool = self.db.pool(8).await?;
@@ -272,14 +272,14 @@ impl Suite {
     }
 
     /// Kills campaign-svc abruptly.
-    pub fn kill_campaign(&mut self) {
+    pub(crate) fn kill_campaign(&mut self) {
         if let Some(process) = self.campaign_process.take() {
             process.kill();
         }
     }
 
     /// Registers a shop with `policy` and returns its id.
-    pub async fn shop(
+    pub(crate) async fn shop(
         &mut self,
         shop_type: ShopType,
         policy: membership_pb::JoinPolicy,
@@ -316,7 +316,7 @@ impl Suite {
     }
 
     /// PT-2: pays `amount` of `asset` into the shop's budget.
-    pub async fn recharge(
+    pub(crate) async fn recharge(
         &mut self,
         shop_id: &str,
         asset: Asset,
@@ -338,7 +338,7 @@ impl Suite {
 
     /// An ACTIVE batch of `channel` (RELATIVE validity, claimable from t0 - 1 day for 30
     /// days), `total` issues of one coupon each.
-    pub async fn batch(
+    pub(crate) async fn batch(
         &mut self,
         shop_id: &str,
         kind: coupon_pb::CouponKind,
@@ -400,7 +400,7 @@ impl Suite {
     }
 
     /// OC: creates an open-card gift as the shop's merchant.
-    pub async fn create_gift(
+    pub(crate) async fn create_gift(
         &mut self,
         gift: pb::OpenCardGift,
     ) -> Result<pb::OpenCardGift, tonic::Status> {
@@ -419,7 +419,7 @@ impl Suite {
     }
 
     /// MB-2: `user` opens the shop's card.
-    pub async fn open_card(
+    pub(crate) async fn open_card(
         &mut self,
         shop_id: &str,
         user: &str,
@@ -441,7 +441,7 @@ impl Suite {
     }
 
     /// The shop's claims as its merchant sees them (all pages).
-    pub async fn claims(
+    pub(crate) async fn claims(
         &mut self,
         shop_id: &str,
         source_id: &str,
@@ -472,7 +472,7 @@ impl Suite {
     }
 
     /// Waits until `done` holds for the shop's claims of `source_id` (polling).
-    pub async fn wait_for_claims(
+    pub(crate) async fn wait_for_claims(
         &mut self,
         shop_id: &str,
         source_id: &str,
@@ -497,7 +497,11 @@ impl Suite {
     }
 
     /// The shop's budget of `asset`: (available, reserved), as membership-svc reports it.
-    pub async fn budget(&mut self, shop_id: &str, asset: Asset) -> anyhow::Result<(i64, i64)> {
+    pub(crate) async fn budget(
+        &mut self,
+        shop_id: &str,
+        asset: Asset,
+    ) -> anyhow::Result<(i64, i64)> {
         let balances = self
             .membership
             .list_budget_balances(req(
@@ -519,7 +523,10 @@ impl Suite {
 
 /// A TCP proxy to `target` that holds every chunk from the client for `delay`: slows the
 /// calls through it so that a kill lands while they are in flight.
-pub async fn latency_proxy(target: SocketAddr, delay: Duration) -> anyhow::Result<SocketAddr> {
+pub(crate) async fn latency_proxy(
+    target: SocketAddr,
+    delay: Duration,
+) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move {
@@ -557,39 +564,39 @@ pub async fn latency_proxy(target: SocketAddr, delay: Duration) -> anyhow::Resul
 }
 
 /// A mobile number per user (11 digits starting with 1).
-pub fn phone_of(user: &str) -> String {
+pub(crate) fn phone_of(user: &str) -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     user.hash(&mut hasher);
     format!("138{:08}", hasher.finish() % 100_000_000)
 }
 
-pub fn merchant(shop_id: &str) -> Actor {
+pub(crate) fn merchant(shop_id: &str) -> Actor {
     Actor::Merchant {
         shop_id: shop_id.into(),
     }
 }
 
-pub fn shopper(user_id: &str) -> Actor {
+pub(crate) fn shopper(user_id: &str) -> Actor {
     Actor::Shopper {
         user_id: user_id.into(),
     }
 }
 
-pub fn req<T>(actor: &Actor, message: T) -> tonic::Request<T> {
+pub(crate) fn req<T>(actor: &Actor, message: T) -> tonic::Request<T> {
     as_actor(actor, message)
 }
 
-pub fn rid(label: &str) -> String {
+pub(crate) fn rid(label: &str) -> String {
     format!("{label}-{}", uuid::Uuid::now_v7())
 }
 
-pub fn ts(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+pub(crate) fn ts(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
     Some(to_timestamp(at))
 }
 
 /// A valid three-day gift from t0 - 1 h of `prizes`, quantity `quantity`.
-pub fn gift(shop_id: &str, prizes: Vec<pb::Prize>, quantity: i64) -> pb::OpenCardGift {
+pub(crate) fn gift(shop_id: &str, prizes: Vec<pb::Prize>, quantity: i64) -> pb::OpenCardGift {
     pb::OpenCardGift {
         shop_id: shop_id.into(),
         name: "开卡有礼".into(),
@@ -601,7 +608,7 @@ pub fn gift(shop_id: &str, prizes: Vec<pb::Prize>, quantity: i64) -> pb::OpenCar
     }
 }
 
-pub fn asset_prize(prize_type: pb::PrizeType, amount: i64) -> pb::Prize {
+pub(crate) fn asset_prize(prize_type: pb::PrizeType, amount: i64) -> pb::Prize {
     pb::Prize {
         r#type: prize_type.into(),
         amount,
@@ -609,7 +616,7 @@ pub fn asset_prize(prize_type: pb::PrizeType, amount: i64) -> pb::Prize {
     }
 }
 
-pub fn coupon_prize(prize_type: pb::PrizeType, batch: &coupon_pb::Batch) -> pb::Prize {
+pub(crate) fn coupon_prize(prize_type: pb::PrizeType, batch: &coupon_pb::Batch) -> pb::Prize {
     pb::Prize {
         r#type: prize_type.into(),
         amount: 0,
@@ -618,7 +625,7 @@ pub fn coupon_prize(prize_type: pb::PrizeType, batch: &coupon_pb::Batch) -> pb::
 }
 
 /// The `ErrorInfo.reason` of a status, if any.
-pub fn reason(status: &tonic::Status) -> Option<String> {
+pub(crate) fn reason(status: &tonic::Status) -> Option<String> {
     use tonic_types::StatusExt;
     status
         .get_error_details()
@@ -627,7 +634,7 @@ pub fn reason(status: &tonic::Status) -> Option<String> {
 }
 
 /// The fields named by a status's `BadRequest` details.
-pub fn fields(status: &tonic::Status) -> Vec<String> {
+pub(crate) fn fields(status: &tonic::Status) -> Vec<String> {
     use tonic_types::StatusExt;
     status
         .get_error_details()
@@ -638,14 +645,14 @@ pub fn fields(status: &tonic::Status) -> Vec<String> {
 
 /// Asserts FAILED_PRECONDITION with `ErrorInfo.reason` = `expected`.
 #[track_caller]
-pub fn assert_precondition(status: &tonic::Status, expected: &str) {
+pub(crate) fn assert_precondition(status: &tonic::Status, expected: &str) {
     assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
     assert_eq!(reason(status).as_deref(), Some(expected), "{status:?}");
 }
 
 /// Asserts INVALID_ARGUMENT whose `BadRequest` names `field`.
 #[track_caller]
-pub fn assert_invalid(status: &tonic::Status, field: &str) {
+pub(crate) fn assert_invalid(status: &tonic::Status, field: &str) {
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     let named = fields(status);
     assert!(
@@ -655,7 +662,7 @@ pub fn assert_invalid(status: &tonic::Status, field: &str) {
 }
 
 /// The error of a call that must fail.
-pub fn expect_err<T: std::fmt::Debug>(
+pub(crate) fn expect_err<T: std::fmt::Debug>(
     result: Result<T, tonic::Status>,
 ) -> anyhow::Result<tonic::Status> {
     match result {

@@ -8,11 +8,11 @@ use super::batch::{Batch, Channel, Status, Validity, Window};
 use super::ids::{AllocationId, BatchId, Holder};
 
 /// The largest reservation.
-pub const MAX_RESERVATION: i64 = super::batch::MAX_QUANTITY;
+pub(crate) const MAX_RESERVATION: i64 = super::batch::MAX_QUANTITY;
 
 /// An allocation as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Allocation {
+pub(crate) struct Allocation {
     pub id: AllocationId,
     pub batch: BatchId,
     pub channel: Channel,
@@ -30,7 +30,7 @@ pub struct Allocation {
 
 /// A validated reservation request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAllocation {
+pub(crate) struct NewAllocation {
     pub batch: BatchId,
     pub channel: Channel,
     pub holder: Holder,
@@ -40,7 +40,7 @@ pub struct NewAllocation {
 }
 
 impl NewAllocation {
-    pub fn parse(
+    pub(crate) fn parse(
         batch_id: &str,
         channel: Option<Channel>,
         holder: &str,
@@ -98,7 +98,7 @@ impl NewAllocation {
 }
 
 /// CP-9: only ACTIVE batches can be issued, allocated or bound.
-pub fn not_active(status: Status) -> Failure {
+pub(crate) fn not_active(status: Status) -> Failure {
     Failure::FailedPrecondition {
         reason: "BATCH_NOT_ACTIVE",
         message: format!("the batch is {}, not ACTIVE", status.as_db()),
@@ -108,7 +108,7 @@ pub fn not_active(status: Status) -> Failure {
 
 /// CP-4, OC-6: may `new` reserve units of `batch` at `now`? Stock and an existing binding
 /// are re-checked by the store's conditional update.
-pub fn check_reserve(
+pub(crate) fn check_reserve(
     batch: &Batch,
     new: &NewAllocation,
     now: DateTime<Utc>,
@@ -151,14 +151,14 @@ pub fn check_reserve(
     Ok(())
 }
 
-pub fn already_bound() -> Failure {
+pub(crate) fn already_bound() -> Failure {
     Failure::precondition(
         "BATCH_ALREADY_BOUND",
         "the batch is bound to another campaign",
     )
 }
 
-pub fn insufficient_stock(remaining: i64) -> Failure {
+pub(crate) fn insufficient_stock(remaining: i64) -> Failure {
     Failure::ResourceExhausted {
         reason: "INSUFFICIENT_STOCK",
         message: format!("only {remaining} unit(s) of the batch are free"),

@@ -22,31 +22,16 @@ pub const RELATIVE_DAYS: std::ops::RangeInclusive<i32> = 1..=365;
 
 /// How a shop sells; decides whether a batch needs an operator's approval (CP-9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShopType {
+pub(crate) enum ShopType {
     Pop,
     SelfOperated,
 }
 
-impl ShopType {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            ShopType::Pop => "POP",
-            ShopType::SelfOperated => "SELF_OPERATED",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Option<Self> {
-        match raw {
-            "POP" => Some(ShopType::Pop),
-            "SELF_OPERATED" => Some(ShopType::SelfOperated),
-            _ => None,
-        }
-    }
-}
+memberhub_kit::db_enum!(pub ShopType { Pop => "POP", SelfOperated => "SELF_OPERATED" });
 
 /// CP-1: what a coupon takes off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Spend X save Y.
     Threshold,
     /// No minimum.
@@ -55,58 +40,22 @@ pub enum Kind {
     Discount,
 }
 
-impl Kind {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Kind::Threshold => "THRESHOLD",
-            Kind::Cash => "CASH",
-            Kind::Discount => "DISCOUNT",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Option<Self> {
-        match raw {
-            "THRESHOLD" => Some(Kind::Threshold),
-            "CASH" => Some(Kind::Cash),
-            "DISCOUNT" => Some(Kind::Discount),
-            _ => None,
-        }
-    }
-}
+memberhub_kit::db_enum!(pub Kind { Threshold => "THRESHOLD", Cash => "CASH", Discount => "DISCOUNT" });
 
 /// CP-1: through which channel a batch is issued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
+pub(crate) enum Channel {
     General,
     Crm,
     Interactive,
     SprintPlan,
 }
 
-impl Channel {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Channel::General => "GENERAL",
-            Channel::Crm => "CRM",
-            Channel::Interactive => "INTERACTIVE",
-            Channel::SprintPlan => "SPRINT_PLAN",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Option<Self> {
-        match raw {
-            "GENERAL" => Some(Channel::General),
-            "CRM" => Some(Channel::Crm),
-            "INTERACTIVE" => Some(Channel::Interactive),
-            "SPRINT_PLAN" => Some(Channel::SprintPlan),
-            _ => None,
-        }
-    }
-}
+memberhub_kit::db_enum!(pub Channel { General => "GENERAL", Crm => "CRM", Interactive => "INTERACTIVE", SprintPlan => "SPRINT_PLAN" });
 
 /// CP-1: a batch's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Draft,
     PendingApproval,
     Active,
@@ -115,54 +64,31 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Status::Draft => "DRAFT",
-            Status::PendingApproval => "PENDING_APPROVAL",
-            Status::Active => "ACTIVE",
-            Status::Ended => "ENDED",
-            Status::Closed => "CLOSED",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Option<Self> {
-        match raw {
-            "DRAFT" => Some(Status::Draft),
-            "PENDING_APPROVAL" => Some(Status::PendingApproval),
-            "ACTIVE" => Some(Status::Active),
-            "ENDED" => Some(Status::Ended),
-            "CLOSED" => Some(Status::Closed),
-            _ => None,
-        }
-    }
-
     /// Whether coupons may be issued (and stock allocated or bound) in this status.
-    pub fn is_issuable(self) -> bool {
+    pub(crate) fn is_issuable(self) -> bool {
         self == Status::Active
     }
 }
 
+memberhub_kit::db_enum!(pub Status { Draft => "DRAFT", PendingApproval => "PENDING_APPROVAL", Active => "ACTIVE", Ended => "ENDED", Closed => "CLOSED" });
+
 /// A half-open time window `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
+pub(crate) struct Window {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
 }
 
 impl Window {
-    pub fn contains(&self, at: DateTime<Utc>) -> bool {
-        self.start <= at && at < self.end
-    }
-
     /// `other` lies within this window (equal ends accepted, OC-6).
-    pub fn covers(&self, other: &Window) -> bool {
+    pub(crate) fn covers(&self, other: &Window) -> bool {
         self.start <= other.start && other.end <= self.end
     }
 }
 
 /// CP-1: when an issued coupon can be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Validity {
+pub(crate) enum Validity {
     Absolute {
         window: Window,
         whole_hours: bool,
@@ -175,7 +101,7 @@ pub enum Validity {
 
 impl Validity {
     /// The validity of a coupon claimed at `claimed_at`.
-    pub fn for_claim_at(&self, claimed_at: DateTime<Utc>) -> Window {
+    pub(crate) fn for_claim_at(&self, claimed_at: DateTime<Utc>) -> Window {
         match *self {
             Validity::Absolute { window, .. } => window,
             Validity::Relative { days } => Window {
@@ -188,18 +114,18 @@ impl Validity {
 
 /// CP-1: the item scope; empty lists mean every item.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ItemScope {
+pub(crate) struct ItemScope {
     pub categories: Vec<String>,
     pub skus: Vec<String>,
 }
 
 impl ItemScope {
-    pub fn is_all(&self) -> bool {
+    pub(crate) fn is_all(&self) -> bool {
         self.categories.is_empty() && self.skus.is_empty()
     }
 
     /// An item is in scope when the scope is all, or its category or sku is listed.
-    pub fn includes(&self, sku: &str, category: &str) -> bool {
+    pub(crate) fn includes(&self, sku: &str, category: &str) -> bool {
         self.is_all()
             || self.categories.iter().any(|c| c == category)
             || self.skus.iter().any(|s| s == sku)
@@ -208,7 +134,7 @@ impl ItemScope {
 
 /// What a coupon of the batch does (shown to shoppers; the internal name is not part of it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Terms {
+pub(crate) struct Terms {
     pub kind: Kind,
     pub face_value_fen: i64,
     pub threshold_fen: i64,
@@ -221,7 +147,7 @@ pub struct Terms {
 
 /// A validated new batch (CP-1, CP-2).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewBatch {
+pub(crate) struct NewBatch {
     pub shop_id: ShopId,
     pub shop_type: ShopType,
     pub internal_name: String,
@@ -237,7 +163,7 @@ pub struct NewBatch {
 
 impl NewBatch {
     /// The instant after which no coupon of the batch can be valid: the batch is ENDED.
-    pub fn ends_at(&self) -> DateTime<Utc> {
+    pub(crate) fn ends_at(&self) -> DateTime<Utc> {
         ends_at(&self.claim_window, &self.validity)
     }
 }
@@ -251,7 +177,7 @@ fn ends_at(claim_window: &Window, validity: &Validity) -> DateTime<Utc> {
 
 /// A batch as stored, with its stock figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Batch {
+pub(crate) struct Batch {
     pub id: BatchId,
     pub key: BatchKey,
     pub spec: NewBatch,
@@ -273,7 +199,7 @@ pub struct Batch {
 
 /// OC-6: a batch bound to a campaign is claimable only through it, within its window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binding {
+pub(crate) struct Binding {
     pub holder: String,
     pub claim_window: Option<Window>,
 }
@@ -281,7 +207,7 @@ pub struct Binding {
 impl Batch {
     /// When the batch can be claimed: the bound campaign's window once bound (OC-6), else
     /// its own.
-    pub fn effective_claim_window(&self) -> Window {
+    pub(crate) fn effective_claim_window(&self) -> Window {
         self.binding
             .as_ref()
             .and_then(|b| b.claim_window)
@@ -290,13 +216,17 @@ impl Batch {
 
     /// The status at `now`: an ACTIVE batch whose coupons can no longer be valid is ENDED,
     /// derived from its validity rather than set by a job that may lag.
-    pub fn status_at(&self, now: DateTime<Utc>) -> Status {
+    pub(crate) fn status_at(&self, now: DateTime<Utc>) -> Status {
         effective_status(self.status, self.spec.ends_at(), now)
     }
 }
 
 /// See [`Batch::status_at`].
-pub fn effective_status(stored: Status, ends_at: DateTime<Utc>, now: DateTime<Utc>) -> Status {
+pub(crate) fn effective_status(
+    stored: Status,
+    ends_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Status {
     if stored == Status::Active && now >= ends_at {
         Status::Ended
     } else {
@@ -308,7 +238,7 @@ pub fn effective_status(stored: Status, ends_at: DateTime<Utc>, now: DateTime<Ut
 
 /// A create request as received; enums already decoded (`None` = unspecified).
 #[derive(Debug, Clone, Default)]
-pub struct BatchInput {
+pub(crate) struct BatchInput {
     pub shop_id: String,
     pub shop_type: Option<ShopType>,
     pub internal_name: String,
@@ -333,7 +263,7 @@ pub struct BatchInput {
 
 /// The validity part of a create request.
 #[derive(Debug, Clone, Default)]
-pub struct ValidityInput {
+pub(crate) struct ValidityInput {
     /// `None` = unspecified; `Some(true)` = ABSOLUTE, `Some(false)` = RELATIVE.
     pub absolute: Option<bool>,
     pub start: Option<DateTime<Utc>>,
@@ -351,7 +281,7 @@ fn field(name: &str) -> String {
 
 impl NewBatch {
     /// CP-2: validates every field, reporting all violations at once.
-    pub fn parse(input: BatchInput) -> Result<Self, Failure> {
+    pub(crate) fn parse(input: BatchInput) -> Result<Self, Failure> {
         let mut v = Violations::new();
         let shop_id = v.check(ShopId::parse(&field("shop_id"), &input.shop_id));
         if input.shop_type.is_none() {
@@ -622,7 +552,7 @@ fn validity(
 
 /// How much of a batch a caller may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
+pub(crate) enum View {
     /// The shop's merchant, operators and services: everything.
     Full,
     /// Shoppers: live batches only, never the internal name (CP-1).
@@ -631,7 +561,11 @@ pub enum View {
 
 /// may `actor` manage `batch`? With a shop filter from the request, a batch of another
 /// shop is NOT_FOUND (it does not exist for that shop).
-pub fn ensure_owner(actor: &Actor, batch: &Batch, shop: Option<ShopId>) -> Result<(), Failure> {
+pub(crate) fn ensure_owner(
+    actor: &Actor,
+    batch: &Batch,
+    shop: Option<ShopId>,
+) -> Result<(), Failure> {
     if shop.is_some_and(|s| s != batch.spec.shop_id) {
         return Err(Failure::NotFound(format!("batch {} not found", batch.id)));
     }
@@ -639,7 +573,7 @@ pub fn ensure_owner(actor: &Actor, batch: &Batch, shop: Option<ShopId>) -> Resul
 }
 
 /// X-1, CP-1: what `actor` may see of `batch`. Shoppers see ACTIVE and ENDED batches only.
-pub fn view_for(
+pub(crate) fn view_for(
     actor: &Actor,
     batch: &Batch,
     shop: Option<ShopId>,
@@ -668,7 +602,7 @@ fn transition_refused(from: Status, action: &str) -> Failure {
 }
 
 /// DRAFT -> ACTIVE (POP) or PENDING_APPROVAL (self-operated, CP-9).
-pub fn submit(batch: &Batch, now: DateTime<Utc>) -> Result<Status, Failure> {
+pub(crate) fn submit(batch: &Batch, now: DateTime<Utc>) -> Result<Status, Failure> {
     let status = batch.status_at(now);
     if status != Status::Draft {
         return Err(transition_refused(status, "submitted"));
@@ -686,7 +620,7 @@ pub fn submit(batch: &Batch, now: DateTime<Utc>) -> Result<Status, Failure> {
 }
 
 /// CP-9: PENDING_APPROVAL -> ACTIVE.
-pub fn approve(batch: &Batch, now: DateTime<Utc>) -> Result<Status, Failure> {
+pub(crate) fn approve(batch: &Batch, now: DateTime<Utc>) -> Result<Status, Failure> {
     match batch.status_at(now) {
         Status::PendingApproval => Ok(Status::Active),
         other => Err(transition_refused(other, "approved")),
@@ -694,7 +628,7 @@ pub fn approve(batch: &Batch, now: DateTime<Utc>) -> Result<Status, Failure> {
 }
 
 /// CP-9: PENDING_APPROVAL -> CLOSED with a reason (1 to 200 characters).
-pub fn reject(batch: &Batch, reason: &str, now: DateTime<Utc>) -> Result<String, Failure> {
+pub(crate) fn reject(batch: &Batch, reason: &str, now: DateTime<Utc>) -> Result<String, Failure> {
     let reason = input::text("reason", reason, MAX_REASON_CHARS)
         .map_err(|v| Failure::InvalidArgument(vec![v]))?;
     match batch.status_at(now) {
@@ -704,7 +638,7 @@ pub fn reject(batch: &Batch, reason: &str, now: DateTime<Utc>) -> Result<String,
 }
 
 /// CP-7: the merchant stops issuing; never a SPRINT_PLAN batch (SP-7).
-pub fn close(batch: &Batch, now: DateTime<Utc>) -> Result<Status, Failure> {
+pub(crate) fn close(batch: &Batch, now: DateTime<Utc>) -> Result<Status, Failure> {
     if batch.spec.channel == Channel::SprintPlan {
         return Err(Failure::precondition(
             "SPRINT_PLAN_BATCH_CANNOT_CLOSE",
@@ -719,7 +653,7 @@ pub fn close(batch: &Batch, now: DateTime<Utc>) -> Result<Status, Failure> {
 }
 
 /// SP-7: a service ends the batch (e.g. the shop withdrew from its sprint plan).
-pub fn end(batch: &Batch, now: DateTime<Utc>) -> Result<Status, Failure> {
+pub(crate) fn end(batch: &Batch, now: DateTime<Utc>) -> Result<Status, Failure> {
     match batch.status_at(now) {
         Status::Draft | Status::PendingApproval | Status::Active => Ok(Status::Ended),
         other @ (Status::Ended | Status::Closed) => Err(transition_refused(other, "ended")),
@@ -732,13 +666,13 @@ pub(crate) mod tests {
 
     use super::*;
 
-    pub fn at(h: u32, m: u32) -> DateTime<Utc> {
+    pub(crate) fn at(h: u32, m: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 1, h, m, 0)
             .single()
             .unwrap_or_default()
     }
 
-    pub fn input() -> BatchInput {
+    pub(crate) fn input() -> BatchInput {
         BatchInput {
             shop_id: ShopId::new().to_string(),
             shop_type: Some(ShopType::Pop),

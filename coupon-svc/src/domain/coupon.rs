@@ -9,34 +9,17 @@ use super::ids::{BatchId, BatchKey, CouponId, IssueId, OrderId, ShopId, UserId};
 
 /// A coupon's state as stored; EXPIRED is never stored (see [`State`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoredState {
+pub(crate) enum StoredState {
     Available,
     Locked,
     Used,
 }
 
-impl StoredState {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            StoredState::Available => "AVAILABLE",
-            StoredState::Locked => "LOCKED",
-            StoredState::Used => "USED",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Option<Self> {
-        match raw {
-            "AVAILABLE" => Some(StoredState::Available),
-            "LOCKED" => Some(StoredState::Locked),
-            "USED" => Some(StoredState::Used),
-            _ => None,
-        }
-    }
-}
+memberhub_kit::db_enum!(pub StoredState { Available => "AVAILABLE", Locked => "LOCKED", Used => "USED" });
 
 /// CP-5: the wallet states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     Available,
     Locked,
     Used,
@@ -47,7 +30,7 @@ impl State {
     /// EXPIRED is derived from the validity at read time, so it never lags behind a job:
     /// an unused, unlocked coupon past its validity is expired. A locked coupon stays
     /// LOCKED (its order decides); releasing it after its validity shows it EXPIRED.
-    pub fn at(stored: StoredState, valid_until: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+    pub(crate) fn at(stored: StoredState, valid_until: DateTime<Utc>, now: DateTime<Utc>) -> Self {
         match stored {
             StoredState::Available if now >= valid_until => State::Expired,
             StoredState::Available => State::Available,
@@ -59,7 +42,7 @@ impl State {
 
 /// An issued coupon with its batch's terms (never the batch's internal name).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Coupon {
+pub(crate) struct Coupon {
     pub id: CouponId,
     pub code: String,
     pub batch: BatchId,
@@ -82,7 +65,7 @@ pub struct Coupon {
 pub const MAX_COUPONS_PER_CALL: usize = 50;
 
 /// Coupon ids of a request: 1 to 50, each a UUID, none twice.
-pub fn parse_ids(raw: &[String]) -> Result<Vec<CouponId>, Failure> {
+pub(crate) fn parse_ids(raw: &[String]) -> Result<Vec<CouponId>, Failure> {
     let mut v = Violations::new();
     if raw.is_empty() || raw.len() > MAX_COUPONS_PER_CALL {
         v.add(
@@ -113,7 +96,7 @@ pub const MAX_LINES: usize = 500;
 
 /// One line of a cart.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CartLine {
+pub(crate) struct CartLine {
     pub sku: String,
     pub category: String,
     pub quantity: i64,
@@ -128,19 +111,19 @@ pub struct CartLine {
 
 impl CartLine {
     /// quantity x unit price.
-    pub fn list_amount(&self) -> i64 {
+    pub(crate) fn list_amount(&self) -> i64 {
         self.quantity * self.unit_price_fen
     }
 
     /// What the shopper pays for the line before coupons.
-    pub fn amount(&self) -> i64 {
+    pub(crate) fn amount(&self) -> i64 {
         self.list_amount() - self.member_discount_fen
     }
 }
 
 /// A validated cart.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cart {
+pub(crate) struct Cart {
     pub shop: ShopId,
     /// `None` when unknown: then region-limited coupons are not usable.
     pub region: Option<String>,
@@ -149,7 +132,7 @@ pub struct Cart {
 
 /// A line as received.
 #[derive(Debug, Clone, Default)]
-pub struct LineInput {
+pub(crate) struct LineInput {
     pub sku: String,
     pub category: String,
     pub quantity: i64,
@@ -159,7 +142,11 @@ pub struct LineInput {
 }
 
 impl Cart {
-    pub fn parse(shop_id: &str, region: &str, lines: Vec<LineInput>) -> Result<Self, Failure> {
+    pub(crate) fn parse(
+        shop_id: &str,
+        region: &str,
+        lines: Vec<LineInput>,
+    ) -> Result<Self, Failure> {
         let mut v = Violations::new();
         let shop = v.check(ShopId::parse("shop_id", shop_id));
         let region = v
@@ -221,14 +208,14 @@ impl Cart {
 
     /// The cart's list total in fen (bounded: 500 lines of at most 10^5 x 10^9 fen fit in
     /// i64).
-    pub fn total(&self) -> i64 {
+    pub(crate) fn total(&self) -> i64 {
         self.lines.iter().map(CartLine::list_amount).sum()
     }
 }
 
 /// Why a coupon cannot be used on a cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unusable {
+pub(crate) enum Unusable {
     NotFound,
     WrongShop,
     Locked,
@@ -242,7 +229,7 @@ pub enum Unusable {
 
 impl Unusable {
     /// The stable UPPER_SNAKE reason.
-    pub fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             Unusable::NotFound => "COUPON_NOT_FOUND",
             Unusable::WrongShop => "WRONG_SHOP",
@@ -256,7 +243,7 @@ impl Unusable {
         }
     }
 
-    pub fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             Unusable::NotFound => "the shopper holds no such coupon",
             Unusable::WrongShop => "the coupon is for another shop",
@@ -272,7 +259,7 @@ impl Unusable {
 }
 
 /// CP-6: the discount `coupon` gives on `cart` at `now`, or why it gives none.
-pub fn evaluate(coupon: &Coupon, cart: &Cart, now: DateTime<Utc>) -> Result<i64, Unusable> {
+pub(crate) fn evaluate(coupon: &Coupon, cart: &Cart, now: DateTime<Utc>) -> Result<i64, Unusable> {
     if coupon.shop != cart.shop {
         return Err(Unusable::WrongShop);
     }
@@ -289,7 +276,7 @@ pub fn evaluate(coupon: &Coupon, cart: &Cart, now: DateTime<Utc>) -> Result<i64,
 }
 
 /// The terms alone applied to a cart: region, item scope, threshold, discount and cap.
-pub fn usable_on(terms: &Terms, cart: &Cart) -> Result<i64, Unusable> {
+pub(crate) fn usable_on(terms: &Terms, cart: &Cart) -> Result<i64, Unusable> {
     if !terms.regions.is_empty()
         && !cart
             .region
@@ -312,7 +299,7 @@ pub fn usable_on(terms: &Terms, cart: &Cart) -> Result<i64, Unusable> {
 
 /// The discount of `terms` on `eligible` fen of in-scope items: never more than those items
 /// cost, never negative.
-pub fn discount(terms: &Terms, eligible: i64) -> Result<i64, Unusable> {
+pub(crate) fn discount(terms: &Terms, eligible: i64) -> Result<i64, Unusable> {
     if eligible < terms.threshold_fen {
         return Err(Unusable::ThresholdNotMet);
     }

@@ -5,72 +5,29 @@ use std::fmt;
 use memberhub_kit::error::FieldViolation;
 use uuid::Uuid;
 
-macro_rules! uuid_id {
-    ($(#[$doc:meta])* $name:ident, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(Uuid);
-
-        impl $name {
-            /// A new time-ordered id (UUIDv7).
-            pub fn new() -> Self {
-                Self(Uuid::now_v7())
-            }
-
-            pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
-                Uuid::parse_str(raw.trim())
-                    .map(Self)
-                    .map_err(|_| FieldViolation::new(field, concat!("must be ", $what, " (UUID)")))
-            }
-
-            pub fn as_uuid(&self) -> Uuid {
-                self.0
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
-
-        impl From<Uuid> for $name {
-            fn from(id: Uuid) -> Self {
-                Self(id)
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
-
-uuid_id!(
+memberhub_kit::uuid_id!(
     /// A shop's id (owned by membership-svc; coupon-svc only refers to it).
-    ShopId,
+    pub(crate) ShopId,
     "a shop id"
 );
-uuid_id!(
+memberhub_kit::uuid_id!(
     /// A coupon batch's id.
-    BatchId,
+    pub(crate) BatchId,
     "a batch id"
 );
-uuid_id!(
+memberhub_kit::uuid_id!(
     /// An allocation's id (CP-4).
-    AllocationId,
+    pub(crate) AllocationId,
     "an allocation id"
 );
-uuid_id!(
+memberhub_kit::uuid_id!(
     /// An issued coupon's id.
-    CouponId,
+    pub(crate) CouponId,
     "a coupon id"
 );
-uuid_id!(
+memberhub_kit::uuid_id!(
     /// One issue: the per_issue_count coupons granted by one claim.
-    IssueId,
+    pub(crate) IssueId,
     "an issue id"
 );
 
@@ -90,19 +47,20 @@ macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
+        pub(crate) struct $name(String);
 
         impl $name {
-            pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
+            pub(crate) fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
                 opaque(field, raw, $what, $max).map(Self)
             }
 
-            pub fn as_str(&self) -> &str {
+            pub(crate) fn as_str(&self) -> &str {
                 &self.0
             }
 
             /// A value read back from our own table (already valid when written).
-            pub fn from_db(raw: String) -> Self {
+            #[allow(dead_code, reason = "not every id is read back from a table")]
+            pub(crate) fn from_db(raw: String) -> Self {
                 Self(raw)
             }
         }
@@ -168,27 +126,27 @@ fn random_u64() -> u64 {
 
 /// A batch's copyable key: `BA_` + 7 lowercase base32 characters, e.g. `BA_zv2bmpn`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct BatchKey(String);
+pub(crate) struct BatchKey(String);
 
 impl BatchKey {
     /// A random key; the store retries on the (rare) collision.
-    pub fn random() -> Self {
+    pub(crate) fn random() -> Self {
         Self(format!("BA_{}", base32(random_u64(), 7)))
     }
 
     /// A key as a caller typed it; `None` when it is not shaped like one.
-    pub fn parse(raw: &str) -> Option<Self> {
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
         let raw = raw.trim();
         let body = raw.strip_prefix("BA_")?;
         let valid = body.len() == 7 && body.bytes().all(|b| BASE32.contains(&b));
         valid.then(|| Self(raw.to_string()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
-    pub fn from_db(raw: String) -> Self {
+    pub(crate) fn from_db(raw: String) -> Self {
         Self(raw)
     }
 }
@@ -201,13 +159,13 @@ impl fmt::Display for BatchKey {
 
 /// A batch named by id or by key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BatchRef {
+pub(crate) enum BatchRef {
     Id(BatchId),
     Key(BatchKey),
 }
 
 impl BatchRef {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
+    pub(crate) fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
         if let Some(key) = BatchKey::parse(raw) {
             return Ok(BatchRef::Key(key));
         }
@@ -219,7 +177,7 @@ impl BatchRef {
 
 /// A coupon's own code: 16 upper-case base32 characters (60 random bits from the OS plus
 /// 16 bits of the coupon's id), unique by constraint.
-pub fn coupon_code(coupon: CouponId) -> String {
+pub(crate) fn coupon_code(coupon: CouponId) -> String {
     let id = coupon.as_uuid().into_bytes();
     let extra = u64::from(u16::from_le_bytes([id[14], id[15]]));
     let text = format!("{}{}", base32(random_u64(), 12), base32(extra, 4));

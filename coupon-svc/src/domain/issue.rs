@@ -12,7 +12,7 @@ use super::ids::{AllocationId, BatchId, ClaimId, ShopId, UserId};
 
 /// A validated request to issue one issue of a batch to a shopper.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssueCommand {
+pub(crate) struct IssueCommand {
     pub batch: BatchId,
     pub user: UserId,
     pub channel: Channel,
@@ -25,7 +25,7 @@ pub struct IssueCommand {
 }
 
 impl IssueCommand {
-    pub fn parse(
+    pub(crate) fn parse(
         batch_id: &str,
         user_id: &str,
         channel: Option<Channel>,
@@ -68,7 +68,11 @@ impl IssueCommand {
 /// who may issue what. Shoppers claim GENERAL batches for themselves; merchants issue
 /// their own shop's GENERAL and CRM batches; INTERACTIVE and SPRINT_PLAN coupons are issued
 /// only by campaigns (services); operators may do anything.
-pub fn authorize(actor: &Actor, batch: &NewBatch, command: &IssueCommand) -> Result<(), Failure> {
+pub(crate) fn authorize(
+    actor: &Actor,
+    batch: &NewBatch,
+    command: &IssueCommand,
+) -> Result<(), Failure> {
     if command.shop.is_some_and(|shop| shop != batch.shop_id) {
         return Err(Failure::NotFound(format!(
             "batch {} not found in shop",
@@ -106,7 +110,7 @@ pub fn authorize(actor: &Actor, batch: &NewBatch, command: &IssueCommand) -> Res
 /// CP-3: channel and claim window, checked for each issue before it takes stock. The
 /// status (only ACTIVE), the OC-6 binding, stock and limits are checked by the store's
 /// conditional writes.
-pub fn precheck(
+pub(crate) fn precheck(
     batch: &NewBatch,
     command: &IssueCommand,
     allocation: Option<&Allocation>,
@@ -144,7 +148,7 @@ pub fn precheck(
 }
 
 /// CP-3: the claim window; a claim at its end instant is too late.
-pub fn check_window(window: &Window, now: DateTime<Utc>) -> Result<(), Failure> {
+pub(crate) fn check_window(window: &Window, now: DateTime<Utc>) -> Result<(), Failure> {
     if now < window.start {
         return Err(Failure::FailedPrecondition {
             reason: "CLAIM_NOT_STARTED",
@@ -162,7 +166,7 @@ pub fn check_window(window: &Window, now: DateTime<Utc>) -> Result<(), Failure> 
     Ok(())
 }
 
-pub fn channel_mismatch(batch_channel: Channel) -> Failure {
+pub(crate) fn channel_mismatch(batch_channel: Channel) -> Failure {
     Failure::FailedPrecondition {
         reason: "CHANNEL_MISMATCH",
         message: format!(
@@ -174,7 +178,7 @@ pub fn channel_mismatch(batch_channel: Channel) -> Failure {
 }
 
 /// CP-3: the stock is gone.
-pub fn out_of_stock() -> Failure {
+pub(crate) fn out_of_stock() -> Failure {
     Failure::ResourceExhausted {
         reason: "OUT_OF_STOCK",
         message: "no coupons of this batch are left".into(),
@@ -182,7 +186,7 @@ pub fn out_of_stock() -> Failure {
 }
 
 /// CP-3: the shopper holds the batch's per-user limit already.
-pub fn per_user_limit_reached(limit: i32) -> Failure {
+pub(crate) fn per_user_limit_reached(limit: i32) -> Failure {
     Failure::ResourceExhausted {
         reason: "PER_USER_LIMIT_REACHED",
         message: format!("a shopper may claim this batch {limit} time(s)"),
@@ -190,7 +194,7 @@ pub fn per_user_limit_reached(limit: i32) -> Failure {
 }
 
 /// GP-2: the claim already received its issue of this batch.
-pub fn already_issued_for_claim() -> Failure {
+pub(crate) fn already_issued_for_claim() -> Failure {
     Failure::precondition(
         "ALREADY_ISSUED_FOR_CLAIM",
         "this campaign claim already received its coupons of this batch",
@@ -198,7 +202,7 @@ pub fn already_issued_for_claim() -> Failure {
 }
 
 /// OC-6: a bound batch is claimable only through its campaign's allocation.
-pub fn bound_to_campaign() -> Failure {
+pub(crate) fn bound_to_campaign() -> Failure {
     Failure::precondition(
         "BATCH_BOUND_TO_CAMPAIGN",
         "the batch is bound to a campaign and claimable only through it",

@@ -18,7 +18,7 @@ use crate::domain::coupon::{Cart, CartLine};
 
 /// The shopper's membership as it prices a cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct MemberTerms {
+pub(crate) struct MemberTerms {
     /// 0 for a non-member (and a member whose membership is not active).
     pub level: i32,
     /// 95: the member pays 95 % (9.5 fold); 0: no discount.
@@ -31,7 +31,7 @@ pub struct MemberTerms {
 
 impl MemberTerms {
     /// Why this shopper may not have member-exclusive items and prices, if they may not.
-    pub fn refusal(&self) -> Option<Refusal> {
+    pub(crate) fn refusal(&self) -> Option<Refusal> {
         if self.level == 0 {
             Some(Refusal::MembersOnly)
         } else if !self.exclusive_access {
@@ -42,7 +42,7 @@ impl MemberTerms {
     }
 
     /// `amount` less the level discount, rounded half up to the fen.
-    pub fn discounted(&self, amount: i64) -> i64 {
+    pub(crate) fn discounted(&self, amount: i64) -> i64 {
         if !(1..=99).contains(&self.discount_percent) {
             return amount;
         }
@@ -54,21 +54,21 @@ impl MemberTerms {
 
 /// Why a member-exclusive line (or price) is not for this shopper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     MembersOnly,
     LevelTooLow,
 }
 
 impl Refusal {
     /// The stable UPPER_SNAKE reason.
-    pub fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             Refusal::MembersOnly => "MEMBERS_ONLY",
             Refusal::LevelTooLow => "LEVEL_TOO_LOW",
         }
     }
 
-    pub fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             Refusal::MembersOnly => "only members may buy this item at this price",
             Refusal::LevelTooLow => "the member's level does not grant exclusive access",
@@ -78,7 +78,7 @@ impl Refusal {
 
 /// One cart line as this shopper pays for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinePrice {
+pub(crate) struct LinePrice {
     pub sku: String,
     pub list_amount_fen: i64,
     pub payable_fen: i64,
@@ -89,7 +89,7 @@ pub struct LinePrice {
 
 /// A cart priced for one shopper.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PricedCart {
+pub(crate) struct PricedCart {
     /// The purchasable lines with the member benefit taken off: what coupons apply to.
     pub cart: Cart,
     /// Every line of the request, in order.
@@ -100,23 +100,23 @@ pub struct PricedCart {
 
 impl PricedCart {
     /// What the purchasable lines cost before coupons.
-    pub fn payable(&self) -> i64 {
+    pub(crate) fn payable(&self) -> i64 {
         self.cart.lines.iter().map(CartLine::amount).sum()
     }
 
     /// The member benefit on the purchasable lines.
-    pub fn member_discount(&self) -> i64 {
+    pub(crate) fn member_discount(&self) -> i64 {
         self.cart.lines.iter().map(|l| l.member_discount_fen).sum()
     }
 
     /// The first line the shopper may not buy.
-    pub fn first_refused(&self) -> Option<&LinePrice> {
+    pub(crate) fn first_refused(&self) -> Option<&LinePrice> {
         self.lines.iter().find(|l| !l.purchasable)
     }
 }
 
 /// LV-6: prices `cart` for a shopper with `member`'s terms.
-pub fn price(cart: Cart, member: &MemberTerms) -> PricedCart {
+pub(crate) fn price(cart: Cart, member: &MemberTerms) -> PricedCart {
     let refusal = member.refusal();
     let mut lines = Vec::with_capacity(cart.lines.len());
     let mut purchasable = Vec::with_capacity(cart.lines.len());

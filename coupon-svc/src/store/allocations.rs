@@ -11,7 +11,10 @@ use crate::error::Error;
 
 /// The allocation, if it exists.
 #[tracing::instrument(skip_all, fields(allocation_id = %id))]
-pub async fn get(conn: &mut PgConnection, id: AllocationId) -> Result<Option<Allocation>, Error> {
+pub(crate) async fn get(
+    conn: &mut PgConnection,
+    id: AllocationId,
+) -> Result<Option<Allocation>, Error> {
     let row = sqlx::query!(
         "SELECT allocation_id, batch_id, channel, holder, reserved, remaining, issued, bound,
                 claim_start, claim_end, created_at, released_at
@@ -46,7 +49,7 @@ pub async fn get(conn: &mut PgConnection, id: AllocationId) -> Result<Option<All
 /// when asked. `authorize` rules on the batch first (tenancy). The units come off the free
 /// stock with one conditional update, so they are unavailable to everyone else at once.
 #[tracing::instrument(skip_all, fields(batch_id = %new.batch, quantity = new.quantity))]
-pub async fn reserve(
+pub(crate) async fn reserve(
     conn: &mut PgConnection,
     new: NewAllocation,
     authorize: impl FnOnce(&Batch) -> Result<(), Failure>,
@@ -124,7 +127,7 @@ pub async fn reserve(
 }
 
 /// The allocation with its batch, for tenancy checks.
-pub async fn get_with_batch(
+pub(crate) async fn get_with_batch(
     conn: &mut PgConnection,
     id: AllocationId,
 ) -> Result<(Allocation, Batch), Error> {
@@ -140,7 +143,7 @@ pub async fn get_with_batch(
 /// CP-4: returns the units not issued to the batch's free stock and lifts an OC-6 binding.
 /// Releasing a released allocation changes nothing and returns it as it is.
 #[tracing::instrument(skip_all, fields(allocation_id = %id))]
-pub async fn release(
+pub(crate) async fn release(
     conn: &mut PgConnection,
     id: AllocationId,
     authorize: impl FnOnce(&Batch) -> Result<(), Failure>,

@@ -14,7 +14,7 @@ use crate::error::Error;
 /// A batch's immutable part: what issuing needs, cached by the issuer. A batch's terms
 /// never change after creation; only its status and stock do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchSpec {
+pub(crate) struct BatchSpec {
     pub id: BatchId,
     pub key: BatchKey,
     pub spec: NewBatch,
@@ -25,7 +25,7 @@ const KEY_ATTEMPTS: usize = 8;
 
 /// Inserts the batch (DRAFT) and its stock row in the caller's transaction.
 #[tracing::instrument(skip_all, fields(shop_id = %new.shop_id))]
-pub async fn insert(
+pub(crate) async fn insert(
     conn: &mut PgConnection,
     new: NewBatch,
     now: DateTime<Utc>,
@@ -216,7 +216,7 @@ impl BatchRow {
 
 /// The batch by id or key, with its stock figures.
 #[tracing::instrument(skip_all)]
-pub async fn get(conn: &mut PgConnection, batch: &BatchRef) -> Result<Option<Batch>, Error> {
+pub(crate) async fn get(conn: &mut PgConnection, batch: &BatchRef) -> Result<Option<Batch>, Error> {
     let (id, key) = match batch {
         BatchRef::Id(id) => (Some(id.as_uuid()), None),
         BatchRef::Key(key) => (None, Some(key.as_str())),
@@ -253,7 +253,7 @@ pub async fn get(conn: &mut PgConnection, batch: &BatchRef) -> Result<Option<Bat
 
 /// The immutable part of a batch, for the issuer's cache.
 #[tracing::instrument(skip_all, fields(batch_id = %id))]
-pub async fn spec(conn: &mut PgConnection, id: BatchId) -> Result<Option<BatchSpec>, Error> {
+pub(crate) async fn spec(conn: &mut PgConnection, id: BatchId) -> Result<Option<BatchSpec>, Error> {
     Ok(get(conn, &BatchRef::Id(id)).await?.map(|b| BatchSpec {
         id: b.id,
         key: b.key,
@@ -263,7 +263,7 @@ pub async fn spec(conn: &mut PgConnection, id: BatchId) -> Result<Option<BatchSp
 
 /// What a list is filtered by.
 #[derive(Debug, Clone, Default)]
-pub struct ListFilter {
+pub(crate) struct ListFilter {
     /// `None`: every shop (operators and services only).
     pub shop: Option<ShopId>,
     pub status: Option<Status>,
@@ -276,7 +276,7 @@ pub struct ListFilter {
 /// A page of batches, newest first, and the total matching the filter. The status filter
 /// applies to the status shown (an ACTIVE batch past its end is listed as ENDED).
 #[tracing::instrument(skip_all)]
-pub async fn list(
+pub(crate) async fn list(
     conn: &mut PgConnection,
     filter: &ListFilter,
     now: DateTime<Utc>,
@@ -327,7 +327,7 @@ pub async fn list(
 /// CP-3: a page of `shop`'s coupon centre, newest first: ACTIVE GENERAL batches not bound
 /// to a campaign, inside their claim window, with free stock left.
 #[tracing::instrument(skip_all)]
-pub async fn list_claimable(
+pub(crate) async fn list_claimable(
     conn: &mut PgConnection,
     shop: ShopId,
     before: Option<BatchId>,
@@ -360,7 +360,7 @@ pub async fn list_claimable(
 
 /// A status change decided by the domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusChange {
+pub(crate) struct StatusChange {
     pub to: Status,
     pub reject_reason: Option<String>,
 }
@@ -370,7 +370,7 @@ pub struct StatusChange {
 /// ACTIVE is refused while a campaign holds a live allocation of the batch: its claims were
 /// promised capacity (OC-9 releases allocations first).
 #[tracing::instrument(skip_all, fields(batch_id = %id))]
-pub async fn change_status(
+pub(crate) async fn change_status(
     conn: &mut PgConnection,
     id: BatchId,
     decide: impl FnOnce(&Batch) -> Result<StatusChange, Failure>,

@@ -76,7 +76,7 @@ impl CouponRow {
 
 /// What a wallet page is filtered by.
 #[derive(Debug, Clone)]
-pub struct WalletFilter {
+pub(crate) struct WalletFilter {
     pub user: UserId,
     pub shop: Option<ShopId>,
     pub state: Option<State>,
@@ -96,7 +96,7 @@ fn state_name(state: State) -> &'static str {
 
 /// CP-5: a page of the shopper's coupons, newest first; EXPIRED is derived at `now`.
 #[tracing::instrument(skip_all)]
-pub async fn wallet(
+pub(crate) async fn wallet(
     conn: &mut PgConnection,
     filter: &WalletFilter,
     now: DateTime<Utc>,
@@ -174,14 +174,14 @@ async fn load(
 
 /// One coupon's evaluation against a cart.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Evaluation {
+pub(crate) struct Evaluation {
     pub coupon: CouponId,
     pub result: Result<i64, Unusable>,
 }
 
 /// CP-6: what each coupon would take off the cart, in the order asked.
 #[tracing::instrument(skip_all, fields(coupons = ids.len()))]
-pub async fn evaluate(
+pub(crate) async fn evaluate(
     conn: &mut PgConnection,
     user: &UserId,
     ids: &[CouponId],
@@ -219,7 +219,7 @@ fn evaluations(
 /// CP-6: locks every coupon to the order at placement, all or none; each must be usable on
 /// the order's cart. Coupons this order already holds stay locked (a retry).
 #[tracing::instrument(skip_all, fields(order_id = %order, coupons = ids.len()))]
-pub async fn lock(
+pub(crate) async fn lock(
     conn: &mut PgConnection,
     user: &UserId,
     order: &OrderId,
@@ -280,7 +280,7 @@ async fn of_order(
 /// CP-6: at payment, the order's locked coupons become USED. Idempotent per order: a second
 /// call returns the same coupons, already used.
 #[tracing::instrument(skip_all, fields(order_id = %order))]
-pub async fn redeem(
+pub(crate) async fn redeem(
     conn: &mut PgConnection,
     user: &UserId,
     order: &OrderId,
@@ -309,7 +309,7 @@ pub async fn redeem(
 /// CP-6: a cancelled order gives back its locked coupons (they show EXPIRED if their
 /// validity ended meanwhile). Used coupons are not given back.
 #[tracing::instrument(skip_all, fields(order_id = %order))]
-pub async fn release(
+pub(crate) async fn release(
     conn: &mut PgConnection,
     user: &UserId,
     order: &OrderId,

@@ -11,7 +11,7 @@ impl Store {
     /// Runs `effect` in a transaction unless `key` was seen: then returns the stored
     /// response, or `IDEMPOTENCY_KEY_REUSED` when the request differs.
     #[tracing::instrument(skip_all, fields(method = key.method))]
-    pub async fn idempotent<T, F>(
+    pub(crate) async fn idempotent<T, F>(
         &self,
         key: &IdempotencyKey,
         now: chrono::DateTime<chrono::Utc>,
@@ -36,7 +36,7 @@ impl Store {
 
     /// The stored answer to `key`, if a request with it was applied (X-2: read before any
     /// state check, so a retry after a lost response gets it even when state has moved).
-    pub async fn stored<T>(&self, key: &IdempotencyKey) -> Result<Option<T>, Error>
+    pub(crate) async fn stored<T>(&self, key: &IdempotencyKey) -> Result<Option<T>, Error>
     where
         T: prost::Message + Default,
     {
@@ -45,7 +45,7 @@ impl Store {
 
     /// The saga barrier (`AbortStep`): closes `key` of `method` in `scope` to requests not
     /// applied yet; whether one was applied.
-    pub async fn abort(
+    pub(crate) async fn abort(
         &self,
         scope: &str,
         method: &str,

@@ -39,18 +39,18 @@ use crate::domain::issue::{self, IssueCommand};
 use crate::error::Error;
 
 /// The idempotency method name of issuing.
-pub const METHOD: &str = "IssueCoupons";
+pub(crate) const METHOD: &str = "IssueCoupons";
 
 /// One request to issue.
 #[derive(Debug, Clone)]
-pub struct IssueJob {
+pub(crate) struct IssueJob {
     pub key: IdempotencyKey,
     pub command: IssueCommand,
 }
 
 /// Where the units come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Source {
+pub(crate) enum Source {
     Free,
     Allocation(AllocationId),
 }
@@ -66,7 +66,7 @@ enum Outcome<R> {
 /// group failed and was rolled back (the caller may retry each request on its own);
 /// otherwise one result per job, in order.
 #[tracing::instrument(skip_all, fields(batch_id = %batch.id, jobs = jobs.len()))]
-pub async fn issue<R>(
+pub(crate) async fn issue<R>(
     pool: &PgPool,
     batch: &BatchSpec,
     source: Source,
@@ -691,7 +691,7 @@ async fn take(
 
 impl Source {
     /// The source an issue names: an allocation, or the free stock.
-    pub fn of(allocation: Option<AllocationId>) -> Self {
+    pub(crate) fn of(allocation: Option<AllocationId>) -> Self {
         allocation.map_or(Source::Free, Source::Allocation)
     }
 }

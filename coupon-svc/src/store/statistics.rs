@@ -8,7 +8,7 @@ use crate::error::Error;
 
 /// What a batch's coupons became.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Statistics {
+pub(crate) struct Statistics {
     pub issues: i64,
     pub issued: i64,
     pub used: i64,
@@ -20,7 +20,7 @@ pub struct Statistics {
 
 impl Statistics {
     /// CP-8: used / issued in basis points (0 when nothing was issued).
-    pub fn use_rate_bp(&self) -> i32 {
+    pub(crate) fn use_rate_bp(&self) -> i32 {
         if self.issued == 0 {
             return 0;
         }
@@ -30,7 +30,7 @@ impl Statistics {
 
 /// CP-8: counts of the batch's coupons by state at `now`.
 #[tracing::instrument(skip_all, fields(batch_id = %batch.id))]
-pub async fn of_batch(
+pub(crate) async fn of_batch(
     conn: &mut PgConnection,
     batch: &Batch,
     now: DateTime<Utc>,

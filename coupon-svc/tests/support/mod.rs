@@ -11,7 +11,7 @@ use memberhub_proto::coupon as pb;
 use memberhub_proto::coupon::coupon_service_client::CouponServiceClient;
 use tonic::transport::Channel;
 
-pub struct Harness {
+pub(crate) struct Harness {
     pub client: CouponServiceClient<Channel>,
     pub clock: ManualClock,
     pub db: TestDb,
@@ -21,13 +21,13 @@ pub struct Harness {
 }
 
 /// The harness's starting time: 2026-11-01 08:00 UTC.
-pub fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0)
         .single()
         .unwrap_or_default()
 }
 
-pub async fn start() -> anyhow::Result<Harness> {
+pub(crate) async fn start() -> anyhow::Result<Harness> {
     memberhub_kit::telemetry::init_for_tests();
     let db = TestDb::new(&[&coupon_svc::MIGRATOR]).await?;
     let pool = db.pool(8).await?;
@@ -57,14 +57,14 @@ pub async fn start() -> anyhow::Result<Harness> {
 }
 
 /// A second coupon-svc process-alike on the same database (own pool, own issuer queues).
-pub struct Instance {
+pub(crate) struct Instance {
     pub client: CouponServiceClient<Channel>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Harness {
     /// Starts another instance of the service over the same database.
-    pub async fn second_instance(&self) -> anyhow::Result<Instance> {
+    pub(crate) async fn second_instance(&self) -> anyhow::Result<Instance> {
         let pool = self.db.pool(8).await?;
         let (listener, address) = bind_loopback().await?;
         let config = coupon_svc::config::from_env(Some(self.db.url.clone()))?;
@@ -86,7 +86,7 @@ impl Harness {
     }
 
     /// Another connection to the service (for many concurrent callers).
-    pub async fn another_client(&self) -> anyhow::Result<CouponServiceClient<Channel>> {
+    pub(crate) async fn another_client(&self) -> anyhow::Result<CouponServiceClient<Channel>> {
         let channel = wait_until_serving(self.address)
             .await
             .map_err(anyhow::Error::msg)?;
@@ -94,49 +94,49 @@ impl Harness {
     }
 }
 
-pub fn operator() -> Actor {
+pub(crate) fn operator() -> Actor {
     Actor::Operator
 }
 
-pub fn service() -> Actor {
+pub(crate) fn service() -> Actor {
     Actor::Service {
         name: "campaign-svc".into(),
     }
 }
 
-pub fn merchant(shop_id: &str) -> Actor {
+pub(crate) fn merchant(shop_id: &str) -> Actor {
     Actor::Merchant {
         shop_id: shop_id.into(),
     }
 }
 
-pub fn shopper(user_id: &str) -> Actor {
+pub(crate) fn shopper(user_id: &str) -> Actor {
     Actor::Shopper {
         user_id: user_id.into(),
     }
 }
 
-pub fn req<T>(actor: &Actor, message: T) -> tonic::Request<T> {
+pub(crate) fn req<T>(actor: &Actor, message: T) -> tonic::Request<T> {
     as_actor(actor, message)
 }
 
 /// A fresh idempotency key.
-pub fn rid(label: &str) -> String {
+pub(crate) fn rid(label: &str) -> String {
     format!("{label}-{}", uuid::Uuid::now_v7())
 }
 
 /// A fresh shop id.
-pub fn new_shop() -> String {
+pub(crate) fn new_shop() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-pub fn ts(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+pub(crate) fn ts(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
     Some(to_timestamp(at))
 }
 
 /// A valid GENERAL spend-100-save-20 batch of 100, limit 1, one coupon per issue,
 /// claimable from t0 - 1 h for a day, valid 7 days from the claim.
-pub fn batch_spec(shop_id: &str) -> pb::Batch {
+pub(crate) fn batch_spec(shop_id: &str) -> pb::Batch {
     pb::Batch {
         shop_id: shop_id.into(),
         shop_type: ShopType::Pop.into(),
@@ -160,7 +160,7 @@ pub fn batch_spec(shop_id: &str) -> pb::Batch {
 }
 
 /// Absolute validity [from, until).
-pub fn absolute(from: DateTime<Utc>, until: DateTime<Utc>) -> Option<pb::Validity> {
+pub(crate) fn absolute(from: DateTime<Utc>, until: DateTime<Utc>) -> Option<pb::Validity> {
     Some(pb::Validity {
         kind: pb::ValidityKind::Absolute.into(),
         start_time: ts(from),
@@ -169,7 +169,7 @@ pub fn absolute(from: DateTime<Utc>, until: DateTime<Utc>) -> Option<pb::Validit
     })
 }
 
-pub async fn create(h: &mut Harness, batch: pb::Batch) -> Result<pb::Batch, tonic::Status> {
+pub(crate) async fn create(h: &mut Harness, batch: pb::Batch) -> Result<pb::Batch, tonic::Status> {
     let actor = merchant(&batch.shop_id);
     let request = pb::CreateBatchRequest {
         request_id: rid("create"),
@@ -181,7 +181,7 @@ pub async fn create(h: &mut Harness, batch: pb::Batch) -> Result<pb::Batch, toni
         .into_inner())
 }
 
-pub async fn submit(h: &mut Harness, batch: &pb::Batch) -> Result<pb::Batch, tonic::Status> {
+pub(crate) async fn submit(h: &mut Harness, batch: &pb::Batch) -> Result<pb::Batch, tonic::Status> {
     let request = pb::SubmitBatchRequest {
         request_id: rid("submit"),
         batch_id: batch.batch_id.clone(),
@@ -194,7 +194,7 @@ pub async fn submit(h: &mut Harness, batch: &pb::Batch) -> Result<pb::Batch, ton
 }
 
 /// Creates `batch` and makes it ACTIVE (submitting it; approving it for self-operated shops).
-pub async fn active(h: &mut Harness, batch: pb::Batch) -> anyhow::Result<pb::Batch> {
+pub(crate) async fn active(h: &mut Harness, batch: pb::Batch) -> anyhow::Result<pb::Batch> {
     let created = create(h, batch).await?;
     let mut submitted = submit(h, &created).await?;
     if submitted.status() == pb::BatchStatus::PendingApproval {
@@ -216,7 +216,7 @@ pub async fn active(h: &mut Harness, batch: pb::Batch) -> anyhow::Result<pb::Bat
 }
 
 /// A storefront claim of a GENERAL batch by `user`.
-pub fn claim_request(batch: &pb::Batch, user: &str) -> pb::IssueCouponsRequest {
+pub(crate) fn claim_request(batch: &pb::Batch, user: &str) -> pb::IssueCouponsRequest {
     pb::IssueCouponsRequest {
         request_id: rid("claim"),
         batch_id: batch.batch_id.clone(),
@@ -226,7 +226,7 @@ pub fn claim_request(batch: &pb::Batch, user: &str) -> pb::IssueCouponsRequest {
     }
 }
 
-pub async fn claim(
+pub(crate) async fn claim(
     h: &mut Harness,
     batch: &pb::Batch,
     user: &str,
@@ -238,7 +238,7 @@ pub async fn claim(
         .into_inner())
 }
 
-pub async fn get_batch(h: &mut Harness, batch_id: &str) -> anyhow::Result<pb::Batch> {
+pub(crate) async fn get_batch(h: &mut Harness, batch_id: &str) -> anyhow::Result<pb::Batch> {
     let request = pb::GetBatchRequest {
         shop_id: String::new(),
         batch: batch_id.into(),
@@ -249,7 +249,7 @@ pub async fn get_batch(h: &mut Harness, batch_id: &str) -> anyhow::Result<pb::Ba
         .into_inner())
 }
 
-pub fn line(sku: &str, category: &str, quantity: i64, price: i64) -> OrderLine {
+pub(crate) fn line(sku: &str, category: &str, quantity: i64, price: i64) -> OrderLine {
     OrderLine {
         sku: sku.into(),
         category: category.into(),
@@ -260,7 +260,7 @@ pub fn line(sku: &str, category: &str, quantity: i64, price: i64) -> OrderLine {
 }
 
 /// The `ErrorInfo.reason` of a status, if any.
-pub fn reason(status: &tonic::Status) -> Option<String> {
+pub(crate) fn reason(status: &tonic::Status) -> Option<String> {
     use tonic_types::StatusExt;
     status
         .get_error_details()
@@ -269,7 +269,7 @@ pub fn reason(status: &tonic::Status) -> Option<String> {
 }
 
 /// The fields named by a status's `BadRequest` details.
-pub fn fields(status: &tonic::Status) -> Vec<String> {
+pub(crate) fn fields(status: &tonic::Status) -> Vec<String> {
     use tonic_types::StatusExt;
     status
         .get_error_details()
@@ -279,7 +279,7 @@ pub fn fields(status: &tonic::Status) -> Vec<String> {
 }
 
 /// The error of a call that must fail; an error (not a panic) when it succeeded.
-pub fn expect_err<T: std::fmt::Debug>(
+pub(crate) fn expect_err<T: std::fmt::Debug>(
     result: Result<T, tonic::Status>,
 ) -> anyhow::Result<tonic::Status> {
     match result {
@@ -290,7 +290,7 @@ pub fn expect_err<T: std::fmt::Debug>(
 
 /// Asserts INVALID_ARGUMENT whose `BadRequest` names `field`.
 #[track_caller]
-pub fn assert_invalid(status: &tonic::Status, field: &str) {
+pub(crate) fn assert_invalid(status: &tonic::Status, field: &str) {
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     let named = fields(status);
     assert!(
@@ -301,27 +301,27 @@ pub fn assert_invalid(status: &tonic::Status, field: &str) {
 
 /// Asserts FAILED_PRECONDITION with `ErrorInfo.reason` = `expected`.
 #[track_caller]
-pub fn assert_precondition(status: &tonic::Status, expected: &str) {
+pub(crate) fn assert_precondition(status: &tonic::Status, expected: &str) {
     assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
     assert_eq!(reason(status).as_deref(), Some(expected), "{status:?}");
 }
 
 /// Asserts RESOURCE_EXHAUSTED with `ErrorInfo.reason` = `expected`.
 #[track_caller]
-pub fn assert_exhausted(status: &tonic::Status, expected: &str) {
+pub(crate) fn assert_exhausted(status: &tonic::Status, expected: &str) {
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
     assert_eq!(reason(status).as_deref(), Some(expected), "{status:?}");
 }
 
 /// Asserts a bare status code.
 #[track_caller]
-pub fn assert_code(status: &tonic::Status, code: tonic::Code) {
+pub(crate) fn assert_code(status: &tonic::Status, code: tonic::Code) {
     assert_eq!(status.code(), code, "{status:?}");
 }
 
 /// What the database holds for a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub total: i64,
     pub free: i64,
     pub issues: i64,
@@ -331,7 +331,7 @@ pub struct Counts {
     pub max_per_user: i64,
 }
 
-pub async fn counts(pool: &sqlx::PgPool, batch_id: &str) -> anyhow::Result<Counts> {
+pub(crate) async fn counts(pool: &sqlx::PgPool, batch_id: &str) -> anyhow::Result<Counts> {
     let id = uuid::Uuid::parse_str(batch_id)?;
     let (total, free, free_issued): (i64, i64, i64) = sqlx::query_as(
         "SELECT b.total_quantity, s.free, s.issued FROM coupon.batches b JOIN coupon.stock s USING (batch_id)
@@ -373,7 +373,7 @@ pub async fn counts(pool: &sqlx::PgPool, batch_id: &str) -> anyhow::Result<Count
 }
 
 /// CP-3/CP-4 invariants of a batch; empty when they all hold.
-pub async fn invariant_violations(
+pub(crate) async fn invariant_violations(
     pool: &sqlx::PgPool,
     batch_id: &str,
     per_issue_count: i64,

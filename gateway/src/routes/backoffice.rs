@@ -13,7 +13,7 @@ use crate::state::AppState;
 use crate::upstream::{ApiResult, Reply, request};
 use crate::views;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/shops/{shop_id}/program", get(get_program))
         .route("/shops/{shop_id}/program/join-policy", put(set_join_policy))
@@ -56,7 +56,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/program", tag = "backoffice",
     params(("shop_id" = String, Path)),
     responses((status = 200, body = views::Program), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get_program(
+pub(crate) async fn get_program(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path(shop_id): Path<String>,
@@ -70,7 +70,7 @@ pub async fn get_program(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::SetJoinPolicy,
     responses((status = 200, body = views::Program), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn set_join_policy(
+pub(crate) async fn set_join_policy(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -97,7 +97,7 @@ pub async fn set_join_policy(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::UpdateCardFace,
     responses((status = 200, body = views::Program), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn update_card_face(
+pub(crate) async fn update_card_face(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -133,7 +133,7 @@ pub async fn update_card_face(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::SetSmsVerification,
     responses((status = 200, body = views::Program), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn set_sms_verification(
+pub(crate) async fn set_sms_verification(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -158,7 +158,7 @@ pub async fn set_sms_verification(
 #[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/sms-service/activate", tag = "backoffice",
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::Program), (status = 403, body = ErrorBody)))]
-pub async fn activate_sms_service(
+pub(crate) async fn activate_sms_service(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -174,7 +174,7 @@ pub async fn activate_sms_service(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::UpdateProgramSettings,
     responses((status = 200, body = views::ProgramSettingsSaved), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn update_program_settings(
+pub(crate) async fn update_program_settings(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -196,7 +196,7 @@ pub async fn update_program_settings(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/levels", tag = "backoffice",
     params(("shop_id" = String, Path)),
     responses((status = 200, body = views::LevelRules), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get_level_rules(
+pub(crate) async fn get_level_rules(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path(shop_id): Path<String>,
@@ -211,7 +211,7 @@ pub async fn get_level_rules(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::UpdateLevelRules,
     responses((status = 200, body = views::LevelRulesSaved), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn update_level_rules(
+pub(crate) async fn update_level_rules(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -234,7 +234,7 @@ pub async fn update_level_rules(
     params(("shop_id" = String, Path), ("level" = i32, Path, minimum = 1, maximum = 5), ("Idempotency-Key" = String, Header)),
     request_body = views::LevelBenefits,
     responses((status = 200, body = views::LevelRulesSaved), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn update_level_benefits(
+pub(crate) async fn update_level_benefits(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -261,7 +261,7 @@ pub async fn update_level_benefits(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/members", tag = "backoffice",
     params(("shop_id" = String, Path), views::ListMembersQuery),
     responses((status = 200, body = views::MemberPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn list_members(
+pub(crate) async fn list_members(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path(shop_id): Path<String>,
@@ -275,7 +275,7 @@ pub async fn list_members(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/members/{user_id}", tag = "backoffice",
     params(("shop_id" = String, Path), ("user_id" = String, Path, max_length = 64, pattern = r"^[!-~]+$")),
     responses((status = 200, body = views::Membership), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get_member(
+pub(crate) async fn get_member(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path((shop_id, user_id)): Path<(String, String)>,
@@ -291,7 +291,7 @@ pub async fn get_member(
     params(("shop_id" = String, Path), ("user_id" = String, Path, max_length = 64, pattern = r"^[!-~]+$"), views::LedgerQuery),
     responses((status = 200, body = views::LedgerPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn member_ledger(
+pub(crate) async fn member_ledger(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path((shop_id, user_id)): Path<(String, String)>,
@@ -312,7 +312,7 @@ pub async fn member_ledger(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/budget", tag = "backoffice",
     params(("shop_id" = String, Path)),
     responses((status = 200, body = views::BudgetBalances), (status = 403, body = ErrorBody)))]
-pub async fn list_budget_balances(
+pub(crate) async fn list_budget_balances(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path(shop_id): Path<String>,
@@ -332,7 +332,7 @@ pub async fn list_budget_balances(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::RechargeBudget,
     responses((status = 200, body = views::Transfer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn recharge_budget(
+pub(crate) async fn recharge_budget(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -354,7 +354,7 @@ pub async fn recharge_budget(
 #[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/points/expire", tag = "backoffice",
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::PointsExpired), (status = 403, body = ErrorBody)))]
-pub async fn expire_points(
+pub(crate) async fn expire_points(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,

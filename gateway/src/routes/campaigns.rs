@@ -28,7 +28,7 @@ const STOREFRONT: &str = "/api/storefront/v1/shops/{shop_id}";
 const INTERNAL: &str = "/api/internal/v1";
 
 /// Every campaign route, with full paths (merged into the app beside the other surfaces).
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     let b = |path: &str| format!("{BACKOFFICE}{path}");
     let s = |path: &str| format!("{STOREFRONT}{path}");
     Router::new()
@@ -145,7 +145,7 @@ async fn own_gift_pack(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::OpenCardGiftBody,
     responses((status = 200, body = views::OpenCardGift), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn create_open_card_gift(
+pub(crate) async fn create_open_card_gift(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -170,7 +170,7 @@ pub async fn create_open_card_gift(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/open-card-gifts", tag = "backoffice",
     params(("shop_id" = String, Path), views::PageQuery),
     responses((status = 200, body = views::OpenCardGiftList), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_open_card_gifts(
+pub(crate) async fn list_open_card_gifts(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path(shop_id): Path<String>,
@@ -195,7 +195,7 @@ pub async fn list_open_card_gifts(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/open-card-gifts/{campaign_id}", tag = "backoffice",
     params(("shop_id" = String, Path), ("campaign_id" = String, Path)),
     responses((status = 200, body = views::OpenCardGift), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get_open_card_gift(
+pub(crate) async fn get_open_card_gift(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path((shop_id, campaign_id)): Path<(String, String)>,
@@ -211,7 +211,7 @@ pub async fn get_open_card_gift(
     params(("shop_id" = String, Path), ("campaign_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::OpenCardGiftBody,
     responses((status = 200, body = views::OpenCardGift), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn update_open_card_gift(
+pub(crate) async fn update_open_card_gift(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -238,7 +238,7 @@ pub async fn update_open_card_gift(
 #[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/open-card-gifts/{campaign_id}/close", tag = "backoffice",
     params(("shop_id" = String, Path), ("campaign_id" = String, Path), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::OpenCardGift), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn close_open_card_gift(
+pub(crate) async fn close_open_card_gift(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -263,7 +263,7 @@ pub async fn close_open_card_gift(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/open-card-gifts/{campaign_id}/statistics", tag = "backoffice",
     params(("shop_id" = String, Path), ("campaign_id" = String, Path)),
     responses((status = 200, body = views::OpenCardGiftStatistics), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn open_card_gift_statistics(
+pub(crate) async fn open_card_gift_statistics(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path((shop_id, campaign_id)): Path<(String, String)>,
@@ -287,7 +287,7 @@ pub async fn open_card_gift_statistics(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::CreateGiftPack,
     responses((status = 200, body = views::GiftPack), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn create_gift_pack(
+pub(crate) async fn create_gift_pack(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -312,7 +312,7 @@ pub async fn create_gift_pack(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/gift-packs", tag = "backoffice",
     params(("shop_id" = String, Path), views::GiftPackQuery),
     responses((status = 200, body = views::GiftPackList), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_gift_packs(
+pub(crate) async fn list_gift_packs(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path(shop_id): Path<String>,
@@ -332,7 +332,7 @@ pub async fn list_gift_packs(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/gift-packs/{pack_id}", tag = "backoffice",
     params(("shop_id" = String, Path), ("pack_id" = String, Path)),
     responses((status = 200, body = views::GiftPack), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get_gift_pack(
+pub(crate) async fn get_gift_pack(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path((shop_id, pack_id)): Path<(String, String)>,
@@ -346,7 +346,7 @@ pub async fn get_gift_pack(
 #[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/gift-packs/{pack_id}/close", tag = "backoffice",
     params(("shop_id" = String, Path), ("pack_id" = String, Path), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::GiftPack), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn close_gift_pack(
+pub(crate) async fn close_gift_pack(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -370,7 +370,7 @@ pub async fn close_gift_pack(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/gift-items", tag = "backoffice",
     params(("shop_id" = String, Path)),
     responses((status = 200, body = views::GiftItemList), (status = 403, body = ErrorBody)))]
-pub async fn list_gift_items(
+pub(crate) async fn list_gift_items(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path(shop_id): Path<String>,
@@ -390,7 +390,7 @@ pub async fn list_gift_items(
     params(("shop_id" = String, Path), ("sku" = String, Path, min_length = 1, max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"), ("Idempotency-Key" = String, Header)),
     request_body = views::UpsertGiftItem,
     responses((status = 200, body = views::GiftItemRecord), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn upsert_gift_item(
+pub(crate) async fn upsert_gift_item(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -415,7 +415,7 @@ pub async fn upsert_gift_item(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/new-member-exclusive", tag = "backoffice",
     params(("shop_id" = String, Path)),
     responses((status = 200, body = views::NewMemberExclusive), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get_new_member_exclusive(
+pub(crate) async fn get_new_member_exclusive(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path(shop_id): Path<String>,
@@ -435,7 +435,7 @@ pub async fn get_new_member_exclusive(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::SetNewMemberExclusive,
     responses((status = 200, body = views::NewMemberExclusive), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn set_new_member_exclusive(
+pub(crate) async fn set_new_member_exclusive(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -461,7 +461,7 @@ pub async fn set_new_member_exclusive(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/claims", tag = "backoffice",
     params(("shop_id" = String, Path), views::ClaimQuery),
     responses((status = 200, body = views::ClaimList), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_claims(
+pub(crate) async fn list_claims(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path(shop_id): Path<String>,
@@ -481,7 +481,7 @@ pub async fn list_claims(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/claims/{claim_id}", tag = "backoffice",
     params(("shop_id" = String, Path), ("claim_id" = String, Path)),
     responses((status = 200, body = views::Claim), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get_shop_claim(
+pub(crate) async fn get_shop_claim(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path((shop_id, claim_id)): Path<(String, String)>,
@@ -504,7 +504,7 @@ pub async fn get_shop_claim(
 #[utoipa::path(post, path = "/api/storefront/v1/shops/{shop_id}/gift-packs/{pack_id}/claim", tag = "storefront",
     params(("shop_id" = String, Path), ("pack_id" = String, Path), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::Claim), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn claim_gift_pack(
+pub(crate) async fn claim_gift_pack(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -529,7 +529,7 @@ pub async fn claim_gift_pack(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::ClaimNewMemberExclusive,
     responses((status = 200, body = views::Claim), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn claim_new_member_exclusive(
+pub(crate) async fn claim_new_member_exclusive(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -557,7 +557,7 @@ pub async fn claim_new_member_exclusive(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::ExchangePoints,
     responses((status = 200, body = views::Claim), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn exchange_points(
+pub(crate) async fn exchange_points(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -583,7 +583,7 @@ pub async fn exchange_points(
 #[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/claims/{claim_id}", tag = "storefront",
     params(("shop_id" = String, Path), ("claim_id" = String, Path)),
     responses((status = 200, body = views::Claim), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get_my_claim(
+pub(crate) async fn get_my_claim(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     Path((shop_id, claim_id)): Path<(String, String)>,
@@ -609,7 +609,7 @@ pub async fn get_my_claim(
     params(("shop_id" = String, Path), views::MyClaimQuery),
     responses((status = 200, body = views::ClaimList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn list_my_claims(
+pub(crate) async fn list_my_claims(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     Path(shop_id): Path<String>,
@@ -628,7 +628,7 @@ pub async fn list_my_claims(
 #[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/entitlements", tag = "storefront",
     params(("shop_id" = String, Path)),
     responses((status = 200, body = views::EntitlementList), (status = 400, body = ErrorBody)))]
-pub async fn my_entitlements(
+pub(crate) async fn my_entitlements(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     Path(shop_id): Path<String>,
@@ -653,7 +653,7 @@ pub async fn my_entitlements(
     params(("entitlement_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::ConsumeEntitlement,
     responses((status = 200, body = views::Entitlement), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn consume_entitlement(
+pub(crate) async fn consume_entitlement(
     State(state): State<AppState>,
     ServiceCaller(actor): ServiceCaller,
     IdempotencyKey(key): IdempotencyKey,

@@ -22,7 +22,7 @@ const STOREFRONT: &str = "/api/storefront/v1";
 const PLATFORM: &str = "/api/platform/v1/coupon-batches";
 
 /// Every coupon route, with full paths (merged into the app beside the other surfaces).
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(BACKOFFICE, get(list_batches).post(create_batch))
         .route(&format!("{BACKOFFICE}/{{batch}}"), get(get_batch))
@@ -100,7 +100,7 @@ fn list_request(shop_id: String, query: views::CouponBatchQuery) -> pb::ListBatc
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::CreateCouponBatch,
     responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn create_batch(
+pub(crate) async fn create_batch(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -149,7 +149,7 @@ pub(crate) async fn create_in_shop(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches", tag = "backoffice",
     params(("shop_id" = String, Path), views::CouponBatchQuery),
     responses((status = 200, body = views::CouponBatchList), (status = 403, body = ErrorBody)))]
-pub async fn list_batches(
+pub(crate) async fn list_batches(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path(shop_id): Path<String>,
@@ -169,7 +169,7 @@ pub async fn list_batches(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}", tag = "backoffice",
     params(("shop_id" = String, Path), ("batch" = String, Path, description = "id or BA_ key", pattern = r"^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|BA_[a-z2-7]{7})$")),
     responses((status = 200, body = views::CouponBatch), (status = 404, body = ErrorBody)))]
-pub async fn get_batch(
+pub(crate) async fn get_batch(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path((shop_id, batch)): Path<(String, String)>,
@@ -188,7 +188,7 @@ pub async fn get_batch(
 #[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}/submit", tag = "backoffice",
     params(("shop_id" = String, Path), ("batch" = String, Path, description = "batch id", format = Uuid), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody)))]
-pub async fn submit_batch(
+pub(crate) async fn submit_batch(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -212,7 +212,7 @@ pub async fn submit_batch(
 #[utoipa::path(post, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}/close", tag = "backoffice",
     params(("shop_id" = String, Path), ("batch" = String, Path, description = "batch id", format = Uuid), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody)))]
-pub async fn close_batch(
+pub(crate) async fn close_batch(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -242,7 +242,7 @@ pub async fn close_batch(
     responses((status = 200, body = views::ClaimedCoupons), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn issue_to_member(
+pub(crate) async fn issue_to_member(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -288,7 +288,7 @@ pub async fn issue_to_member(
 #[utoipa::path(get, path = "/api/backoffice/v1/shops/{shop_id}/coupon-batches/{batch}/statistics", tag = "backoffice",
     params(("shop_id" = String, Path), ("batch" = String, Path, description = "batch id", format = Uuid)),
     responses((status = 200, body = views::CouponBatchStatistics), (status = 404, body = ErrorBody)))]
-pub async fn batch_statistics(
+pub(crate) async fn batch_statistics(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path((shop_id, batch_id)): Path<(String, String)>,
@@ -309,7 +309,7 @@ pub async fn batch_statistics(
 #[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/coupon-batches", tag = "storefront",
     params(("shop_id" = String, Path), crate::views::PageQuery),
     responses((status = 200, body = views::CouponCentre), (status = 400, body = ErrorBody)))]
-pub async fn coupon_centre(
+pub(crate) async fn coupon_centre(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     Path(shop_id): Path<String>,
@@ -333,7 +333,7 @@ pub async fn coupon_centre(
 #[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/coupon-batches/{batch}", tag = "storefront",
     params(("shop_id" = String, Path), ("batch" = String, Path, description = "id or BA_ key", pattern = r"^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|BA_[a-z2-7]{7})$")),
     responses((status = 200, body = views::StorefrontCouponBatch), (status = 404, body = ErrorBody)))]
-pub async fn storefront_batch(
+pub(crate) async fn storefront_batch(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     Path((shop_id, batch)): Path<(String, String)>,
@@ -351,7 +351,7 @@ pub async fn storefront_batch(
 #[utoipa::path(post, path = "/api/storefront/v1/shops/{shop_id}/coupon-batches/{batch}/claim", tag = "storefront",
     params(("shop_id" = String, Path), ("batch" = String, Path, description = "batch id", format = Uuid), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::ClaimedCoupons), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn claim(
+pub(crate) async fn claim(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -378,7 +378,7 @@ pub async fn claim(
 #[utoipa::path(get, path = "/api/storefront/v1/coupons", tag = "storefront",
     params(views::WalletQuery),
     responses((status = 200, body = views::Wallet), (status = 400, body = ErrorBody)))]
-pub async fn wallet(
+pub(crate) async fn wallet(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     ApiQuery(query): ApiQuery<views::WalletQuery>,
@@ -407,7 +407,7 @@ pub async fn wallet(
     params(("shop_id" = String, Path)),
     request_body = views::EvaluateCart,
     responses((status = 200, body = views::CartEvaluation), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn evaluate_cart(
+pub(crate) async fn evaluate_cart(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     Path(shop_id): Path<String>,
@@ -434,7 +434,7 @@ pub async fn evaluate_cart(
 #[utoipa::path(get, path = "/api/platform/v1/coupon-batches", tag = "platform",
     params(views::CouponBatchQuery),
     responses((status = 200, body = views::CouponBatchList), (status = 403, body = ErrorBody)))]
-pub async fn platform_batches(
+pub(crate) async fn platform_batches(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     ApiQuery(mut query): ApiQuery<views::CouponBatchQuery>,
@@ -453,7 +453,7 @@ pub async fn platform_batches(
 #[utoipa::path(post, path = "/api/platform/v1/coupon-batches/{batch}/approve", tag = "platform",
     params(("batch" = String, Path, description = "batch id", format = Uuid), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody)))]
-pub async fn approve_batch(
+pub(crate) async fn approve_batch(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -476,7 +476,7 @@ pub async fn approve_batch(
     params(("batch" = String, Path, description = "batch id", format = Uuid), ("Idempotency-Key" = String, Header)),
     request_body = views::RejectCouponBatch,
     responses((status = 200, body = views::CouponBatch), (status = 400, body = ErrorBody)))]
-pub async fn reject_batch(
+pub(crate) async fn reject_batch(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     IdempotencyKey(key): IdempotencyKey,

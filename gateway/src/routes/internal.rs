@@ -15,7 +15,7 @@ use crate::state::AppState;
 use crate::upstream::{ApiResult, Reply, request};
 use crate::views;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/order-events", post(report_order_event))
         .route("/order-events/batch", post(batch_report_order_events))
@@ -37,7 +37,7 @@ pub fn router() -> Router<AppState> {
     params(("Idempotency-Key" = String, Header)),
     request_body = views::OrderEvent,
     responses((status = 200, body = views::OrderEventReported), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn report_order_event(
+pub(crate) async fn report_order_event(
     State(state): State<AppState>,
     ServiceCaller(actor): ServiceCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -57,7 +57,7 @@ pub async fn report_order_event(
     params(("Idempotency-Key" = String, Header)),
     request_body = views::OrderEventBatch,
     responses((status = 200, body = views::OrderEventsReported), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn batch_report_order_events(
+pub(crate) async fn batch_report_order_events(
     State(state): State<AppState>,
     ServiceCaller(actor): ServiceCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -78,7 +78,7 @@ pub async fn batch_report_order_events(
     params(("Idempotency-Key" = String, Header)),
     request_body = views::CartEventBatch,
     responses((status = 200, body = views::CartEventsReported), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn batch_report_cart_events(
+pub(crate) async fn batch_report_cart_events(
     State(state): State<AppState>,
     ServiceCaller(actor): ServiceCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -103,7 +103,7 @@ pub async fn batch_report_cart_events(
     request_body = coupon_views::LockOrderCoupons,
     responses((status = 200, body = coupon_views::LockedCoupons), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn lock_order_coupons(
+pub(crate) async fn lock_order_coupons(
     State(state): State<AppState>,
     ServiceCaller(actor): ServiceCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -126,7 +126,7 @@ pub async fn lock_order_coupons(
     request_body = coupon_views::OrderShopper,
     responses((status = 200, body = coupon_views::OrderCoupons), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn redeem_order_coupons(
+pub(crate) async fn redeem_order_coupons(
     State(state): State<AppState>,
     ServiceCaller(actor): ServiceCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -153,7 +153,7 @@ pub async fn redeem_order_coupons(
     request_body = coupon_views::OrderShopper,
     responses((status = 200, body = coupon_views::OrderCoupons), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn release_order_coupons(
+pub(crate) async fn release_order_coupons(
     State(state): State<AppState>,
     ServiceCaller(actor): ServiceCaller,
     IdempotencyKey(key): IdempotencyKey,

@@ -1,13 +1,13 @@
 //! The four surfaces: platform (operators), back-office (merchants), storefront (shoppers)
 //! and internal (trusted services such as the order system).
 
-pub mod backoffice;
-pub mod campaigns;
-pub mod coupons;
-pub mod internal;
-pub mod platform;
-pub mod sprint_plans;
-pub mod storefront;
+pub(crate) mod backoffice;
+pub(crate) mod campaigns;
+pub(crate) mod coupons;
+pub(crate) mod internal;
+pub(crate) mod platform;
+pub(crate) mod sprint_plans;
+pub(crate) mod storefront;
 
 use memberhub_kit::actor::Actor;
 use memberhub_proto::membership as pb;

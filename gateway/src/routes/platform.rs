@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::upstream::{ApiResult, Reply, request};
 use crate::views;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/shops", get(list_shops).post(create_shop))
         .route("/shops/{shop_id}", get(get_shop).patch(update_shop))
@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
     params(("Idempotency-Key" = String, Header, description = "X-2 idempotency key")),
     request_body = views::CreateShop,
     responses((status = 200, body = views::Shop), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn create_shop(
+pub(crate) async fn create_shop(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -64,7 +64,7 @@ pub async fn create_shop(
 #[utoipa::path(get, path = "/api/platform/v1/shops/{shop_id}", tag = "platform",
     params(("shop_id" = String, Path)),
     responses((status = 200, body = views::Shop), (status = 404, body = ErrorBody)))]
-pub async fn get_shop(
+pub(crate) async fn get_shop(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     Path(shop_id): Path<String>,
@@ -82,7 +82,7 @@ pub async fn get_shop(
 #[utoipa::path(post, path = "/api/platform/v1/shops/{shop_id}/sms-service/activate", tag = "platform",
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::Program), (status = 404, body = ErrorBody)))]
-pub async fn activate_sms_service(
+pub(crate) async fn activate_sms_service(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -98,7 +98,7 @@ pub async fn activate_sms_service(
     params(views::ShopQuery),
     responses((status = 200, body = views::ShopPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn list_shops(
+pub(crate) async fn list_shops(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     ApiQuery(filters): ApiQuery<views::ShopQuery>,
@@ -121,7 +121,7 @@ pub async fn list_shops(
     request_body = views::UpdateShop,
     responses((status = 200, body = views::Shop), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn update_shop(
+pub(crate) async fn update_shop(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -153,7 +153,7 @@ pub async fn update_shop(
     params(("shop_id" = String, Path)),
     responses((status = 200, body = views::Program), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn get_program(
+pub(crate) async fn get_program(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     Path(shop_id): Path<String>,
@@ -166,7 +166,7 @@ pub async fn get_program(
     params(("shop_id" = String, Path)),
     responses((status = 200, body = views::LevelRules), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn get_level_rules(
+pub(crate) async fn get_level_rules(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     Path(shop_id): Path<String>,
@@ -179,7 +179,7 @@ pub async fn get_level_rules(
     params(("shop_id" = String, Path), views::ListMembersQuery),
     responses((status = 200, body = views::MemberPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn list_members(
+pub(crate) async fn list_members(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     Path(shop_id): Path<String>,
@@ -193,7 +193,7 @@ pub async fn list_members(
     params(("shop_id" = String, Path), ("user_id" = String, Path, max_length = 64, pattern = r"^[!-~]+$")),
     responses((status = 200, body = views::Membership), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn get_member(
+pub(crate) async fn get_member(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     Path((shop_id, user_id)): Path<(String, String)>,
@@ -207,7 +207,7 @@ pub async fn get_member(
     params(("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::PointsExpired), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn expire_points(
+pub(crate) async fn expire_points(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -230,7 +230,7 @@ pub async fn expire_points(
     params(("shop_id" = String, Path)),
     responses((status = 200, body = views::ShopStatistics), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn shop_statistics(
+pub(crate) async fn shop_statistics(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     Path(shop_id): Path<String>,
@@ -250,7 +250,7 @@ pub async fn shop_statistics(
     params(views::PageQuery),
     responses((status = 200, body = views::ParkedEventPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn list_parked_events(
+pub(crate) async fn list_parked_events(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     ApiQuery(page): ApiQuery<views::PageQuery>,

@@ -22,7 +22,7 @@ const BACKOFFICE: &str = "/api/backoffice/v1/shops/{shop_id}/sprint-plans";
 const STOREFRONT: &str = "/api/storefront/v1/shops/{shop_id}/sprint-plans";
 
 /// Every sprint plan route, with full paths.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(PLATFORM, get(list_plans).post(create_plan))
         .route(&format!("{PLATFORM}/{{plan_id}}"), get(get_plan))
@@ -61,7 +61,7 @@ pub fn router() -> Router<AppState> {
     request_body = views::CreateSprintPlan,
     responses((status = 200, body = views::SprintPlan), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn create_plan(
+pub(crate) async fn create_plan(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -84,7 +84,7 @@ pub async fn create_plan(
     params(views::SprintPlanQuery),
     responses((status = 200, body = views::SprintPlanPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn list_plans(
+pub(crate) async fn list_plans(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     ApiQuery(q): ApiQuery<views::SprintPlanQuery>,
@@ -114,7 +114,7 @@ pub async fn list_plans(
     params(("plan_id" = String, Path, format = Uuid)),
     responses((status = 200, body = views::SprintPlan), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn get_plan(
+pub(crate) async fn get_plan(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     Path(plan_id): Path<String>,
@@ -134,7 +134,7 @@ pub async fn get_plan(
     request_body = views::InviteSprintPlanShop,
     responses((status = 200, body = views::SprintPlanShop), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn invite_shop(
+pub(crate) async fn invite_shop(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -163,7 +163,7 @@ pub async fn invite_shop(
     params(("plan_id" = String, Path, format = Uuid), views::PageQuery),
     responses((status = 200, body = views::SprintPlanShopPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn list_plan_shops(
+pub(crate) async fn list_plan_shops(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     Path(plan_id): Path<String>,
@@ -189,7 +189,7 @@ pub async fn list_plan_shops(
     params(("shop_id" = String, Path), views::PageQuery),
     responses((status = 200, body = views::SprintPlanShopPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn my_invitations(
+pub(crate) async fn my_invitations(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path(shop_id): Path<String>,
@@ -217,7 +217,7 @@ pub async fn my_invitations(
     params(("shop_id" = String, Path), ("plan_id" = String, Path, format = Uuid)),
     responses((status = 200, body = views::SprintPlanShop), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn my_invitation(
+pub(crate) async fn my_invitation(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path((shop_id, plan_id)): Path<(String, String)>,
@@ -241,7 +241,7 @@ pub async fn my_invitation(
     request_body = views::CreateRewardBatch,
     responses((status = 200, body = crate::coupon_views::CouponBatch), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn create_reward_batch(
+pub(crate) async fn create_reward_batch(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -274,7 +274,7 @@ pub async fn create_reward_batch(
     request_body = views::JoinSprintPlan,
     responses((status = 200, body = views::SprintPlanShop), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn join(
+pub(crate) async fn join(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -304,7 +304,7 @@ pub async fn join(
     params(("shop_id" = String, Path), ("plan_id" = String, Path, format = Uuid), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::SprintPlanShop), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn withdraw(
+pub(crate) async fn withdraw(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -329,7 +329,7 @@ pub async fn withdraw(
     params(("shop_id" = String, Path), ("plan_id" = String, Path, format = Uuid)),
     responses((status = 200, body = views::SprintPlanShopStatistics), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn my_statistics(
+pub(crate) async fn my_statistics(
     State(state): State<AppState>,
     merchant: MerchantCaller,
     Path((shop_id, plan_id)): Path<(String, String)>,
@@ -343,7 +343,7 @@ pub async fn my_statistics(
     params(("plan_id" = String, Path, format = Uuid), ("shop_id" = String, Path)),
     responses((status = 200, body = views::SprintPlanShopStatistics), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn shop_statistics(
+pub(crate) async fn shop_statistics(
     State(state): State<AppState>,
     OperatorCaller(actor): OperatorCaller,
     Path((plan_id, shop_id)): Path<(String, String)>,
@@ -374,7 +374,7 @@ async fn statistics(
     request_body = views::RegisterSprintPlan,
     responses((status = 200, body = views::SprintRegistration), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn register(
+pub(crate) async fn register(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -404,7 +404,7 @@ pub async fn register(
     params(("shop_id" = String, Path), ("plan_id" = String, Path, format = Uuid)),
     responses((status = 200, body = views::SprintRegistration), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn my_registration(
+pub(crate) async fn my_registration(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     Path((shop_id, plan_id)): Path<(String, String)>,

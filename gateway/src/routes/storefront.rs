@@ -14,7 +14,7 @@ use crate::state::AppState;
 use crate::upstream::{ApiResult, Reply, request};
 use crate::views;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/shops/{shop_id}/member-center", get(member_center))
         .route("/shops/{shop_id}/card/sms-code", post(send_card_sms_code))
@@ -39,7 +39,7 @@ pub fn router() -> Router<AppState> {
     responses((status = 200, body = views::StorefrontMemberCenter), (status = 404, body = ErrorBody),
         (status = 503, body = ErrorBody, description = "membership-svc unavailable"),
         (status = 504, body = ErrorBody, description = "membership-svc missed its deadline")))]
-pub async fn member_center(
+pub(crate) async fn member_center(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     Path(shop_id): Path<String>,
@@ -53,7 +53,7 @@ pub async fn member_center(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::SendCardSmsCode,
     responses((status = 200, body = views::SmsCodeSent), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn send_card_sms_code(
+pub(crate) async fn send_card_sms_code(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -80,7 +80,7 @@ pub async fn send_card_sms_code(
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = views::OpenCard,
     responses((status = 200, body = views::Membership), (status = 400, body = ErrorBody)))]
-pub async fn open_card(
+pub(crate) async fn open_card(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -100,7 +100,7 @@ pub async fn open_card(
 #[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/membership", tag = "storefront",
     params(("shop_id" = String, Path)),
     responses((status = 200, body = views::Membership), (status = 404, body = ErrorBody)))]
-pub async fn my_membership(
+pub(crate) async fn my_membership(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     Path(shop_id): Path<String>,
@@ -121,7 +121,7 @@ pub async fn my_membership(
 #[utoipa::path(post, path = "/api/storefront/v1/shops/{shop_id}/membership/quit", tag = "storefront",
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::Membership), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn quit_membership(
+pub(crate) async fn quit_membership(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -144,7 +144,7 @@ pub async fn quit_membership(
 #[utoipa::path(get, path = "/api/storefront/v1/shops/{shop_id}/ledger", tag = "storefront",
     params(("shop_id" = String, Path), views::LedgerQuery),
     responses((status = 200, body = views::LedgerPage), (status = 400, body = ErrorBody)))]
-pub async fn my_ledger(
+pub(crate) async fn my_ledger(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     Path(shop_id): Path<String>,
@@ -163,7 +163,7 @@ pub async fn my_ledger(
 #[utoipa::path(put, path = "/api/storefront/v1/shops/{shop_id}/follow", tag = "storefront",
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::Following), (status = 404, body = ErrorBody)))]
-pub async fn follow_shop(
+pub(crate) async fn follow_shop(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     IdempotencyKey(key): IdempotencyKey,
@@ -186,7 +186,7 @@ pub async fn follow_shop(
 #[utoipa::path(delete, path = "/api/storefront/v1/shops/{shop_id}/follow", tag = "storefront",
     params(("shop_id" = String, Path), ("Idempotency-Key" = String, Header)),
     responses((status = 200, body = views::Following), (status = 404, body = ErrorBody)))]
-pub async fn unfollow_shop(
+pub(crate) async fn unfollow_shop(
     State(state): State<AppState>,
     shopper: ShopperCaller,
     IdempotencyKey(key): IdempotencyKey,

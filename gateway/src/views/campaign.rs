@@ -19,7 +19,7 @@ fn ts(at: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
 /// OC-4: what an open-card gift prize is.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PrizeType {
+pub(crate) enum PrizeType {
     Beans,
     CashCoupon,
     ThresholdCoupon,
@@ -44,7 +44,7 @@ impl From<PrizeType> for pb::PrizeType {
 /// GP-1/GP-6: which shoppers a gift pack is for.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum GiftPackKind {
+pub(crate) enum GiftPackKind {
     NewMember,
     Member,
 }
@@ -61,7 +61,7 @@ impl From<GiftPackKind> for pb::GiftPackKind {
 /// Where a claim stands: `GRANTED` only once every grant step is done (never half).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ClaimState {
+pub(crate) enum ClaimState {
     Pending,
     Granted,
     Failed,
@@ -80,7 +80,7 @@ impl From<ClaimState> for pb::ClaimState {
 /// GP-8: which of the two new-member exclusives a new member takes.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ExclusiveChoice {
+pub(crate) enum ExclusiveChoice {
     Coupon,
     Gift,
 }
@@ -98,7 +98,7 @@ impl From<ExclusiveChoice> for pb::ExclusiveChoice {
 
 /// OC-4: one prize of an open-card gift's pack.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Prize {
+pub(crate) struct Prize {
     /// `BEANS`, `CASH_COUPON`, `THRESHOLD_COUPON`, `POINTS`, `RED_PACKET` or `DATA_PACK`.
     #[serde(rename = "type")]
     pub prize_type: String,
@@ -121,7 +121,7 @@ impl From<pb::Prize> for Prize {
 
 /// OC-4..OC-6: a prize of a new or changed open-card gift.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct NewPrize {
+pub(crate) struct NewPrize {
     #[serde(rename = "type")]
     pub prize_type: PrizeType,
     /// Asset prizes: the amount per pack (required for them).
@@ -147,7 +147,7 @@ impl From<NewPrize> for pb::Prize {
 
 /// OC-1..OC-10: an open-card gift campaign as the merchant sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OpenCardGift {
+pub(crate) struct OpenCardGift {
     pub campaign_id: String,
     pub shop_id: String,
     pub name: String,
@@ -190,7 +190,7 @@ impl From<pb::OpenCardGift> for OpenCardGift {
 
 /// OC-1..OC-6, OC-8: a new open-card gift, or the whole of a changed one.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct OpenCardGiftBody {
+pub(crate) struct OpenCardGiftBody {
     /// OC-1: 1 to 10 characters.
     // campaign-svc `open_card_gift::MAX_NAME_CHARS`.
     #[schema(
@@ -214,7 +214,7 @@ pub struct OpenCardGiftBody {
 
 impl OpenCardGiftBody {
     /// The campaign for `shop_id`; `campaign_id` is empty for a new one.
-    pub fn into_pb(self, shop_id: String, campaign_id: String) -> pb::OpenCardGift {
+    pub(crate) fn into_pb(self, shop_id: String, campaign_id: String) -> pb::OpenCardGift {
         pb::OpenCardGift {
             campaign_id,
             shop_id,
@@ -230,7 +230,7 @@ impl OpenCardGiftBody {
 
 /// A page of the shop's open-card gifts.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OpenCardGiftList {
+pub(crate) struct OpenCardGiftList {
     pub gifts: Vec<OpenCardGift>,
     /// Empty on the last page.
     pub next_page_token: String,
@@ -248,7 +248,7 @@ impl From<pb::ListOpenCardGiftsResponse> for OpenCardGiftList {
 /// Paging of a list.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct PageQuery {
+pub(crate) struct PageQuery {
     /// 1 to 200; absent or 0 means 50.
     // memberhub_kit::input::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE}.
     #[param(value_type = Option<i32>, minimum = 0, maximum = 200)]
@@ -259,7 +259,7 @@ pub struct PageQuery {
 
 impl PageQuery {
     /// (page_size, page_token), or INVALID_ARGUMENT naming `page_size`.
-    pub fn parse(self) -> Result<(i32, String), ApiError> {
+    pub(crate) fn parse(self) -> Result<(i32, String), ApiError> {
         let mut check = FieldCheck::default();
         let page_size = check.take(query::integer("page_size", self.page_size.as_deref()));
         check.finish((
@@ -271,7 +271,7 @@ impl PageQuery {
 
 /// OC-10: one prize type's total for a day.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct PrizeTotal {
+pub(crate) struct PrizeTotal {
     #[serde(rename = "type")]
     pub prize_type: String,
     pub amount: i64,
@@ -279,7 +279,7 @@ pub struct PrizeTotal {
 
 /// OC-10: one shop-local day of an open-card gift.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DailyStatistics {
+pub(crate) struct DailyStatistics {
     /// The shop-local day, `YYYY-MM-DD`.
     pub day: String,
     /// Final from T+1: the merchant's authoritative report.
@@ -294,7 +294,7 @@ pub struct DailyStatistics {
 
 /// OC-10: the daily series and the live "packs left" counter for stop-loss decisions.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OpenCardGiftStatistics {
+pub(crate) struct OpenCardGiftStatistics {
     pub campaign_id: String,
     pub days: Vec<DailyStatistics>,
     pub packs_left: i64,
@@ -332,7 +332,7 @@ impl From<pb::OpenCardGiftStatistics> for OpenCardGiftStatistics {
 
 /// GP-2: a gift item and how many of it a pack (or the exclusive) gives.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-pub struct GiftItem {
+pub(crate) struct GiftItem {
     /// A gift item of the shop; empty means no gift item.
     // campaign-svc `gift_pack::MAX_SKU_CHARS`.
     #[schema(max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
@@ -362,7 +362,7 @@ impl From<GiftItem> for pb::GiftItem {
 
 /// GP-1..GP-7: a new-member or member gift pack.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct GiftPack {
+pub(crate) struct GiftPack {
     pub pack_id: String,
     pub shop_id: String,
     /// `NEW_MEMBER` or `MEMBER`.
@@ -408,7 +408,7 @@ impl From<pb::GiftPack> for GiftPack {
 
 /// GP-1..GP-7: a new gift pack.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct CreateGiftPack {
+pub(crate) struct CreateGiftPack {
     pub kind: GiftPackKind,
     // campaign-svc `gift_pack::MAX_NAME_CHARS`.
     #[schema(
@@ -463,7 +463,7 @@ fn pack_batch_keys() -> utoipa::openapi::schema::Array {
 }
 
 impl CreateGiftPack {
-    pub fn into_pb(self, shop_id: String) -> pb::GiftPack {
+    pub(crate) fn into_pb(self, shop_id: String) -> pb::GiftPack {
         pb::GiftPack {
             shop_id,
             kind: pb::GiftPackKind::from(self.kind).into(),
@@ -483,7 +483,7 @@ impl CreateGiftPack {
 
 /// A page of the shop's gift packs.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct GiftPackList {
+pub(crate) struct GiftPackList {
     pub packs: Vec<GiftPack>,
     /// Empty on the last page.
     pub next_page_token: String,
@@ -501,7 +501,7 @@ impl From<pb::ListGiftPacksResponse> for GiftPackList {
 /// Filter and paging of the gift pack list.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct GiftPackQuery {
+pub(crate) struct GiftPackQuery {
     /// Only packs of this kind.
     #[param(value_type = Option<GiftPackKind>)]
     pub kind: Option<String>,
@@ -515,7 +515,10 @@ pub struct GiftPackQuery {
 
 impl GiftPackQuery {
     /// The ListGiftPacks request, or INVALID_ARGUMENT naming every bad filter.
-    pub fn into_request(self, shop_id: String) -> Result<pb::ListGiftPacksRequest, ApiError> {
+    pub(crate) fn into_request(
+        self,
+        shop_id: String,
+    ) -> Result<pb::ListGiftPacksRequest, ApiError> {
         let mut check = FieldCheck::default();
         let kind = check.take(query::enum_name::<GiftPackKind>(
             "kind",
@@ -535,7 +538,7 @@ impl GiftPackQuery {
 
 /// GP-2, GP-4: a gift item of the shop that packs and the exclusive may give away.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct GiftItemRecord {
+pub(crate) struct GiftItemRecord {
     pub shop_id: String,
     pub sku: String,
     pub title: String,
@@ -559,7 +562,7 @@ impl From<pb::GiftItemRecord> for GiftItemRecord {
 
 /// GP-2: the shop's gift items.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct GiftItemList {
+pub(crate) struct GiftItemList {
     pub items: Vec<GiftItemRecord>,
 }
 
@@ -573,7 +576,7 @@ impl From<pb::ListGiftItemsResponse> for GiftItemList {
 
 /// GP-2: a gift item's title, category and stock (the sku is in the path).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct UpsertGiftItem {
+pub(crate) struct UpsertGiftItem {
     // campaign-svc `gift_pack::MAX_TITLE_CHARS`.
     #[schema(
         min_length = 1,
@@ -587,7 +590,7 @@ pub struct UpsertGiftItem {
 }
 
 impl UpsertGiftItem {
-    pub fn into_pb(self, shop_id: String, sku: String) -> pb::GiftItemRecord {
+    pub(crate) fn into_pb(self, shop_id: String, sku: String) -> pb::GiftItemRecord {
         pb::GiftItemRecord {
             shop_id,
             sku,
@@ -600,7 +603,7 @@ impl UpsertGiftItem {
 
 /// GP-8: the shop's new-member exclusive coupon and/or gift.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct NewMemberExclusive {
+pub(crate) struct NewMemberExclusive {
     pub shop_id: String,
     /// A CRM batch (`BA_...`); empty when none.
     pub batch_key: String,
@@ -622,7 +625,7 @@ impl From<pb::NewMemberExclusive> for NewMemberExclusive {
 
 /// GP-8: set the exclusive coupon and/or gift; leaving one out removes it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct SetNewMemberExclusive {
+pub(crate) struct SetNewMemberExclusive {
     /// A CRM batch (`BA_...`); empty or absent for none.
     #[serde(default)]
     #[schema(pattern = r"^(?:BA_[a-z2-7]{7})?$")]
@@ -632,7 +635,7 @@ pub struct SetNewMemberExclusive {
 }
 
 impl SetNewMemberExclusive {
-    pub fn into_pb(self, shop_id: String) -> pb::NewMemberExclusive {
+    pub(crate) fn into_pb(self, shop_id: String) -> pb::NewMemberExclusive {
         pb::NewMemberExclusive {
             shop_id,
             batch_key: self.batch_key,
@@ -646,7 +649,7 @@ impl SetNewMemberExclusive {
 
 /// GP-9: one thing a claim granted (the reveal).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct GrantedItem {
+pub(crate) struct GrantedItem {
     /// A prize type (`BEANS`, `THRESHOLD_COUPON` ...); empty for pack coupons and gift items.
     #[serde(rename = "type")]
     pub prize_type: String,
@@ -674,7 +677,7 @@ impl From<pb::GrantedItem> for GrantedItem {
 
 /// OC-7, GP-1, GP-6, GP-8, PT-3: a shopper's claim, granted whole or not at all.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Claim {
+pub(crate) struct Claim {
     pub claim_id: String,
     pub shop_id: String,
     pub user_id: String,
@@ -713,7 +716,7 @@ impl From<pb::Claim> for Claim {
 
 /// A page of the shop's claims.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ClaimList {
+pub(crate) struct ClaimList {
     pub claims: Vec<Claim>,
     /// Empty on the last page.
     pub next_page_token: String,
@@ -731,7 +734,7 @@ impl From<pb::ListClaimsResponse> for ClaimList {
 /// Filters and paging of the claim list.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ClaimQuery {
+pub(crate) struct ClaimQuery {
     /// Only this shopper's claims.
     // campaign-svc `types::MAX_USER_ID_CHARS`.
     #[param(max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
@@ -752,7 +755,7 @@ pub struct ClaimQuery {
 
 impl ClaimQuery {
     /// The ListClaims request, or INVALID_ARGUMENT naming every bad filter.
-    pub fn into_request(self, shop_id: String) -> Result<pb::ListClaimsRequest, ApiError> {
+    pub(crate) fn into_request(self, shop_id: String) -> Result<pb::ListClaimsRequest, ApiError> {
         let mut check = FieldCheck::default();
         let state = check.take(query::enum_name::<ClaimState>(
             "state",
@@ -773,7 +776,7 @@ impl ClaimQuery {
 /// The state filter and paging of a shopper's own claims.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct MyClaimQuery {
+pub(crate) struct MyClaimQuery {
     #[param(value_type = Option<ClaimState>)]
     pub state: Option<String>,
     /// 1 to 200; absent or 0 means 50.
@@ -787,7 +790,7 @@ pub struct MyClaimQuery {
 impl MyClaimQuery {
     /// The ListClaims request for `user_id`'s claims in the shop, or INVALID_ARGUMENT naming
     /// every bad filter.
-    pub fn into_request(
+    pub(crate) fn into_request(
         self,
         shop_id: String,
         user_id: String,
@@ -805,14 +808,14 @@ impl MyClaimQuery {
 
 /// GP-8: which exclusive the new member takes.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct ClaimNewMemberExclusive {
+pub(crate) struct ClaimNewMemberExclusive {
     pub choice: ExclusiveChoice,
 }
 
 /// PT-3: exchange points for an item of the member's level benefits
 /// (`points_for_coupon` / `points_for_goods`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct ExchangePoints {
+pub(crate) struct ExchangePoints {
     // campaign-svc `types::MAX_REF_CHARS`.
     #[schema(
         min_length = 1,
@@ -826,7 +829,7 @@ pub struct ExchangePoints {
 
 /// GP-4: the right to buy a gift item for 0.01 yuan (or exchanged goods for nothing).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Entitlement {
+pub(crate) struct Entitlement {
     pub entitlement_id: String,
     pub shop_id: String,
     pub user_id: String,
@@ -860,7 +863,7 @@ impl From<pb::Entitlement> for Entitlement {
 
 /// GP-4: the caller's entitlements in a shop.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EntitlementList {
+pub(crate) struct EntitlementList {
     pub entitlements: Vec<Entitlement>,
 }
 
@@ -874,7 +877,7 @@ impl From<pb::ListEntitlementsResponse> for EntitlementList {
 
 /// GP-4: the order that uses the entitlement.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct ConsumeEntitlement {
+pub(crate) struct ConsumeEntitlement {
     // campaign-svc `types::MAX_REF_CHARS`.
     #[schema(
         min_length = 1,

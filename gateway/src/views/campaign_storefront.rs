@@ -14,7 +14,7 @@ use crate::coupon_views::WalletCoupon;
 
 /// OC-3: the live open-card gift as a shopper who has not opened the card sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct StorefrontOpenCardGift {
+pub(crate) struct StorefrontOpenCardGift {
     pub campaign_id: String,
     pub name: String,
     pub start_time: Option<String>,
@@ -37,7 +37,7 @@ impl From<pb::OpenCardGift> for StorefrontOpenCardGift {
 
 /// GP-8: the new-member exclusive a new member may still choose from.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct StorefrontNewMemberExclusive {
+pub(crate) struct StorefrontNewMemberExclusive {
     /// The exclusive coupon's batch (`BA_...`); empty when none.
     pub batch_key: String,
     /// The exclusive gift; absent when none.
@@ -55,7 +55,7 @@ impl From<pb::NewMemberExclusive> for StorefrontNewMemberExclusive {
 
 /// What campaign-svc offers this shopper in the shop's member center.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct StorefrontOffers {
+pub(crate) struct StorefrontOffers {
     /// OC-3, OC-8: the live open-card gift; only for a shopper who has not opened the card,
     /// and only while packs are left.
     pub open_card_gift: Option<StorefrontOpenCardGift>,
@@ -88,7 +88,7 @@ impl From<pb::StorefrontOffers> for StorefrontOffers {
 
 /// How many coupons of the shop the shopper can use, and the first few of them.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MemberCenterCoupons {
+pub(crate) struct MemberCenterCoupons {
     /// Available coupons of this shop in the wallet (at least this many when `has_more`).
     pub available_count: i64,
     /// More than `available_count`: the wallet has another page.
@@ -99,13 +99,13 @@ pub struct MemberCenterCoupons {
 
 /// A section of the member center that was left out, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Section {
+pub(crate) enum Section {
     Offers,
     Coupons,
 }
 
 impl Section {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Section::Offers => "offers",
             Section::Coupons => "coupons",
@@ -118,7 +118,7 @@ impl Section {
 /// and the shop's available coupons (coupon-svc). An optional section whose service failed
 /// or was too slow is absent and named in `degraded`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct StorefrontMemberCenter {
+pub(crate) struct StorefrontMemberCenter {
     #[serde(flatten)]
     pub center: MemberCenter,
     /// Absent when degraded.

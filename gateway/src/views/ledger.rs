@@ -11,7 +11,7 @@ use crate::query::{self, FieldCheck};
 /// PT-2: what a ledger account holds.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Asset {
+pub(crate) enum Asset {
     /// The shop's own points.
     Points,
     /// Platform beans.
@@ -36,9 +36,13 @@ impl From<Asset> for pbc::Asset {
 /// PT-2: the assets a shop's budget holds: points are the shop's own and need none. Only a
 /// schema: a recharge's `asset` is an [`Asset`], and `POINTS` is FAILED_PRECONDITION
 /// `POINTS_NEED_NO_BUDGET`.
+#[expect(
+    dead_code,
+    reason = "only a schema in the OpenAPI document; never built"
+)]
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BudgetAsset {
+pub(crate) enum BudgetAsset {
     /// Platform beans.
     Beans,
     /// Cash red packets, in fen.
@@ -53,7 +57,7 @@ fn asset_name(asset: pbc::Asset) -> String {
 
 /// PT-4: one change of the member's balance.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LedgerEntry {
+pub(crate) struct LedgerEntry {
     pub transfer_id: String,
     /// `POINTS`, `BEANS`, `RED_PACKET` or `DATA_PACK`.
     pub asset: String,
@@ -79,7 +83,7 @@ impl From<pb::LedgerEntry> for LedgerEntry {
 
 /// PT-4: one page of the member's ledger history.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LedgerPage {
+pub(crate) struct LedgerPage {
     pub entries: Vec<LedgerEntry>,
     /// Empty on the last page.
     pub next_page_token: String,
@@ -97,7 +101,7 @@ impl From<pb::ListLedgerEntriesResponse> for LedgerPage {
 /// PT-4: which asset and which page of the ledger.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct LedgerQuery {
+pub(crate) struct LedgerQuery {
     /// Only this asset; absent means every asset.
     #[param(value_type = Option<Asset>)]
     pub asset: Option<String>,
@@ -111,7 +115,7 @@ pub struct LedgerQuery {
 
 impl LedgerQuery {
     /// The ListLedgerEntries request for `user_id`, or INVALID_ARGUMENT naming every bad field.
-    pub fn into_request(
+    pub(crate) fn into_request(
         self,
         shop_id: String,
         user_id: String,
@@ -131,7 +135,7 @@ impl LedgerQuery {
 
 /// PT-1: one side of a transfer.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Account {
+pub(crate) struct Account {
     /// `MEMBER`, `SHOP_BUDGET`, `RESERVATION`, `SYSTEM_ISSUANCE` or `SYSTEM_EXPIRY`.
     pub kind: String,
     pub shop_id: String,
@@ -151,7 +155,7 @@ impl From<pb::Account> for Account {
 
 /// PT-1: an immutable double-entry transfer.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Transfer {
+pub(crate) struct Transfer {
     pub transfer_id: String,
     pub from: Option<Account>,
     pub to: Option<Account>,
@@ -181,7 +185,7 @@ impl From<pb::Transfer> for Transfer {
 
 /// PT-4: a shop's budget for one asset.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct BudgetBalance {
+pub(crate) struct BudgetBalance {
     /// `BEANS`, `RED_PACKET` or `DATA_PACK` (fen for red packets, MB for data packs).
     pub asset: String,
     pub available: i64,
@@ -191,7 +195,7 @@ pub struct BudgetBalance {
 
 /// PT-4: the shop's budget balances.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct BudgetBalances {
+pub(crate) struct BudgetBalances {
     pub balances: Vec<BudgetBalance>,
 }
 
@@ -213,7 +217,7 @@ impl From<pb::ListBudgetBalancesResponse> for BudgetBalances {
 
 /// PT-5: what an expiry run took back.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct PointsExpired {
+pub(crate) struct PointsExpired {
     pub expired_lots: i64,
     pub expired_points: i64,
 }
@@ -231,7 +235,7 @@ impl From<pb::ExpirePointsResponse> for PointsExpired {
 
 /// PT-2: move an asset into the shop's budget so that it can be granted.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct RechargeBudget {
+pub(crate) struct RechargeBudget {
     #[schema(value_type = BudgetAsset)]
     pub asset: Asset,
     /// In the asset's unit: beans, fen for red packets, MB for data packs.
@@ -241,7 +245,11 @@ pub struct RechargeBudget {
 }
 
 impl RechargeBudget {
-    pub fn into_request(self, request_id: String, shop_id: String) -> pb::RechargeBudgetRequest {
+    pub(crate) fn into_request(
+        self,
+        request_id: String,
+        shop_id: String,
+    ) -> pb::RechargeBudgetRequest {
         pb::RechargeBudgetRequest {
             request_id,
             shop_id,

@@ -10,7 +10,7 @@ use super::timestamp;
 /// LV-3: how a level's two thresholds combine.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ConditionOperator {
+pub(crate) enum ConditionOperator {
     And,
     Or,
 }
@@ -26,7 +26,7 @@ impl From<ConditionOperator> for pb::ConditionOperator {
 
 /// LV-3: cumulative confirmed spend and/or order count, net of refunds. Level 1 has none (LV-2).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct LevelCondition {
+pub(crate) struct LevelCondition {
     /// Cumulative confirmed spend in fen.
     // membership-svc `levels::Ladder::parse`: thresholds are positive.
     #[serde(default)]
@@ -73,7 +73,7 @@ impl From<LevelCondition> for pb::LevelCondition {
 /// LV-6: an item members of a level may exchange points for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
-pub struct ExchangeItem {
+pub(crate) struct ExchangeItem {
     // membership-svc `levels::MAX_ITEM_ID_CHARS`.
     #[schema(
         required = true,
@@ -105,8 +105,12 @@ pub struct ExchangeItem {
 
 /// LV-6: an item members of a level may exchange points for a coupon: an `ExchangeItem`
 /// whose target is a batch key. Only a schema; the JSON is an `ExchangeItem`.
+#[expect(
+    dead_code,
+    reason = "only a schema in the OpenAPI document; never built"
+)]
 #[derive(Debug, Clone, ToSchema)]
-pub struct CouponExchangeItem {
+pub(crate) struct CouponExchangeItem {
     #[schema(
         min_length = 1,
         max_length = 64,
@@ -171,7 +175,7 @@ impl From<ExchangeItem> for pb::ExchangeItem {
 /// LV-6: a level's benefits. Fields left out are none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
-pub struct LevelBenefits {
+pub(crate) struct LevelBenefits {
     /// Member discount in tenths of a fold: 95 means 9.5 fold (pay 95 %); 0 means none.
     // membership-svc `Benefits::validate`.
     #[schema(minimum = 0, maximum = 99)]
@@ -214,7 +218,7 @@ impl From<LevelBenefits> for pb::LevelBenefits {
 
 /// One level of the ladder.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Level {
+pub(crate) struct Level {
     pub level: i32,
     pub name: String,
     /// Absent for level 1 (LV-2: every member).
@@ -235,7 +239,7 @@ impl From<pb::Level> for Level {
 
 /// LV-1..LV-6: the whole ladder and the LV-4 change window.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LevelRules {
+pub(crate) struct LevelRules {
     pub shop_id: String,
     pub levels: Vec<Level>,
     pub last_change_time: Option<String>,
@@ -256,7 +260,7 @@ impl From<pb::LevelRules> for LevelRules {
 
 /// The ladder after a change, with LV-6 warnings for levels lacking recommended benefits.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LevelRulesSaved {
+pub(crate) struct LevelRulesSaved {
     pub rules: Option<LevelRules>,
     pub warnings: Vec<Warning>,
 }
@@ -283,7 +287,7 @@ impl From<pb::UpdateLevelBenefitsResponse> for LevelRulesSaved {
 
 /// One level of a new ladder.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct LevelDefinition {
+pub(crate) struct LevelDefinition {
     /// The level's number: the n-th level of the list is level n.
     // membership-svc `program::MAX_LEVELS`.
     #[schema(minimum = 1, maximum = 5)]
@@ -300,14 +304,18 @@ pub struct LevelDefinition {
 
 /// LV-1, LV-3, LV-4: the whole ladder, levels 1..N with N in 1..5.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct UpdateLevelRules {
+pub(crate) struct UpdateLevelRules {
     // LV-1: membership-svc `program::MAX_LEVELS`.
     #[schema(min_items = 1, max_items = 5)]
     pub levels: Vec<LevelDefinition>,
 }
 
 impl UpdateLevelRules {
-    pub fn into_request(self, request_id: String, shop_id: String) -> pb::UpdateLevelRulesRequest {
+    pub(crate) fn into_request(
+        self,
+        request_id: String,
+        shop_id: String,
+    ) -> pb::UpdateLevelRulesRequest {
         pb::UpdateLevelRulesRequest {
             request_id,
             shop_id,

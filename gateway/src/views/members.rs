@@ -14,7 +14,7 @@ use crate::query::{self, FieldCheck};
 /// MB-1: how a membership began.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum JoinChannel {
+pub(crate) enum JoinChannel {
     Order,
     Card,
     Import,
@@ -33,7 +33,7 @@ impl From<JoinChannel> for pb::JoinChannel {
 /// MB-1: where the member came from.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MemberSource {
+pub(crate) enum MemberSource {
     Storefront,
     OfflineStore,
     BrandMall,
@@ -70,7 +70,7 @@ fn gender() -> utoipa::openapi::schema::Object {
 /// MB-1: profile tags a shopper may give when opening the card.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
-pub struct MemberProfile {
+pub(crate) struct MemberProfile {
     // membership-svc `members::MAX_NICKNAME_CHARS`.
     #[schema(max_length = 30, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub nickname: String,
@@ -106,7 +106,7 @@ impl From<MemberProfile> for pb::MemberProfile {
 /// A shopper's membership of a shop, with the totals that decide the level (OR-3, LV-5).
 /// Carries whether a verified phone is on file, never the phone itself (MB-4).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Membership {
+pub(crate) struct Membership {
     pub membership_id: String,
     pub shop_id: String,
     pub user_id: String,
@@ -153,7 +153,7 @@ impl From<pb::Membership> for Membership {
 
 /// MB-4: one page of a shop's members.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MemberPage {
+pub(crate) struct MemberPage {
     pub members: Vec<Membership>,
     /// Empty on the last page.
     pub next_page_token: String,
@@ -174,7 +174,7 @@ impl From<pb::ListMembersResponse> for MemberPage {
 /// MB-4: filters and paging of the member list.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ListMembersQuery {
+pub(crate) struct ListMembersQuery {
     /// Only members at this level; 0 means every level.
     // membership-svc `members::list_filter`, `program::MAX_LEVELS`.
     #[param(value_type = Option<i32>, minimum = 0, maximum = 5)]
@@ -199,7 +199,7 @@ pub struct ListMembersQuery {
 
 impl ListMembersQuery {
     /// The ListMembers request, or INVALID_ARGUMENT naming every bad filter.
-    pub fn into_request(self, shop_id: String) -> Result<pb::ListMembersRequest, ApiError> {
+    pub(crate) fn into_request(self, shop_id: String) -> Result<pb::ListMembersRequest, ApiError> {
         let mut check = FieldCheck::default();
         let level = check.take(query::integer("level", self.level.as_deref()));
         let join_time_from = check.take(query::timestamp(
@@ -238,7 +238,7 @@ impl ListMembersQuery {
 
 /// MP-4: when the code sent expires and when another may be requested.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SmsCodeSent {
+pub(crate) struct SmsCodeSent {
     pub expire_time: Option<String>,
     pub resend_allowed_time: Option<String>,
 }
@@ -254,7 +254,7 @@ impl From<pb::SendCardSmsCodeResponse> for SmsCodeSent {
 
 /// MB-5: whether the shopper now follows the shop.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Following {
+pub(crate) struct Following {
     pub following: bool,
 }
 
@@ -268,7 +268,7 @@ impl From<pb::FollowShopResponse> for Following {
 
 /// MP-5: the storefront member center.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MemberCenter {
+pub(crate) struct MemberCenter {
     pub shop_id: String,
     pub shop_name: String,
     pub card_face: Option<CardFace>,
@@ -313,7 +313,7 @@ impl From<pb::MemberCenter> for MemberCenter {
 
 /// MP-4: send a card-opening code to this phone.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct SendCardSmsCode {
+pub(crate) struct SendCardSmsCode {
     /// An 11-digit mainland mobile number, optionally after `+86`.
     #[schema(pattern = r"^(?:\+86)?[- ]*1(?:[- ]*[0-9]){10}[- ]*$")]
     pub phone: String,
@@ -321,7 +321,7 @@ pub struct SendCardSmsCode {
 
 /// MB-2: open the shop's card.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct OpenCard {
+pub(crate) struct OpenCard {
     /// The phone to keep on the membership; may differ from the account's bound phone.
     #[schema(pattern = r"^(?:\+86)?[- ]*1(?:[- ]*[0-9]){10}[- ]*$")]
     pub phone: String,
@@ -338,7 +338,7 @@ pub struct OpenCard {
 }
 
 impl OpenCard {
-    pub fn into_request(
+    pub(crate) fn into_request(
         self,
         request_id: String,
         shop_id: String,

@@ -12,15 +12,15 @@ mod platform;
 mod program;
 mod sprint_plans;
 
-pub use campaign::*;
-pub use campaign_storefront::*;
-pub use ledger::*;
-pub use levels::*;
-pub use members::*;
-pub use orders::*;
-pub use platform::*;
-pub use program::*;
-pub use sprint_plans::*;
+pub(crate) use campaign::*;
+pub(crate) use campaign_storefront::*;
+pub(crate) use ledger::*;
+pub(crate) use levels::*;
+pub(crate) use members::*;
+pub(crate) use orders::*;
+pub(crate) use platform::*;
+pub(crate) use program::*;
+pub(crate) use sprint_plans::*;
 
 use memberhub_proto::common as pbc;
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,7 @@ fn short(name: &str, prefix: &str) -> String {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ShopType {
+pub(crate) enum ShopType {
     Pop,
     SelfOperated,
 }
@@ -54,7 +54,7 @@ impl From<ShopType> for pbc::ShopType {
 
 /// A registered shop.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Shop {
+pub(crate) struct Shop {
     pub shop_id: String,
     pub name: String,
     /// `POP` or `SELF_OPERATED`.
@@ -82,7 +82,7 @@ impl From<memberhub_proto::membership::Shop> for Shop {
 
 /// MP-1: register a shop.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct CreateShop {
+pub(crate) struct CreateShop {
     // membership-svc `shop::MAX_SHOP_NAME_CHARS`.
     #[schema(
         min_length = 1,

@@ -11,7 +11,7 @@ use crate::query::{self, FieldCheck};
 /// OR-1: what happened to the order.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderEventType {
+pub(crate) enum OrderEventType {
     Paid,
     ReceiptConfirmed,
     Refunded,
@@ -29,7 +29,7 @@ impl From<OrderEventType> for pb::OrderEventType {
 
 /// A line of the order. Money is integer fen.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
-pub struct OrderLine {
+pub(crate) struct OrderLine {
     // membership-svc `convert::orders::{MAX_SKU_CHARS, MAX_CATEGORY_CHARS, MAX_QUANTITY}`,
     // `ledger::MAX_AMOUNT`.
     #[schema(
@@ -64,7 +64,7 @@ impl From<OrderLine> for pbc::OrderLine {
 /// OR-1: an order event. Each takes effect once, however often it is delivered
 /// (identity: order, type and refund id).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct OrderEvent {
+pub(crate) struct OrderEvent {
     #[serde(rename = "type")]
     pub event_type: OrderEventType,
     /// Printable ASCII without spaces.
@@ -117,7 +117,10 @@ impl OrderEvent {
     }
 
     /// The ReportOrderEvent request, or INVALID_ARGUMENT naming the bad field.
-    pub fn into_request(self, request_id: String) -> Result<pb::ReportOrderEventRequest, ApiError> {
+    pub(crate) fn into_request(
+        self,
+        request_id: String,
+    ) -> Result<pb::ReportOrderEventRequest, ApiError> {
         let mut check = FieldCheck::default();
         let event = self.into_proto("", &mut check);
         check.finish(pb::ReportOrderEventRequest {
@@ -129,7 +132,7 @@ impl OrderEvent {
 
 /// OR-1: several events, applied in order; one idempotency key covers the batch.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct OrderEventBatch {
+pub(crate) struct OrderEventBatch {
     // membership-svc `convert::orders::MAX_BATCH`.
     #[schema(min_items = 1, max_items = 1000)]
     pub events: Vec<OrderEvent>,
@@ -138,7 +141,7 @@ pub struct OrderEventBatch {
 impl OrderEventBatch {
     /// The BatchReportOrderEvents request, or INVALID_ARGUMENT naming each bad field as
     /// `events[i].field`.
-    pub fn into_request(
+    pub(crate) fn into_request(
         self,
         request_id: String,
     ) -> Result<pb::BatchReportOrderEventsRequest, ApiError> {
@@ -159,7 +162,7 @@ fn outcome_name(outcome: pb::OrderEventOutcome) -> String {
 
 /// OR-1: what the event did.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OrderEventReported {
+pub(crate) struct OrderEventReported {
     /// `APPLIED`; `DUPLICATE` (delivered before, nothing changed); or `HELD` (a refund that
     /// arrived before its confirmation, applied later).
     pub outcome: String,
@@ -175,7 +178,7 @@ impl From<pb::ReportOrderEventResponse> for OrderEventReported {
 
 /// OR-1: one outcome per event, in request order.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OrderEventsReported {
+pub(crate) struct OrderEventsReported {
     pub outcomes: Vec<String>,
 }
 
@@ -198,7 +201,7 @@ impl From<pb::BatchReportOrderEventsResponse> for OrderEventsReported {
 
 /// OR-1: a shopper put an item in the cart. Each takes effect once per (shop, event id).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct CartEvent {
+pub(crate) struct CartEvent {
     /// The platform's id of the event; a redelivery carries the same one.
     // membership-svc `convert::orders::MAX_EVENT_ID_CHARS`.
     #[schema(
@@ -233,7 +236,7 @@ pub struct CartEvent {
 
 /// OR-1: add-to-cart events; one idempotency key covers the batch.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct CartEventBatch {
+pub(crate) struct CartEventBatch {
     // membership-svc `convert::orders::MAX_BATCH`.
     #[schema(min_items = 1, max_items = 1000)]
     pub events: Vec<CartEvent>,
@@ -242,7 +245,7 @@ pub struct CartEventBatch {
 impl CartEventBatch {
     /// The BatchReportCartEvents request, or INVALID_ARGUMENT naming each bad field as
     /// `events[i].field`.
-    pub fn into_request(
+    pub(crate) fn into_request(
         self,
         request_id: String,
     ) -> Result<pb::BatchReportCartEventsRequest, ApiError> {
@@ -270,7 +273,7 @@ impl CartEventBatch {
 
 /// OR-1: one outcome per add-to-cart event, in request order: `APPLIED` or `DUPLICATE`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CartEventsReported {
+pub(crate) struct CartEventsReported {
     pub outcomes: Vec<String>,
 }
 

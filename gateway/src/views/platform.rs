@@ -13,7 +13,7 @@ use crate::query::{self, FieldCheck};
 /// there is no brand filter.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ShopQuery {
+pub(crate) struct ShopQuery {
     /// Only shops whose name contains this text (case-insensitive).
     // membership-svc `shop::MAX_SHOP_NAME_CHARS`.
     #[param(max_length = 30, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
@@ -37,7 +37,7 @@ pub struct ShopQuery {
 
 impl ShopQuery {
     /// The ListShops request, or INVALID_ARGUMENT naming every bad filter.
-    pub fn into_request(self) -> Result<pb::ListShopsRequest, ApiError> {
+    pub(crate) fn into_request(self) -> Result<pb::ListShopsRequest, ApiError> {
         let mut check = FieldCheck::default();
         let shop_type = check.take(query::enum_name::<ShopType>(
             "type",
@@ -67,7 +67,7 @@ impl ShopQuery {
 
 /// MP-1: one page of shops, newest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ShopPage {
+pub(crate) struct ShopPage {
     pub shops: Vec<Shop>,
     /// Empty on the last page.
     pub next_page_token: String,
@@ -86,7 +86,7 @@ impl From<pb::ListShopsResponse> for ShopPage {
 /// `type` changes only while the shop has no member and has not activated the SMS service
 /// (400 `SHOP_TYPE_LOCKED`).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-pub struct UpdateShop {
+pub(crate) struct UpdateShop {
     // membership-svc `shop::MAX_SHOP_NAME_CHARS`.
     #[schema(
         min_length = 1,
@@ -111,7 +111,7 @@ pub struct UpdateShop {
 impl UpdateShop {
     /// The UpdateShop request whose mask names the fields present; INVALID_ARGUMENT on
     /// `body` when none is.
-    pub fn into_request(
+    pub(crate) fn into_request(
         self,
         request_id: String,
         shop_id: String,
@@ -157,7 +157,7 @@ impl UpdateShop {
 
 /// A membership-svc event the campaign consumer could not read, and why.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ParkedEvent {
+pub(crate) struct ParkedEvent {
     /// The event's cursor in membership-svc's feed.
     pub cursor: String,
     /// The event's type as membership-svc named it (e.g. `EVENT_TYPE_CARD_OPENED`).
@@ -169,7 +169,7 @@ pub struct ParkedEvent {
 
 /// SP-2: a shop's size as the platform judges it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ShopStatistics {
+pub(crate) struct ShopStatistics {
     pub shop_id: String,
     /// Active members now.
     pub member_count: i64,
@@ -191,7 +191,7 @@ impl From<pb::ShopStatistics> for ShopStatistics {
 
 /// Parked events, newest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ParkedEventPage {
+pub(crate) struct ParkedEventPage {
     pub parked_events: Vec<ParkedEvent>,
     /// Empty on the last page.
     pub next_page_token: String,

@@ -8,7 +8,7 @@ use super::{short, timestamp};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum JoinPolicy {
+pub(crate) enum JoinPolicy {
     Order,
     Card,
     OrderOrCard,
@@ -28,7 +28,7 @@ impl From<JoinPolicy> for pb::JoinPolicy {
 
 /// MP-3: a level's member-card image.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct LevelCardImage {
+pub(crate) struct LevelCardImage {
     // membership-svc `program::MAX_LEVELS`.
     #[schema(minimum = 1, maximum = 5)]
     pub level: i32,
@@ -43,7 +43,7 @@ pub struct LevelCardImage {
 
 /// MP-3: the card face.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CardFace {
+pub(crate) struct CardFace {
     pub card_name: String,
     pub logo_url: String,
     pub opening_image_url: String,
@@ -70,7 +70,7 @@ impl From<pb::CardFace> for CardFace {
 
 /// A recommendation the back-office shows; the save it came with succeeded (LV-6, MP-6).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Warning {
+pub(crate) struct Warning {
     /// Stable UPPER_SNAKE code, e.g. `BENEFITS_NOT_CONFIGURED`.
     pub code: String,
     pub message: String,
@@ -94,7 +94,7 @@ pub(super) fn warnings(list: Vec<pb::Warning>) -> Vec<Warning> {
 
 /// A shop's membership program.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Program {
+pub(crate) struct Program {
     pub shop_id: String,
     /// `ORDER`, `CARD`, `ORDER_OR_CARD` or `ORDER_AND_CARD`.
     pub join_policy: String,
@@ -133,7 +133,7 @@ impl From<pb::Program> for Program {
 
 /// The program after a settings change, with what the merchant should still look at.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ProgramSettingsSaved {
+pub(crate) struct ProgramSettingsSaved {
     pub program: Option<Program>,
     pub warnings: Vec<Warning>,
 }
@@ -151,13 +151,13 @@ impl From<pb::UpdateProgramSettingsResponse> for ProgramSettingsSaved {
 
 /// MP-2.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct SetJoinPolicy {
+pub(crate) struct SetJoinPolicy {
     pub join_policy: JoinPolicy,
 }
 
 /// MP-3: fields left out stay as they are.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-pub struct UpdateCardFace {
+pub(crate) struct UpdateCardFace {
     // membership-svc `program::MAX_CARD_NAME_CHARS`.
     #[schema(
         min_length = 1,
@@ -187,13 +187,13 @@ pub struct UpdateCardFace {
 
 /// MP-4.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct SetSmsVerification {
+pub(crate) struct SetSmsVerification {
     pub enabled: bool,
 }
 
 /// OR-4, PT-5, MP-6: fields left out stay as they are.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-pub struct UpdateProgramSettings {
+pub(crate) struct UpdateProgramSettings {
     /// OR-4: points per yuan of confirmed spend.
     // membership-svc `program::SettingsChange::parse`.
     #[schema(minimum = 0, maximum = 100)]
@@ -206,7 +206,7 @@ pub struct UpdateProgramSettings {
 }
 
 impl UpdateProgramSettings {
-    pub fn into_request(
+    pub(crate) fn into_request(
         self,
         request_id: String,
         shop_id: String,

@@ -12,7 +12,7 @@ use super::{short, timestamp};
 
 /// SP-1: a new plan. Phases run from each start to the next; redemption to its end.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct CreateSprintPlan {
+pub(crate) struct CreateSprintPlan {
     // campaign-svc `sprint_plan::MAX_NAME_CHARS`.
     #[schema(
         min_length = 1,
@@ -61,7 +61,7 @@ impl From<CreateSprintPlan> for pb::SprintPlan {
 /// SP-1: a plan and the phase it is in now (`UPCOMING`, `REGISTRATION`, `SPRINT`, `AWARD`,
 /// `REDEMPTION`, `ENDED`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SprintPlan {
+pub(crate) struct SprintPlan {
     pub plan_id: String,
     pub name: String,
     pub registration_start_time: Option<String>,
@@ -97,7 +97,7 @@ impl From<pb::SprintPlan> for SprintPlan {
 
 /// A page of plans, newest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SprintPlanPage {
+pub(crate) struct SprintPlanPage {
     pub plans: Vec<SprintPlan>,
     /// Empty on the last page.
     pub next_page_token: String,
@@ -115,7 +115,7 @@ impl From<pb::ListSprintPlansResponse> for SprintPlanPage {
 /// The phase filter of the plan list.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SprintPhase {
+pub(crate) enum SprintPhase {
     Upcoming,
     Registration,
     Sprint,
@@ -140,7 +140,7 @@ impl From<SprintPhase> for pb::SprintPhase {
 /// Filters of the plan list.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct SprintPlanQuery {
+pub(crate) struct SprintPlanQuery {
     /// Only plans in this phase now.
     pub phase: Option<SprintPhase>,
     /// 1 to 200; absent or 0 means 50.
@@ -153,7 +153,7 @@ pub struct SprintPlanQuery {
 
 /// SP-2: what an invited shop must meet to join.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-pub struct SprintThresholds {
+pub(crate) struct SprintThresholds {
     /// Active members of the shop.
     // campaign-svc `sprint_plan::MAX_AMOUNT`.
     #[serde(default)]
@@ -167,7 +167,7 @@ pub struct SprintThresholds {
 
 /// SP-2: invite a shop.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct InviteSprintPlanShop {
+pub(crate) struct InviteSprintPlanShop {
     #[schema(format = Uuid)]
     pub shop_id: String,
     #[serde(default)]
@@ -176,7 +176,7 @@ pub struct InviteSprintPlanShop {
 
 /// SP-3: what a joining shop commits to.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct JoinSprintPlan {
+pub(crate) struct JoinSprintPlan {
     /// What a member must spend in the sprint phase to qualify.
     // campaign-svc `sprint_plan::MAX_AMOUNT`.
     #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
@@ -191,7 +191,7 @@ pub struct JoinSprintPlan {
 
 /// SP-2: a shop's invitation (`INVITED`, `JOINED`, `WITHDRAWN`), with the plan.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SprintPlanShop {
+pub(crate) struct SprintPlanShop {
     pub plan_id: String,
     pub shop_id: String,
     pub thresholds: SprintThresholds,
@@ -230,7 +230,7 @@ impl From<pb::SprintPlanShop> for SprintPlanShop {
 
 /// A page of invitations.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SprintPlanShopPage {
+pub(crate) struct SprintPlanShopPage {
     pub shops: Vec<SprintPlanShop>,
     /// Empty on the last page.
     pub next_page_token: String,
@@ -251,7 +251,7 @@ impl From<pb::ListSprintPlanShopsResponse> for SprintPlanShopPage {
 /// issue, not giftable, no per-user limit.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateRewardBatch {
+pub(crate) struct CreateRewardBatch {
     // coupon-svc `batch::MAX_INTERNAL_NAME_CHARS`.
     #[schema(
         min_length = 1,
@@ -275,7 +275,7 @@ pub struct CreateRewardBatch {
 
 impl CreateRewardBatch {
     /// The batch for `shop_id` with the plan's fixed fields.
-    pub fn into_batch(
+    pub(crate) fn into_batch(
         self,
         shop_id: String,
         shop_type: memberhub_proto::common::ShopType,
@@ -316,7 +316,7 @@ impl CreateRewardBatch {
 /// shop's card while registering (MB-2) and gives the phone (and SMS code) for it.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RegisterSprintPlan {
+pub(crate) struct RegisterSprintPlan {
     /// Needed only when the shopper is not a member of the shop yet: an 11-digit mainland
     /// mobile number, optionally after `+86` (membership-svc checks it, MB-2).
     #[serde(default)]
@@ -329,7 +329,7 @@ pub struct RegisterSprintPlan {
 
 /// SP-4..SP-6: where the shopper stands in a shop's sprint.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SprintRegistration {
+pub(crate) struct SprintRegistration {
     pub plan_id: String,
     pub shop_id: String,
     pub register_time: Option<String>,
@@ -366,7 +366,7 @@ impl From<pb::SprintRegistration> for SprintRegistration {
 
 /// SP-8: a participating shop's figures.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SprintPlanShopStatistics {
+pub(crate) struct SprintPlanShopStatistics {
     pub plan_id: String,
     pub shop_id: String,
     pub registered: i64,

@@ -10,7 +10,7 @@ use memberhub_kit::actor::Actor;
 use memberhub_kit::auth::{GATEWAY, Signer, Verifier};
 
 #[derive(Debug, clap::Args)]
-pub struct AuthArgs {
+pub(crate) struct AuthArgs {
     /// Distinct actors.
     #[arg(long, default_value_t = 20_000)]
     pub tokens: usize,
@@ -20,7 +20,7 @@ fn per_op_us(started: Instant, n: usize) -> f64 {
     super::round2(started.elapsed().as_secs_f64() * 1e6 / n as f64)
 }
 
-pub async fn run(args: AuthArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: AuthArgs) -> anyhow::Result<()> {
     let n = args.tokens.max(1);
     let signer = Signer::development(GATEWAY);
     let verifier = Verifier::development();

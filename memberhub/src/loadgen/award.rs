@@ -30,7 +30,7 @@ use memberhub_proto::membership as membership_pb;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 
 #[derive(Debug, clap::Args)]
-pub struct AwardArgs {
+pub(crate) struct AwardArgs {
     /// Shoppers registered with the shop.
     #[arg(long, default_value_t = 100_000)]
     pub registered: usize,
@@ -62,7 +62,7 @@ fn user(i: usize) -> String {
     format!("award-{i:06}")
 }
 
-pub async fn run(args: AwardArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: AwardArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.distribution <= args.qualified && args.qualified <= args.registered,
         "expected distribution <= qualified <= registered"

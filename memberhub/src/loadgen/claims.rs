@@ -38,7 +38,7 @@ use tonic::transport::Channel;
 use super::{Latencies, ScratchDb, round2};
 
 #[derive(Debug, clap::Args)]
-pub struct ClaimsArgs {
+pub(crate) struct ClaimsArgs {
     /// Concurrent clients, each claiming in a closed loop (also pgbench's -c).
     #[arg(long, default_value_t = 64)]
     clients: usize,
@@ -99,7 +99,7 @@ impl Tally {
     }
 }
 
-pub async fn run(args: ClaimsArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ClaimsArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.clients >= 1 && args.connections >= 1,
         "need a client and a connection"

@@ -21,7 +21,7 @@ use tonic::transport::Channel;
 use super::Latencies;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct ExpiryArgs {
+pub(crate) struct ExpiryArgs {
     #[arg(long, default_value_t = 50)]
     pub shops: usize,
     /// Members in all, spread evenly over the shops.
@@ -184,7 +184,7 @@ async fn ingest(
     Ok(all)
 }
 
-pub async fn run(args: ExpiryArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ExpiryArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.shops > 0 && args.members > 0,
         "--shops and --members must be positive"
@@ -245,7 +245,7 @@ pub async fn run(args: ExpiryArgs) -> anyhow::Result<()> {
     let pool = db.pool(2).await?;
     let started = Instant::now();
     let (expired_lots, expired_points) =
-        membership_svc::store::ledger::expire_due(&pool, None, cliff)
+        membership_svc::maintenance::expire_due(&pool, None, cliff)
             .await
             .map_err(|e| anyhow::anyhow!("expiry: {e}"))?;
     let sweep_seconds = started.elapsed().as_secs_f64();
@@ -253,7 +253,7 @@ pub async fn run(args: ExpiryArgs) -> anyhow::Result<()> {
     let mut during = during.await??;
     let mut baseline = baseline;
 
-    let chunk = membership_svc::store::ledger::EXPIRY_CHUNK_MEMBERS;
+    let chunk = membership_svc::maintenance::EXPIRY_CHUNK_MEMBERS;
     let chunks = (args.members as f64 / chunk as f64).ceil().max(1.0);
     let chunk_ms = sweep_seconds * 1000.0 / chunks;
     let expected_points = args.members as i64 * SEED_POINTS;

@@ -58,7 +58,7 @@ const POINTS: i64 = 10;
 const SPARE_BEANS: i64 = 1_000;
 
 #[derive(Debug, clap::Args)]
-pub struct JoinsArgs {
+pub(crate) struct JoinsArgs {
     /// Concurrent gRPC clients opening cards (also pgbench's -c).
     #[arg(long, default_value_t = 32)]
     pub clients: usize,
@@ -540,7 +540,7 @@ async fn baseline(server_url: &str, clients: usize, seconds: u64) -> anyhow::Res
     tps
 }
 
-pub async fn run(args: JoinsArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: JoinsArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.clients > 0 && args.joiners > 0 && args.stock > 0,
         "--clients, --joiners and --stock must be positive"

@@ -11,7 +11,7 @@ use memberhub_proto::membership as pb;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 
 #[derive(Debug, clap::Args)]
-pub struct LevelsArgs {
+pub(crate) struct LevelsArgs {
     /// Members to seed before the rule change.
     #[arg(long, default_value_t = 100_000)]
     pub members: usize,
@@ -40,7 +40,7 @@ fn condition(spend: i64) -> Option<pb::LevelCondition> {
     })
 }
 
-pub async fn run(args: LevelsArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: LevelsArgs) -> anyhow::Result<()> {
     let db = super::fresh_database(&[&membership_svc::MIGRATOR]).await?;
     let (channel, running) = super::start_membership(&db, 8).await?;
     let mut client = MembershipServiceClient::new(channel.clone());

@@ -5,13 +5,13 @@
 //! pgbench runner (with an equivalent sqlx loop when pgbench is not installed) and the
 //! final line.
 
-pub mod auth;
-pub mod award;
-pub mod claims;
-pub mod expiry;
-pub mod joins;
-pub mod levels;
-pub mod orders;
+pub(crate) mod auth;
+pub(crate) mod award;
+pub(crate) mod claims;
+pub(crate) mod expiry;
+pub(crate) mod joins;
+pub(crate) mod levels;
+pub(crate) mod orders;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ use memberhub_kit::testing::{TestDb, bind_loopback, wait_until_serving};
 
 /// The benchmarks.
 #[derive(Debug, clap::Subcommand)]
-pub enum Loadgen {
+pub(crate) enum Loadgen {
     /// CP-3: many concurrent gRPC clients claiming one hot batch, against the naive
     /// one-UPDATE-plus-one-INSERT-per-claim baseline (pgbench) at the same client count.
     Claims(claims::ClaimsArgs),
@@ -44,7 +44,7 @@ pub enum Loadgen {
     Award(award::AwardArgs),
 }
 
-pub async fn run(command: Loadgen) -> anyhow::Result<()> {
+pub(crate) async fn run(command: Loadgen) -> anyhow::Result<()> {
     match command {
         Loadgen::Claims(args) => claims::run(args).await,
         Loadgen::Orders(args) => orders::run(args).await,
@@ -60,7 +60,7 @@ pub async fn run(command: Loadgen) -> anyhow::Result<()> {
 
 /// A POP shop for a benchmark, made by the operator, admitting members by order or card;
 /// `label` keeps its idempotency keys apart from other shops'.
-pub async fn create_shop(
+pub(crate) async fn create_shop(
     client: &mut memberhub_proto::membership::membership_service_client::MembershipServiceClient<
         tonic::transport::Channel,
     >,
@@ -101,7 +101,7 @@ pub async fn create_shop(
 
 /// A fresh database on the discovered Postgres, dropped by [`ScratchDb::drop_now`].
 #[derive(Debug)]
-pub struct ScratchDb {
+pub(crate) struct ScratchDb {
     pub url: String,
     pub name: String,
     server_url: String,
@@ -109,7 +109,7 @@ pub struct ScratchDb {
 
 impl ScratchDb {
     /// Finds Postgres as `memberhub dev` does and creates `memberhub_loadgen_<uuid>`.
-    pub async fn create() -> anyhow::Result<Self> {
+    pub(crate) async fn create() -> anyhow::Result<Self> {
         let server = memberhub_kit::db::discover().await?;
         let server_url = match server.origin {
             // DATABASE_URL names a database: use its server.
@@ -128,7 +128,7 @@ impl ScratchDb {
     }
 
     /// Drops the database (every pool to it must be closed).
-    pub async fn drop_now(self) -> anyhow::Result<()> {
+    pub(crate) async fn drop_now(self) -> anyhow::Result<()> {
         let admin = memberhub_kit::db::connect(&self.server_url, 1, "memberhub-loadgen").await?;
         let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
@@ -143,30 +143,30 @@ impl ScratchDb {
 
 /// Latency samples in microseconds.
 #[derive(Debug, Default, Clone)]
-pub struct Latencies {
+pub(crate) struct Latencies {
     samples: Vec<u32>,
 }
 
 impl Latencies {
-    pub fn record(&mut self, elapsed: Duration) {
+    pub(crate) fn record(&mut self, elapsed: Duration) {
         self.samples
             .push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
     }
 
-    pub fn merge(&mut self, other: Latencies) {
+    pub(crate) fn merge(&mut self, other: Latencies) {
         self.samples.extend(other.samples);
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.samples.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.samples.is_empty()
     }
 
     /// The `p`-th percentile (0..=100) in milliseconds, nearest-rank; 0 when empty.
-    pub fn percentile_ms(&mut self, p: f64) -> f64 {
+    pub(crate) fn percentile_ms(&mut self, p: f64) -> f64 {
         if self.is_empty() {
             return 0.0;
         }
@@ -181,12 +181,12 @@ impl Latencies {
 
 /// The outcome of a baseline run.
 #[derive(Debug, Clone)]
-pub struct Baseline {
+pub(crate) struct Baseline {
     pub transactions_per_s: f64,
 }
 
 /// `pgbench` on PATH or under /usr/lib/postgresql/*/bin (newest first).
-pub fn find_pgbench() -> Option<PathBuf> {
+pub(crate) fn find_pgbench() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join("pgbench"))
@@ -209,7 +209,7 @@ pub fn find_pgbench() -> Option<PathBuf> {
 
 /// Runs `script` with pgbench (`-n -M prepared`) at `clients` for `duration`; the rate of
 /// committed transactions.
-pub async fn pgbench(
+pub(crate) async fn pgbench(
     bin: &PathBuf,
     url: &str,
     script: &str,
@@ -259,7 +259,7 @@ pub async fn pgbench(
 
 /// The same statements as a pgbench script, each transaction run by `clients` sqlx
 /// connections in a loop: `statements(conn)` runs one transaction's body.
-pub async fn sqlx_loop<F, Fut>(
+pub(crate) async fn sqlx_loop<F, Fut>(
     url: &str,
     clients: usize,
     duration: Duration,
@@ -301,7 +301,7 @@ where
 
 /// What every loadgen reports last.
 #[derive(Debug, serde::Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub bench: &'static str,
     pub clients: usize,
     pub throughput_per_s: f64,
@@ -314,21 +314,23 @@ pub struct Report {
 
 impl Report {
     /// Prints the report as the last line of output.
-    pub fn print(&self) -> anyhow::Result<()> {
+    pub(crate) fn print(&self) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(self)?);
         Ok(())
     }
 }
 
 /// A fresh database on the discovered server, dropped at the end.
-pub async fn fresh_database(migrators: &[&sqlx::migrate::Migrator]) -> anyhow::Result<TestDb> {
+pub(crate) async fn fresh_database(
+    migrators: &[&sqlx::migrate::Migrator],
+) -> anyhow::Result<TestDb> {
     TestDb::new(migrators)
         .await
         .context("creating a fresh database")
 }
 
 /// membership-svc in-process on loopback over `db`; stops when the sender is dropped.
-pub async fn start_membership(
+pub(crate) async fn start_membership(
     db: &TestDb,
     pool_size: u32,
 ) -> anyhow::Result<(tonic::transport::Channel, Running)> {
@@ -338,7 +340,7 @@ pub async fn start_membership(
 }
 
 /// [`start_membership`] on `clock`, also returning its address (for campaign-svc to call it).
-pub async fn start_membership_at(
+pub(crate) async fn start_membership_at(
     db: &TestDb,
     pool_size: u32,
     clock: memberhub_kit::clock::SharedClock,
@@ -364,7 +366,7 @@ pub async fn start_membership_at(
 }
 
 /// coupon-svc in-process on loopback over `db`, with the system clock.
-pub async fn start_coupon(
+pub(crate) async fn start_coupon(
     db: &TestDb,
     pool_size: u32,
 ) -> anyhow::Result<(tonic::transport::Channel, std::net::SocketAddr, Running)> {
@@ -372,7 +374,7 @@ pub async fn start_coupon(
 }
 
 /// [`start_coupon`] on `clock`.
-pub async fn start_coupon_at(
+pub(crate) async fn start_coupon_at(
     db: &TestDb,
     pool_size: u32,
     clock: memberhub_kit::clock::SharedClock,
@@ -399,7 +401,7 @@ pub async fn start_coupon_at(
 
 /// campaign-svc in-process on loopback over `db` (system clock, the saga settings of the
 /// environment, as the binary reads them), calling its peers at the given addresses.
-pub async fn start_campaign(
+pub(crate) async fn start_campaign(
     db: &TestDb,
     pool_size: u32,
     membership: std::net::SocketAddr,
@@ -410,7 +412,7 @@ pub async fn start_campaign(
 }
 
 /// [`start_campaign`] on `clock`, with the saga settings changed by `tune`.
-pub async fn start_campaign_at(
+pub(crate) async fn start_campaign_at(
     db: &TestDb,
     pool_size: u32,
     (membership, coupon): (std::net::SocketAddr, std::net::SocketAddr),
@@ -445,14 +447,14 @@ pub async fn start_campaign_at(
 }
 
 /// A service started by a loadgen.
-pub struct Running {
+pub(crate) struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
     /// Stops the service and waits for it, so its last log line comes before the report.
-    pub async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         let _ = self.stop.send(());
         let _ = self.task.await;
     }
@@ -460,7 +462,7 @@ impl Running {
 
 /// Runs pgbench on its own database of the same server and returns its transactions/s:
 /// `args` are the workload options (e.g. `-b tpcb-like`), `scale` the `-i` scale.
-pub async fn pgbench_tps(
+pub(crate) async fn pgbench_tps(
     server_url: &str,
     scale: u32,
     clients: usize,
@@ -509,19 +511,19 @@ pub async fn pgbench_tps(
 }
 
 /// The server URL (no database) of a fresh database's URL.
-pub fn server_of(db: &TestDb) -> String {
+pub(crate) fn server_of(db: &TestDb) -> String {
     memberhub_kit::db::with_database(&db.url, "postgres")
 }
 
 // ------------------------------------------------------------------ output
 
 /// Prints the machine-readable result; callers print it LAST.
-pub fn print_json_line(value: &serde_json::Value) {
+pub(crate) fn print_json_line(value: &serde_json::Value) {
     println!("{value}");
 }
 
 /// Rounds to two decimals for the JSON line.
-pub fn round2(x: f64) -> f64 {
+pub(crate) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 

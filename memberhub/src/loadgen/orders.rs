@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 use super::{Latencies, Report};
 
 #[derive(Debug, clap::Args)]
-pub struct OrdersArgs {
+pub(crate) struct OrdersArgs {
     /// Concurrent gRPC clients (and pgbench clients).
     #[arg(long, default_value_t = 8)]
     pub clients: usize,
@@ -218,7 +218,7 @@ async fn check(
     Ok(ok)
 }
 
-pub async fn run(args: OrdersArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: OrdersArgs) -> anyhow::Result<()> {
     let db = super::fresh_database(&[&membership_svc::MIGRATOR]).await?;
     let pool_size = (args.clients as u32).clamp(4, 16);
     let (channel, running) = super::start_membership(&db, pool_size).await?;

@@ -8,7 +8,7 @@ use crate::domain::ids::{ShopId, UserId};
 use crate::domain::ledger::{Account, Asset};
 use crate::store::ledger::{Entry, Reservation, Transfer};
 
-pub fn asset(field: &str, raw: i32) -> Result<Asset, FieldViolation> {
+pub(crate) fn asset(field: &str, raw: i32) -> Result<Asset, FieldViolation> {
     match pbc::Asset::try_from(raw).ok() {
         Some(pbc::Asset::Points) => Ok(Asset::Points),
         Some(pbc::Asset::Beans) => Ok(Asset::Beans),
@@ -21,7 +21,7 @@ pub fn asset(field: &str, raw: i32) -> Result<Asset, FieldViolation> {
     }
 }
 
-pub fn asset_to_pb(a: Asset) -> pbc::Asset {
+pub(crate) fn asset_to_pb(a: Asset) -> pbc::Asset {
     match a {
         Asset::Points => pbc::Asset::Points,
         Asset::Beans => pbc::Asset::Beans,
@@ -31,7 +31,7 @@ pub fn asset_to_pb(a: Asset) -> pbc::Asset {
 }
 
 /// An account named in a request; all accounts of one transfer are in one shop.
-pub fn account(
+pub(crate) fn account(
     field: &str,
     raw: Option<&pb::Account>,
 ) -> Result<(ShopId, Account), FieldViolation> {

@@ -49,7 +49,7 @@ impl From<&Benefits> for pb::LevelBenefits {
 }
 
 /// LV-6: benefits as they arrive (validated by the domain).
-pub fn benefits(b: &pb::LevelBenefits) -> Benefits {
+pub(crate) fn benefits(b: &pb::LevelBenefits) -> Benefits {
     Benefits {
         discount_permille: b.discount_permille,
         exclusive_access: b.exclusive_access,
@@ -61,7 +61,7 @@ pub fn benefits(b: &pb::LevelBenefits) -> Benefits {
 
 /// LV-1..LV-3: a ladder as it arrives, for `Ladder::parse`; an operator number this build
 /// does not know is refused here, not read as the default.
-pub fn raw_levels(levels: &[pb::LevelDefinition]) -> Result<Vec<RawLevel<'_>>, Failure> {
+pub(crate) fn raw_levels(levels: &[pb::LevelDefinition]) -> Result<Vec<RawLevel<'_>>, Failure> {
     let mut violations = Violations::new();
     let raw = levels
         .iter()
@@ -90,7 +90,10 @@ pub fn raw_levels(levels: &[pb::LevelDefinition]) -> Result<Vec<RawLevel<'_>>, F
 }
 
 /// LV-4: the rules as of `now` (the next allowed change is shown only while it is ahead).
-pub fn level_rules(rules: &LevelRules, now: chrono::DateTime<chrono::Utc>) -> pb::LevelRules {
+pub(crate) fn level_rules(
+    rules: &LevelRules,
+    now: chrono::DateTime<chrono::Utc>,
+) -> pb::LevelRules {
     pb::LevelRules {
         shop_id: rules.shop_id.to_string(),
         levels: rules
@@ -119,7 +122,7 @@ pub fn level_rules(rules: &LevelRules, now: chrono::DateTime<chrono::Utc>) -> pb
 }
 
 /// LV-6: the recommendation warnings for every level of `rules`.
-pub fn benefit_warnings(rules: &LevelRules) -> Vec<pb::Warning> {
+pub(crate) fn benefit_warnings(rules: &LevelRules) -> Vec<pb::Warning> {
     let levels: Vec<(i32, &Benefits)> = rules.levels.iter().map(|(d, b)| (d.level, b)).collect();
     levels::benefit_warnings(&levels)
         .into_iter()

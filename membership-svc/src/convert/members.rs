@@ -8,7 +8,7 @@ use memberhub_proto::membership as pb;
 use crate::domain::members::{JoinChannel, Member, MemberState, Source};
 
 /// A caller-set join channel: `None` when unset; an unknown number is refused.
-pub fn join_channel(field: &str, raw: i32) -> Result<Option<JoinChannel>, FieldViolation> {
+pub(crate) fn join_channel(field: &str, raw: i32) -> Result<Option<JoinChannel>, FieldViolation> {
     Ok(match input::enumeration(field, raw)? {
         pb::JoinChannel::Order => Some(JoinChannel::Order),
         pb::JoinChannel::Card => Some(JoinChannel::Card),
@@ -26,7 +26,7 @@ fn join_channel_to_pb(c: JoinChannel) -> pb::JoinChannel {
 }
 
 /// A caller-set member source: `None` when unset; an unknown number is refused.
-pub fn source(field: &str, raw: i32) -> Result<Option<Source>, FieldViolation> {
+pub(crate) fn source(field: &str, raw: i32) -> Result<Option<Source>, FieldViolation> {
     Ok(match input::enumeration(field, raw)? {
         pb::MemberSource::Storefront => Some(Source::Storefront),
         pb::MemberSource::OfflineStore => Some(Source::OfflineStore),
@@ -51,7 +51,7 @@ fn source_to_pb(s: Source) -> pb::MemberSource {
 
 /// MB-1, MB-4: a membership as shown to anyone; the phone never leaves, only whether one
 /// was given.
-pub fn membership(m: &Member, points_balance: i64) -> pb::Membership {
+pub(crate) fn membership(m: &Member, points_balance: i64) -> pb::Membership {
     let state = match m.state {
         MemberState::None => pb::MembershipState::Unspecified,
         MemberState::Pending => pb::MembershipState::Pending,

@@ -5,13 +5,13 @@ mod levels;
 mod members;
 mod orders;
 
-pub use ledger::*;
-pub use levels::*;
-pub use members::*;
-pub use orders::*;
+pub(crate) use ledger::*;
+pub(crate) use levels::*;
+pub(crate) use members::*;
+pub(crate) use orders::*;
 
 /// A timestamp from a request, within years 1..9999 (what Postgres and people can use).
-pub fn api_time(t: &prost_types::Timestamp) -> Option<chrono::DateTime<chrono::Utc>> {
+pub(crate) fn api_time(t: &prost_types::Timestamp) -> Option<chrono::DateTime<chrono::Utc>> {
     use chrono::Datelike;
     memberhub_kit::clock::from_timestamp(t).filter(|at| (1..=9999).contains(&at.year()))
 }
@@ -31,7 +31,7 @@ impl From<ShopType> for pbc::ShopType {
     }
 }
 
-pub fn shop_type(raw: i32) -> Option<ShopType> {
+pub(crate) fn shop_type(raw: i32) -> Option<ShopType> {
     match pbc::ShopType::try_from(raw).ok()? {
         pbc::ShopType::Pop => Some(ShopType::Pop),
         pbc::ShopType::SelfOperated => Some(ShopType::SelfOperated),
@@ -50,7 +50,7 @@ impl From<JoinPolicy> for pb::JoinPolicy {
     }
 }
 
-pub fn join_policy(raw: i32) -> Option<JoinPolicy> {
+pub(crate) fn join_policy(raw: i32) -> Option<JoinPolicy> {
     match pb::JoinPolicy::try_from(raw).ok()? {
         pb::JoinPolicy::Order => Some(JoinPolicy::Order),
         pb::JoinPolicy::Card => Some(JoinPolicy::Card),
@@ -121,7 +121,7 @@ impl From<Program> for pb::Program {
 }
 
 /// MP-6: what the merchant should still set up.
-pub fn setup_warnings(program: &Program) -> Vec<pb::Warning> {
+pub(crate) fn setup_warnings(program: &Program) -> Vec<pb::Warning> {
     if program.benefits_configured {
         return Vec::new();
     }
@@ -133,7 +133,7 @@ pub fn setup_warnings(program: &Program) -> Vec<pb::Warning> {
 
 /// MP-5: the member center for this shopper: the card and how to open it, plus, for a
 /// member, their membership, level name and benefits.
-pub fn member_center(
+pub(crate) fn member_center(
     program: &Program,
     member: Option<(&crate::domain::members::Member, i64)>,
     level: Option<(&str, &crate::domain::levels::Benefits)>,

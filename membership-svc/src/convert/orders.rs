@@ -12,16 +12,16 @@ use crate::domain::orders::{EventKind, OrderEvent, OrderLine, Outcome};
 use crate::store::outbox::StoredEvent;
 
 /// OR-1: the most events one batch may carry.
-pub const MAX_BATCH: usize = 1000;
+pub(crate) const MAX_BATCH: usize = 1000;
 /// OR-1: the most lines one event may carry.
-pub const MAX_LINES: usize = 500;
+pub(crate) const MAX_LINES: usize = 500;
 /// OR-1: the longest line sku and category, in characters.
-pub const MAX_SKU_CHARS: usize = 64;
-pub const MAX_CATEGORY_CHARS: usize = 64;
+pub(crate) const MAX_SKU_CHARS: usize = 64;
+pub(crate) const MAX_CATEGORY_CHARS: usize = 64;
 /// OR-1: the longest refund id, in characters.
-pub const MAX_REFUND_ID_CHARS: usize = 64;
+pub(crate) const MAX_REFUND_ID_CHARS: usize = 64;
 /// OR-1: the largest quantity of one line.
-pub const MAX_QUANTITY: i64 = 1_000_000;
+pub(crate) const MAX_QUANTITY: i64 = 1_000_000;
 
 /// OR-1: an event's lines (sku, category, quantity, unit price), each checked.
 fn check_lines(
@@ -118,7 +118,7 @@ fn order_event(
 }
 
 /// OR-1: a batch of events, every one valid, else INVALID_ARGUMENT naming each bad field.
-pub fn order_events(raw: &[pb::OrderEvent]) -> Result<Vec<OrderEvent>, Failure> {
+pub(crate) fn order_events(raw: &[pb::OrderEvent]) -> Result<Vec<OrderEvent>, Failure> {
     batch(raw, order_event)
 }
 
@@ -145,7 +145,7 @@ fn batch<R, T>(
 }
 
 /// OR-1: a single event.
-pub fn single_order_event(raw: Option<&pb::OrderEvent>) -> Result<OrderEvent, Failure> {
+pub(crate) fn single_order_event(raw: Option<&pb::OrderEvent>) -> Result<OrderEvent, Failure> {
     let raw = raw.ok_or_else(|| Failure::invalid("event", "is required"))?;
     let mut violations = Violations::new();
     let event = order_event("event", raw, &mut violations);
@@ -154,7 +154,7 @@ pub fn single_order_event(raw: Option<&pb::OrderEvent>) -> Result<OrderEvent, Fa
 }
 
 /// OR-1: the longest add-to-cart event id, in characters.
-pub const MAX_EVENT_ID_CHARS: usize = 64;
+pub(crate) const MAX_EVENT_ID_CHARS: usize = 64;
 
 fn cart_event(field: &str, raw: &pb::CartEvent, violations: &mut Violations) -> Option<CartEvent> {
     let f = |name: &str| format!("{field}.{name}");
@@ -191,7 +191,7 @@ fn cart_event(field: &str, raw: &pb::CartEvent, violations: &mut Violations) -> 
 
 /// OR-1: a batch of add-to-cart events, every one valid, else INVALID_ARGUMENT naming each
 /// bad field as `events[i].field`.
-pub fn cart_events(raw: &[pb::CartEvent]) -> Result<Vec<CartEvent>, Failure> {
+pub(crate) fn cart_events(raw: &[pb::CartEvent]) -> Result<Vec<CartEvent>, Failure> {
     batch(raw, cart_event)
 }
 
@@ -230,7 +230,7 @@ impl From<StoredEvent> for pb::WatchEventsResponse {
 }
 
 /// Parses a field that must be a page token made by this service.
-pub fn page_token<T: std::str::FromStr>(
+pub(crate) fn page_token<T: std::str::FromStr>(
     field: &str,
     raw: &str,
 ) -> Result<Option<T>, FieldViolation> {

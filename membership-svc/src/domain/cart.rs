@@ -6,7 +6,7 @@ use super::ids::{ShopId, UserId};
 
 /// A shopper put `quantity` of `sku` in the cart.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CartEvent {
+pub(crate) struct CartEvent {
     pub shop_id: ShopId,
     /// The platform's id; a redelivery carries the same one.
     pub event_id: String,
@@ -20,7 +20,7 @@ pub struct CartEvent {
 
 impl CartEvent {
     /// What makes two deliveries the same event.
-    pub fn key(&self) -> (ShopId, &str) {
+    pub(crate) fn key(&self) -> (ShopId, &str) {
         (self.shop_id, self.event_id.as_str())
     }
 }

@@ -8,7 +8,7 @@ use super::ids::{ShopId, UserId};
 use super::members::{Member, Transition};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
+pub(crate) enum EventType {
     MemberJoined,
     MemberQuit,
     CardOpened,
@@ -19,39 +19,13 @@ pub enum EventType {
     PointsChanged,
 }
 
-impl EventType {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            EventType::MemberJoined => "MEMBER_JOINED",
-            EventType::MemberQuit => "MEMBER_QUIT",
-            EventType::CardOpened => "CARD_OPENED",
-            EventType::OrderPaid => "ORDER_PAID",
-            EventType::OrderConfirmed => "ORDER_CONFIRMED",
-            EventType::OrderRefunded => "ORDER_REFUNDED",
-            EventType::LevelChanged => "LEVEL_CHANGED",
-            EventType::PointsChanged => "POINTS_CHANGED",
-        }
-    }
+impl EventType {}
 
-    pub fn from_db(raw: &str) -> Option<Self> {
-        [
-            EventType::MemberJoined,
-            EventType::MemberQuit,
-            EventType::CardOpened,
-            EventType::OrderPaid,
-            EventType::OrderConfirmed,
-            EventType::OrderRefunded,
-            EventType::LevelChanged,
-            EventType::PointsChanged,
-        ]
-        .into_iter()
-        .find(|t| t.as_db() == raw)
-    }
-}
+memberhub_kit::db_enum!(pub EventType { MemberJoined => "MEMBER_JOINED", MemberQuit => "MEMBER_QUIT", CardOpened => "CARD_OPENED", OrderPaid => "ORDER_PAID", OrderConfirmed => "ORDER_CONFIRMED", OrderRefunded => "ORDER_REFUNDED", LevelChanged => "LEVEL_CHANGED", PointsChanged => "POINTS_CHANGED" });
 
 /// An event about to be written to the outbox.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NewEvent {
+pub(crate) struct NewEvent {
     pub event_type: EventType,
     pub shop_id: ShopId,
     pub user_id: UserId,
@@ -60,7 +34,7 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    pub fn new(
+    pub(crate) fn new(
         event_type: EventType,
         member: &Member,
         occurred_at: DateTime<Utc>,
@@ -76,7 +50,11 @@ impl NewEvent {
     }
 
     /// The event a member transition publishes.
-    pub fn from_transition(member: &Member, transition: Transition, now: DateTime<Utc>) -> Self {
+    pub(crate) fn from_transition(
+        member: &Member,
+        transition: Transition,
+        now: DateTime<Utc>,
+    ) -> Self {
         let membership_id = member.membership_id.map(|id| id.to_string());
         let (event_type, payload) = match transition {
             Transition::Joined { first_ever } => (
@@ -113,14 +91,14 @@ impl NewEvent {
 
 /// A position in the feed: events are ordered by (transaction id, position).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     pub txid: i64,
     pub position: i64,
 }
 
 impl Cursor {
     /// Empty means the beginning.
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
+    pub(crate) fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
         if raw.is_empty() {
             return Ok(Self::default());
         }

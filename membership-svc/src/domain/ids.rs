@@ -45,10 +45,10 @@ impl fmt::Display for ShopId {
 
 /// A shopper's marketplace account id: opaque, 1..64 printable characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UserId(String);
+pub(crate) struct UserId(String);
 
 impl UserId {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
+    pub(crate) fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
         let raw = raw.trim();
         if raw.is_empty() || raw.len() > 64 || !raw.chars().all(|c| c.is_ascii_graphic()) {
             return Err(FieldViolation::new(
@@ -59,7 +59,7 @@ impl UserId {
         Ok(Self(raw.to_string()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

@@ -7,7 +7,7 @@ use super::ids::{ShopId, UserId};
 
 /// PT-2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Asset {
+pub(crate) enum Asset {
     Points,
     Beans,
     RedPacket,
@@ -15,35 +15,17 @@ pub enum Asset {
 }
 
 impl Asset {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Asset::Points => "POINTS",
-            Asset::Beans => "BEANS",
-            Asset::RedPacket => "RED_PACKET",
-            Asset::DataPack => "DATA_PACK",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Option<Self> {
-        [
-            Asset::Points,
-            Asset::Beans,
-            Asset::RedPacket,
-            Asset::DataPack,
-        ]
-        .into_iter()
-        .find(|a| a.as_db() == raw)
-    }
-
     /// PT-2: beans, red packets and data packs are granted from a recharged budget.
-    pub fn needs_budget(self) -> bool {
+    pub(crate) fn needs_budget(self) -> bool {
         self != Asset::Points
     }
 }
 
+memberhub_kit::db_enum!(pub Asset { Points => "POINTS", Beans => "BEANS", RedPacket => "RED_PACKET", DataPack => "DATA_PACK" });
+
 /// PT-1: who holds a balance. System accounts may go negative and keep no balance row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Account {
+pub(crate) enum Account {
     Member(UserId),
     ShopBudget,
     Reservation(uuid::Uuid),
@@ -52,7 +34,7 @@ pub enum Account {
 }
 
 impl Account {
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Account::Member(_) => "MEMBER",
             Account::ShopBudget => "SHOP_BUDGET",
@@ -62,7 +44,7 @@ impl Account {
         }
     }
 
-    pub fn owner(&self) -> String {
+    pub(crate) fn owner(&self) -> String {
         match self {
             Account::Member(user) => user.as_str().to_string(),
             Account::Reservation(id) => id.to_string(),
@@ -70,30 +52,19 @@ impl Account {
         }
     }
 
-    pub fn is_system(&self) -> bool {
+    pub(crate) fn is_system(&self) -> bool {
         matches!(self, Account::SystemIssuance | Account::SystemExpiry)
-    }
-
-    pub fn from_db(kind: &str, owner: &str) -> Option<Self> {
-        Some(match kind {
-            "MEMBER" => Account::Member(UserId::parse("owner", owner).ok()?),
-            "SHOP_BUDGET" => Account::ShopBudget,
-            "RESERVATION" => Account::Reservation(owner.parse().ok()?),
-            "SYSTEM_ISSUANCE" => Account::SystemIssuance,
-            "SYSTEM_EXPIRY" => Account::SystemExpiry,
-            _ => return None,
-        })
     }
 }
 
 /// The largest amount one transfer may move (10 billion yuan in fen), far below overflow.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
 /// PT-1: the longest transfer reason or budget reservation purpose, in characters.
-pub const MAX_REASON_CHARS: usize = 200;
+pub(crate) const MAX_REASON_CHARS: usize = 200;
 
 /// PT-1: a transfer asked for by a caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransferCommand {
+pub(crate) struct TransferCommand {
     pub shop_id: ShopId,
     pub from: Account,
     pub to: Account,
@@ -105,7 +76,7 @@ pub struct TransferCommand {
 impl TransferCommand {
     /// PT-1, PT-2: a positive amount between two different accounts; budget assets reach a
     /// member only from the budget or a reservation; expiry is not a caller's to make.
-    pub fn validate(mut self) -> Result<Self, Failure> {
+    pub(crate) fn validate(mut self) -> Result<Self, Failure> {
         let mut violations = Violations::new();
         if self.amount <= 0 {
             violations.add("amount", "must be positive");
@@ -152,7 +123,7 @@ impl TransferCommand {
 }
 
 /// The failure when `account` lacks `amount`.
-pub fn insufficient(account: &Account, asset: Asset) -> Failure {
+pub(crate) fn insufficient(account: &Account, asset: Asset) -> Failure {
     let (reason, what) = match account {
         Account::ShopBudget => ("BUDGET_EXHAUSTED", "the shop's budget"),
         Account::Reservation(_) => ("RESERVATION_EXHAUSTED", "the reservation"),

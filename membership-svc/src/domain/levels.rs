@@ -14,40 +14,25 @@ pub const MAX_ITEM_TITLE_CHARS: usize = 30;
 pub const MAX_ITEM_ID_CHARS: usize = 64;
 
 /// LV-4: a level change is allowed again this long after the last one.
-pub const LEVEL_CHANGE_LOCK: Duration = Duration::days(30);
+pub(crate) const LEVEL_CHANGE_LOCK: Duration = Duration::days(30);
 
 /// LV-1: the default name of level `n`.
-pub fn default_level_name(level: i32) -> String {
+pub(crate) fn default_level_name(level: i32) -> String {
     format!("{level}星级")
 }
 
 /// LV-3: how the spend and count thresholds combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operator {
+pub(crate) enum Operator {
     And,
     Or,
 }
 
-impl Operator {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Operator::And => "AND",
-            Operator::Or => "OR",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Option<Self> {
-        match raw {
-            "AND" => Some(Operator::And),
-            "OR" => Some(Operator::Or),
-            _ => None,
-        }
-    }
-}
+memberhub_kit::db_enum!(pub(crate) Operator { And => "AND", Or => "OR" });
 
 /// LV-3: cumulative confirmed spend and/or order count; at least one is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Condition {
+pub(crate) struct Condition {
     pub min_spend_fen: Option<i64>,
     pub min_order_count: Option<i64>,
     pub operator: Operator,
@@ -55,7 +40,7 @@ pub struct Condition {
 
 impl Condition {
     /// Does a member with these totals meet the condition?
-    pub fn is_met(&self, spend_fen: i64, order_count: i64) -> bool {
+    pub(crate) fn is_met(&self, spend_fen: i64, order_count: i64) -> bool {
         let spend = self.min_spend_fen.map(|min| spend_fen >= min);
         let count = self.min_order_count.map(|min| order_count >= min);
         match (spend, count, self.operator) {
@@ -93,7 +78,7 @@ impl Condition {
 
 /// One rung of the ladder as the merchant defines it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LevelDefinition {
+pub(crate) struct LevelDefinition {
     pub level: i32,
     pub name: String,
     /// `None` only for level 1 (LV-2).
@@ -102,11 +87,11 @@ pub struct LevelDefinition {
 
 /// LV-1..LV-3: a validated ladder, levels 1..N.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ladder(Vec<LevelDefinition>);
+pub(crate) struct Ladder(Vec<LevelDefinition>);
 
 /// A level definition as it arrives, before validation.
 #[derive(Debug, Clone, Default)]
-pub struct RawLevel<'a> {
+pub(crate) struct RawLevel<'a> {
     pub level: i32,
     pub name: &'a str,
     pub min_spend_fen: Option<i64>,
@@ -118,7 +103,7 @@ pub struct RawLevel<'a> {
 impl Ladder {
     /// LV-1..LV-3: levels numbered 1..N (N in 1..5), names of 1..10 characters (empty takes
     /// the default), level 1 without a condition, each higher level strictly harder.
-    pub fn parse(raw: &[RawLevel<'_>]) -> Result<Self, Failure> {
+    pub(crate) fn parse(raw: &[RawLevel<'_>]) -> Result<Self, Failure> {
         if raw.is_empty() || raw.len() > MAX_LEVELS as usize {
             return Err(Failure::invalid(
                 "levels",
@@ -195,16 +180,16 @@ impl Ladder {
     }
 
     /// A ladder read back from the database (already valid).
-    pub fn from_stored(levels: Vec<LevelDefinition>) -> Self {
+    pub(crate) fn from_stored(levels: Vec<LevelDefinition>) -> Self {
         Ladder(levels)
     }
 
-    pub fn levels(&self) -> &[LevelDefinition] {
+    pub(crate) fn levels(&self) -> &[LevelDefinition] {
         &self.0
     }
 
     /// LV-5: the highest level whose condition is met; level 1 for every member.
-    pub fn level_for(&self, spend_fen: i64, order_count: i64) -> i32 {
+    pub(crate) fn level_for(&self, spend_fen: i64, order_count: i64) -> i32 {
         self.0
             .iter()
             .filter(|l| l.condition.is_none_or(|c| c.is_met(spend_fen, order_count)))
@@ -215,13 +200,13 @@ impl Ladder {
 }
 
 /// LV-4: when the next level change is allowed, given the last one.
-pub fn next_change_allowed_at(last_change: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+pub(crate) fn next_change_allowed_at(last_change: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     last_change.map(|at| at + LEVEL_CHANGE_LOCK)
 }
 
 /// LV-6: an item that can be bought with points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExchangeItem {
+pub(crate) struct ExchangeItem {
     pub item_id: String,
     pub title: String,
     pub points_cost: i64,
@@ -231,7 +216,7 @@ pub struct ExchangeItem {
 
 /// LV-6: what a level gives its members.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Benefits {
+pub(crate) struct Benefits {
     /// 95 means 9.5 fold; 0 none.
     pub discount_permille: i32,
     pub exclusive_access: bool,
@@ -243,7 +228,7 @@ pub struct Benefits {
 
 /// A recommendation shown beside a successful save (LV-6, MP-6).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
+pub(crate) struct Warning {
     pub code: &'static str,
     pub message: String,
     /// 0 when not about one level.
@@ -253,7 +238,7 @@ pub struct Warning {
 impl Benefits {
     /// LV-6: discount 1..99 (95 = 9.5 fold) or 0; multiplier 100..1000 percent or 0; exchange
     /// items with a title, a positive cost and a target.
-    pub fn validate(self) -> Result<Self, Failure> {
+    pub(crate) fn validate(self) -> Result<Self, Failure> {
         let mut violations = Violations::new();
         if !(0..=99).contains(&self.discount_permille) {
             violations.add(
@@ -312,7 +297,7 @@ impl Benefits {
     }
 
     /// OR-4: the multiplier as a percentage (1x when unset).
-    pub fn multiplier_percent(&self) -> i64 {
+    pub(crate) fn multiplier_percent(&self) -> i64 {
         if self.points_multiplier_percent == 0 {
             100
         } else {
@@ -320,13 +305,13 @@ impl Benefits {
         }
     }
 
-    pub fn is_configured(&self) -> bool {
+    pub(crate) fn is_configured(&self) -> bool {
         *self != Benefits::default()
     }
 }
 
 /// LV-6: warn (not fail) for each level lacking one of the three recommended benefits.
-pub fn benefit_warnings(levels: &[(i32, &Benefits)]) -> Vec<Warning> {
+pub(crate) fn benefit_warnings(levels: &[(i32, &Benefits)]) -> Vec<Warning> {
     let mut warnings = Vec::new();
     for (level, benefits) in levels {
         let missing = [
@@ -360,7 +345,7 @@ pub fn benefit_warnings(levels: &[(i32, &Benefits)]) -> Vec<Warning> {
 }
 
 /// MP-6: a merchant whose benefits are not configured is warned.
-pub fn setup_warnings(levels: &[&Benefits]) -> Vec<Warning> {
+pub(crate) fn setup_warnings(levels: &[&Benefits]) -> Vec<Warning> {
     if levels.iter().any(|b| b.is_configured()) {
         return Vec::new();
     }

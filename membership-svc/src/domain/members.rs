@@ -12,7 +12,7 @@ use memberhub_kit::input;
 
 /// MB-1: how a membership started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JoinChannel {
+pub(crate) enum JoinChannel {
     Order,
     Card,
     Import,
@@ -20,7 +20,7 @@ pub enum JoinChannel {
 
 /// MB-1: where the shopper came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     Storefront,
     OfflineStore,
     BrandMall,
@@ -31,7 +31,7 @@ pub enum Source {
 
 /// A shopper's standing with a shop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemberState {
+pub(crate) enum MemberState {
     /// Never joined (may have ordered or followed).
     None,
     /// MB-2: card opened under `ORDER_AND_CARD`, waiting for an order.
@@ -40,21 +40,8 @@ pub enum MemberState {
     Quit,
 }
 
-macro_rules! db_enum {
-    ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $ty {
-            pub fn as_db(self) -> &'static str {
-                match self { $($ty::$variant => $text),+ }
-            }
-            pub fn from_db(raw: &str) -> Option<Self> {
-                match raw { $($text => Some($ty::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-db_enum!(JoinChannel { Order => "ORDER", Card => "CARD", Import => "IMPORT" });
-db_enum!(Source {
+memberhub_kit::db_enum!(pub(crate) JoinChannel { Order => "ORDER", Card => "CARD", Import => "IMPORT" });
+memberhub_kit::db_enum!(pub(crate) Source {
     Storefront => "STOREFRONT",
     OfflineStore => "OFFLINE_STORE",
     BrandMall => "BRAND_MALL",
@@ -62,11 +49,11 @@ db_enum!(Source {
     OtherMarketplace => "OTHER_MARKETPLACE",
     Other => "OTHER",
 });
-db_enum!(MemberState { None => "NONE", Pending => "PENDING", Active => "ACTIVE", Quit => "QUIT" });
+memberhub_kit::db_enum!(pub(crate) MemberState { None => "NONE", Pending => "PENDING", Active => "ACTIVE", Quit => "QUIT" });
 
 /// MB-1: optional profile given at card opening.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Profile {
+pub(crate) struct Profile {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub nickname: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -80,7 +67,7 @@ pub struct Profile {
 pub const MAX_NICKNAME_CHARS: usize = 30;
 
 impl Profile {
-    pub fn parse(
+    pub(crate) fn parse(
         nickname: &str,
         gender: &str,
         birthday: &str,
@@ -121,7 +108,7 @@ impl Profile {
 
 /// One shopper's row with one shop: the current membership period plus order totals.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
+pub(crate) struct Member {
     pub shop_id: ShopId,
     pub user_id: UserId,
     pub state: MemberState,
@@ -143,7 +130,7 @@ pub struct Member {
 
 /// What a rule did to a member, for the outbox and the period history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transition {
+pub(crate) enum Transition {
     /// A new membership period began (MB-1, MB-3).
     Joined { first_ever: bool },
     /// MB-2: the card was opened.
@@ -156,7 +143,8 @@ pub enum Transition {
 
 impl Member {
     /// A shopper the shop has not seen.
-    pub fn new(shop_id: ShopId, user_id: UserId) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(shop_id: ShopId, user_id: UserId) -> Self {
         Self {
             shop_id,
             user_id,
@@ -177,7 +165,7 @@ impl Member {
         }
     }
 
-    pub fn is_member(&self) -> bool {
+    pub(crate) fn is_member(&self) -> bool {
         self.state == MemberState::Active
     }
 
@@ -202,7 +190,7 @@ impl Member {
     }
 
     /// MB-2: open the card under `policy`.
-    pub fn open_card(
+    pub(crate) fn open_card(
         &mut self,
         policy: JoinPolicy,
         card: CardOpening,
@@ -246,7 +234,7 @@ impl Member {
     }
 
     /// OR-2 (and MB-2 under `ORDER_AND_CARD`): a paid order may make the shopper a member.
-    pub fn record_paid_order(
+    pub(crate) fn record_paid_order(
         &mut self,
         policy: JoinPolicy,
         ladder: &Ladder,
@@ -269,7 +257,7 @@ impl Member {
     }
 
     /// MB-3: leave the shop; the next join starts a new period and is never a first join.
-    pub fn quit(&mut self) -> Result<Vec<Transition>, Failure> {
+    pub(crate) fn quit(&mut self) -> Result<Vec<Transition>, Failure> {
         match self.state {
             MemberState::Active | MemberState::Pending => {
                 let was_member = self.state == MemberState::Active;
@@ -295,7 +283,12 @@ impl Member {
     }
 
     /// OR-3: apply a change of confirmed totals (negative for refunds), then LV-5.
-    pub fn add_totals(&mut self, spend_fen: i64, orders: i64, ladder: &Ladder) -> Vec<Transition> {
+    pub(crate) fn add_totals(
+        &mut self,
+        spend_fen: i64,
+        orders: i64,
+        ladder: &Ladder,
+    ) -> Vec<Transition> {
         self.total_spend_fen = self.total_spend_fen.saturating_add(spend_fen).max(0);
         self.order_count = self.order_count.saturating_add(orders).max(0);
         let mut out = Vec::new();
@@ -304,7 +297,7 @@ impl Member {
     }
 
     /// LV-5: members hold the highest level they meet; non-members hold none.
-    pub fn recompute_level(&mut self, ladder: &Ladder, out: &mut Vec<Transition>) {
+    pub(crate) fn recompute_level(&mut self, ladder: &Ladder, out: &mut Vec<Transition>) {
         let level = if self.is_member() {
             ladder.level_for(self.total_spend_fen, self.order_count)
         } else {
@@ -322,7 +315,7 @@ impl Member {
 
 /// MB-2: what the shopper gives when opening a card.
 #[derive(Debug, Clone)]
-pub struct CardOpening {
+pub(crate) struct CardOpening {
     pub phone_hash: Option<Vec<u8>>,
     pub source: Source,
     pub profile: Profile,

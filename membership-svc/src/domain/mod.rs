@@ -1,13 +1,13 @@
 //! Pure rules: validation, policies, defaults, the order fold. No I/O.
 
-pub mod cart;
-pub mod events;
-pub mod ids;
-pub mod ledger;
-pub mod levels;
-pub mod members;
-pub mod orders;
-pub mod program;
-pub mod shop;
-pub mod sms;
-pub mod text;
+pub(crate) mod cart;
+pub(crate) mod events;
+pub(crate) mod ids;
+pub(crate) mod ledger;
+pub(crate) mod levels;
+pub(crate) mod members;
+pub(crate) mod orders;
+pub(crate) mod program;
+pub(crate) mod shop;
+pub(crate) mod sms;
+pub(crate) mod text;

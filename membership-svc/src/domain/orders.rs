@@ -15,14 +15,14 @@ use super::members::{Member, Transition};
 use super::program::JoinPolicy;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EventKind {
+pub(crate) enum EventKind {
     Paid,
     ReceiptConfirmed,
     Refunded { refund_id: String },
 }
 
 impl EventKind {
-    pub fn as_db(&self) -> &'static str {
+    pub(crate) fn as_db(&self) -> &'static str {
         match self {
             EventKind::Paid => "PAID",
             EventKind::ReceiptConfirmed => "RECEIPT_CONFIRMED",
@@ -30,7 +30,7 @@ impl EventKind {
         }
     }
 
-    pub fn refund_id(&self) -> &str {
+    pub(crate) fn refund_id(&self) -> &str {
         match self {
             EventKind::Refunded { refund_id } => refund_id,
             _ => "",
@@ -40,7 +40,7 @@ impl EventKind {
 
 /// OR-1: one event as reported by the commerce platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderEvent {
+pub(crate) struct OrderEvent {
     pub shop_id: ShopId,
     pub order_id: String,
     pub user_id: UserId,
@@ -54,7 +54,7 @@ pub struct OrderEvent {
 
 /// OR-1: one line of an order, as the commerce platform reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderLine {
+pub(crate) struct OrderLine {
     pub sku: String,
     /// Empty when the platform gave none.
     pub category: String,
@@ -63,10 +63,10 @@ pub struct OrderLine {
 }
 
 /// What makes an event the same event however often it is delivered.
-pub type EventKey = (ShopId, String, &'static str, String);
+pub(crate) type EventKey = (ShopId, String, &'static str, String);
 
 impl OrderEvent {
-    pub fn key(&self) -> EventKey {
+    pub(crate) fn key(&self) -> EventKey {
         (
             self.shop_id,
             self.order_id.clone(),
@@ -76,7 +76,7 @@ impl OrderEvent {
     }
 
     /// Validates an order id and amount; `field` prefixes the field names.
-    pub fn check_order_id(field: &str, raw: &str) -> Result<String, FieldViolation> {
+    pub(crate) fn check_order_id(field: &str, raw: &str) -> Result<String, FieldViolation> {
         let raw = raw.trim();
         if raw.is_empty() || raw.len() > 64 || !raw.chars().all(|c| c.is_ascii_graphic()) {
             return Err(FieldViolation::new(
@@ -90,7 +90,7 @@ impl OrderEvent {
 
 /// OR-1: the facts kept about one order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Order {
+pub(crate) struct Order {
     pub shop_id: ShopId,
     pub order_id: String,
     pub user_id: UserId,
@@ -111,7 +111,7 @@ impl Order {
 
 /// What the fold needs to know about a shop's program.
 #[derive(Debug, Clone)]
-pub struct ProgramRules {
+pub(crate) struct ProgramRules {
     pub policy: JoinPolicy,
     pub points_per_yuan: i32,
     pub ladder: Ladder,
@@ -121,7 +121,7 @@ pub struct ProgramRules {
 
 impl ProgramRules {
     /// OR-4: floor(amount in yuan × base rate × level multiplier).
-    pub fn points_for(&self, amount_fen: i64, level: i32) -> i64 {
+    pub(crate) fn points_for(&self, amount_fen: i64, level: i32) -> i64 {
         let multiplier = self
             .benefits
             .get(&level)
@@ -133,7 +133,7 @@ impl ProgramRules {
 
 /// How one delivered event was taken (OR-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Applied,
     Duplicate,
     /// A refund before its order's confirmation: kept, applied when the confirmation comes.
@@ -142,7 +142,7 @@ pub enum Outcome {
 
 /// A change to a member's points, as a ledger transfer with the issuance account.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PointsMove {
+pub(crate) struct PointsMove {
     pub shop_id: ShopId,
     pub user_id: UserId,
     /// Positive: earned (a new lot); negative: reversed (oldest lots first).
@@ -157,7 +157,7 @@ pub struct PointsMove {
 
 /// Everything a batch changes; the store writes it back.
 #[derive(Debug, Default)]
-pub struct Effects {
+pub(crate) struct Effects {
     pub orders: HashMap<(ShopId, String), Order>,
     pub members: HashMap<(ShopId, UserId), Member>,
     pub points: HashMap<(ShopId, UserId), i64>,
@@ -169,7 +169,7 @@ pub struct Effects {
 }
 
 /// The loaded state a batch folds over.
-pub struct Batch<'a> {
+pub(crate) struct Batch<'a> {
     pub rules: &'a HashMap<ShopId, ProgramRules>,
     pub effects: Effects,
     pub now: DateTime<Utc>,
@@ -178,7 +178,7 @@ pub struct Batch<'a> {
 impl Batch<'_> {
     /// Applies one new (never seen) event; `held` are the refunds of this order waiting for
     /// its confirmation. Returns the outcome.
-    pub fn apply(&mut self, event: &OrderEvent, held: &[OrderEvent]) -> Outcome {
+    pub(crate) fn apply(&mut self, event: &OrderEvent, held: &[OrderEvent]) -> Outcome {
         let Some(rules) = self.rules.get(&event.shop_id) else {
             return Outcome::Duplicate;
         };
@@ -381,7 +381,7 @@ impl Fold<'_> {
 
 /// Orders events for applying: by shop and order, payment before confirmation before
 /// refunds, so locks are taken in one global order and a batch reads like history.
-pub fn sort_for_apply(events: &mut [OrderEvent]) {
+pub(crate) fn sort_for_apply(events: &mut [OrderEvent]) {
     events.sort_by(|a, b| {
         (a.shop_id.as_uuid(), &a.order_id, &a.kind).cmp(&(
             b.shop_id.as_uuid(),

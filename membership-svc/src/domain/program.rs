@@ -12,13 +12,14 @@ use memberhub_kit::input;
 pub const MAX_CARD_NAME_CHARS: usize = 20;
 
 /// MP-1: the fixed join terms shown on the card-opening page; merchants cannot edit them.
-pub const JOIN_TERMS: &str = "By opening this card you agree to the marketplace membership terms: the shop \
+pub(crate) const JOIN_TERMS: &str = "By opening this card you agree to the marketplace membership terms: the shop \
 receives your membership data and the phone number you give, may send you member offers, and you may quit \
 at any time from the member center.";
 /// MP-3: the platform's default card-opening page image.
-pub const DEFAULT_OPENING_IMAGE_URL: &str = "https://static.memberhub.dev/card/opening-default.png";
+pub(crate) const DEFAULT_OPENING_IMAGE_URL: &str =
+    "https://static.memberhub.dev/card/opening-default.png";
 /// MP-3: the platform's default member-card image of level `n` (1..5).
-pub fn default_level_image_url(level: i32) -> String {
+pub(crate) fn default_level_image_url(level: i32) -> String {
     format!("https://static.memberhub.dev/card/level-{level}-default.png")
 }
 /// LV-1: the most levels a program may have.
@@ -26,7 +27,7 @@ pub const MAX_LEVELS: i32 = 5;
 
 /// MP-2: how a shopper becomes a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JoinPolicy {
+pub(crate) enum JoinPolicy {
     Order,
     Card,
     OrderOrCard,
@@ -34,34 +35,17 @@ pub enum JoinPolicy {
 }
 
 impl JoinPolicy {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            JoinPolicy::Order => "ORDER",
-            JoinPolicy::Card => "CARD",
-            JoinPolicy::OrderOrCard => "ORDER_OR_CARD",
-            JoinPolicy::OrderAndCard => "ORDER_AND_CARD",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Option<Self> {
-        match raw {
-            "ORDER" => Some(JoinPolicy::Order),
-            "CARD" => Some(JoinPolicy::Card),
-            "ORDER_OR_CARD" => Some(JoinPolicy::OrderOrCard),
-            "ORDER_AND_CARD" => Some(JoinPolicy::OrderAndCard),
-            _ => None,
-        }
-    }
-
     /// MB-2: opening a card is refused only under `ORDER`.
-    pub fn allows_card_opening(self) -> bool {
+    pub(crate) fn allows_card_opening(self) -> bool {
         self != JoinPolicy::Order
     }
 }
 
+memberhub_kit::db_enum!(pub JoinPolicy { Order => "ORDER", Card => "CARD", OrderOrCard => "ORDER_OR_CARD", OrderAndCard => "ORDER_AND_CARD" });
+
 /// MP-5: how a shopper without the card can get it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JoinRoute {
+pub(crate) enum JoinRoute {
     None,
     OpenCard,
     PlaceOrder,
@@ -69,7 +53,7 @@ pub enum JoinRoute {
 }
 
 impl JoinRoute {
-    pub fn for_policy(policy: JoinPolicy) -> Self {
+    pub(crate) fn for_policy(policy: JoinPolicy) -> Self {
         match policy {
             JoinPolicy::Order => JoinRoute::PlaceOrder,
             JoinPolicy::Card | JoinPolicy::OrderOrCard => JoinRoute::OpenCard,
@@ -80,7 +64,7 @@ impl JoinRoute {
 
 /// MP-3: what the card looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CardFace {
+pub(crate) struct CardFace {
     pub card_name: String,
     pub logo_url: String,
     pub opening_image_url: String,
@@ -89,7 +73,7 @@ pub struct CardFace {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Program {
+pub(crate) struct Program {
     pub shop_id: ShopId,
     pub shop_type: ShopType,
     pub shop_name: String,
@@ -110,14 +94,14 @@ pub struct Program {
 
 /// OR-4, PT-5, MP-6: a validated settings change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
-pub struct SettingsChange {
+pub(crate) struct SettingsChange {
     pub points_per_yuan: Option<i32>,
     pub points_expiry_enabled: Option<bool>,
     pub member_tab_position: Option<i32>,
 }
 
 impl SettingsChange {
-    pub fn parse(
+    pub(crate) fn parse(
         points_per_yuan: Option<i32>,
         points_expiry_enabled: Option<bool>,
         member_tab_position: Option<i32>,
@@ -140,7 +124,7 @@ impl SettingsChange {
 
 /// MP-1: the program a new shop starts with.
 #[derive(Debug, Clone)]
-pub struct ProgramDefaults {
+pub(crate) struct ProgramDefaults {
     pub join_policy: JoinPolicy,
     pub card_name: String,
     pub card_logo_url: String,
@@ -148,7 +132,7 @@ pub struct ProgramDefaults {
 }
 
 impl ProgramDefaults {
-    pub fn for_shop(shop: &Shop) -> Self {
+    pub(crate) fn for_shop(shop: &Shop) -> Self {
         // A shop name may be up to 30 characters; the card name only 20.
         let card_name = shop
             .name
@@ -168,7 +152,7 @@ impl ProgramDefaults {
 
 /// MP-3: a validated card-face change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
-pub struct CardFaceChange {
+pub(crate) struct CardFaceChange {
     pub card_name: Option<String>,
     pub logo_url: Option<String>,
     pub opening_image_url: Option<String>,
@@ -177,7 +161,7 @@ pub struct CardFaceChange {
 }
 
 impl CardFaceChange {
-    pub fn parse(
+    pub(crate) fn parse(
         card_name: Option<&str>,
         logo_url: Option<&str>,
         opening_image_url: Option<&str>,
@@ -233,7 +217,7 @@ impl CardFaceChange {
 }
 
 /// MP-4: may this program turn SMS verification on?
-pub fn check_sms_verification(
+pub(crate) fn check_sms_verification(
     shop_type: ShopType,
     sms_service_active: bool,
     enable: bool,
@@ -258,7 +242,7 @@ pub fn check_sms_verification(
 
 /// OC-3: campaign-svc's hold on card joining while an open-card gift may run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CardJoinHold {
+pub(crate) struct CardJoinHold {
     pub shop_id: ShopId,
     /// Who holds it, e.g. the open-card gift's campaign id.
     pub holder: String,
@@ -267,19 +251,12 @@ pub struct CardJoinHold {
     pub released_at: Option<DateTime<Utc>>,
 }
 
-impl CardJoinHold {
-    /// OC-3: in force at `now`: not released and not yet past its end.
-    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        self.released_at.is_none() && self.end_time > now
-    }
-}
-
 /// OC-3: the longest accepted holder (a campaign id).
-pub const MAX_HOLDER_LEN: usize = 128;
+pub(crate) const MAX_HOLDER_LEN: usize = 128;
 
 /// OC-3: a hold's holder: 1 to 128 characters, no whitespace or control characters. Not
 /// trimmed: it is the key the holder releases with.
-pub fn parse_holder(field: &str, raw: &str) -> Result<String, FieldViolation> {
+pub(crate) fn parse_holder(field: &str, raw: &str) -> Result<String, FieldViolation> {
     let count = raw.chars().count();
     if count == 0
         || count > MAX_HOLDER_LEN
@@ -294,7 +271,7 @@ pub fn parse_holder(field: &str, raw: &str) -> Result<String, FieldViolation> {
 }
 
 /// OC-3: a hold (an open-card gift) needs a join policy that allows card opening.
-pub fn check_hold(policy: JoinPolicy) -> Result<(), Failure> {
+pub(crate) fn check_hold(policy: JoinPolicy) -> Result<(), Failure> {
     if policy.allows_card_opening() {
         Ok(())
     } else {
@@ -307,7 +284,10 @@ pub fn check_hold(policy: JoinPolicy) -> Result<(), Failure> {
 
 /// OC-3: while an open-card gift is live (`live`, a hold in force now), the policy cannot
 /// become `ORDER`.
-pub fn check_policy_change(new: JoinPolicy, live: Option<&CardJoinHold>) -> Result<(), Failure> {
+pub(crate) fn check_policy_change(
+    new: JoinPolicy,
+    live: Option<&CardJoinHold>,
+) -> Result<(), Failure> {
     match live {
         Some(hold) if new == JoinPolicy::Order => Err(Failure::FailedPrecondition {
             reason: "OPEN_CARD_GIFT_LIVE",
@@ -407,7 +387,6 @@ mod tests {
     fn oc3_a_live_hold_blocks_only_the_change_to_order() {
         let now = Utc::now();
         let live = hold(now + chrono::Duration::hours(1), false);
-        assert!(live.is_live(now));
         let Err(Failure::FailedPrecondition {
             reason, metadata, ..
         }) = check_policy_change(JoinPolicy::Order, Some(&live))
@@ -418,14 +397,6 @@ mod tests {
         assert_eq!(metadata, vec![("campaign_id", "CA_1".to_string())]);
         assert!(check_policy_change(JoinPolicy::Card, Some(&live)).is_ok());
         assert!(check_policy_change(JoinPolicy::Order, None).is_ok());
-    }
-
-    #[test]
-    fn oc3_a_hold_is_live_until_its_end_time_or_release() {
-        let now = Utc::now();
-        assert!(!hold(now, false).is_live(now), "the end is exclusive");
-        assert!(!hold(now - chrono::Duration::seconds(1), false).is_live(now));
-        assert!(!hold(now + chrono::Duration::hours(1), true).is_live(now));
     }
 
     #[test]

@@ -11,33 +11,18 @@ use memberhub_kit::input;
 pub const MAX_SHOP_NAME_CHARS: usize = 30;
 
 /// the default shop time zone.
-pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
+pub(crate) const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShopType {
+pub(crate) enum ShopType {
     Pop,
     SelfOperated,
 }
 
-impl ShopType {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            ShopType::Pop => "POP",
-            ShopType::SelfOperated => "SELF_OPERATED",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Option<Self> {
-        match raw {
-            "POP" => Some(ShopType::Pop),
-            "SELF_OPERATED" => Some(ShopType::SelfOperated),
-            _ => None,
-        }
-    }
-}
+memberhub_kit::db_enum!(pub ShopType { Pop => "POP", SelfOperated => "SELF_OPERATED" });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shop {
+pub(crate) struct Shop {
     pub id: ShopId,
     pub name: String,
     pub shop_type: ShopType,
@@ -49,7 +34,7 @@ pub struct Shop {
 
 /// A validated request to register a shop.
 #[derive(Debug, Clone)]
-pub struct NewShop {
+pub(crate) struct NewShop {
     pub name: String,
     pub shop_type: ShopType,
     pub logo_url: String,
@@ -59,7 +44,7 @@ pub struct NewShop {
 
 impl NewShop {
     /// Validates every field, reporting all violations at once.
-    pub fn parse(
+    pub(crate) fn parse(
         name: &str,
         shop_type: Option<ShopType>,
         logo_url: &str,
@@ -108,7 +93,7 @@ fn parse_time_zone(field: &str, raw: &str) -> Result<String, FieldViolation> {
 /// zone applies to every day and year boundary computed from then on, PT-5's expiry
 /// included.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShopChanges {
+pub(crate) struct ShopChanges {
     pub name: Option<String>,
     pub logo_url: Option<String>,
     pub time_zone: Option<String>,
@@ -118,7 +103,7 @@ pub struct ShopChanges {
 
 /// The new values as sent; [`ShopChanges::parse`] keeps those the mask names.
 #[derive(Debug, Clone, Copy)]
-pub struct ShopValues<'a> {
+pub(crate) struct ShopValues<'a> {
     pub name: &'a str,
     pub logo_url: &'a str,
     pub time_zone: &'a str,
@@ -130,7 +115,7 @@ impl ShopChanges {
     /// The fields `mask` names (AIP-134 paths, prefixed `shop.` in violations), each
     /// validated as at registration; an empty mask or an unknown path is INVALID_ARGUMENT
     /// on `update_mask`.
-    pub fn parse(values: ShopValues<'_>, mask: &[String]) -> Result<Self, Failure> {
+    pub(crate) fn parse(values: ShopValues<'_>, mask: &[String]) -> Result<Self, Failure> {
         let mut violations = Violations::new();
         let mut changes = Self::default();
         if mask.is_empty() {
@@ -177,7 +162,7 @@ impl ShopChanges {
     }
 
     /// `shop` with the changes applied.
-    pub fn apply(&self, mut shop: Shop) -> Shop {
+    pub(crate) fn apply(&self, mut shop: Shop) -> Shop {
         if let Some(name) = &self.name {
             shop.name.clone_from(name);
         }
@@ -199,7 +184,7 @@ impl ShopChanges {
 
 /// Operators' search over shops (MP-1); every `None` matches any shop.
 #[derive(Debug, Clone, Default)]
-pub struct ShopFilter {
+pub(crate) struct ShopFilter {
     /// Case-insensitive substring of the name.
     pub name_contains: Option<String>,
     pub shop_type: Option<ShopType>,
@@ -211,21 +196,21 @@ pub struct ShopFilter {
 
 /// Where the next page of shops starts: after this (created, id) in newest-first order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShopPageToken {
+pub(crate) struct ShopPageToken {
     pub created_at: DateTime<Utc>,
     pub shop_id: ShopId,
 }
 
 impl ShopPageToken {
     /// The token of the page after `shop`.
-    pub fn after(shop: &Shop) -> Self {
+    pub(crate) fn after(shop: &Shop) -> Self {
         Self {
             created_at: shop.created_at,
             shop_id: shop.id,
         }
     }
 
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         format!(
             "{}|{}",
             self.created_at
@@ -235,7 +220,7 @@ impl ShopPageToken {
     }
 
     /// A token this list returned; anything else is INVALID_ARGUMENT on `page_token`.
-    pub fn parse(raw: &str) -> Result<Option<Self>, FieldViolation> {
+    pub(crate) fn parse(raw: &str) -> Result<Option<Self>, FieldViolation> {
         if raw.is_empty() {
             return Ok(None);
         }

@@ -9,15 +9,15 @@ use memberhub_kit::error::{Failure, FieldViolation};
 use sha2::Sha256;
 
 /// MP-4: a code is valid this long.
-pub const CODE_VALIDITY: Duration = Duration::minutes(5);
+pub(crate) const CODE_VALIDITY: Duration = Duration::minutes(5);
 /// MP-4: no resend sooner than this.
-pub const RESEND_GAP: Duration = Duration::seconds(60);
+pub(crate) const RESEND_GAP: Duration = Duration::seconds(60);
 /// MP-4: at most this many wrong tries per code.
-pub const MAX_WRONG_TRIES: i32 = 5;
+pub(crate) const MAX_WRONG_TRIES: i32 = 5;
 
 /// A mainland mobile number: 11 digits starting with 1 (an optional +86 is dropped).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Phone(String);
+pub(crate) struct Phone(String);
 
 impl std::fmt::Debug for Phone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -27,7 +27,7 @@ impl std::fmt::Debug for Phone {
 }
 
 impl Phone {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
+    pub(crate) fn parse(field: &str, raw: &str) -> Result<Self, FieldViolation> {
         let digits: String = raw
             .trim()
             .trim_start_matches("+86")
@@ -48,18 +48,18 @@ impl Phone {
     }
 
     /// `138****5678`: what a message log may show.
-    pub fn masked(&self) -> String {
+    pub(crate) fn masked(&self) -> String {
         format!("{}****{}", &self.0[..3], &self.0[7..])
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// The service's secret for keyed hashes of phones and codes.
 #[derive(Clone)]
-pub struct HashKey(Vec<u8>);
+pub(crate) struct HashKey(Vec<u8>);
 
 impl std::fmt::Debug for HashKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,7 +68,7 @@ impl std::fmt::Debug for HashKey {
 }
 
 impl HashKey {
-    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
+    pub(crate) fn new(secret: impl Into<Vec<u8>>) -> Self {
         Self(secret.into())
     }
 
@@ -83,12 +83,12 @@ impl HashKey {
     }
 
     /// MB-1: the protected phone: the same number always hashes alike (so it can be matched).
-    pub fn phone(&self, phone: &Phone) -> Vec<u8> {
+    pub(crate) fn phone(&self, phone: &Phone) -> Vec<u8> {
         self.mac(&[b"phone", phone.as_str().as_bytes()])
     }
 
     /// MP-4: a code hashed together with whom it was sent to.
-    pub fn code(&self, shop_id: &str, user_id: &str, code: &str) -> Vec<u8> {
+    pub(crate) fn code(&self, shop_id: &str, user_id: &str, code: &str) -> Vec<u8> {
         self.mac(&[
             b"sms-code",
             shop_id.as_bytes(),
@@ -99,26 +99,26 @@ impl HashKey {
 }
 
 /// A fresh 6-digit code from the OS's random source.
-pub fn new_code() -> String {
+pub(crate) fn new_code() -> String {
     let random = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
     format!("{:06}", random % 1_000_000)
 }
 
 /// MP-4: the verification message sent to the shopper.
 #[derive(Debug, Clone)]
-pub struct VerificationSms {
+pub(crate) struct VerificationSms {
     pub card_name: String,
     pub code: String,
 }
 
 impl VerificationSms {
     /// The text the shopper receives.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         Self::with_code(&self.card_name, &self.code)
     }
 
     /// The text with the code masked: what may be kept once the message is sent.
-    pub fn redacted(&self) -> String {
+    pub(crate) fn redacted(&self) -> String {
         Self::with_code(&self.card_name, "******")
     }
 
@@ -130,7 +130,7 @@ impl VerificationSms {
 }
 
 /// A code as the shopper typed it: exactly 6 digits.
-pub fn parse_code(field: &str, raw: &str) -> Result<String, FieldViolation> {
+pub(crate) fn parse_code(field: &str, raw: &str) -> Result<String, FieldViolation> {
     let code = raw.trim();
     if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) {
         Ok(code.to_string())
@@ -144,7 +144,7 @@ pub fn parse_code(field: &str, raw: &str) -> Result<String, FieldViolation> {
 
 /// The code last sent to a shopper for a shop.
 #[derive(Debug, Clone)]
-pub struct SentCode {
+pub(crate) struct SentCode {
     pub phone_hash: Vec<u8>,
     pub code_hash: Vec<u8>,
     pub sent_at: DateTime<Utc>,
@@ -154,7 +154,7 @@ pub struct SentCode {
 }
 
 /// MP-4: a resend is allowed 60 s after the last send.
-pub fn check_resend(last: Option<&SentCode>, now: DateTime<Utc>) -> Result<(), Failure> {
+pub(crate) fn check_resend(last: Option<&SentCode>, now: DateTime<Utc>) -> Result<(), Failure> {
     match last {
         Some(last) if now < last.sent_at + RESEND_GAP => Err(Failure::FailedPrecondition {
             reason: "SMS_RESEND_TOO_SOON",
@@ -200,7 +200,7 @@ impl CodeRejection {
 }
 
 /// MP-4: is `code_hash` for `phone_hash` the valid code of `sent`?
-pub fn verify(
+pub(crate) fn verify(
     sent: Option<&SentCode>,
     phone_hash: &[u8],
     code_hash: &[u8],

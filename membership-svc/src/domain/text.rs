@@ -3,7 +3,7 @@
 use memberhub_kit::error::FieldViolation;
 
 /// An absolute http(s) URL of at most 2048 bytes.
-pub fn image_url(field: &str, raw: &str) -> Result<String, FieldViolation> {
+pub(crate) fn image_url(field: &str, raw: &str) -> Result<String, FieldViolation> {
     let raw = raw.trim();
     let valid = raw.len() <= 2048
         && (raw.starts_with("https://") || raw.starts_with("http://"))

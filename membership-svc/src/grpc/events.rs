@@ -11,7 +11,7 @@ use super::{Membership, Rpc};
 use crate::domain::events::Cursor;
 use crate::store::outbox;
 
-pub type EventStream = tonic::codegen::BoxStream<pb::WatchEventsResponse>;
+pub(super) type EventStream = tonic::codegen::BoxStream<pb::WatchEventsResponse>;
 
 /// How often an idle stream looks for new events.
 const POLL: Duration = Duration::from_millis(100);

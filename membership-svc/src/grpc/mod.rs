@@ -24,7 +24,7 @@ use crate::store::sms::SmsSender;
 
 /// The membership gRPC service.
 #[derive(Debug, Clone)]
-pub struct Membership {
+pub(crate) struct Membership {
     store: Store,
     clock: SharedClock,
     key: HashKey,
@@ -32,7 +32,12 @@ pub struct Membership {
 }
 
 impl Membership {
-    pub fn new(store: Store, clock: SharedClock, key: HashKey, sender: Arc<dyn SmsSender>) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        clock: SharedClock,
+        key: HashKey,
+        sender: Arc<dyn SmsSender>,
+    ) -> Self {
         Self {
             store,
             clock,

@@ -14,7 +14,7 @@ use crate::error::Error;
 
 /// MB-2: a card opening as asked for.
 #[derive(Debug, Clone)]
-pub struct OpenCard {
+pub(crate) struct OpenCard {
     pub shop_id: ShopId,
     pub user_id: UserId,
     pub phone: Option<Phone>,
@@ -25,7 +25,7 @@ pub struct OpenCard {
 
 /// MP-4: sends a fresh code when the shop verifies card openings by SMS.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn send_code(
+pub(crate) async fn send_code(
     conn: &mut PgConnection,
     key: &HashKey,
     sender: &dyn sms_store::SmsSender,
@@ -71,7 +71,7 @@ pub async fn send_code(
 
 /// MP-4: a wrong code is counted (and refused) before the opening's transaction, in its
 /// own commit, so the count survives the refusal and concurrent guesses cannot pass five.
-pub async fn count_wrong_code(
+pub(crate) async fn count_wrong_code(
     pool: &sqlx::PgPool,
     key: &HashKey,
     cmd: &OpenCard,
@@ -98,7 +98,7 @@ pub async fn count_wrong_code(
 
 /// MB-2 (with MP-4's code when the shop requires it).
 #[tracing::instrument(skip_all, fields(shop_id = %cmd.shop_id))]
-pub async fn open_card(
+pub(crate) async fn open_card(
     conn: &mut PgConnection,
     key: &HashKey,
     cmd: OpenCard,
@@ -142,7 +142,7 @@ pub async fn open_card(
 
 /// MB-3: the shopper leaves; history is kept.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn quit(
+pub(crate) async fn quit(
     conn: &mut PgConnection,
     shop_id: ShopId,
     user_id: &UserId,
@@ -162,7 +162,7 @@ pub async fn quit(
 
 /// MB-5: follow or unfollow the shop.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id, follow))]
-pub async fn set_following(
+pub(crate) async fn set_following(
     conn: &mut PgConnection,
     shop_id: ShopId,
     user_id: &UserId,

@@ -11,7 +11,7 @@ use crate::error::Error;
 
 /// Keeps `events` in one statement; returns, per event in the order given, whether it was
 /// new (false: delivered before, or earlier in the same batch).
-pub async fn ingest(
+pub(crate) async fn ingest(
     conn: &mut PgConnection,
     events: &[CartEvent],
     now: DateTime<Utc>,

@@ -13,7 +13,7 @@ use crate::error::Error;
 /// OC-3: takes (or renews) `holder`'s hold until `end_time`, if the policy allows card
 /// opening. Renewing a released hold takes it again.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id, holder = %holder, end_time = %end_time))]
-pub async fn hold(
+pub(crate) async fn hold(
     conn: &mut PgConnection,
     shop_id: ShopId,
     holder: &str,
@@ -44,7 +44,7 @@ pub async fn hold(
 
 /// OC-3: releases `holder`'s hold; releasing it again changes nothing.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id, holder = %holder))]
-pub async fn release(
+pub(crate) async fn release(
     conn: &mut PgConnection,
     shop_id: ShopId,
     holder: &str,
@@ -74,7 +74,7 @@ pub async fn release(
 
 /// OC-3: a hold of the shop in force at `now` (the one ending last), if any.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn live(
+pub(crate) async fn live(
     conn: &mut PgConnection,
     shop_id: ShopId,
     now: DateTime<Utc>,

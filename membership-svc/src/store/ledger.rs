@@ -16,7 +16,7 @@ use memberhub_kit::error::Failure;
 
 /// A transfer as recorded.
 #[derive(Debug, Clone)]
-pub struct Transfer {
+pub(crate) struct Transfer {
     pub transfer_id: Uuid,
     pub shop_id: ShopId,
     pub from: Account,
@@ -91,7 +91,7 @@ async fn credit(
 
 /// PT-1: one transfer, exactly once per `key`.
 #[tracing::instrument(skip_all, fields(shop_id = %cmd.shop_id, asset = cmd.asset.as_db()))]
-pub async fn transfer(
+pub(crate) async fn transfer(
     conn: &mut PgConnection,
     cmd: &TransferCommand,
     key: &str,
@@ -227,7 +227,7 @@ async fn consume_lots(
 
 /// Locks the points accounts of members (opening them at 0), in a fixed order, and returns
 /// their balances.
-pub async fn lock_points(
+pub(crate) async fn lock_points(
     conn: &mut PgConnection,
     members: &[(ShopId, UserId)],
 ) -> Result<Vec<(ShopId, UserId, i64)>, Error> {
@@ -269,7 +269,7 @@ pub async fn lock_points(
 
 /// OR-4: the points moves of an order batch, set-based: transfers, entries, balances, lots.
 #[tracing::instrument(skip_all, fields(moves = moves.len()))]
-pub async fn apply_points_moves(
+pub(crate) async fn apply_points_moves(
     conn: &mut PgConnection,
     moves: &[PointsMove],
     balances: &[(ShopId, UserId, i64)],
@@ -373,7 +373,7 @@ pub async fn apply_points_moves(
 
 /// PT-2: a campaign's budget reservation.
 #[derive(Debug, Clone)]
-pub struct Reservation {
+pub(crate) struct Reservation {
     pub reservation_id: Uuid,
     pub shop_id: ShopId,
     pub asset: Asset,
@@ -383,7 +383,7 @@ pub struct Reservation {
 }
 
 /// PT-2, OC-5: set budget aside for a campaign (moved into its own account).
-pub async fn reserve(
+pub(crate) async fn reserve(
     conn: &mut PgConnection,
     shop_id: ShopId,
     asset: Asset,
@@ -424,7 +424,10 @@ pub async fn reserve(
 }
 
 /// The reservation, locked.
-pub async fn lock_reservation(conn: &mut PgConnection, id: Uuid) -> Result<Reservation, Error> {
+pub(crate) async fn lock_reservation(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Reservation, Error> {
     let row = sqlx::query!(
         r#"SELECT r.reservation_id, r.shop_id, r.asset, r.amount, r.state, COALESCE(a.balance, 0) AS "remaining!"
            FROM membership.budget_reservations r
@@ -447,7 +450,7 @@ pub async fn lock_reservation(conn: &mut PgConnection, id: Uuid) -> Result<Reser
 }
 
 /// OC-9: return what is left of a reservation to the shop's budget, once.
-pub async fn release(
+pub(crate) async fn release(
     conn: &mut PgConnection,
     id: Uuid,
     now: DateTime<Utc>,
@@ -480,7 +483,7 @@ pub async fn release(
 
 /// PT-4: a member-facing ledger line.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub entry_id: i64,
     pub transfer_id: Uuid,
     pub asset: Asset,
@@ -491,7 +494,7 @@ pub struct Entry {
 }
 
 /// PT-4: a member's entries, newest first, after `before_entry` when paging.
-pub async fn member_entries(
+pub(crate) async fn member_entries(
     conn: &mut PgConnection,
     shop_id: ShopId,
     user_id: &UserId,
@@ -529,7 +532,7 @@ pub async fn member_entries(
 }
 
 /// A member's balance of one asset.
-pub async fn balance(
+pub(crate) async fn balance(
     conn: &mut PgConnection,
     shop_id: ShopId,
     user_id: &UserId,
@@ -547,7 +550,7 @@ pub async fn balance(
 }
 
 /// PT-4: the shop's budget per asset: available, and set aside in held reservations.
-pub async fn budget_balances(
+pub(crate) async fn budget_balances(
     conn: &mut PgConnection,
     shop_id: ShopId,
 ) -> Result<Vec<(Asset, i64, i64)>, Error> {

@@ -17,14 +17,14 @@ use crate::error::Error;
 
 /// A shop's ladder with each level's benefits and the LV-4 clock.
 #[derive(Debug, Clone)]
-pub struct LevelRules {
+pub(crate) struct LevelRules {
     pub shop_id: ShopId,
     pub levels: Vec<(LevelDefinition, Benefits)>,
     pub last_change: Option<DateTime<Utc>>,
 }
 
 impl LevelRules {
-    pub fn ladder(&self) -> Ladder {
+    pub(crate) fn ladder(&self) -> Ladder {
         Ladder::from_stored(self.levels.iter().map(|(d, _)| d.clone()).collect())
     }
 }
@@ -90,7 +90,7 @@ async fn level_rows(conn: &mut PgConnection, shops: &[Uuid]) -> Result<Vec<Level
 
 /// The shop's level rules.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn get(conn: &mut PgConnection, shop_id: ShopId) -> Result<LevelRules, Error> {
+pub(crate) async fn get(conn: &mut PgConnection, shop_id: ShopId) -> Result<LevelRules, Error> {
     let last_change = sqlx::query_scalar!(
         "SELECT level_changed_at FROM membership.programs WHERE shop_id = $1",
         shop_id.as_uuid(),
@@ -112,7 +112,7 @@ pub async fn get(conn: &mut PgConnection, shop_id: ShopId) -> Result<LevelRules,
 
 /// What order ingestion needs per shop. Share-locks each program row so a level-rule
 /// change (which locks it exclusively) waits for in-flight batches, and they for it.
-pub async fn rules_for_orders(
+pub(crate) async fn rules_for_orders(
     conn: &mut PgConnection,
     shops: &[ShopId],
 ) -> Result<HashMap<ShopId, ProgramRules>, Error> {
@@ -155,7 +155,7 @@ pub async fn rules_for_orders(
 /// LV-1..LV-5: replaces the ladder. Unchanged ladders change nothing (and use no change);
 /// otherwise the 30-day lock applies and every member's level is recomputed in bulk.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn update_ladder(
+pub(crate) async fn update_ladder(
     conn: &mut PgConnection,
     shop_id: ShopId,
     ladder: Ladder,
@@ -222,7 +222,7 @@ pub async fn update_ladder(
 /// LV-5: every active member's level from the stored ladder, in one statement, with a
 /// LEVEL_CHANGED outbox event per member whose level moved. Returns how many moved.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn recompute_levels(
+pub(crate) async fn recompute_levels(
     conn: &mut PgConnection,
     shop_id: ShopId,
     now: DateTime<Utc>,
@@ -258,7 +258,7 @@ pub async fn recompute_levels(
 
 /// LV-6: replaces one level's benefits (never a level change).
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id, level))]
-pub async fn update_benefits(
+pub(crate) async fn update_benefits(
     conn: &mut PgConnection,
     shop_id: ShopId,
     level: i32,

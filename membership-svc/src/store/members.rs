@@ -66,7 +66,7 @@ impl TryFrom<MemberRow> for Member {
 
 /// Locks the shopper's row with the shop (creating it if new) and returns it.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn lock(
+pub(crate) async fn lock(
     conn: &mut PgConnection,
     shop_id: ShopId,
     user_id: &UserId,
@@ -79,7 +79,7 @@ pub async fn lock(
 }
 
 /// Locks many rows at once, in (shop, user) order so concurrent batches never deadlock.
-pub async fn lock_many(
+pub(crate) async fn lock_many(
     conn: &mut PgConnection,
     keys: &[(ShopId, UserId)],
     now: DateTime<Utc>,
@@ -117,7 +117,7 @@ pub async fn lock_many(
 }
 
 /// The shopper's row with the shop, if any.
-pub async fn get(
+pub(crate) async fn get(
     conn: &mut PgConnection,
     shop_id: ShopId,
     user_id: &UserId,
@@ -137,7 +137,7 @@ pub async fn get(
 
 /// Writes a member back (card opening, quit, follow).
 #[tracing::instrument(skip_all, fields(shop_id = %member.shop_id))]
-pub async fn save(
+pub(crate) async fn save(
     conn: &mut PgConnection,
     member: &Member,
     now: DateTime<Utc>,
@@ -175,7 +175,7 @@ pub async fn save(
 }
 
 /// Writes back what order events change, for many members in one statement.
-pub async fn save_order_fields(
+pub(crate) async fn save_order_fields(
     conn: &mut PgConnection,
     members: &[&Member],
     now: DateTime<Utc>,
@@ -232,7 +232,10 @@ pub async fn save_order_fields(
 }
 
 /// MB-3: records the periods that just began.
-pub async fn insert_periods(conn: &mut PgConnection, members: &[&Member]) -> Result<(), Error> {
+pub(crate) async fn insert_periods(
+    conn: &mut PgConnection,
+    members: &[&Member],
+) -> Result<(), Error> {
     let ids: Vec<Uuid> = members.iter().filter_map(|m| m.membership_id).collect();
     let shops: Vec<Uuid> = members.iter().map(|m| m.shop_id.as_uuid()).collect();
     let users: Vec<String> = members
@@ -276,7 +279,7 @@ pub async fn insert_periods(conn: &mut PgConnection, members: &[&Member]) -> Res
 }
 
 /// MB-3: closes the period that ended.
-pub async fn close_period(
+pub(crate) async fn close_period(
     conn: &mut PgConnection,
     membership_id: Uuid,
     now: DateTime<Utc>,
@@ -293,7 +296,7 @@ pub async fn close_period(
 
 /// MB-4: the filters a merchant may combine.
 #[derive(Debug, Clone, Default)]
-pub struct MemberFilter {
+pub(crate) struct MemberFilter {
     pub level: Option<i32>,
     pub joined_from: Option<DateTime<Utc>>,
     pub joined_to: Option<DateTime<Utc>>,
@@ -303,21 +306,21 @@ pub struct MemberFilter {
 
 /// MB-4: where the previous page ended (newest first).
 #[derive(Debug, Clone)]
-pub struct MemberPageToken {
+pub(crate) struct MemberPageToken {
     pub joined_at: DateTime<Utc>,
     pub user_id: String,
 }
 
 /// A row of the merchant's member list (MB-4): never a phone.
 #[derive(Debug, Clone)]
-pub struct MemberListRow {
+pub(crate) struct MemberListRow {
     pub member: Member,
     pub points_balance: i64,
 }
 
 /// MB-4: one page of active members plus the total matching the filters.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn list(
+pub(crate) async fn list(
     conn: &mut PgConnection,
     shop_id: ShopId,
     filter: &MemberFilter,

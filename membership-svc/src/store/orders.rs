@@ -16,7 +16,7 @@ use crate::error::Error;
 /// Applies `events` (any order, duplicates allowed) and returns one outcome per event, in
 /// the order given.
 #[tracing::instrument(skip_all, fields(events = events.len()))]
-pub async fn ingest(
+pub(crate) async fn ingest(
     conn: &mut PgConnection,
     events: &[OrderEvent],
     now: DateTime<Utc>,

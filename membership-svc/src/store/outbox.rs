@@ -8,7 +8,7 @@ use crate::domain::events::{Cursor, EventType, NewEvent};
 use crate::error::Error;
 
 /// Writes events in the caller's transaction.
-pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), Error> {
+pub(crate) async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), Error> {
     if events.is_empty() {
         return Ok(());
     }
@@ -42,7 +42,7 @@ pub async fn append(conn: &mut PgConnection, events: &[NewEvent]) -> Result<(), 
 
 /// An event as read back.
 #[derive(Debug, Clone)]
-pub struct StoredEvent {
+pub(crate) struct StoredEvent {
     pub cursor: Cursor,
     pub event_id: Uuid,
     pub event_type: EventType,
@@ -53,7 +53,7 @@ pub struct StoredEvent {
 }
 
 /// The newest position pruned from the feed (see `retention`), if any.
-pub async fn horizon(pool: &PgPool) -> Result<Option<Cursor>, Error> {
+pub(crate) async fn horizon(pool: &PgPool) -> Result<Option<Cursor>, Error> {
     let row = sqlx::query!("SELECT txid, position FROM membership.outbox_horizon")
         .fetch_optional(pool)
         .await?;
@@ -66,7 +66,7 @@ pub async fn horizon(pool: &PgPool) -> Result<Option<Cursor>, Error> {
 /// Up to `limit` events after `after`, only from transactions older than every transaction
 /// still running: those can no longer add events before the ones returned, so a reader that
 /// moves its cursor forward never skips one that commits late.
-pub async fn read_after(
+pub(crate) async fn read_after(
     pool: &PgPool,
     after: Cursor,
     limit: i64,

@@ -10,7 +10,7 @@ use crate::error::Error;
 
 /// The program of `shop_id`.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn get(conn: &mut PgConnection, shop_id: ShopId) -> Result<Program, Error> {
+pub(crate) async fn get(conn: &mut PgConnection, shop_id: ShopId) -> Result<Program, Error> {
     let row = sqlx::query_as!(
         ProgramRow,
         r#"SELECT p.shop_id, s.shop_type, s.name AS shop_name, p.join_policy, p.card_name, p.card_logo_url,
@@ -86,7 +86,7 @@ struct ProgramRow {
 /// Locks the program row of `shop_id` for the transaction and returns its join policy.
 /// OC-3: taking a card join hold and changing the policy both start here, so they serialise.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn lock_join_policy(
+pub(crate) async fn lock_join_policy(
     conn: &mut PgConnection,
     shop_id: ShopId,
 ) -> Result<JoinPolicy, Error> {
@@ -102,7 +102,7 @@ pub async fn lock_join_policy(
 
 /// MP-2; OC-3: never `ORDER` while an open-card gift holds card joining open.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id, join_policy = policy.as_db()))]
-pub async fn set_join_policy(
+pub(crate) async fn set_join_policy(
     conn: &mut PgConnection,
     shop_id: ShopId,
     policy: JoinPolicy,
@@ -129,7 +129,7 @@ pub async fn set_join_policy(
 
 /// MP-3: applies the given fields; never a level change (LV-4).
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn update_card_face(
+pub(crate) async fn update_card_face(
     conn: &mut PgConnection,
     shop_id: ShopId,
     change: CardFaceChange,
@@ -182,7 +182,7 @@ pub async fn update_card_face(
 
 /// MP-4: the shop's card-verification SMS service is now active.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn activate_sms_service(
+pub(crate) async fn activate_sms_service(
     conn: &mut PgConnection,
     shop_id: ShopId,
     now: DateTime<Utc>,
@@ -203,7 +203,7 @@ pub async fn activate_sms_service(
 /// MP-4: turns verification on or off. No lock is needed: a shop's type never changes and
 /// its SMS service is never deactivated, so a rule that held at the check still holds.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id, enable))]
-pub async fn set_sms_verification(
+pub(crate) async fn set_sms_verification(
     conn: &mut PgConnection,
     shop_id: ShopId,
     enable: bool,
@@ -224,7 +224,7 @@ pub async fn set_sms_verification(
 
 /// OR-4, PT-5, MP-6: points rate, expiry and the member tab's position.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn update_settings(
+pub(crate) async fn update_settings(
     conn: &mut PgConnection,
     shop_id: ShopId,
     change: program::SettingsChange,

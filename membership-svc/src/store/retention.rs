@@ -18,7 +18,7 @@ const BATCH: i64 = 1_000;
 const SMS_MESSAGES_KEPT: Duration = Duration::days(30);
 const SMS_CODES_KEPT_PAST_EXPIRY: Duration = Duration::days(1);
 /// How far behind the newest event a consumer of `WatchEvents` may fall.
-pub const FEED_KEPT: Duration = Duration::days(7);
+pub(crate) const FEED_KEPT: Duration = Duration::days(7);
 
 /// Prunes everything past its retention at `now`.
 pub async fn prune(pool: &PgPool, now: DateTime<Utc>) -> Result<(), Error> {

@@ -9,7 +9,7 @@ use crate::error::Error;
 
 /// Inserts the shop and its default program in the caller's transaction.
 #[tracing::instrument(skip_all)]
-pub async fn insert(
+pub(crate) async fn insert(
     conn: &mut PgConnection,
     new: NewShop,
     now: chrono::DateTime<chrono::Utc>,
@@ -62,7 +62,7 @@ pub async fn insert(
 
 /// The shop, if it exists.
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn get(conn: &mut PgConnection, shop_id: ShopId) -> Result<Option<Shop>, Error> {
+pub(crate) async fn get(conn: &mut PgConnection, shop_id: ShopId) -> Result<Option<Shop>, Error> {
     let row = sqlx::query!(
         "SELECT shop_id, name, shop_type, logo_url, time_zone, gift_items, created_at
          FROM membership.shops WHERE shop_id = $1",
@@ -91,7 +91,7 @@ fn shop_type(raw: &str) -> Result<ShopType, Error> {
 
 /// MP-1: a page of shops matching `filter`, newest first (ties by id), after `after`.
 #[tracing::instrument(skip_all)]
-pub async fn list(
+pub(crate) async fn list(
     conn: &mut PgConnection,
     filter: &ShopFilter,
     after: Option<ShopPageToken>,
@@ -136,7 +136,7 @@ pub async fn list(
 /// lock. A type change is refused once the shop has a member or an active SMS service
 /// (`SHOP_TYPE_LOCKED`; see [`ShopChanges`]).
 #[tracing::instrument(skip_all, fields(shop_id = %shop_id))]
-pub async fn update(
+pub(crate) async fn update(
     conn: &mut PgConnection,
     shop_id: ShopId,
     changes: &ShopChanges,
@@ -202,7 +202,7 @@ pub async fn update(
 }
 
 /// SP-2: active members now, and receipt-confirmed sales net of refunds since `since`.
-pub async fn statistics(
+pub(crate) async fn statistics(
     conn: &mut PgConnection,
     shop_id: ShopId,
     since: chrono::DateTime<chrono::Utc>,

@@ -9,7 +9,7 @@ use crate::domain::sms::{self, HashKey, Phone, SentCode, VerificationSms};
 use crate::error::Error;
 
 /// The code last sent to the shopper for the shop, locked.
-pub async fn lock_code(
+pub(crate) async fn lock_code(
     conn: &mut PgConnection,
     shop_id: ShopId,
     user_id: &UserId,
@@ -33,7 +33,7 @@ pub async fn lock_code(
 }
 
 /// Replaces the shopper's code with a new one.
-pub async fn store_code(
+pub(crate) async fn store_code(
     conn: &mut PgConnection,
     shop_id: ShopId,
     user_id: &UserId,
@@ -57,7 +57,7 @@ pub async fn store_code(
 }
 
 /// The code opened the card: it cannot open another.
-pub async fn consume_code(
+pub(crate) async fn consume_code(
     conn: &mut PgConnection,
     shop_id: ShopId,
     user_id: &UserId,
@@ -78,7 +78,7 @@ pub async fn consume_code(
 /// opening's transaction: concurrent guesses queue on the row, so at most five are ever
 /// judged wrong and the rest meet the limit. Returns whether this guess was counted wrong.
 /// A right code, or a code that can no longer be tried, is left to the opening to judge.
-pub async fn count_wrong_code(
+pub(crate) async fn count_wrong_code(
     pool: &PgPool,
     shop_id: ShopId,
     user_id: &UserId,
@@ -104,7 +104,7 @@ pub async fn count_wrong_code(
 
 /// Where card-verification messages go. A real SMS gateway implements this trait; the
 /// default records them (see [`RecordingSender`]).
-pub trait SmsSender: Send + Sync + std::fmt::Debug {
+pub(crate) trait SmsSender: Send + Sync + std::fmt::Debug {
     /// Sends `sms` to `phone` as part of the caller's transaction.
     fn send<'a>(
         &'a self,
@@ -121,7 +121,7 @@ pub trait SmsSender: Send + Sync + std::fmt::Debug {
 /// full text, code included, stays in this process's memory for the tests and `memberhub dev`
 /// that play the shopper's phone.
 #[derive(Debug, Clone)]
-pub struct RecordingSender {
+pub(crate) struct RecordingSender {
     pub key: HashKey,
 }
 
@@ -209,7 +209,7 @@ pub fn latest_messages(limit: usize) -> Vec<RecordedSms> {
 }
 
 /// MP-4: what to store for a freshly sent code.
-pub fn new_sent_code(
+pub(crate) fn new_sent_code(
     key: &HashKey,
     shop_id: ShopId,
     user_id: &UserId,

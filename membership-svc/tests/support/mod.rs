@@ -10,19 +10,19 @@ use memberhub_proto::membership as pb;
 use memberhub_proto::membership::membership_service_client::MembershipServiceClient;
 use tonic::transport::Channel;
 
-pub struct Harness {
+pub(crate) struct Harness {
     pub client: MembershipServiceClient<Channel>,
     pub clock: ManualClock,
     pub db: TestDb,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
-pub async fn start() -> anyhow::Result<Harness> {
+pub(crate) async fn start() -> anyhow::Result<Harness> {
     start_sweeping(membership_svc::EXPIRY_SWEEP).await
 }
 
 /// [`start`] with the service's PT-5 expiry sweep running every `sweep_every`.
-pub async fn start_sweeping(sweep_every: std::time::Duration) -> anyhow::Result<Harness> {
+pub(crate) async fn start_sweeping(sweep_every: std::time::Duration) -> anyhow::Result<Harness> {
     memberhub_kit::telemetry::init_for_tests();
     let db = TestDb::new(&[&membership_svc::MIGRATOR]).await?;
     let pool = db.pool(4).await?;
@@ -59,28 +59,28 @@ pub async fn start_sweeping(sweep_every: std::time::Duration) -> anyhow::Result<
     })
 }
 
-pub fn operator() -> Actor {
+pub(crate) fn operator() -> Actor {
     Actor::Operator
 }
 
-pub fn merchant(shop_id: &str) -> Actor {
+pub(crate) fn merchant(shop_id: &str) -> Actor {
     Actor::Merchant {
         shop_id: shop_id.into(),
     }
 }
 
-pub fn shopper(user_id: &str) -> Actor {
+pub(crate) fn shopper(user_id: &str) -> Actor {
     Actor::Shopper {
         user_id: user_id.into(),
     }
 }
 
-pub fn req<T>(actor: &Actor, message: T) -> tonic::Request<T> {
+pub(crate) fn req<T>(actor: &Actor, message: T) -> tonic::Request<T> {
     as_actor(actor, message)
 }
 
 /// Registers a shop of `shop_type` and returns it.
-pub async fn register_shop(
+pub(crate) async fn register_shop(
     h: &mut Harness,
     name: &str,
     shop_type: ShopType,
@@ -100,7 +100,7 @@ pub async fn register_shop(
 }
 
 /// The `ErrorInfo.reason` of a status, if any.
-pub fn reason(status: &tonic::Status) -> Option<String> {
+pub(crate) fn reason(status: &tonic::Status) -> Option<String> {
     use tonic_types::StatusExt;
     status
         .get_error_details()
@@ -109,7 +109,7 @@ pub fn reason(status: &tonic::Status) -> Option<String> {
 }
 
 /// The fields named by a status's `BadRequest` details.
-pub fn fields(status: &tonic::Status) -> Vec<String> {
+pub(crate) fn fields(status: &tonic::Status) -> Vec<String> {
     use tonic_types::StatusExt;
     status
         .get_error_details()
@@ -119,12 +119,12 @@ pub fn fields(status: &tonic::Status) -> Vec<String> {
 }
 
 /// A fresh idempotency key.
-pub fn rid(label: &str) -> String {
+pub(crate) fn rid(label: &str) -> String {
     format!("{label}-{}", uuid::Uuid::now_v7())
 }
 
 /// A valid `CreateShopRequest` with a fresh key.
-pub fn create_shop_request(name: &str, shop_type: ShopType) -> pb::CreateShopRequest {
+pub(crate) fn create_shop_request(name: &str, shop_type: ShopType) -> pb::CreateShopRequest {
     pb::CreateShopRequest {
         request_id: rid("create"),
         name: name.into(),
@@ -136,7 +136,7 @@ pub fn create_shop_request(name: &str, shop_type: ShopType) -> pb::CreateShopReq
 }
 
 /// The error of a call that must fail; an error (not a panic) when it succeeded.
-pub fn expect_err<T: std::fmt::Debug>(
+pub(crate) fn expect_err<T: std::fmt::Debug>(
     result: Result<tonic::Response<T>, tonic::Status>,
 ) -> anyhow::Result<tonic::Status> {
     match result {
@@ -147,7 +147,7 @@ pub fn expect_err<T: std::fmt::Debug>(
 
 /// Asserts INVALID_ARGUMENT whose `BadRequest` names `field`.
 #[track_caller]
-pub fn assert_invalid(status: &tonic::Status, field: &str) {
+pub(crate) fn assert_invalid(status: &tonic::Status, field: &str) {
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     let named = fields(status);
     assert!(
@@ -158,19 +158,19 @@ pub fn assert_invalid(status: &tonic::Status, field: &str) {
 
 /// Asserts FAILED_PRECONDITION with `ErrorInfo.reason` = `expected`.
 #[track_caller]
-pub fn assert_precondition(status: &tonic::Status, expected: &str) {
+pub(crate) fn assert_precondition(status: &tonic::Status, expected: &str) {
     assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
     assert_eq!(reason(status).as_deref(), Some(expected), "{status:?}");
 }
 
 /// Asserts a bare status code.
 #[track_caller]
-pub fn assert_code(status: &tonic::Status, code: tonic::Code) {
+pub(crate) fn assert_code(status: &tonic::Status, code: tonic::Code) {
     assert_eq!(status.code(), code, "{status:?}");
 }
 
 /// The program of `shop_id` as the operator sees it.
-pub async fn program(h: &mut Harness, shop_id: &str) -> anyhow::Result<pb::Program> {
+pub(crate) async fn program(h: &mut Harness, shop_id: &str) -> anyhow::Result<pb::Program> {
     let request = pb::GetProgramRequest {
         shop_id: shop_id.into(),
     };
@@ -181,7 +181,7 @@ pub async fn program(h: &mut Harness, shop_id: &str) -> anyhow::Result<pb::Progr
 }
 
 /// The card face of a program (an error when absent).
-pub fn face(program: &pb::Program) -> anyhow::Result<pb::CardFace> {
+pub(crate) fn face(program: &pb::Program) -> anyhow::Result<pb::CardFace> {
     program
         .card_face
         .clone()
@@ -189,7 +189,7 @@ pub fn face(program: &pb::Program) -> anyhow::Result<pb::CardFace> {
 }
 
 /// The image url of `level` on a card face.
-pub fn level_image(face: &pb::CardFace, level: i32) -> anyhow::Result<String> {
+pub(crate) fn level_image(face: &pb::CardFace, level: i32) -> anyhow::Result<String> {
     face.level_images
         .iter()
         .find(|i| i.level == level)
@@ -198,7 +198,7 @@ pub fn level_image(face: &pb::CardFace, level: i32) -> anyhow::Result<String> {
 }
 
 /// An `UpdateCardFaceRequest` for `shop_id` changing nothing yet.
-pub fn card_face_request(shop_id: &str) -> pb::UpdateCardFaceRequest {
+pub(crate) fn card_face_request(shop_id: &str) -> pb::UpdateCardFaceRequest {
     pb::UpdateCardFaceRequest {
         request_id: rid("face"),
         shop_id: shop_id.into(),
@@ -207,7 +207,7 @@ pub fn card_face_request(shop_id: &str) -> pb::UpdateCardFaceRequest {
 }
 
 /// Sets the join policy as the shop's merchant.
-pub async fn set_policy(
+pub(crate) async fn set_policy(
     h: &mut Harness,
     shop_id: &str,
     policy: pb::JoinPolicy,
@@ -224,7 +224,7 @@ pub async fn set_policy(
 }
 
 /// Activates the shop's card-verification SMS service as `actor`.
-pub async fn activate_sms(
+pub(crate) async fn activate_sms(
     h: &mut Harness,
     actor: &Actor,
     shop_id: &str,
@@ -240,7 +240,7 @@ pub async fn activate_sms(
 }
 
 /// Turns SMS verification on or off as the shop's merchant.
-pub async fn set_sms(
+pub(crate) async fn set_sms(
     h: &mut Harness,
     shop_id: &str,
     enabled: bool,
@@ -257,7 +257,7 @@ pub async fn set_sms(
 }
 
 /// The number of shops in the database (to prove "no second effect").
-pub async fn shop_count(h: &Harness) -> anyhow::Result<i64> {
+pub(crate) async fn shop_count(h: &Harness) -> anyhow::Result<i64> {
     let pool = h.db.pool(1).await?;
     let count = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM membership.shops")
         .fetch_one(&pool)
@@ -269,41 +269,43 @@ pub async fn shop_count(h: &Harness) -> anyhow::Result<i64> {
 // ------------------------------------------------------------ levels, members, orders, ledger
 
 /// The commerce platform's order system (the only caller of order events).
-pub fn order_system() -> Actor {
+pub(crate) fn order_system() -> Actor {
     Actor::Service {
         name: "order-system".into(),
     }
 }
 
 /// campaign-svc, a platform service that grants from reservations.
-pub fn campaign_service() -> Actor {
+pub(crate) fn campaign_service() -> Actor {
     Actor::Service {
         name: "campaign-svc".into(),
     }
 }
 
 /// The clock's start: 2026-11-01T08:00Z.
-pub fn t0() -> chrono::DateTime<Utc> {
+pub(crate) fn t0() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0)
         .single()
         .unwrap_or_default()
 }
 
 /// A UTC instant for readable tests.
-pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> chrono::DateTime<Utc> {
+pub(crate) fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
         .single()
         .unwrap_or_default()
 }
 
 /// A protobuf timestamp as a UTC instant (an error when absent or out of range).
-pub fn time_of(at: Option<&prost_types::Timestamp>) -> anyhow::Result<chrono::DateTime<Utc>> {
+pub(crate) fn time_of(
+    at: Option<&prost_types::Timestamp>,
+) -> anyhow::Result<chrono::DateTime<Utc>> {
     at.and_then(memberhub_kit::clock::from_timestamp)
         .ok_or_else(|| anyhow::anyhow!("missing or bad timestamp: {at:?}"))
 }
 
 /// The `ErrorInfo.metadata` entry `key` of a status, if any.
-pub fn error_metadata(status: &tonic::Status, key: &str) -> Option<String> {
+pub(crate) fn error_metadata(status: &tonic::Status, key: &str) -> Option<String> {
     use tonic_types::StatusExt;
     status
         .get_error_details()
@@ -313,14 +315,14 @@ pub fn error_metadata(status: &tonic::Status, key: &str) -> Option<String> {
 
 /// Asserts RESOURCE_EXHAUSTED with `ErrorInfo.reason` = `expected`.
 #[track_caller]
-pub fn assert_exhausted(status: &tonic::Status, expected: &str) {
+pub(crate) fn assert_exhausted(status: &tonic::Status, expected: &str) {
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
     assert_eq!(reason(status).as_deref(), Some(expected), "{status:?}");
 }
 
 /// X-3: a refusal of a user's mistake is never INTERNAL (nor UNKNOWN, a crashed handler).
 #[track_caller]
-pub fn assert_not_internal(status: &tonic::Status) {
+pub(crate) fn assert_not_internal(status: &tonic::Status) {
     assert!(
         !matches!(status.code(), tonic::Code::Internal | tonic::Code::Unknown),
         "a user's mistake came back {:?}: {status:?}",
@@ -329,7 +331,10 @@ pub fn assert_not_internal(status: &tonic::Status) {
 }
 
 /// Registers a POP shop with `policy` and returns its id.
-pub async fn shop_with_policy(h: &mut Harness, policy: pb::JoinPolicy) -> anyhow::Result<String> {
+pub(crate) async fn shop_with_policy(
+    h: &mut Harness,
+    policy: pb::JoinPolicy,
+) -> anyhow::Result<String> {
     let shop = register_shop(h, "Tea House", ShopType::Pop).await?.shop_id;
     if policy != pb::JoinPolicy::Order {
         set_policy(h, &shop, policy).await?;
@@ -338,7 +343,7 @@ pub async fn shop_with_policy(h: &mut Harness, policy: pb::JoinPolicy) -> anyhow
 }
 
 /// An `OpenCardRequest` of `user` with `phone` and a fresh key.
-pub fn open_card_request(shop: &str, user: &str, phone: &str) -> pb::OpenCardRequest {
+pub(crate) fn open_card_request(shop: &str, user: &str, phone: &str) -> pb::OpenCardRequest {
     pb::OpenCardRequest {
         request_id: rid("open"),
         shop_id: shop.into(),
@@ -349,7 +354,7 @@ pub fn open_card_request(shop: &str, user: &str, phone: &str) -> pb::OpenCardReq
 }
 
 /// The shopper opens the shop's card with `phone` (no SMS code).
-pub async fn open_card(
+pub(crate) async fn open_card(
     h: &Harness,
     shop: &str,
     user: &str,
@@ -363,7 +368,7 @@ pub async fn open_card(
 }
 
 /// The shopper's membership as the operator reads it.
-pub async fn membership(
+pub(crate) async fn membership(
     h: &Harness,
     shop: &str,
     user: &str,
@@ -382,7 +387,11 @@ pub async fn membership(
 }
 
 /// The shopper quits the shop.
-pub async fn quit(h: &Harness, shop: &str, user: &str) -> Result<pb::Membership, tonic::Status> {
+pub(crate) async fn quit(
+    h: &Harness,
+    shop: &str,
+    user: &str,
+) -> Result<pb::Membership, tonic::Status> {
     let mut client = h.client.clone();
     Ok(client
         .quit_membership(req(
@@ -398,7 +407,7 @@ pub async fn quit(h: &Harness, shop: &str, user: &str) -> Result<pb::Membership,
 }
 
 /// An order event at the harness clock's current time.
-pub fn order_event(
+pub(crate) fn order_event(
     h: &Harness,
     kind: pb::OrderEventType,
     shop: &str,
@@ -426,7 +435,7 @@ pub fn order_event(
 }
 
 /// A refund event of `amount_fen` with `refund_id`.
-pub fn refund_event(
+pub(crate) fn refund_event(
     h: &Harness,
     shop: &str,
     order: &str,
@@ -448,7 +457,7 @@ pub fn refund_event(
 }
 
 /// Reports one event as the order system; returns its outcome.
-pub async fn report(
+pub(crate) async fn report(
     h: &Harness,
     event: pb::OrderEvent,
 ) -> Result<pb::OrderEventOutcome, tonic::Status> {
@@ -467,7 +476,7 @@ pub async fn report(
 }
 
 /// Reports events in one batch as the order system; returns the outcomes.
-pub async fn report_batch(
+pub(crate) async fn report_batch(
     h: &Harness,
     events: Vec<pb::OrderEvent>,
 ) -> Result<Vec<pb::OrderEventOutcome>, tonic::Status> {
@@ -486,7 +495,7 @@ pub async fn report_batch(
 }
 
 /// PAID then RECEIPT_CONFIRMED for `order` of `amount_fen`.
-pub async fn paid_and_confirmed(
+pub(crate) async fn paid_and_confirmed(
     h: &Harness,
     shop: &str,
     user: &str,
@@ -507,7 +516,7 @@ pub async fn paid_and_confirmed(
 }
 
 /// A level definition; level 1 takes no condition.
-pub fn rung(
+pub(crate) fn rung(
     level: i32,
     name: &str,
     spend: Option<i64>,
@@ -526,12 +535,15 @@ pub fn rung(
 }
 
 /// Level 1 with its default name.
-pub fn level_one() -> pb::LevelDefinition {
+pub(crate) fn level_one() -> pb::LevelDefinition {
     rung(1, "", None, None, pb::ConditionOperator::Unspecified)
 }
 
 /// An `UpdateLevelRulesRequest` with a fresh key.
-pub fn ladder_request(shop: &str, levels: Vec<pb::LevelDefinition>) -> pb::UpdateLevelRulesRequest {
+pub(crate) fn ladder_request(
+    shop: &str,
+    levels: Vec<pb::LevelDefinition>,
+) -> pb::UpdateLevelRulesRequest {
     pb::UpdateLevelRulesRequest {
         request_id: rid("levels"),
         shop_id: shop.into(),
@@ -540,7 +552,7 @@ pub fn ladder_request(shop: &str, levels: Vec<pb::LevelDefinition>) -> pb::Updat
 }
 
 /// Replaces the ladder as the shop's merchant.
-pub async fn set_ladder(
+pub(crate) async fn set_ladder(
     h: &Harness,
     shop: &str,
     levels: Vec<pb::LevelDefinition>,
@@ -553,7 +565,7 @@ pub async fn set_ladder(
 }
 
 /// The shop's level rules as its merchant reads them.
-pub async fn level_rules(h: &Harness, shop: &str) -> Result<pb::LevelRules, tonic::Status> {
+pub(crate) async fn level_rules(h: &Harness, shop: &str) -> Result<pb::LevelRules, tonic::Status> {
     let mut client = h.client.clone();
     Ok(client
         .get_level_rules(req(
@@ -567,7 +579,7 @@ pub async fn level_rules(h: &Harness, shop: &str) -> Result<pb::LevelRules, toni
 }
 
 /// Replaces one level's benefits as the shop's merchant.
-pub async fn set_benefits(
+pub(crate) async fn set_benefits(
     h: &Harness,
     shop: &str,
     level: i32,
@@ -589,7 +601,7 @@ pub async fn set_benefits(
 }
 
 /// Applies program settings as the shop's merchant.
-pub async fn update_settings(
+pub(crate) async fn update_settings(
     h: &Harness,
     shop: &str,
     points_per_yuan: Option<i32>,
@@ -613,12 +625,12 @@ pub async fn update_settings(
 }
 
 /// A member's points balance from their membership.
-pub async fn points(h: &Harness, shop: &str, user: &str) -> anyhow::Result<i64> {
+pub(crate) async fn points(h: &Harness, shop: &str, user: &str) -> anyhow::Result<i64> {
     Ok(membership(h, shop, user).await?.points_balance)
 }
 
 /// An account in a transfer.
-pub fn account(kind: pb::AccountKind, shop: &str, owner: &str) -> pb::Account {
+pub(crate) fn account(kind: pb::AccountKind, shop: &str, owner: &str) -> pb::Account {
     pb::Account {
         kind: kind.into(),
         shop_id: shop.into(),
@@ -627,7 +639,7 @@ pub fn account(kind: pb::AccountKind, shop: &str, owner: &str) -> pb::Account {
 }
 
 /// A `CreateTransferRequest` with a fresh key.
-pub fn transfer_request(
+pub(crate) fn transfer_request(
     from: pb::Account,
     to: pb::Account,
     asset: memberhub_proto::common::Asset,
@@ -645,7 +657,7 @@ pub fn transfer_request(
 }
 
 /// Makes a transfer as campaign-svc.
-pub async fn transfer(
+pub(crate) async fn transfer(
     h: &Harness,
     request: pb::CreateTransferRequest,
 ) -> Result<pb::Transfer, tonic::Status> {
@@ -657,7 +669,12 @@ pub async fn transfer(
 }
 
 /// Gives a member `amount` points from the issuance account (as campaign-svc).
-pub async fn grant_points(h: &Harness, shop: &str, user: &str, amount: i64) -> anyhow::Result<()> {
+pub(crate) async fn grant_points(
+    h: &Harness,
+    shop: &str,
+    user: &str,
+    amount: i64,
+) -> anyhow::Result<()> {
     transfer(
         h,
         transfer_request(
@@ -673,7 +690,12 @@ pub async fn grant_points(h: &Harness, shop: &str, user: &str, amount: i64) -> a
 }
 
 /// A member spends `amount` points (back to the issuance account, as campaign-svc).
-pub async fn spend_points(h: &Harness, shop: &str, user: &str, amount: i64) -> anyhow::Result<()> {
+pub(crate) async fn spend_points(
+    h: &Harness,
+    shop: &str,
+    user: &str,
+    amount: i64,
+) -> anyhow::Result<()> {
     transfer(
         h,
         transfer_request(
@@ -690,7 +712,7 @@ pub async fn spend_points(h: &Harness, shop: &str, user: &str, amount: i64) -> a
 
 /// PT-1: per asset all ledger entries sum to zero; every kept balance equals the sum of
 /// its entries and is never negative; a member's points balance equals their open lots.
-pub async fn assert_ledger_balanced(h: &Harness) -> anyhow::Result<()> {
+pub(crate) async fn assert_ledger_balanced(h: &Harness) -> anyhow::Result<()> {
     let pool = h.db.pool(1).await?;
     let unbalanced: Vec<(String, i64)> = sqlx::query_as(
         "SELECT asset, sum(delta)::bigint FROM membership.ledger_entries
@@ -734,13 +756,13 @@ pub async fn assert_ledger_balanced(h: &Harness) -> anyhow::Result<()> {
 async fn recorded_here(
     h: &Harness,
     phone: &str,
-) -> anyhow::Result<Vec<membership_svc::store::sms::RecordedSms>> {
+) -> anyhow::Result<Vec<membership_svc::sms::RecordedSms>> {
     let pool = h.db.pool(1).await?;
     let shops: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT shop_id FROM membership.shops")
         .fetch_all(&pool)
         .await?;
     pool.close().await;
-    Ok(membership_svc::store::sms::recorded_messages(phone)
+    Ok(membership_svc::sms::recorded_messages(phone)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .into_iter()
         .filter(|m| shops.contains(&m.shop_id))
@@ -748,7 +770,7 @@ async fn recorded_here(
 }
 
 /// The latest 6-digit SMS code sent to `phone` (from the recording sender).
-pub async fn latest_code(h: &Harness, phone: &str) -> anyhow::Result<String> {
+pub(crate) async fn latest_code(h: &Harness, phone: &str) -> anyhow::Result<String> {
     let messages = recorded_here(h, phone).await?;
     let body = messages
         .first()
@@ -764,12 +786,12 @@ pub async fn latest_code(h: &Harness, phone: &str) -> anyhow::Result<String> {
 }
 
 /// How many messages were sent to `phone`.
-pub async fn messages_sent(h: &Harness, phone: &str) -> anyhow::Result<usize> {
+pub(crate) async fn messages_sent(h: &Harness, phone: &str) -> anyhow::Result<usize> {
     Ok(recorded_here(h, phone).await?.len())
 }
 
 /// The status of a call (through a helper) that must fail; an error when it succeeded.
-pub fn refused<T: std::fmt::Debug>(
+pub(crate) fn refused<T: std::fmt::Debug>(
     result: Result<T, tonic::Status>,
 ) -> anyhow::Result<tonic::Status> {
     match result {

@@ -1,17 +1,17 @@
 //! The whole suite in-process on port 0 over a fresh database, plus HTTP helpers.
 #![allow(dead_code)]
 
-pub mod processes;
-pub mod shop;
+pub(crate) mod processes;
+pub(crate) mod shop;
 
 use std::net::SocketAddr;
 
 use memberhub::{Suite, SuiteOptions};
-use memberhub_gateway::auth::{JwtConfig, Role};
+use memberhub_gateway::{JwtConfig, Role};
 use memberhub_kit::testing::TestDb;
 use serde_json::Value;
 
-pub struct World {
+pub(crate) struct World {
     pub api: Api,
     pub suite: Suite,
     pub db: TestDb,
@@ -19,7 +19,7 @@ pub struct World {
 
 /// A client of one gateway: tokens signed with its secret, calls to its base URL.
 #[derive(Clone)]
-pub struct Api {
+pub(crate) struct Api {
     pub http: reqwest::Client,
     pub jwt: JwtConfig,
     pub base: String,
@@ -33,21 +33,23 @@ impl std::ops::Deref for World {
     }
 }
 
-pub const SECRET: &str = "e2e-test-secret";
+pub(crate) const SECRET: &str = "e2e-test-secret";
 
-pub async fn start() -> anyhow::Result<World> {
+pub(crate) async fn start() -> anyhow::Result<World> {
     start_with_clock(memberhub_kit::clock::system()).await
 }
 
 /// The suite with the services reading `clock` (a test moves it instead of sleeping).
-pub async fn start_with_clock(clock: memberhub_kit::clock::SharedClock) -> anyhow::Result<World> {
+pub(crate) async fn start_with_clock(
+    clock: memberhub_kit::clock::SharedClock,
+) -> anyhow::Result<World> {
     let db = migrated_db().await?;
     let databases = memberhub::Databases::shared(&db.url);
     start_on(db, databases, clock).await
 }
 
 /// A fresh database with every service's schema migrated.
-pub async fn migrated_db() -> anyhow::Result<TestDb> {
+pub(crate) async fn migrated_db() -> anyhow::Result<TestDb> {
     memberhub_kit::telemetry::init_for_tests();
     Ok(TestDb::new(&[
         &membership_svc::MIGRATOR,
@@ -58,7 +60,7 @@ pub async fn migrated_db() -> anyhow::Result<TestDb> {
 }
 
 /// The suite over `db`, each service connecting with its URL in `databases`.
-pub async fn start_on(
+pub(crate) async fn start_on(
     db: TestDb,
     databases: memberhub::Databases,
     clock: memberhub_kit::clock::SharedClock,
@@ -95,7 +97,7 @@ pub async fn start_on(
 
 impl Api {
     /// A client of the gateway at `base` whose tokens are signed with `secret`.
-    pub fn new(base: String, secret: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(base: String, secret: &str) -> anyhow::Result<Self> {
         let mut jwt = memberhub_gateway::Config::from_env()?.jwt;
         jwt.secret = secret.into();
         Ok(Self {
@@ -105,31 +107,36 @@ impl Api {
         })
     }
 
-    pub fn token(&self, role: Role, sub: &str, shop_id: Option<&str>) -> anyhow::Result<String> {
+    pub(crate) fn token(
+        &self,
+        role: Role,
+        sub: &str,
+        shop_id: Option<&str>,
+    ) -> anyhow::Result<String> {
         Ok(self
             .jwt
             .issue(role, sub, shop_id, chrono::Duration::hours(1))?)
     }
 
-    pub fn operator(&self) -> anyhow::Result<String> {
+    pub(crate) fn operator(&self) -> anyhow::Result<String> {
         self.token(Role::Operator, "op-1", None)
     }
 
-    pub fn merchant(&self, shop_id: &str) -> anyhow::Result<String> {
+    pub(crate) fn merchant(&self, shop_id: &str) -> anyhow::Result<String> {
         self.token(Role::Merchant, "merchant-1", Some(shop_id))
     }
 
-    pub fn shopper(&self, user_id: &str) -> anyhow::Result<String> {
+    pub(crate) fn shopper(&self, user_id: &str) -> anyhow::Result<String> {
         self.token(Role::Shopper, user_id, None)
     }
 
     /// A trusted service's token (internal surface), e.g. the commerce platform's `order-system`.
-    pub fn service(&self, name: &str) -> anyhow::Result<String> {
+    pub(crate) fn service(&self, name: &str) -> anyhow::Result<String> {
         self.token(Role::Service, name, None)
     }
 
     /// Sends a request and returns (status, JSON body).
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -143,7 +150,7 @@ impl Api {
 
     /// A call on one shop's surface (`/api/<surface>/v1/shops/<shop><path>`) as `token`;
     /// mutations get a fresh idempotency key.
-    pub async fn shop_call(
+    pub(crate) async fn shop_call(
         &self,
         surface: &str,
         shop: &str,
@@ -160,7 +167,11 @@ impl Api {
     }
 
     /// Registers a shop as operator and returns its id.
-    pub async fn register_shop(&self, name: &str, shop_type: &str) -> anyhow::Result<String> {
+    pub(crate) async fn register_shop(
+        &self,
+        name: &str,
+        shop_type: &str,
+    ) -> anyhow::Result<String> {
         let body = serde_json::json!({"name": name, "type": shop_type, "logo_url": "https://img.example.com/l.png"});
         let key = uuid::Uuid::now_v7().to_string();
         let (status, shop) = self
@@ -180,7 +191,7 @@ impl Api {
     }
 
     /// Like [`Api::call`], against another gateway's `base`.
-    pub async fn call_at(
+    pub(crate) async fn call_at(
         &self,
         base: &str,
         method: reqwest::Method,
@@ -208,7 +219,7 @@ impl Api {
 }
 
 /// An address that accepts TCP connections and never answers a byte: a hung upstream.
-pub async fn silent_upstream() -> anyhow::Result<SocketAddr> {
+pub(crate) async fn silent_upstream() -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move {
@@ -222,7 +233,7 @@ pub async fn silent_upstream() -> anyhow::Result<SocketAddr> {
 
 /// An address nothing listens on (bound once, then released): an unreachable upstream, or
 /// the port a child process is told to listen on.
-pub async fn closed_port() -> anyhow::Result<SocketAddr> {
+pub(crate) async fn closed_port() -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     Ok(listener.local_addr()?)
 }
@@ -231,7 +242,7 @@ impl World {
     /// Serves a second gateway in front of this suite's services (same token secret), with
     /// `adjust` applied to its configuration (e.g. an upstream pointing elsewhere); returns
     /// its base URL.
-    pub async fn extra_gateway(
+    pub(crate) async fn extra_gateway(
         &self,
         adjust: impl FnOnce(&mut memberhub_gateway::Config),
     ) -> anyhow::Result<String> {

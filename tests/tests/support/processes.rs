@@ -20,7 +20,7 @@ use super::SECRET;
 /// could find them missing or stale. The build asked for is the workspace's test build
 /// itself (`cargo test --workspace --no-run`), which `cargo test --workspace` or `cargo
 /// nextest run --workspace` has just made: nothing is rebuilt with other features there.
-pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn binary(name: &str) -> anyhow::Result<PathBuf> {
     static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
     let dir = BUILT
         .get_or_init(|| {
@@ -46,13 +46,13 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// One deployment's secrets: a key pair per signing identity, the trusted list.
-pub struct Keys {
+pub(crate) struct Keys {
     seeds: HashMap<&'static str, String>,
     trusted: String,
 }
 
 impl Keys {
-    pub fn generate() -> anyhow::Result<Self> {
+    pub(crate) fn generate() -> anyhow::Result<Self> {
         let mut seeds = HashMap::new();
         let mut trusted = Vec::new();
         for identity in ["gateway", "coupon-svc", "campaign-svc"] {
@@ -68,7 +68,7 @@ impl Keys {
 }
 
 /// A running binary, killed when dropped.
-pub struct Process {
+pub(crate) struct Process {
     pub name: &'static str,
     pub address: SocketAddr,
     child: Child,
@@ -76,12 +76,12 @@ pub struct Process {
 
 impl Process {
     /// `http://address`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.address)
     }
 
     /// SIGTERM, then waits for the process to exit by itself (a graceful drain).
-    pub async fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+    pub(crate) async fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
         let pid = self.child.id().context("already exited")?;
         let status = Command::new("kill")
             .args(["-TERM", &pid.to_string()])
@@ -93,7 +93,7 @@ impl Process {
 }
 
 /// The settings a process of the deployment shares.
-pub struct Deployment {
+pub(crate) struct Deployment {
     pub database_url: String,
     pub keys: Keys,
     /// Extra environment for every process (e.g. the OTLP endpoint).
@@ -101,7 +101,7 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    pub fn new(database_url: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(database_url: &str) -> anyhow::Result<Self> {
         Ok(Self {
             database_url: database_url.to_string(),
             keys: Keys::generate()?,
@@ -152,7 +152,7 @@ impl Deployment {
     }
 
     /// membership-svc, serving once this returns.
-    pub async fn membership(&self) -> anyhow::Result<Process> {
+    pub(crate) async fn membership(&self) -> anyhow::Result<Process> {
         let address = super::closed_port().await?;
         let mut env = self.service_env(membership_svc::config::LISTEN_VAR, address);
         env.push(("MEMBERHUB_PHONE_HASH_KEY", "p".repeat(32)));
@@ -164,13 +164,13 @@ impl Deployment {
     }
 
     /// coupon-svc calling membership-svc at `membership` (a comma-separated list balances).
-    pub async fn coupon(&self, membership: &str) -> anyhow::Result<Process> {
+    pub(crate) async fn coupon(&self, membership: &str) -> anyhow::Result<Process> {
         self.coupon_at(super::closed_port().await?, membership)
             .await
     }
 
     /// coupon-svc on a given address (to restart one in place).
-    pub async fn coupon_at(
+    pub(crate) async fn coupon_at(
         &self,
         address: SocketAddr,
         membership: &str,
@@ -189,7 +189,7 @@ impl Deployment {
     }
 
     /// campaign-svc calling its peers at `membership` and `coupon`.
-    pub async fn campaign(&self, membership: &str, coupon: &str) -> anyhow::Result<Process> {
+    pub(crate) async fn campaign(&self, membership: &str, coupon: &str) -> anyhow::Result<Process> {
         let address = super::closed_port().await?;
         let mut env = self.service_env(campaign_svc::config::LISTEN_VAR, address);
         env.push(("MEMBERHUB_MEMBERSHIP_URL", membership.to_string()));
@@ -206,7 +206,7 @@ impl Deployment {
     }
 
     /// The gateway over the three services; answering `/healthz` once this returns.
-    pub async fn gateway(
+    pub(crate) async fn gateway(
         &self,
         membership: &str,
         coupon: &str,
@@ -242,6 +242,6 @@ impl Deployment {
 }
 
 /// The JWT secret [`Deployment::gateway`] gives the gateway (at least 32 bytes).
-pub fn jwt_secret() -> String {
+pub(crate) fn jwt_secret() -> String {
     format!("{SECRET}-{}", "x".repeat(32))
 }

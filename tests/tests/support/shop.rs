@@ -10,16 +10,16 @@ use serde_json::{Value, json};
 
 use super::{Api, World, start};
 
-pub fn key() -> String {
+pub(crate) fn key() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-pub fn ok(what: &str, (status, body): (u16, Value)) -> anyhow::Result<Value> {
+pub(crate) fn ok(what: &str, (status, body): (u16, Value)) -> anyhow::Result<Value> {
     anyhow::ensure!(status == 200, "{what}: {status} {body}");
     Ok(body)
 }
 
-pub fn text(value: &Value, field: &str) -> anyhow::Result<String> {
+pub(crate) fn text(value: &Value, field: &str) -> anyhow::Result<String> {
     value[field]
         .as_str()
         .map(str::to_string)
@@ -27,7 +27,7 @@ pub fn text(value: &Value, field: &str) -> anyhow::Result<String> {
 }
 
 /// A shop, its merchant and one shopper.
-pub struct Shop {
+pub(crate) struct Shop {
     pub w: Api,
     pub shop: String,
     pub merchant: String,
@@ -39,17 +39,21 @@ pub struct Shop {
 
 impl Shop {
     /// A POP shop whose members join by opening the card.
-    pub async fn start(name: &str, user_id: &'static str) -> anyhow::Result<Self> {
+    pub(crate) async fn start(name: &str, user_id: &'static str) -> anyhow::Result<Self> {
         Self::start_in(start().await?, name, user_id).await
     }
 
     /// The same on a suite already running.
-    pub async fn start_in(w: World, name: &str, user_id: &'static str) -> anyhow::Result<Self> {
+    pub(crate) async fn start_in(
+        w: World,
+        name: &str,
+        user_id: &'static str,
+    ) -> anyhow::Result<Self> {
         Self::on(w.api.clone(), Some(w), name, user_id).await
     }
 
     /// A shop already registered in `w`'s suite, as it stands.
-    pub fn existing(w: World, shop: String, user_id: &'static str) -> anyhow::Result<Self> {
+    pub(crate) fn existing(w: World, shop: String, user_id: &'static str) -> anyhow::Result<Self> {
         Ok(Self {
             merchant: w.merchant(&shop)?,
             shopper: w.shopper(user_id)?,
@@ -61,7 +65,7 @@ impl Shop {
     }
 
     /// The same through the gateway `api` talks to (`world`: the suite behind it, if any).
-    pub async fn on(
+    pub(crate) async fn on(
         api: Api,
         world: Option<World>,
         name: &str,
@@ -88,7 +92,7 @@ impl Shop {
         Ok(this)
     }
 
-    pub async fn backoffice(
+    pub(crate) async fn backoffice(
         &self,
         method: Method,
         path: &str,
@@ -99,7 +103,7 @@ impl Shop {
             .await
     }
 
-    pub async fn storefront(
+    pub(crate) async fn storefront(
         &self,
         method: Method,
         path: &str,
@@ -111,7 +115,7 @@ impl Shop {
     }
 
     /// Creates and publishes a batch of `channel`; returns its `BA_` key.
-    pub async fn live_batch(&self, channel: &str, name: &str) -> anyhow::Result<String> {
+    pub(crate) async fn live_batch(&self, channel: &str, name: &str) -> anyhow::Result<String> {
         let now = Utc::now();
         let body = json!({
             "internal_name": name,
@@ -142,7 +146,7 @@ impl Shop {
     }
 
     /// PT-2: pays `amount` of `asset` (e.g. `BEANS`) into the shop's budget.
-    pub async fn recharge(&self, asset: &str, amount: i64) -> anyhow::Result<()> {
+    pub(crate) async fn recharge(&self, asset: &str, amount: i64) -> anyhow::Result<()> {
         ok(
             "recharge",
             self.backoffice(
@@ -157,7 +161,11 @@ impl Shop {
 
     /// GP-1: a live new-member pack of `quantity` holding one coupon of `batch_key`;
     /// returns its id.
-    pub async fn new_member_pack(&self, batch_key: &str, quantity: i64) -> anyhow::Result<String> {
+    pub(crate) async fn new_member_pack(
+        &self,
+        batch_key: &str,
+        quantity: i64,
+    ) -> anyhow::Result<String> {
         let now = Utc::now();
         let pack = ok(
             "create pack",
@@ -178,7 +186,7 @@ impl Shop {
         text(&pack, "pack_id")
     }
 
-    pub async fn member_center(&self) -> anyhow::Result<Value> {
+    pub(crate) async fn member_center(&self) -> anyhow::Result<Value> {
         ok(
             "member center",
             self.storefront(Method::GET, "/member-center", None).await?,
@@ -187,7 +195,7 @@ impl Shop {
 
     /// The member center with its offers section: campaign-svc asks membership-svc in turn,
     /// which on a busy machine may miss the gateway's compose deadline now and then.
-    pub async fn member_center_with_offers(&self) -> anyhow::Result<Value> {
+    pub(crate) async fn member_center_with_offers(&self) -> anyhow::Result<Value> {
         let mut center = Value::Null;
         for _ in 0..10 {
             center = self.member_center().await?;
@@ -199,7 +207,7 @@ impl Shop {
         anyhow::bail!("offers stayed degraded: {center}")
     }
 
-    pub async fn open_card(&self) -> anyhow::Result<Value> {
+    pub(crate) async fn open_card(&self) -> anyhow::Result<Value> {
         ok(
             "open card",
             self.storefront(
@@ -212,7 +220,7 @@ impl Shop {
     }
 
     /// The shopper's available coupons of this shop.
-    pub async fn wallet(&self) -> anyhow::Result<Vec<Value>> {
+    pub(crate) async fn wallet(&self) -> anyhow::Result<Vec<Value>> {
         let wallet = ok(
             "wallet",
             self.w
@@ -232,7 +240,7 @@ impl Shop {
     }
 
     /// Polls the shopper's claim until it leaves PENDING (the saga grants in the background).
-    pub async fn settled_claim(&self, claim_id: &str) -> anyhow::Result<Value> {
+    pub(crate) async fn settled_claim(&self, claim_id: &str) -> anyhow::Result<Value> {
         for _ in 0..100 {
             let claim = ok(
                 "claim",
