@@ -286,6 +286,8 @@ async fn pt3_two_runners_on_a_claim_whose_lease_expires_mid_step_grant_once() ->
         anyhow::ensure!(tokio::time::Instant::now() < deadline, "no claim recorded");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Time, knowingly: the runner must be inside the 2 s coupon call (its lease taken)
+    // before the clock jumps, and nothing outside the proxy shows that moment.
     tokio::time::sleep(Duration::from_millis(500)).await;
     s.clock.advance(chrono::Duration::seconds(2));
     let answered = first.await??;

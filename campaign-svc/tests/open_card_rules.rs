@@ -354,6 +354,7 @@ async fn oc3_oc7_audience_is_shoppers_without_the_card_and_never_twice() -> anyh
         ))
         .await?;
     let _ = s.open_card(&shop, "newbie").await;
+    // Time is the point: a second claim, were there one, would be recorded by now.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(s.claims(&shop, &live.campaign_id).await?.len(), 1);
     Ok(())

@@ -1012,6 +1012,7 @@ async fn sp6_awards_in_qualification_order_while_the_distribution_quantity_lasts
         )],
     )
     .await?;
+    // Time is the point: the consumer would have applied the refund by now.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(
         registration(&mut s, &plan_id, &shop, "u3").await?.spend_fen,

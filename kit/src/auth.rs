@@ -191,7 +191,7 @@ impl Signer {
     /// A fresh random key: `(hex seed, hex public key)`, for `memberhub keygen`.
     pub fn generate() -> Result<(String, String), getrandom::Error> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed)?;
+        crate::random::fill(&mut seed)?;
         let public = ed25519_dalek::SigningKey::from_bytes(&seed)
             .verifying_key()
             .to_bytes();

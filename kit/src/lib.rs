@@ -26,6 +26,7 @@ pub mod macros;
 pub mod metrics;
 pub mod peer;
 pub mod pg_cluster;
+pub mod random;
 pub mod roles;
 pub mod server;
 pub mod telemetry;

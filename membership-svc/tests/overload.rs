@@ -69,8 +69,16 @@ async fn x1_past_the_concurrency_limit_calls_are_refused_fast_and_service_recove
         })
     });
     let calls: Vec<_> = calls.collect();
-    // let every call reach the server before the slow ones are let go
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every call reaches the server before the slow ones are let go: the refused ones are
+    // answered at once, so wait until all but the served LIMIT have their answer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while calls.iter().filter(|c| c.is_finished()).count() < LIMIT * 9 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the excess calls were not refused"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     hold.rollback().await?;
     let mut refused = Vec::new();
     let mut served = 0;

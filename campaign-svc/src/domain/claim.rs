@@ -212,16 +212,14 @@ pub enum ClaimState {
     Failed,
 }
 
-impl ClaimState {
-    pub fn name(self) -> &'static str {
-        match self {
-            ClaimState::Pending => "PENDING",
-            ClaimState::Granting => "GRANTING",
-            ClaimState::Granted => "GRANTED",
-            ClaimState::Failed => "FAILED",
-        }
-    }
+memberhub_kit::db_enum!(pub ClaimState {
+    Pending => "PENDING",
+    Granting => "GRANTING",
+    Granted => "GRANTED",
+    Failed => "FAILED",
+});
 
+impl ClaimState {
     /// Whether the claim is over.
     pub fn is_final(self) -> bool {
         matches!(self, ClaimState::Granted | ClaimState::Failed)
@@ -231,7 +229,7 @@ impl ClaimState {
 /// A transition the state machine refuses: a bug in the saga driver, not a user error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
-    #[error("a claim cannot go from {from} by {what}", from = .from.name())]
+    #[error("a claim cannot go from {from} by {what}", from = .from.as_db())]
     NotAllowed {
         from: ClaimState,
         what: &'static str,
@@ -423,7 +421,7 @@ impl Progress {
 
 impl fmt::Display for ClaimState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(self.as_db())
     }
 }
 

@@ -28,14 +28,7 @@ pub(crate) enum PackKind {
     Member,
 }
 
-impl PackKind {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            PackKind::NewMember => "NEW_MEMBER",
-            PackKind::Member => "MEMBER",
-        }
-    }
-}
+memberhub_kit::db_enum!(pub(crate) PackKind { NewMember => "NEW_MEMBER", Member => "MEMBER" });
 
 /// A gift item as merchandise knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,7 +272,7 @@ pub(crate) fn check_overlap(
             reason: "PACK_WINDOW_OVERLAP",
             message: format!(
                 "{} pack {} runs {} to {}, overlapping this window",
-                kind.name(),
+                kind.as_db(),
                 o.id,
                 o.window.start(),
                 o.window.end()

@@ -35,7 +35,7 @@ pub(super) async fn exchange(
         None => record(svc, &key, shop, &user, &item_id, mine).await?,
     };
     let record = svc.claim_reply(&recorded, mine).await?;
-    tracing::info!(claim_id = %record.id, shop_id = %shop, item_id = %item_id, state = record.progress.state().name(), "points exchanged");
+    tracing::info!(claim_id = %record.id, shop_id = %shop, item_id = %item_id, state = record.progress.state().as_db(), "points exchanged");
     Ok(Response::new(convert::claim(&record)))
 }
 

@@ -117,7 +117,7 @@ pub(super) async fn claim(
         None => record_claim(svc, &key, shop, &user, choice, mine).await?,
     };
     let granted = svc.claim_reply(&recorded, mine).await?;
-    tracing::info!(claim_id = %granted.id, shop_id = %shop, state = granted.progress.state().name(), "new-member exclusive claimed");
+    tracing::info!(claim_id = %granted.id, shop_id = %shop, state = granted.progress.state().as_db(), "new-member exclusive claimed");
     Ok(Response::new(convert::claim(&granted)))
 }
 

@@ -180,7 +180,7 @@ pub(super) async fn create(
     let id = one(PackId::parse("pack_id", &recorded.pack_id))?;
     let mut conn = svc.conn().await?;
     let pack = gift_packs::get(&mut conn, id).await?;
-    tracing::info!(pack_id = %id, shop_id = %shop, kind = pack.kind.name(), quantity = pack.quantity, "gift pack created");
+    tracing::info!(pack_id = %id, shop_id = %shop, kind = pack.kind.as_db(), quantity = pack.quantity, "gift pack created");
     Ok(Response::new(convert::gift_pack(&pack, svc.clock.now())))
 }
 
@@ -388,7 +388,7 @@ pub(super) async fn claim(
         None => record_claim(svc, &key, pack_id, &user, mine).await?,
     };
     let record = svc.claim_reply(&recorded, mine).await?;
-    tracing::info!(claim_id = %record.id, pack_id = %pack_id, state = record.progress.state().name(), "gift pack claimed");
+    tracing::info!(claim_id = %record.id, pack_id = %pack_id, state = record.progress.state().as_db(), "gift pack claimed");
     Ok(Response::new(convert::claim(&record)))
 }
 

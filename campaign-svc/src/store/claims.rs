@@ -20,19 +20,7 @@ pub enum ClaimKind {
     PointsExchange,
 }
 
-impl ClaimKind {}
-
 memberhub_kit::db_enum!(pub ClaimKind { OpenCardGift => "OPEN_CARD_GIFT", NewMemberPack => "NEW_MEMBER_PACK", MemberPack => "MEMBER_PACK", NewMemberExclusive => "NEW_MEMBER_EXCLUSIVE", PointsExchange => "POINTS_EXCHANGE" });
-
-fn state_from_db(raw: &str) -> Result<ClaimState, Error> {
-    match raw {
-        "PENDING" => Ok(ClaimState::Pending),
-        "GRANTING" => Ok(ClaimState::Granting),
-        "GRANTED" => Ok(ClaimState::Granted),
-        "FAILED" => Ok(ClaimState::Failed),
-        _ => Err(Error::CorruptRow("claims.state")),
-    }
-}
 
 /// A claim about to be recorded.
 #[derive(Debug, Clone)]
@@ -179,7 +167,7 @@ impl TryFrom<ClaimRow> for ClaimRecord {
             kind: ClaimKind::from_db(&r.kind).ok_or(Error::CorruptRow("claims.kind"))?,
             source_id: r.source_id,
             progress: Progress::resume(
-                state_from_db(&r.state)?,
+                ClaimState::from_db(&r.state).ok_or(Error::CorruptRow("claims.state"))?,
                 serde_json::from_value(r.steps).map_err(Error::CorruptSteps)?,
                 r.compensating,
             ),
@@ -323,7 +311,7 @@ pub async fn save(
          WHERE claim_id = $1 AND lease_token = $8 AND state IN ('PENDING', 'GRANTING')",
         claim.id.as_uuid(),
         steps,
-        claim.progress.state().name(),
+        claim.progress.state().as_db(),
         claim.failure_reason,
         claim.progress.compensating(),
         now,

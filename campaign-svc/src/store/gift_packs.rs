@@ -55,14 +55,6 @@ impl PackRecord {
     }
 }
 
-fn kind_from_db(raw: &str) -> Result<PackKind, Error> {
-    match raw {
-        "NEW_MEMBER" => Ok(PackKind::NewMember),
-        "MEMBER" => Ok(PackKind::Member),
-        _ => Err(Error::CorruptRow("gift_packs.kind")),
-    }
-}
-
 struct PackRow {
     pack_id: Uuid,
     shop_id: Uuid,
@@ -94,7 +86,7 @@ impl TryFrom<PackRow> for PackRecord {
         Ok(PackRecord {
             id: r.pack_id.into(),
             shop_id: r.shop_id.into(),
-            kind: kind_from_db(&r.kind)?,
+            kind: PackKind::from_db(&r.kind).ok_or(Error::CorruptRow("gift_packs.kind"))?,
             name: r.name,
             window: Window::new(r.start_time, r.end_time).ok_or_else(corrupt)?,
             batch_keys: r
@@ -152,7 +144,7 @@ pub(crate) async fn insert(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16)",
         id.as_uuid(),
         shop.as_uuid(),
-        pack.kind.name(),
+        pack.kind.as_db(),
         pack.name,
         pack.window.start(),
         pack.window.end(),
@@ -201,7 +193,7 @@ async fn overlap(conn: &mut PgConnection, shop: ShopId, kind: PackKind, window: 
            AND tstzrange(start_time, end_time, '[)') && tstzrange($3, $4, '[)')
          LIMIT 1",
         shop.as_uuid(),
-        kind.name(),
+        kind.as_db(),
         window.start(),
         window.end(),
     )
@@ -228,7 +220,7 @@ async fn overlap(conn: &mut PgConnection, shop: ShopId, kind: PackKind, window: 
             "PACK_WINDOW_OVERLAP",
             format!(
                 "another {} pack of this shop overlaps this window",
-                kind.name()
+                kind.as_db()
             ),
         )
         .into(),
@@ -268,7 +260,7 @@ pub(crate) async fn list(
            AND ($3::uuid IS NULL OR pack_id < $3)
          ORDER BY pack_id DESC LIMIT $4",
         shop.as_uuid(),
-        kind.map(PackKind::name),
+        kind.map(PackKind::as_db),
         before,
         limit,
     )

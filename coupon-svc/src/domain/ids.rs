@@ -3,7 +3,6 @@
 use std::fmt;
 
 use memberhub_kit::error::FieldViolation;
-use uuid::Uuid;
 
 memberhub_kit::uuid_id!(
     /// A shop's id (owned by membership-svc; coupon-svc only refers to it).
@@ -112,18 +111,6 @@ fn base32(mut bits: u64, n: usize) -> String {
         .collect()
 }
 
-/// Random bits from the operating system. The fallback (time-ordered UUID bits) only
-/// matters if the OS has no entropy source, where coupon codes become guessable but
-/// stay unique (the database enforces uniqueness either way).
-fn random_u64() -> u64 {
-    getrandom::u64().unwrap_or_else(|_| {
-        let bytes = Uuid::now_v7().into_bytes();
-        let mut low = [0u8; 8];
-        low.copy_from_slice(&bytes[8..]);
-        u64::from_le_bytes(low)
-    })
-}
-
 /// A batch's copyable key: `BA_` + 7 lowercase base32 characters, e.g. `BA_zv2bmpn`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct BatchKey(String);
@@ -131,7 +118,7 @@ pub(crate) struct BatchKey(String);
 impl BatchKey {
     /// A random key; the store retries on the (rare) collision.
     pub(crate) fn random() -> Self {
-        Self(format!("BA_{}", base32(random_u64(), 7)))
+        Self(format!("BA_{}", base32(memberhub_kit::random::u64(), 7)))
     }
 
     /// A key as a caller typed it; `None` when it is not shaped like one.
@@ -180,7 +167,11 @@ impl BatchRef {
 pub(crate) fn coupon_code(coupon: CouponId) -> String {
     let id = coupon.as_uuid().into_bytes();
     let extra = u64::from(u16::from_le_bytes([id[14], id[15]]));
-    let text = format!("{}{}", base32(random_u64(), 12), base32(extra, 4));
+    let text = format!(
+        "{}{}",
+        base32(memberhub_kit::random::u64(), 12),
+        base32(extra, 4)
+    );
     text.to_ascii_uppercase()
 }
 

@@ -19,8 +19,6 @@ pub(crate) enum EventType {
     PointsChanged,
 }
 
-impl EventType {}
-
 memberhub_kit::db_enum!(pub EventType { MemberJoined => "MEMBER_JOINED", MemberQuit => "MEMBER_QUIT", CardOpened => "CARD_OPENED", OrderPaid => "ORDER_PAID", OrderConfirmed => "ORDER_CONFIRMED", OrderRefunded => "ORDER_REFUNDED", LevelChanged => "LEVEL_CHANGED", PointsChanged => "POINTS_CHANGED" });
 
 /// An event about to be written to the outbox.

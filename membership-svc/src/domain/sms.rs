@@ -100,8 +100,7 @@ impl HashKey {
 
 /// A fresh 6-digit code from the OS's random source.
 pub(crate) fn new_code() -> String {
-    let random = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
-    format!("{:06}", random % 1_000_000)
+    format!("{:06}", memberhub_kit::random::below(1_000_000))
 }
 
 /// MP-4: the verification message sent to the shopper.
