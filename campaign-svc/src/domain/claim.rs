@@ -47,7 +47,7 @@ impl Action {
     /// A short stable label, part of the idempotency key.
     fn label(&self) -> String {
         match self {
-            Action::GrantAsset { prize_type, .. } => format!("asset:{}", prize_type.name()),
+            Action::GrantAsset { prize_type, .. } => format!("asset:{}", prize_type.as_db()),
             Action::IssueCoupon { batch_key, .. } => format!("coupon:{batch_key}"),
             Action::GrantGiftItem { sku, .. } => format!("gift:{sku}"),
             Action::SpendPoints { .. } => "spend-points".to_string(),

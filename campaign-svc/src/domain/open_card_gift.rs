@@ -19,7 +19,7 @@ pub const MAX_PRIZES: usize = 3;
 /// The largest amount per pack or gift quantity: keeps `quantity × amount` in range.
 pub const MAX_AMOUNT: i64 = 1_000_000_000;
 
-/// OC-4: what a prize is (stored in a claim's steps by the names of [`PrizeType::name`]).
+/// OC-4: what a prize is (stored in a claim's steps by the names of [`PrizeType::as_db`]).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -33,6 +33,15 @@ pub enum PrizeType {
     DataPack,
 }
 
+memberhub_kit::db_enum!(pub PrizeType {
+    Beans => "BEANS",
+    CashCoupon => "CASH_COUPON",
+    ThresholdCoupon => "THRESHOLD_COUPON",
+    Points => "POINTS",
+    RedPacket => "RED_PACKET",
+    DataPack => "DATA_PACK",
+});
+
 impl PrizeType {
     pub const ALL: [PrizeType; 6] = [
         PrizeType::Beans,
@@ -42,17 +51,6 @@ impl PrizeType {
         PrizeType::RedPacket,
         PrizeType::DataPack,
     ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PrizeType::Beans => "BEANS",
-            PrizeType::CashCoupon => "CASH_COUPON",
-            PrizeType::ThresholdCoupon => "THRESHOLD_COUPON",
-            PrizeType::Points => "POINTS",
-            PrizeType::RedPacket => "RED_PACKET",
-            PrizeType::DataPack => "DATA_PACK",
-        }
-    }
 
     /// A coupon prize binds a batch (OC-6); the others grant an asset (PT-2).
     pub fn is_coupon(self) -> bool {
@@ -188,7 +186,7 @@ fn parse_prizes(v: &mut Violations, shop_type: ShopType, raw: &[PrizeRequest]) -
                 format!("prizes[{i}].type"),
                 format!(
                     "{} is not offered to self-operated shops",
-                    prize_type.name()
+                    prize_type.as_db()
                 ),
             );
         }
@@ -197,7 +195,7 @@ fn parse_prizes(v: &mut Violations, shop_type: ShopType, raw: &[PrizeRequest]) -
                 format!("prizes[{i}].type"),
                 format!(
                     "{} appears twice; prize types must differ",
-                    prize_type.name()
+                    prize_type.as_db()
                 ),
             );
         }
@@ -267,7 +265,7 @@ pub(crate) fn check_coupon_binding(
     if prize_type.coupon_kind() != Some(batch.kind) {
         return fail(
             "BATCH_KIND_MISMATCH",
-            &format!("a {} prize needs a batch of that kind", prize_type.name()),
+            &format!("a {} prize needs a batch of that kind", prize_type.as_db()),
         );
     }
     if batch.channel != Channel::Interactive {

@@ -310,7 +310,7 @@ impl Saga {
                 let Some(asset) = asset_of(*prize_type) else {
                     return StepOutcome::Refused(format!(
                         "CORRUPT_STEP: {} is not an asset",
-                        prize_type.name()
+                        prize_type.as_db()
                     ));
                 };
                 let from = match reservation_id {

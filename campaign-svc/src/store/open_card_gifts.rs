@@ -116,10 +116,7 @@ pub(crate) struct Provisioned {
 }
 
 pub(crate) fn prize_type_from_db(raw: &str) -> Result<PrizeType, Error> {
-    PrizeType::ALL
-        .into_iter()
-        .find(|t| t.name() == raw)
-        .ok_or(Error::CorruptRow("open_card_prizes.prize_type"))
+    PrizeType::from_db(raw).ok_or(Error::CorruptRow("open_card_prizes.prize_type"))
 }
 
 /// OC-3: inserts the campaign PROVISIONING; an overlapping live window of the shop is
@@ -173,7 +170,7 @@ pub(crate) async fn insert(
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
             id.as_uuid(),
             position as i32,
-            prize.prize_type().name(),
+            prize.prize_type().as_db(),
             amount,
             batch_key,
             plan.batch_id,
