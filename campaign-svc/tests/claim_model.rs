@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use campaign_svc::testing::{ClaimKind, ClaimState, Claimed, Lease, NewClaim, claims, plan};
 use memberhub_kit::clock::Clock;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::{Asset, CouponChannel, ShopType};
 use memberhub_proto::coupon as coupon_pb;
@@ -63,7 +64,7 @@ fn new_claim(shop: &str, lease: Lease) -> anyhow::Result<NewClaim> {
 }
 
 #[tokio::test]
-async fn claim_a_runner_whose_lease_was_taken_over_writes_nothing() -> anyhow::Result<()> {
+async fn claim_a_runner_whose_lease_was_taken_over_writes_nothing() -> TestResult {
     let s = Suite::start().await?;
     let shop = uuid::Uuid::now_v7().to_string();
     let mut conn = s.pool.acquire().await?;
@@ -104,7 +105,7 @@ async fn claim_a_runner_whose_lease_was_taken_over_writes_nothing() -> anyhow::R
 }
 
 #[tokio::test]
-async fn claim_with_no_steps_is_refused_not_granted() -> anyhow::Result<()> {
+async fn claim_with_no_steps_is_refused_not_granted() -> TestResult {
     let s = Suite::start().await?;
     let mut conn = s.pool.acquire().await?;
     let mut claim = new_claim(&uuid::Uuid::now_v7().to_string(), Lease::new())?;
@@ -117,7 +118,7 @@ async fn claim_with_no_steps_is_refused_not_granted() -> anyhow::Result<()> {
 /// A stored coupon prize that lost its batch fails the claim with the reason; the shopper
 /// gets nothing from it (not the beans without the coupon).
 #[tokio::test]
-async fn oc7_a_malformed_stored_prize_fails_the_claim_visibly() -> anyhow::Result<()> {
+async fn oc7_a_malformed_stored_prize_fails_the_claim_visibly() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, _, gift) = live_gift(&mut s).await?;
     sqlx::query(
@@ -151,7 +152,7 @@ async fn oc7_a_malformed_stored_prize_fails_the_claim_visibly() -> anyhow::Resul
 /// An unreadable CARD_OPENED event is parked with its reason, and the next good one is
 /// applied: the consumer never stalls on it.
 #[tokio::test]
-async fn oc7_an_unreadable_event_is_parked_and_the_next_one_applied() -> anyhow::Result<()> {
+async fn oc7_an_unreadable_event_is_parked_and_the_next_one_applied() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, _, gift) = live_gift(&mut s).await?;
     sqlx::query(

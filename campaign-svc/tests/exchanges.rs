@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use memberhub_kit::actor::Actor;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::{Asset, CouponChannel, ShopType};
 use memberhub_proto::coupon as coupon_pb;
@@ -122,7 +123,7 @@ async fn exchange(
 }
 
 #[tokio::test]
-async fn pt3_points_for_coupon_spends_the_points_and_issues_the_coupon() -> anyhow::Result<()> {
+async fn pt3_points_for_coupon_spends_the_points_and_issues_the_coupon() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, _) = exchange_shop(&mut s, 10).await?;
     member_with(&mut s, &shop, "u1", 500).await?;
@@ -137,7 +138,7 @@ async fn pt3_points_for_coupon_spends_the_points_and_issues_the_coupon() -> anyh
 }
 
 #[tokio::test]
-async fn pt3_points_for_goods_grant_a_free_entitlement() -> anyhow::Result<()> {
+async fn pt3_points_for_goods_grant_a_free_entitlement() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, _) = exchange_shop(&mut s, 10).await?;
     member_with(&mut s, &shop, "u1", 500).await?;
@@ -163,7 +164,7 @@ async fn pt3_points_for_goods_grant_a_free_entitlement() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn pt3_failed_grant_refunds_the_points() -> anyhow::Result<()> {
+async fn pt3_failed_grant_refunds_the_points() -> TestResult {
     let mut s = Suite::start().await?;
     // One coupon only: the second exchange's grant is refused by coupon-svc.
     let (shop, batch) = exchange_shop(&mut s, 1).await?;
@@ -198,7 +199,7 @@ async fn pt3_failed_grant_refunds_the_points() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn pt3_too_few_points_is_refused_and_records_nothing() -> anyhow::Result<()> {
+async fn pt3_too_few_points_is_refused_and_records_nothing() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, _) = exchange_shop(&mut s, 10).await?;
     member_with(&mut s, &shop, "u1", 100).await?;
@@ -214,7 +215,7 @@ async fn pt3_too_few_points_is_refused_and_records_nothing() -> anyhow::Result<(
 }
 
 #[tokio::test]
-async fn pt3_each_exchange_is_its_own_claim_and_a_retry_returns_it() -> anyhow::Result<()> {
+async fn pt3_each_exchange_is_its_own_claim_and_a_retry_returns_it() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, _) = exchange_shop(&mut s, 10).await?;
     member_with(&mut s, &shop, "u1", 1000).await?;
@@ -232,8 +233,7 @@ async fn pt3_each_exchange_is_its_own_claim_and_a_retry_returns_it() -> anyhow::
 /// the idempotency key is looked up before the balance is checked, so a retry after a
 /// lost response gets the first claim, not INSUFFICIENT_POINTS.
 #[tokio::test]
-async fn x2_an_exchange_retried_after_its_points_are_spent_returns_the_first_claim()
--> anyhow::Result<()> {
+async fn x2_an_exchange_retried_after_its_points_are_spent_returns_the_first_claim() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, _) = exchange_shop(&mut s, 10).await?;
     member_with(&mut s, &shop, "u1", 200).await?;
@@ -251,8 +251,7 @@ async fn x2_an_exchange_retried_after_its_points_are_spent_returns_the_first_cla
 /// Two runners on one claim whose lease runs out mid-step (a slow coupon-svc): the step is
 /// applied once (same key), and the claim ends with exactly one outcome.
 #[tokio::test]
-async fn pt3_two_runners_on_a_claim_whose_lease_expires_mid_step_grant_once() -> anyhow::Result<()>
-{
+async fn pt3_two_runners_on_a_claim_whose_lease_expires_mid_step_grant_once() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, _) = exchange_shop(&mut s, 10).await?;
     member_with(&mut s, &shop, "u1", 500).await?;
@@ -283,7 +282,7 @@ async fn pt3_two_runners_on_a_claim_whose_lease_expires_mid_step_grant_once() ->
         if recorded == 1 {
             break;
         }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no claim recorded");
+        assert!(tokio::time::Instant::now() < deadline, "no claim recorded");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Time, knowingly: the runner must be inside the 2 s coupon call (its lease taken)

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use campaign_svc::config::{FaultPoint, Faults, StepKind};
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::{Asset, CouponChannel, ShopType};
 use memberhub_proto::coupon as coupon_pb;
@@ -157,7 +158,7 @@ const RED_PACKET_DATA_POINTS: [pb::PrizeType; 3] = [
 ];
 
 #[tokio::test]
-async fn oc7_a_crash_at_the_beans_step_grants_the_pack_once() -> anyhow::Result<()> {
+async fn oc7_a_crash_at_the_beans_step_grants_the_pack_once() -> TestResult {
     for point in points_for(StepKind::Beans) {
         open_card_gift_survives(point, &BEANS_COUPON_POINTS).await?;
     }
@@ -165,7 +166,7 @@ async fn oc7_a_crash_at_the_beans_step_grants_the_pack_once() -> anyhow::Result<
 }
 
 #[tokio::test]
-async fn oc7_a_crash_at_the_coupon_step_grants_the_pack_once() -> anyhow::Result<()> {
+async fn oc7_a_crash_at_the_coupon_step_grants_the_pack_once() -> TestResult {
     for point in &points_for(StepKind::Coupon)[..2] {
         open_card_gift_survives(*point, &BEANS_COUPON_POINTS).await?;
     }
@@ -173,7 +174,7 @@ async fn oc7_a_crash_at_the_coupon_step_grants_the_pack_once() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn oc7_a_crash_at_the_points_step_grants_the_pack_once() -> anyhow::Result<()> {
+async fn oc7_a_crash_at_the_points_step_grants_the_pack_once() -> TestResult {
     for point in &points_for(StepKind::Points)[..2] {
         open_card_gift_survives(*point, &BEANS_COUPON_POINTS).await?;
     }
@@ -181,7 +182,7 @@ async fn oc7_a_crash_at_the_points_step_grants_the_pack_once() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn oc7_a_crash_at_the_red_packet_or_data_step_grants_the_pack_once() -> anyhow::Result<()> {
+async fn oc7_a_crash_at_the_red_packet_or_data_step_grants_the_pack_once() -> TestResult {
     for kind in [StepKind::RedPacket, StepKind::DataPack] {
         for point in &points_for(kind)[..2] {
             open_card_gift_survives(*point, &RED_PACKET_DATA_POINTS).await?;
@@ -193,7 +194,7 @@ async fn oc7_a_crash_at_the_red_packet_or_data_step_grants_the_pack_once() -> an
 /// GP-4/GP-9: a pack with a gift item, claimed by the shopper (the claim runs inline in the
 /// RPC, which the crash cuts off): one coupon and one entitlement.
 #[tokio::test]
-async fn gp9_a_crash_at_the_gift_item_step_grants_the_pack_once() -> anyhow::Result<()> {
+async fn gp9_a_crash_at_the_gift_item_step_grants_the_pack_once() -> TestResult {
     for point in points_for(StepKind::GiftItem) {
         let mut s = Suite::start().await?;
         let shop = s
@@ -298,7 +299,7 @@ async fn gp9_a_crash_at_the_gift_item_step_grants_the_pack_once() -> anyhow::Res
 /// PT-3: an exchange whose coupon is refused after the points were spent is refunded once,
 /// whatever moment of the refund the crash hits; the claim ends FAILED holding nothing.
 #[tokio::test]
-async fn pt3_a_crash_at_the_refund_gives_the_points_back_once() -> anyhow::Result<()> {
+async fn pt3_a_crash_at_the_refund_gives_the_points_back_once() -> TestResult {
     for point in points_for(StepKind::Refund) {
         let mut s = Suite::start().await?;
         let shop = s

@@ -5,6 +5,7 @@ mod support;
 
 use chrono::Duration;
 use memberhub_kit::actor::Actor;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::{CouponChannel, ShopType};
 use memberhub_proto::coupon as coupon_pb;
@@ -194,7 +195,7 @@ async fn gift_shop(
 // ------------------------------------------------------------------------------ GP-9
 
 #[tokio::test]
-async fn gp9_claim_grants_every_coupon_and_the_gift_entitlement() -> anyhow::Result<()> {
+async fn gp9_claim_grants_every_coupon_and_the_gift_entitlement() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, b) = gift_shop(&mut s, 5).await?;
     let created = create(
@@ -246,7 +247,7 @@ async fn gp9_claim_grants_every_coupon_and_the_gift_entitlement() -> anyhow::Res
 }
 
 #[tokio::test]
-async fn gp1_a_pack_is_claimed_once_and_a_retry_returns_the_same_claim() -> anyhow::Result<()> {
+async fn gp1_a_pack_is_claimed_once_and_a_retry_returns_the_same_claim() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, _) = gift_shop(&mut s, 5).await?;
     let created = create(
@@ -282,7 +283,7 @@ async fn gp1_a_pack_is_claimed_once_and_a_retry_returns_the_same_claim() -> anyh
 // ------------------------------------------------------------------------------ GP-1
 
 #[tokio::test]
-async fn gp1_new_member_pack_is_refused_at_exactly_24_hours() -> anyhow::Result<()> {
+async fn gp1_new_member_pack_is_refused_at_exactly_24_hours() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, _) = gift_shop(&mut s, 5).await?;
     let created = create(
@@ -302,7 +303,7 @@ async fn gp1_new_member_pack_is_refused_at_exactly_24_hours() -> anyhow::Result<
 }
 
 #[tokio::test]
-async fn gp1_non_members_joins_before_the_pack_and_rejoins_never_qualify() -> anyhow::Result<()> {
+async fn gp1_non_members_joins_before_the_pack_and_rejoins_never_qualify() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, _) = gift_shop(&mut s, 5).await?;
     s.open_card(&shop, "early").await?;
@@ -337,7 +338,7 @@ async fn gp1_non_members_joins_before_the_pack_and_rejoins_never_qualify() -> an
 // ------------------------------------------------------------------------------ GP-2/3
 
 #[tokio::test]
-async fn gp3_pack_quantity_above_the_smallest_stock_is_invalid() -> anyhow::Result<()> {
+async fn gp3_pack_quantity_above_the_smallest_stock_is_invalid() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let big = crm_batch(&mut s, &shop, 10).await?;
@@ -352,7 +353,7 @@ async fn gp3_pack_quantity_above_the_smallest_stock_is_invalid() -> anyhow::Resu
 }
 
 #[tokio::test]
-async fn gp2_batches_must_be_crm_and_a_gift_item_needs_the_capability() -> anyhow::Result<()> {
+async fn gp2_batches_must_be_crm_and_a_gift_item_needs_the_capability() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let crm = crm_batch(&mut s, &shop, 10).await?;
@@ -403,7 +404,7 @@ async fn gp2_batches_must_be_crm_and_a_gift_item_needs_the_capability() -> anyho
 // ------------------------------------------------------------------------------ GP-5
 
 #[tokio::test]
-async fn gp5_overlapping_pack_is_refused_naming_the_other() -> anyhow::Result<()> {
+async fn gp5_overlapping_pack_is_refused_naming_the_other() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let a = crm_batch(&mut s, &shop, 100).await?;
@@ -439,7 +440,7 @@ async fn gp5_overlapping_pack_is_refused_naming_the_other() -> anyhow::Result<()
 // ------------------------------------------------------------------------------ GP-6
 
 #[tokio::test]
-async fn gp6_member_pack_is_for_members_at_or_above_the_minimum_level() -> anyhow::Result<()> {
+async fn gp6_member_pack_is_for_members_at_or_above_the_minimum_level() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let a = crm_batch(&mut s, &shop, 100).await?;
@@ -463,7 +464,7 @@ async fn gp6_member_pack_is_for_members_at_or_above_the_minimum_level() -> anyho
 // ------------------------------------------------------------------------------ close
 
 #[tokio::test]
-async fn gp3_closing_a_pack_stops_claims_and_returns_unused_gift_stock() -> anyhow::Result<()> {
+async fn gp3_closing_a_pack_stops_claims_and_returns_unused_gift_stock() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, _) = gift_shop(&mut s, 10).await?;
     let mut p = pack(
@@ -491,7 +492,7 @@ async fn gp3_closing_a_pack_stops_claims_and_returns_unused_gift_stock() -> anyh
 }
 
 #[tokio::test]
-async fn gp3_a_pack_cannot_set_aside_more_gift_units_than_the_item_has() -> anyhow::Result<()> {
+async fn gp3_a_pack_cannot_set_aside_more_gift_units_than_the_item_has() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, _) = gift_shop(&mut s, 3).await?;
     let status = expect_err(
@@ -513,8 +514,7 @@ async fn gp3_a_pack_cannot_set_aside_more_gift_units_than_the_item_has() -> anyh
 // ------------------------------------------------------------------------------ GP-7
 
 #[tokio::test]
-async fn gp7_storefront_lists_claimable_packs_and_pops_up_once_for_a_new_member()
--> anyhow::Result<()> {
+async fn gp7_storefront_lists_claimable_packs_and_pops_up_once_for_a_new_member() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, _) = gift_shop(&mut s, 5).await?;
     let created = create(
@@ -547,7 +547,7 @@ async fn gp7_storefront_lists_claimable_packs_and_pops_up_once_for_a_new_member(
 }
 
 #[tokio::test]
-async fn gp7_a_member_pack_pops_up_on_the_first_visit_in_its_window() -> anyhow::Result<()> {
+async fn gp7_a_member_pack_pops_up_on_the_first_visit_in_its_window() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let a = crm_batch(&mut s, &shop, 100).await?;
@@ -615,8 +615,7 @@ async fn claim_exclusive(
 }
 
 #[tokio::test]
-async fn gp8_a_new_member_claims_one_exclusive_once_independently_of_the_pack() -> anyhow::Result<()>
-{
+async fn gp8_a_new_member_claims_one_exclusive_once_independently_of_the_pack() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, b) = gift_shop(&mut s, 5).await?;
     let set = set_exclusive(&mut s, &shop, Some(&b), Some(("gift-1", 1))).await?;
@@ -663,7 +662,7 @@ async fn gp8_a_new_member_claims_one_exclusive_once_independently_of_the_pack() 
 
 #[tokio::test]
 async fn gp8_the_exclusive_coupon_is_issued_and_an_exhausted_gift_is_resource_exhausted()
--> anyhow::Result<()> {
+-> TestResult {
     let mut s = Suite::start().await?;
     let (shop, _, b) = gift_shop(&mut s, 1).await?;
     set_exclusive(&mut s, &shop, Some(&b), Some(("gift-1", 1))).await?;
@@ -683,7 +682,7 @@ async fn gp8_the_exclusive_coupon_is_issued_and_an_exhausted_gift_is_resource_ex
 }
 
 #[tokio::test]
-async fn gp8_an_exclusive_needs_a_crm_coupon_or_a_gift() -> anyhow::Result<()> {
+async fn gp8_an_exclusive_needs_a_crm_coupon_or_a_gift() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let status = expect_err(set_exclusive(&mut s, &shop, None, None).await)?;
@@ -704,7 +703,7 @@ async fn gp8_an_exclusive_needs_a_crm_coupon_or_a_gift() -> anyhow::Result<()> {
 // ------------------------------------------------------------------------------ GP-4
 
 #[tokio::test]
-async fn gp4_an_entitlement_is_consumed_by_one_order() -> anyhow::Result<()> {
+async fn gp4_an_entitlement_is_consumed_by_one_order() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, _) = gift_shop(&mut s, 5).await?;
     let created = create(
@@ -777,7 +776,7 @@ async fn gp4_an_entitlement_is_consumed_by_one_order() -> anyhow::Result<()> {
 /// `store::gift_packs::take_pack` (read packs_left, then write it back minus one): 50 of 50 were
 /// granted, so this test sees the over-claim bug.
 #[tokio::test]
-async fn gp3_50_concurrent_claims_of_a_pack_of_10_grant_exactly_10_whole() -> anyhow::Result<()> {
+async fn gp3_50_concurrent_claims_of_a_pack_of_10_grant_exactly_10_whole() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, b) = gift_shop(&mut s, 100).await?;
     let mut p = pack(
@@ -865,7 +864,7 @@ async fn remaining(s: &mut Suite, shop: &str, batch: &coupon_pb::Batch) -> anyho
 /// A pack sets its coupons aside in coupon-svc (so a claim is always granted whole, even
 /// while other channels drain the batch); closing it gives the unused units back.
 #[tokio::test]
-async fn gp9_a_pack_reserves_its_coupons_and_closing_releases_the_unused() -> anyhow::Result<()> {
+async fn gp9_a_pack_reserves_its_coupons_and_closing_releases_the_unused() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let a = crm_batch(&mut s, &shop, 10).await?;
@@ -898,7 +897,7 @@ async fn gp9_a_pack_reserves_its_coupons_and_closing_releases_the_unused() -> an
 /// GP-3: after its end the reconciler settles the pack: unused coupons and gift-item units
 /// go back.
 #[tokio::test]
-async fn gp3_an_ended_pack_is_settled_by_the_reconciler() -> anyhow::Result<()> {
+async fn gp3_an_ended_pack_is_settled_by_the_reconciler() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, _) = gift_shop(&mut s, 10).await?;
     let mut p = pack(
@@ -914,7 +913,7 @@ async fn gp3_an_ended_pack_is_settled_by_the_reconciler() -> anyhow::Result<()> 
     s.clock.advance(Duration::days(3));
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
     while remaining(&mut s, &shop, &a).await? != 100 {
-        anyhow::ensure!(
+        assert!(
             tokio::time::Instant::now() < deadline,
             "the pack was not settled"
         );
@@ -927,8 +926,7 @@ async fn gp3_an_ended_pack_is_settled_by_the_reconciler() -> anyhow::Result<()> 
 // ------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn x2_a_retried_create_returns_the_same_pack_and_sets_aside_nothing_more()
--> anyhow::Result<()> {
+async fn x2_a_retried_create_returns_the_same_pack_and_sets_aside_nothing_more() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let a = crm_batch(&mut s, &shop, 10).await?;
@@ -966,8 +964,7 @@ async fn x2_a_retried_create_returns_the_same_pack_and_sets_aside_nothing_more()
 }
 
 #[tokio::test]
-async fn x1_merchants_act_only_on_their_own_shop_and_shoppers_on_their_own_data()
--> anyhow::Result<()> {
+async fn x1_merchants_act_only_on_their_own_shop_and_shoppers_on_their_own_data() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, _) = gift_shop(&mut s, 5).await?;
     let other = s.shop(ShopType::Pop, POLICY, true).await?;
@@ -1012,8 +1009,8 @@ async fn x1_merchants_act_only_on_their_own_shop_and_shoppers_on_their_own_data(
 /// a create retried after the batch's stock went to the pack itself returns the pack,
 /// not BATCH_OUT_OF_STOCK.
 #[tokio::test]
-async fn x2_a_pack_create_retried_after_its_stock_is_set_aside_returns_the_first_pack()
--> anyhow::Result<()> {
+async fn x2_a_pack_create_retried_after_its_stock_is_set_aside_returns_the_first_pack() -> TestResult
+{
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let a = crm_batch(&mut s, &shop, 5).await?;
@@ -1041,8 +1038,7 @@ async fn x2_a_pack_create_retried_after_its_stock_is_set_aside_returns_the_first
 
 /// a claim retried after the pack was closed returns the first claim.
 #[tokio::test]
-async fn x2_a_pack_claim_retried_after_the_pack_closed_returns_the_first_claim()
--> anyhow::Result<()> {
+async fn x2_a_pack_claim_retried_after_the_pack_closed_returns_the_first_claim() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let a = crm_batch(&mut s, &shop, 10).await?;
@@ -1066,8 +1062,7 @@ async fn x2_a_pack_claim_retried_after_the_pack_closed_returns_the_first_claim()
 /// leaves its provisioning RESERVING; the reconciler gives the units back, fenced, and the
 /// batch can then be closed.
 #[tokio::test]
-async fn gp9_units_of_a_pack_whose_creator_died_before_recording_it_are_given_back()
--> anyhow::Result<()> {
+async fn gp9_units_of_a_pack_whose_creator_died_before_recording_it_are_given_back() -> TestResult {
     use campaign_svc::testing::{Provisioning, gift_pack_provisionings};
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
@@ -1102,7 +1097,7 @@ async fn gp9_units_of_a_pack_whose_creator_died_before_recording_it_are_given_ba
     s.clock.advance(Duration::minutes(6));
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while remaining(&mut s, &shop, &a).await? != 10 {
-        anyhow::ensure!(
+        assert!(
             tokio::time::Instant::now() < deadline,
             "the reconciler did not give the units back"
         );
@@ -1133,7 +1128,7 @@ async fn gp9_units_of_a_pack_whose_creator_died_before_recording_it_are_given_ba
 /// GP-3: when the gift item runs out the pack ends at once: it reads ENDED, refuses claims
 /// and no longer blocks a new pack of its type for the rest of its window (GP-5).
 #[tokio::test]
-async fn gp3_a_pack_ends_when_its_gift_runs_out_and_frees_its_window() -> anyhow::Result<()> {
+async fn gp3_a_pack_ends_when_its_gift_runs_out_and_frees_its_window() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, a, _) = gift_shop(&mut s, 10).await?;
     let mut p = pack(

@@ -5,6 +5,7 @@ mod support;
 
 use std::time::Duration;
 
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::{Asset, CouponChannel, ShopType};
 use memberhub_proto::coupon as coupon_pb;
@@ -46,7 +47,7 @@ async fn live_gift(
 }
 
 #[tokio::test]
-async fn oc7_card_opened_during_the_campaign_grants_the_whole_pack_once() -> anyhow::Result<()> {
+async fn oc7_card_opened_during_the_campaign_grants_the_whole_pack_once() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, _batch, gift) = live_gift(&mut s, 100, 10).await?;
     assert_eq!(gift.status(), pb::CampaignStatus::Live);
@@ -240,7 +241,7 @@ async fn open_cards_with(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn oc8_500_shoppers_against_stock_100_get_exactly_100_whole_packs() -> anyhow::Result<()> {
+async fn oc8_500_shoppers_against_stock_100_get_exactly_100_whole_packs() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, batch, gift) = live_gift(&mut s, 1_000, 100).await?;
     assert_eq!(s.budget(&shop, Asset::Beans).await?, (9_500, 500));
@@ -282,8 +283,7 @@ async fn oc8_500_shoppers_against_stock_100_get_exactly_100_whole_packs() -> any
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn oc9_stop_loss_during_a_claim_storm_starts_no_claim_after_the_close() -> anyhow::Result<()>
-{
+async fn oc9_stop_loss_during_a_claim_storm_starts_no_claim_after_the_close() -> TestResult {
     let mut s = Suite::start().await?;
     let (shop, batch, gift) = live_gift(&mut s, 1_000, 1_000).await?;
     assert_eq!(s.budget(&shop, Asset::Beans).await?, (5_000, 5_000));
@@ -372,7 +372,7 @@ async fn wait_settled(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn oc7_claims_are_whole_exactly_once_when_campaign_svc_is_killed_at_random_points()
--> anyhow::Result<()> {
+-> TestResult {
     let mut s = Suite::start().await?;
     let (shop, batch, gift) = live_gift(&mut s, 1_000, 500).await?;
 

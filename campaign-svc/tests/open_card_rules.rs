@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use chrono::Duration as Span;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::{Asset, CouponChannel, ShopType};
 use memberhub_proto::coupon as coupon_pb;
@@ -62,7 +63,7 @@ async fn close(
 }
 
 #[tokio::test]
-async fn oc1_oc2_oc4_invalid_gifts_name_each_field() -> anyhow::Result<()> {
+async fn oc1_oc2_oc4_invalid_gifts_name_each_field() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = card_shop(&mut s).await?;
     let mut g = gift(&shop, vec![beans(1)], 10);
@@ -84,7 +85,7 @@ async fn oc1_oc2_oc4_invalid_gifts_name_each_field() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn oc4_self_operated_shops_cannot_offer_cash_coupons() -> anyhow::Result<()> {
+async fn oc4_self_operated_shops_cannot_offer_cash_coupons() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s
         .shop(
@@ -107,8 +108,8 @@ async fn oc4_self_operated_shops_cannot_offer_cash_coupons() -> anyhow::Result<(
 }
 
 #[tokio::test]
-async fn oc3_overlap_is_refused_naming_the_other_campaign_and_back_to_back_is_allowed()
--> anyhow::Result<()> {
+async fn oc3_overlap_is_refused_naming_the_other_campaign_and_back_to_back_is_allowed() -> TestResult
+{
     let mut s = Suite::start().await?;
     let shop = card_shop(&mut s).await?;
     let first = s.create_gift(gift(&shop, vec![beans(1)], 10)).await?;
@@ -131,7 +132,7 @@ async fn oc3_overlap_is_refused_naming_the_other_campaign_and_back_to_back_is_al
 }
 
 #[tokio::test]
-async fn oc3_needs_a_card_policy_and_blocks_the_switch_to_order_while_live() -> anyhow::Result<()> {
+async fn oc3_needs_a_card_policy_and_blocks_the_switch_to_order_while_live() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s
         .shop(ShopType::Pop, membership_pb::JoinPolicy::Order, false)
@@ -152,7 +153,7 @@ async fn oc3_needs_a_card_policy_and_blocks_the_switch_to_order_while_live() -> 
 }
 
 #[tokio::test]
-async fn oc5_insufficient_budget_is_refused_and_gives_back_what_was_taken() -> anyhow::Result<()> {
+async fn oc5_insufficient_budget_is_refused_and_gives_back_what_was_taken() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = card_shop(&mut s).await?;
     let batch = s
@@ -203,7 +204,7 @@ async fn oc5_insufficient_budget_is_refused_and_gives_back_what_was_taken() -> a
 
 #[tokio::test]
 async fn oc6_coupon_prizes_need_an_active_interactive_relative_batch_covering_the_campaign()
--> anyhow::Result<()> {
+-> TestResult {
     let mut s = Suite::start().await?;
     let shop = card_shop(&mut s).await?;
     let general = s
@@ -282,7 +283,7 @@ async fn oc6_coupon_prizes_need_an_active_interactive_relative_batch_covering_th
 }
 
 #[tokio::test]
-async fn x2_a_retried_create_returns_the_same_campaign() -> anyhow::Result<()> {
+async fn x2_a_retried_create_returns_the_same_campaign() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = card_shop(&mut s).await?;
     let request = pb::CreateOpenCardGiftRequest {
@@ -305,7 +306,7 @@ async fn x2_a_retried_create_returns_the_same_campaign() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn oc3_oc7_audience_is_shoppers_without_the_card_and_never_twice() -> anyhow::Result<()> {
+async fn oc3_oc7_audience_is_shoppers_without_the_card_and_never_twice() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s
         .shop(ShopType::Pop, membership_pb::JoinPolicy::OrderOrCard, false)
@@ -361,7 +362,7 @@ async fn oc3_oc7_audience_is_shoppers_without_the_card_and_never_twice() -> anyh
 }
 
 #[tokio::test]
-async fn oc7_under_order_and_card_the_pack_comes_at_card_opening() -> anyhow::Result<()> {
+async fn oc7_under_order_and_card_the_pack_comes_at_card_opening() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s
         .shop(
@@ -398,8 +399,7 @@ async fn oc7_under_order_and_card_the_pack_comes_at_card_opening() -> anyhow::Re
 }
 
 #[tokio::test]
-async fn oc9_close_releases_unused_budget_and_a_second_close_changes_nothing() -> anyhow::Result<()>
-{
+async fn oc9_close_releases_unused_budget_and_a_second_close_changes_nothing() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = card_shop(&mut s).await?;
     let live = s.create_gift(gift(&shop, vec![beans(10)], 50)).await?;
@@ -424,7 +424,7 @@ async fn oc9_close_releases_unused_budget_and_a_second_close_changes_nothing() -
 }
 
 #[tokio::test]
-async fn oc9_an_ended_campaign_cannot_be_closed_and_settles_by_itself() -> anyhow::Result<()> {
+async fn oc9_an_ended_campaign_cannot_be_closed_and_settles_by_itself() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = card_shop(&mut s).await?;
     let live = s.create_gift(gift(&shop, vec![beans(10)], 50)).await?;
@@ -433,14 +433,14 @@ async fn oc9_an_ended_campaign_cannot_be_closed_and_settles_by_itself() -> anyho
     assert_precondition(&status, "CAMPAIGN_ENDED");
     let deadline = tokio::time::Instant::now() + WAIT;
     while s.budget(&shop, Asset::Beans).await? != (1_000, 0) {
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "never settled");
+        assert!(tokio::time::Instant::now() < deadline, "never settled");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
 }
 
 #[tokio::test]
-async fn oc10_daily_series_in_shop_time_is_final_from_the_next_day() -> anyhow::Result<()> {
+async fn oc10_daily_series_in_shop_time_is_final_from_the_next_day() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = card_shop(&mut s).await?;
     // t0 is 16:00 in Shanghai; the campaign starts an hour earlier.
@@ -511,8 +511,7 @@ async fn oc10_daily_series_in_shop_time_is_final_from_the_next_day() -> anyhow::
 }
 
 #[tokio::test]
-async fn x1_merchants_see_only_their_own_campaigns_and_another_shops_is_not_found()
--> anyhow::Result<()> {
+async fn x1_merchants_see_only_their_own_campaigns_and_another_shops_is_not_found() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = card_shop(&mut s).await?;
     let other = card_shop(&mut s).await?;
@@ -548,7 +547,7 @@ async fn x1_merchants_see_only_their_own_campaigns_and_another_shops_is_not_foun
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oc5_an_abandoned_provisioning_gives_back_its_budget_and_join_hold() -> anyhow::Result<()> {
+async fn oc5_an_abandoned_provisioning_gives_back_its_budget_and_join_hold() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = card_shop(&mut s).await?;
     let batch = s
@@ -579,7 +578,7 @@ async fn oc5_an_abandoned_provisioning_gives_back_its_budget_and_join_hold() -> 
     };
     let deadline = tokio::time::Instant::now() + WAIT;
     while s.budget(&shop, Asset::Beans).await? != (800, 200) {
-        anyhow::ensure!(
+        assert!(
             tokio::time::Instant::now() < deadline,
             "the beans were never reserved"
         );
@@ -600,12 +599,12 @@ async fn oc5_an_abandoned_provisioning_gives_back_its_budget_and_join_hold() -> 
     s.start_campaign(fast_saga()).await?;
     let deadline = tokio::time::Instant::now() + WAIT;
     while s.budget(&shop, Asset::Beans).await? != (1_000, 0) {
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "never given back");
+        assert!(tokio::time::Instant::now() < deadline, "never given back");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut released = false;
     while !released {
-        anyhow::ensure!(
+        assert!(
             tokio::time::Instant::now() < deadline,
             "hold never released"
         );
@@ -640,7 +639,7 @@ async fn oc5_an_abandoned_provisioning_gives_back_its_budget_and_join_hold() -> 
 /// first attempt bound the coupon batch and took all of its stock returns that campaign.
 #[tokio::test]
 async fn x2_a_create_retried_after_its_batch_was_bound_and_emptied_returns_the_first_campaign()
--> anyhow::Result<()> {
+-> TestResult {
     let mut s = Suite::start().await?;
     let shop = card_shop(&mut s).await?;
     let batch = s

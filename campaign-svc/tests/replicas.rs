@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::TimeZone;
 use memberhub_kit::actor::Actor;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::{Asset, CouponChannel, ShopType};
 use memberhub_proto::coupon as coupon_pb;
@@ -47,7 +48,7 @@ async fn scalar(s: &Suite, sql: &'static str) -> anyhow::Result<i64> {
 
 #[tokio::test]
 async fn deploy_two_replicas_of_membership_and_campaign_grant_each_join_once_and_expire_each_lot_once()
--> anyhow::Result<()> {
+-> TestResult {
     let mut s = Suite::start().await?;
     let membership_b = s.membership_replica().await?;
     let both = format!("http://{},http://{}", s.membership_address, membership_b);

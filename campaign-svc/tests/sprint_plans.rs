@@ -7,6 +7,7 @@ mod support;
 
 use chrono::{DateTime, Duration, Utc};
 use memberhub_kit::actor::Actor;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::{CouponChannel, ShopType};
 use memberhub_proto::coupon as coupon_pb;
@@ -101,7 +102,7 @@ fn set(s: &Suite, at: DateTime<Utc>) {
 }
 
 #[tokio::test]
-async fn sp1_a_plans_phase_follows_the_clock_to_the_second() -> anyhow::Result<()> {
+async fn sp1_a_plans_phase_follows_the_clock_to_the_second() -> TestResult {
     let mut s = Suite::start().await?;
     let created = create(&mut s, plan("双11会员冲刺")).await?;
     assert_eq!(
@@ -154,7 +155,7 @@ async fn sp1_a_plans_phase_follows_the_clock_to_the_second() -> anyhow::Result<(
 }
 
 #[tokio::test]
-async fn sp1_bad_plans_name_each_field_and_only_operators_create() -> anyhow::Result<()> {
+async fn sp1_bad_plans_name_each_field_and_only_operators_create() -> TestResult {
     let mut s = Suite::start().await?;
     let mut overlapping = plan("p");
     overlapping.award_start_time = overlapping.sprint_start_time;
@@ -199,7 +200,7 @@ async fn sp1_bad_plans_name_each_field_and_only_operators_create() -> anyhow::Re
 
 #[tokio::test]
 async fn sp2_invited_shops_read_their_thresholds_before_registration_others_see_nothing()
--> anyhow::Result<()> {
+-> TestResult {
     let mut s = Suite::start().await?;
     let created = create(&mut s, plan("p")).await?;
     let invited = s
@@ -297,7 +298,7 @@ async fn sp2_invited_shops_read_their_thresholds_before_registration_others_see_
 }
 
 #[tokio::test]
-async fn sp7_a_shop_withdraws_only_before_registration_starts() -> anyhow::Result<()> {
+async fn sp7_a_shop_withdraws_only_before_registration_starts() -> TestResult {
     let mut s = Suite::start().await?;
     let created = create(&mut s, plan("p")).await?;
     let early = s
@@ -433,7 +434,7 @@ async fn invite_with(
 }
 
 #[tokio::test]
-async fn sp3_a_shop_joins_with_a_batch_meeting_every_rule_once() -> anyhow::Result<()> {
+async fn sp3_a_shop_joins_with_a_batch_meeting_every_rule_once() -> TestResult {
     let mut s = Suite::start().await?;
     let created = create(&mut s, plan("p")).await?;
     let shop = s
@@ -496,7 +497,7 @@ async fn sp3_a_shop_joins_with_a_batch_meeting_every_rule_once() -> anyhow::Resu
 }
 
 #[tokio::test]
-async fn sp2_sp3_a_shop_below_a_threshold_or_late_cannot_join() -> anyhow::Result<()> {
+async fn sp2_sp3_a_shop_below_a_threshold_or_late_cannot_join() -> TestResult {
     let mut s = Suite::start().await?;
     let created = create(&mut s, plan("p")).await?;
     let small = s
@@ -755,8 +756,7 @@ fn day(days: i64) -> DateTime<Utc> {
 }
 
 #[tokio::test]
-async fn sp4_non_members_register_by_opening_the_card_where_the_join_policy_allows()
--> anyhow::Result<()> {
+async fn sp4_non_members_register_by_opening_the_card_where_the_join_policy_allows() -> TestResult {
     let mut s = Suite::start().await?;
     use membership_pb::JoinPolicy;
     for (policy, joins) in [
@@ -843,8 +843,7 @@ async fn sp4_non_members_register_by_opening_the_card_where_the_join_policy_allo
 }
 
 #[tokio::test]
-async fn sp5_spend_counts_each_confirmation_in_the_sprint_once_net_of_refunds() -> anyhow::Result<()>
-{
+async fn sp5_spend_counts_each_confirmation_in_the_sprint_once_net_of_refunds() -> TestResult {
     let mut s = Suite::start().await?;
     let (plan_id, shop, _) =
         participating(&mut s, membership_pb::JoinPolicy::Card, 400, 400).await?;
@@ -949,8 +948,7 @@ async fn sprint(
 }
 
 #[tokio::test]
-async fn sp6_awards_in_qualification_order_while_the_distribution_quantity_lasts()
--> anyhow::Result<()> {
+async fn sp6_awards_in_qualification_order_while_the_distribution_quantity_lasts() -> TestResult {
     let mut s = Suite::start().await?;
     let (plan_id, shop, batch_id) =
         participating(&mut s, membership_pb::JoinPolicy::Card, 2, 3).await?;
@@ -1054,8 +1052,7 @@ async fn assert_awarded_once(
 }
 
 #[tokio::test]
-async fn sp6_an_award_run_killed_at_any_point_resumes_without_a_second_issue() -> anyhow::Result<()>
-{
+async fn sp6_an_award_run_killed_at_any_point_resumes_without_a_second_issue() -> TestResult {
     use campaign_svc::config::{FaultPoint, Faults};
     for point in [FaultPoint::BeforeAwardIssue, FaultPoint::AfterAwardIssue] {
         let mut s = Suite::start().await?;
@@ -1085,7 +1082,7 @@ async fn sp6_an_award_run_killed_at_any_point_resumes_without_a_second_issue() -
 }
 
 #[tokio::test]
-async fn sp6_two_replicas_racing_the_award_issue_each_award_once() -> anyhow::Result<()> {
+async fn sp6_two_replicas_racing_the_award_issue_each_award_once() -> TestResult {
     let mut s = Suite::start().await?;
     let (plan_id, shop, batch_id) =
         participating(&mut s, membership_pb::JoinPolicy::Card, 2, 150).await?;

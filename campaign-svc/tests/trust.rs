@@ -4,6 +4,7 @@
 mod support;
 
 use memberhub_kit::actor::Actor;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::ShopType;
 use memberhub_proto::membership as membership_pb;
@@ -19,7 +20,7 @@ async fn gift_count(suite: &Suite) -> anyhow::Result<i64> {
 }
 
 #[tokio::test]
-async fn x1_forged_unsigned_expired_or_tampered_actors_are_unauthenticated() -> anyhow::Result<()> {
+async fn x1_forged_unsigned_expired_or_tampered_actors_are_unauthenticated() -> TestResult {
     let mut suite = Suite::start().await?;
     let shop = suite
         .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
@@ -45,7 +46,7 @@ async fn x1_forged_unsigned_expired_or_tampered_actors_are_unauthenticated() -> 
 }
 
 #[tokio::test]
-async fn x1_a_merchant_of_shop_a_cannot_act_on_shop_b() -> anyhow::Result<()> {
+async fn x1_a_merchant_of_shop_a_cannot_act_on_shop_b() -> TestResult {
     let mut suite = Suite::start().await?;
     let a = suite
         .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)
@@ -69,7 +70,7 @@ async fn x1_a_merchant_of_shop_a_cannot_act_on_shop_b() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn x1_services_call_only_what_they_are_granted() -> anyhow::Result<()> {
+async fn x1_services_call_only_what_they_are_granted() -> TestResult {
     let mut suite = Suite::start().await?;
     let shop = suite
         .shop(ShopType::Pop, membership_pb::JoinPolicy::Card, false)

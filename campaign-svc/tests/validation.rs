@@ -7,6 +7,7 @@ mod support;
 
 use chrono::Duration;
 use memberhub_kit::actor::Actor;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::common::ShopType;
 use memberhub_proto::membership as membership_pb;
@@ -100,7 +101,7 @@ async fn list_claims(
 }
 
 #[tokio::test]
-async fn x3_a_nul_or_a_bell_in_a_gift_name_is_invalid_on_create_and_rename() -> anyhow::Result<()> {
+async fn x3_a_nul_or_a_bell_in_a_gift_name_is_invalid_on_create_and_rename() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     for name in ["开卡\0有礼", "gift\u{7}", "a\nb"] {
@@ -119,8 +120,8 @@ async fn x3_a_nul_or_a_bell_in_a_gift_name_is_invalid_on_create_and_rename() -> 
 }
 
 #[tokio::test]
-async fn x3_a_nul_in_a_pack_name_or_an_items_title_or_sku_is_invalid_naming_the_field()
--> anyhow::Result<()> {
+async fn x3_a_nul_in_a_pack_name_or_an_items_title_or_sku_is_invalid_naming_the_field() -> TestResult
+{
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, true).await?;
     let status = expect_err(upsert_item(&mut s, &shop, "sku\0", "tea").await)?;
@@ -162,7 +163,7 @@ async fn x3_a_nul_in_a_pack_name_or_an_items_title_or_sku_is_invalid_naming_the_
 
 #[tokio::test]
 async fn x3_claims_list_filters_with_a_nul_an_unknown_state_or_a_huge_page_are_invalid()
--> anyhow::Result<()> {
+-> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let cases = [
@@ -205,7 +206,7 @@ async fn x3_claims_list_filters_with_a_nul_an_unknown_state_or_a_huge_page_are_i
 }
 
 #[tokio::test]
-async fn x3_a_nul_in_an_entitlements_order_id_is_invalid_not_internal() -> anyhow::Result<()> {
+async fn x3_a_nul_in_an_entitlements_order_id_is_invalid_not_internal() -> TestResult {
     let mut s = Suite::start().await?;
     let orders = Actor::Service {
         name: "order-system".into(),
@@ -227,7 +228,7 @@ async fn x3_a_nul_in_an_entitlements_order_id_is_invalid_not_internal() -> anyho
 }
 
 #[tokio::test]
-async fn x3_unknown_enum_numbers_are_invalid_naming_the_field() -> anyhow::Result<()> {
+async fn x3_unknown_enum_numbers_are_invalid_naming_the_field() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let status = expect_err(
@@ -266,8 +267,7 @@ async fn x3_unknown_enum_numbers_are_invalid_naming_the_field() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn x3_campaigns_and_packs_last_at_most_366_days_and_lists_are_bounded() -> anyhow::Result<()>
-{
+async fn x3_campaigns_and_packs_last_at_most_366_days_and_lists_are_bounded() -> TestResult {
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let mut long = points_gift(&shop, "gift");
@@ -328,8 +328,8 @@ async fn x3_campaigns_and_packs_last_at_most_366_days_and_lists_are_bounded() ->
 }
 
 #[tokio::test]
-async fn x1_another_shops_campaign_pack_or_claim_is_not_found_not_permission_denied()
--> anyhow::Result<()> {
+async fn x1_another_shops_campaign_pack_or_claim_is_not_found_not_permission_denied() -> TestResult
+{
     let mut s = Suite::start().await?;
     let shop = s.shop(ShopType::Pop, POLICY, false).await?;
     let other = s.shop(ShopType::Pop, POLICY, false).await?;

@@ -5,6 +5,7 @@ mod support;
 
 use chrono::Duration;
 use memberhub_kit::actor::Actor;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::common::CouponChannel;
 use memberhub_proto::coupon as pb;
 use support::*;
@@ -71,7 +72,7 @@ fn interactive_batch(shop: &str) -> pb::Batch {
 }
 
 #[tokio::test]
-async fn cp4_a_reservation_takes_units_off_the_free_stock_idempotently() -> anyhow::Result<()> {
+async fn cp4_a_reservation_takes_units_off_the_free_stock_idempotently() -> TestResult {
     let mut h = start().await?;
     let batch = active(&mut h, crm_batch(&new_shop(), 100)).await?;
     let request = reserve_request(&batch, 30);
@@ -97,7 +98,7 @@ async fn cp4_a_reservation_takes_units_off_the_free_stock_idempotently() -> anyh
 }
 
 #[tokio::test]
-async fn cp4_reserved_units_are_unavailable_to_everyone_else() -> anyhow::Result<()> {
+async fn cp4_reserved_units_are_unavailable_to_everyone_else() -> TestResult {
     let mut h = start().await?;
     let batch = active(&mut h, crm_batch(&new_shop(), 3)).await?;
     let allocation = reserve(&mut h, &service(), reserve_request(&batch, 2)).await?;
@@ -138,7 +139,7 @@ async fn cp4_reserved_units_are_unavailable_to_everyone_else() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn cp4_releasing_returns_the_unissued_units_once() -> anyhow::Result<()> {
+async fn cp4_releasing_returns_the_unissued_units_once() -> TestResult {
     let mut h = start().await?;
     let batch = active(&mut h, crm_batch(&new_shop(), 10)).await?;
     let allocation = reserve(&mut h, &service(), reserve_request(&batch, 6)).await?;
@@ -177,7 +178,7 @@ async fn cp4_releasing_returns_the_unissued_units_once() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp9_only_active_batches_are_allocated_and_the_channel_must_match() -> anyhow::Result<()> {
+async fn cp9_only_active_batches_are_allocated_and_the_channel_must_match() -> TestResult {
     let mut h = start().await?;
     let draft = create(&mut h, crm_batch(&new_shop(), 10)).await?;
     let status = expect_err(reserve(&mut h, &service(), reserve_request(&draft, 1)).await)?;
@@ -196,7 +197,7 @@ async fn cp9_only_active_batches_are_allocated_and_the_channel_must_match() -> a
 }
 
 #[tokio::test]
-async fn x1_shoppers_cannot_reserve_and_merchants_only_their_own_batches() -> anyhow::Result<()> {
+async fn x1_shoppers_cannot_reserve_and_merchants_only_their_own_batches() -> TestResult {
     let mut h = start().await?;
     let batch = active(&mut h, crm_batch(&new_shop(), 10)).await?;
     let status = expect_err(reserve(&mut h, &shopper("u1"), reserve_request(&batch, 1)).await)?;
@@ -214,7 +215,7 @@ async fn x1_shoppers_cannot_reserve_and_merchants_only_their_own_batches() -> an
 }
 
 #[tokio::test]
-async fn cp7_a_batch_cannot_close_while_a_campaign_holds_units_of_it() -> anyhow::Result<()> {
+async fn cp7_a_batch_cannot_close_while_a_campaign_holds_units_of_it() -> TestResult {
     let mut h = start().await?;
     let batch = active(&mut h, crm_batch(&new_shop(), 10)).await?;
     let allocation = reserve(&mut h, &service(), reserve_request(&batch, 4)).await?;
@@ -241,8 +242,8 @@ fn bind_request(batch: &pb::Batch, quantity: i64) -> pb::ReserveAllocationReques
 }
 
 #[tokio::test]
-async fn oc6_a_bound_batch_is_claimable_only_through_its_campaign_within_its_window()
--> anyhow::Result<()> {
+async fn oc6_a_bound_batch_is_claimable_only_through_its_campaign_within_its_window() -> TestResult
+{
     let mut h = start().await?;
     let batch = active(&mut h, interactive_batch(&new_shop())).await?;
     let allocation = reserve(&mut h, &service(), bind_request(&batch, 10)).await?;
@@ -289,8 +290,7 @@ async fn oc6_a_bound_batch_is_claimable_only_through_its_campaign_within_its_win
 }
 
 #[tokio::test]
-async fn oc6_binding_needs_interactive_relative_and_a_covering_claim_window() -> anyhow::Result<()>
-{
+async fn oc6_binding_needs_interactive_relative_and_a_covering_claim_window() -> TestResult {
     let mut h = start().await?;
     let crm = active(&mut h, crm_batch(&new_shop(), 10)).await?;
     let status = expect_err(reserve(&mut h, &service(), bind_request(&crm, 1)).await)?;
@@ -319,7 +319,7 @@ async fn oc6_binding_needs_interactive_relative_and_a_covering_claim_window() ->
 }
 
 #[tokio::test]
-async fn oc6_a_batch_another_campaign_holds_units_of_cannot_be_bound() -> anyhow::Result<()> {
+async fn oc6_a_batch_another_campaign_holds_units_of_cannot_be_bound() -> TestResult {
     let mut h = start().await?;
     let batch = active(&mut h, interactive_batch(&new_shop())).await?;
     reserve(&mut h, &service(), reserve_request(&batch, 5)).await?;
@@ -335,7 +335,7 @@ async fn oc6_a_batch_another_campaign_holds_units_of_cannot_be_bound() -> anyhow
 /// action that was applied is reported as applied; a merchant cannot abort anything.
 #[tokio::test]
 async fn saga_barrier_an_action_arriving_after_its_abort_is_refused_and_issues_nothing()
--> anyhow::Result<()> {
+-> TestResult {
     let mut h = start().await?;
     let batch = active(&mut h, crm_batch(&new_shop(), 10)).await?;
     let abort = |request_id: &str| pb::AbortStepRequest {

@@ -4,6 +4,7 @@
 mod support;
 
 use chrono::Duration;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::common::{CouponChannel, ShopType};
 use memberhub_proto::coupon as pb;
 use support::*;
@@ -14,7 +15,7 @@ async fn create_err(h: &mut Harness, batch: pb::Batch) -> anyhow::Result<tonic::
 }
 
 #[tokio::test]
-async fn cp1_create_keeps_every_field_as_a_draft_with_a_ba_key() -> anyhow::Result<()> {
+async fn cp1_create_keeps_every_field_as_a_draft_with_a_ba_key() -> TestResult {
     let mut h = start().await?;
     let shop = new_shop();
     let mut spec = batch_spec(&shop);
@@ -62,7 +63,7 @@ async fn cp1_create_keeps_every_field_as_a_draft_with_a_ba_key() -> anyhow::Resu
 }
 
 #[tokio::test]
-async fn cp1_a_batch_is_found_by_its_key_and_by_its_id() -> anyhow::Result<()> {
+async fn cp1_a_batch_is_found_by_its_key_and_by_its_id() -> TestResult {
     let mut h = start().await?;
     let batch = create(&mut h, batch_spec(&new_shop())).await?;
     let by_key = get_batch(&mut h, &batch.batch_key).await?;
@@ -85,7 +86,7 @@ async fn cp1_a_batch_is_found_by_its_key_and_by_its_id() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp2_rejects_threshold_not_above_face_value() -> anyhow::Result<()> {
+async fn cp2_rejects_threshold_not_above_face_value() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.threshold_fen = spec.face_value_fen;
@@ -94,7 +95,7 @@ async fn cp2_rejects_threshold_not_above_face_value() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp2_rejects_a_face_value_that_is_not_positive() -> anyhow::Result<()> {
+async fn cp2_rejects_a_face_value_that_is_not_positive() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.kind = pb::CouponKind::Cash.into();
@@ -105,7 +106,7 @@ async fn cp2_rejects_a_face_value_that_is_not_positive() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp2_rejects_a_discount_outside_1_to_99_percent() -> anyhow::Result<()> {
+async fn cp2_rejects_a_discount_outside_1_to_99_percent() -> TestResult {
     let mut h = start().await?;
     for percent in [0, 100] {
         let mut spec = batch_spec(&new_shop());
@@ -130,7 +131,7 @@ async fn cp2_rejects_a_discount_outside_1_to_99_percent() -> anyhow::Result<()> 
 }
 
 #[tokio::test]
-async fn cp2_rejects_windows_that_do_not_end_after_they_start() -> anyhow::Result<()> {
+async fn cp2_rejects_windows_that_do_not_end_after_they_start() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.claim_end_time = spec.claim_start_time;
@@ -142,7 +143,7 @@ async fn cp2_rejects_windows_that_do_not_end_after_they_start() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn cp2_rejects_relative_days_outside_1_to_365() -> anyhow::Result<()> {
+async fn cp2_rejects_relative_days_outside_1_to_365() -> TestResult {
     let mut h = start().await?;
     for days in [0, 366] {
         let mut spec = batch_spec(&new_shop());
@@ -160,7 +161,7 @@ async fn cp2_rejects_relative_days_outside_1_to_365() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp2_rejects_a_quantity_below_one() -> anyhow::Result<()> {
+async fn cp2_rejects_a_quantity_below_one() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.total_quantity = 0;
@@ -169,7 +170,7 @@ async fn cp2_rejects_a_quantity_below_one() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp2_reports_every_bad_field_at_once() -> anyhow::Result<()> {
+async fn cp2_reports_every_bad_field_at_once() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.internal_name = String::new();
@@ -191,7 +192,7 @@ async fn cp2_reports_every_bad_field_at_once() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp1_whole_hour_validity_must_fall_on_hours() -> anyhow::Result<()> {
+async fn cp1_whole_hour_validity_must_fall_on_hours() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     let mut validity = absolute(t0(), t0() + Duration::minutes(90));
@@ -204,7 +205,7 @@ async fn cp1_whole_hour_validity_must_fall_on_hours() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn x1_a_merchant_creates_batches_for_its_own_shop_only() -> anyhow::Result<()> {
+async fn x1_a_merchant_creates_batches_for_its_own_shop_only() -> TestResult {
     let mut h = start().await?;
     let spec = batch_spec(&new_shop());
     let request = pb::CreateBatchRequest {
@@ -223,8 +224,7 @@ async fn x1_a_merchant_creates_batches_for_its_own_shop_only() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn x2_create_replay_returns_the_same_batch_and_a_changed_body_is_refused()
--> anyhow::Result<()> {
+async fn x2_create_replay_returns_the_same_batch_and_a_changed_body_is_refused() -> TestResult {
     let mut h = start().await?;
     let shop = new_shop();
     let request = pb::CreateBatchRequest {
@@ -265,7 +265,7 @@ async fn x2_create_replay_returns_the_same_batch_and_a_changed_body_is_refused()
 }
 
 #[tokio::test]
-async fn cp1_a_pop_shops_batch_goes_active_on_submit() -> anyhow::Result<()> {
+async fn cp1_a_pop_shops_batch_goes_active_on_submit() -> TestResult {
     let mut h = start().await?;
     let batch = create(&mut h, batch_spec(&new_shop())).await?;
     let submitted = submit(&mut h, &batch).await?;
@@ -276,7 +276,7 @@ async fn cp1_a_pop_shops_batch_goes_active_on_submit() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp9_a_self_operated_batch_waits_for_an_operator_who_approves_it() -> anyhow::Result<()> {
+async fn cp9_a_self_operated_batch_waits_for_an_operator_who_approves_it() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.shop_type = ShopType::SelfOperated.into();
@@ -308,7 +308,7 @@ async fn cp9_a_self_operated_batch_waits_for_an_operator_who_approves_it() -> an
 }
 
 #[tokio::test]
-async fn cp9_an_operator_rejects_a_pending_batch_with_a_reason() -> anyhow::Result<()> {
+async fn cp9_an_operator_rejects_a_pending_batch_with_a_reason() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.shop_type = ShopType::SelfOperated.into();
@@ -353,7 +353,7 @@ fn close_request(batch: &pb::Batch) -> pb::CloseBatchRequest {
 }
 
 #[tokio::test]
-async fn cp7_a_closed_batch_stops_issuing() -> anyhow::Result<()> {
+async fn cp7_a_closed_batch_stops_issuing() -> TestResult {
     let mut h = start().await?;
     let batch = active(&mut h, batch_spec(&new_shop())).await?;
     claim(&mut h, &batch, "u1").await?;
@@ -379,7 +379,7 @@ async fn cp7_a_closed_batch_stops_issuing() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp7_a_sprint_plan_batch_cannot_be_closed_but_a_service_may_end_it() -> anyhow::Result<()> {
+async fn cp7_a_sprint_plan_batch_cannot_be_closed_but_a_service_may_end_it() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.channel = CouponChannel::SprintPlan.into();
@@ -401,7 +401,7 @@ async fn cp7_a_sprint_plan_batch_cannot_be_closed_but_a_service_may_end_it() -> 
 }
 
 #[tokio::test]
-async fn cp1_an_active_batch_reads_ended_once_no_coupon_can_be_valid() -> anyhow::Result<()> {
+async fn cp1_an_active_batch_reads_ended_once_no_coupon_can_be_valid() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.validity = absolute(t0(), t0() + Duration::days(3));
@@ -433,7 +433,7 @@ async fn cp1_an_active_batch_reads_ended_once_no_coupon_can_be_valid() -> anyhow
 }
 
 #[tokio::test]
-async fn cp1_shoppers_never_see_the_internal_name_nor_unpublished_batches() -> anyhow::Result<()> {
+async fn cp1_shoppers_never_see_the_internal_name_nor_unpublished_batches() -> TestResult {
     let mut h = start().await?;
     let draft = create(&mut h, batch_spec(&new_shop())).await?;
     let get = |batch: &str| pb::GetBatchRequest {
@@ -464,8 +464,8 @@ async fn cp1_shoppers_never_see_the_internal_name_nor_unpublished_batches() -> a
 }
 
 #[tokio::test]
-async fn cp1_merchants_page_through_their_own_batches_and_operators_see_pending_ones()
--> anyhow::Result<()> {
+async fn cp1_merchants_page_through_their_own_batches_and_operators_see_pending_ones() -> TestResult
+{
     let mut h = start().await?;
     let shop = new_shop();
     let mut ids = Vec::new();
@@ -531,8 +531,7 @@ async fn cp1_merchants_page_through_their_own_batches_and_operators_see_pending_
 }
 
 #[tokio::test]
-async fn x3_list_filters_with_unknown_enum_numbers_or_a_huge_page_are_invalid() -> anyhow::Result<()>
-{
+async fn x3_list_filters_with_unknown_enum_numbers_or_a_huge_page_are_invalid() -> TestResult {
     let mut h = start().await?;
     let shop = new_shop();
     let me = merchant(&shop);
@@ -585,7 +584,7 @@ async fn x3_list_filters_with_unknown_enum_numbers_or_a_huge_page_are_invalid() 
 
 #[tokio::test]
 async fn x3_control_characters_in_batch_texts_and_cart_lines_are_invalid_naming_the_field()
--> anyhow::Result<()> {
+-> TestResult {
     let mut h = start().await?;
     let shop = new_shop();
     let mut spec = batch_spec(&shop);

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use memberhub_kit::actor::Actor;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::common::CouponChannel;
 use memberhub_proto::coupon as pb;
 use memberhub_proto::coupon::coupon_service_client::CouponServiceClient;
@@ -64,7 +65,7 @@ fn tally(outcomes: &[Result<pb::IssueCouponsResponse, tonic::Status>]) -> HashMa
 }
 
 #[tokio::test]
-async fn cp3_1000_shoppers_racing_for_100_issues_get_exactly_100() -> anyhow::Result<()> {
+async fn cp3_1000_shoppers_racing_for_100_issues_get_exactly_100() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.total_quantity = 100;
@@ -92,8 +93,7 @@ async fn cp3_1000_shoppers_racing_for_100_issues_get_exactly_100() -> anyhow::Re
 }
 
 #[tokio::test]
-async fn cp3_two_service_instances_share_the_stock_and_limits_without_over_issue()
--> anyhow::Result<()> {
+async fn cp3_two_service_instances_share_the_stock_and_limits_without_over_issue() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.total_quantity = 50;
@@ -125,7 +125,7 @@ async fn cp3_two_service_instances_share_the_stock_and_limits_without_over_issue
 }
 
 #[tokio::test]
-async fn cp3_200_parallel_claims_by_one_shopper_with_limit_3_get_exactly_3() -> anyhow::Result<()> {
+async fn cp3_200_parallel_claims_by_one_shopper_with_limit_3_get_exactly_3() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.per_user_limit = 3;
@@ -145,7 +145,7 @@ async fn cp3_200_parallel_claims_by_one_shopper_with_limit_3_get_exactly_3() -> 
 }
 
 #[tokio::test]
-async fn x2_concurrent_retries_of_one_claim_issue_once() -> anyhow::Result<()> {
+async fn x2_concurrent_retries_of_one_claim_issue_once() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.per_user_limit = 0;
@@ -163,7 +163,7 @@ async fn x2_concurrent_retries_of_one_claim_issue_once() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp4_reserved_units_are_never_sold_to_others_under_concurrency() -> anyhow::Result<()> {
+async fn cp4_reserved_units_are_never_sold_to_others_under_concurrency() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.total_quantity = 100;
@@ -218,7 +218,7 @@ async fn cp4_reserved_units_are_never_sold_to_others_under_concurrency() -> anyh
 }
 
 #[tokio::test]
-async fn cp6_two_orders_racing_for_one_coupon_exactly_one_uses_it() -> anyhow::Result<()> {
+async fn cp6_two_orders_racing_for_one_coupon_exactly_one_uses_it() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.per_user_limit = 0;
@@ -345,8 +345,7 @@ async fn naive_claims(
 }
 
 #[tokio::test]
-async fn cp3_the_invariant_checks_catch_a_naive_check_then_write_over_issue() -> anyhow::Result<()>
-{
+async fn cp3_the_invariant_checks_catch_a_naive_check_then_write_over_issue() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.total_quantity = 10;
@@ -362,7 +361,7 @@ async fn cp3_the_invariant_checks_catch_a_naive_check_then_write_over_issue() ->
 }
 
 #[tokio::test]
-async fn cp3_the_invariant_checks_catch_a_naive_per_user_limit() -> anyhow::Result<()> {
+async fn cp3_the_invariant_checks_catch_a_naive_per_user_limit() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.per_user_limit = 3;

@@ -8,14 +8,14 @@ use std::collections::HashSet;
 
 use chrono::Duration;
 use memberhub_kit::clock::from_timestamp;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::common::CouponChannel;
 use memberhub_proto::coupon as pb;
 use support::*;
 use tonic::Code;
 
 #[tokio::test]
-async fn cp3_an_issue_grants_per_issue_count_coupons_each_with_its_own_code() -> anyhow::Result<()>
-{
+async fn cp3_an_issue_grants_per_issue_count_coupons_each_with_its_own_code() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.per_issue_count = 3;
@@ -48,8 +48,7 @@ async fn cp3_an_issue_grants_per_issue_count_coupons_each_with_its_own_code() ->
 }
 
 #[tokio::test]
-async fn cp3_a_replayed_claim_returns_the_same_coupons_without_a_second_issue() -> anyhow::Result<()>
-{
+async fn cp3_a_replayed_claim_returns_the_same_coupons_without_a_second_issue() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.per_user_limit = 5;
@@ -80,7 +79,7 @@ async fn cp3_a_replayed_claim_returns_the_same_coupons_without_a_second_issue() 
 }
 
 #[tokio::test]
-async fn x2_two_shoppers_may_use_the_same_key_string() -> anyhow::Result<()> {
+async fn x2_two_shoppers_may_use_the_same_key_string() -> TestResult {
     let mut h = start().await?;
     let batch = active(&mut h, batch_spec(&new_shop())).await?;
     for user in ["u1", "u2"] {
@@ -98,7 +97,7 @@ async fn x2_two_shoppers_may_use_the_same_key_string() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp3_only_active_batches_issue() -> anyhow::Result<()> {
+async fn cp3_only_active_batches_issue() -> TestResult {
     let mut h = start().await?;
     let draft = create(&mut h, batch_spec(&new_shop())).await?;
     let status = expect_err(claim(&mut h, &draft, "u1").await)?;
@@ -108,7 +107,7 @@ async fn cp3_only_active_batches_issue() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp3_the_claim_window_is_checked_and_a_refusal_stores_nothing() -> anyhow::Result<()> {
+async fn cp3_the_claim_window_is_checked_and_a_refusal_stores_nothing() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.claim_start_time = ts(t0() + Duration::hours(1));
@@ -139,7 +138,7 @@ async fn cp3_the_claim_window_is_checked_and_a_refusal_stores_nothing() -> anyho
 }
 
 #[tokio::test]
-async fn cp3_the_channel_must_be_the_batches() -> anyhow::Result<()> {
+async fn cp3_the_channel_must_be_the_batches() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.channel = CouponChannel::Crm.into();
@@ -168,7 +167,7 @@ async fn cp3_the_channel_must_be_the_batches() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp3_a_sprint_plan_batch_is_issued_only_by_a_service() -> anyhow::Result<()> {
+async fn cp3_a_sprint_plan_batch_is_issued_only_by_a_service() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.channel = CouponChannel::SprintPlan.into();
@@ -193,7 +192,7 @@ async fn cp3_a_sprint_plan_batch_is_issued_only_by_a_service() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn cp3_the_per_user_limit_holds() -> anyhow::Result<()> {
+async fn cp3_the_per_user_limit_holds() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.per_user_limit = 2;
@@ -209,7 +208,7 @@ async fn cp3_the_per_user_limit_holds() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp3_an_unlimited_batch_issues_until_the_stock_is_gone() -> anyhow::Result<()> {
+async fn cp3_an_unlimited_batch_issues_until_the_stock_is_gone() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.per_user_limit = 0;
@@ -226,7 +225,7 @@ async fn cp3_an_unlimited_batch_issues_until_the_stock_is_gone() -> anyhow::Resu
 }
 
 #[tokio::test]
-async fn cp3_relative_validity_starts_at_the_claim() -> anyhow::Result<()> {
+async fn cp3_relative_validity_starts_at_the_claim() -> TestResult {
     let mut h = start().await?;
     let batch = active(&mut h, batch_spec(&new_shop())).await?;
     h.clock.advance(Duration::hours(5));
@@ -241,7 +240,7 @@ async fn cp3_relative_validity_starts_at_the_claim() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp3_absolute_validity_comes_from_the_batch() -> anyhow::Result<()> {
+async fn cp3_absolute_validity_comes_from_the_batch() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.validity = absolute(t0() + Duration::days(1), t0() + Duration::days(2));
@@ -260,7 +259,7 @@ async fn cp3_absolute_validity_comes_from_the_batch() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn gp2_a_campaign_claim_gets_one_issue_whatever_the_batch_limit() -> anyhow::Result<()> {
+async fn gp2_a_campaign_claim_gets_one_issue_whatever_the_batch_limit() -> TestResult {
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.channel = CouponChannel::Crm.into();
@@ -299,7 +298,7 @@ async fn gp2_a_campaign_claim_gets_one_issue_whatever_the_batch_limit() -> anyho
 
 #[tokio::test]
 async fn cp3_a_claim_whose_transaction_fails_midway_leaves_no_coupon_and_no_consumed_stock()
--> anyhow::Result<()> {
+-> TestResult {
     let mut h = start().await?;
     let batch = active(&mut h, batch_spec(&new_shop())).await?;
     // Make the coupon insert (after stock, counters and the key were written) fail for one
@@ -356,7 +355,7 @@ async fn cp3_a_claim_whose_transaction_fails_midway_leaves_no_coupon_and_no_cons
 }
 
 #[tokio::test]
-async fn cp3_a_request_without_a_key_or_with_bad_fields_names_them() -> anyhow::Result<()> {
+async fn cp3_a_request_without_a_key_or_with_bad_fields_names_them() -> TestResult {
     let mut h = start().await?;
     let batch = active(&mut h, batch_spec(&new_shop())).await?;
     let mut request = claim_request(&batch, "u1");
@@ -389,8 +388,8 @@ fn campaign_issue(batch: &pb::Batch, user: &str, claim: &str) -> pb::IssueCoupon
 }
 
 #[tokio::test]
-async fn cp3_a_batch_of_issues_answers_each_request_on_its_own_and_replays_the_same()
--> anyhow::Result<()> {
+async fn cp3_a_batch_of_issues_answers_each_request_on_its_own_and_replays_the_same() -> TestResult
+{
     let mut h = start().await?;
     let mut spec = batch_spec(&new_shop());
     spec.channel = CouponChannel::Interactive.into();

@@ -3,6 +3,7 @@
 mod support;
 
 use chrono::Duration;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::common::OrderLine;
 use memberhub_proto::coupon as pb;
 use support::*;
@@ -103,7 +104,7 @@ fn ids(coupons: &[pb::Coupon]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn cp5_the_wallet_shows_available_locked_used_and_derived_expired() -> anyhow::Result<()> {
+async fn cp5_the_wallet_shows_available_locked_used_and_derived_expired() -> TestResult {
     let mut h = start().await?;
     let shop = new_shop();
     let batch = active(&mut h, cash_batch(&shop, 500)).await?;
@@ -154,7 +155,7 @@ async fn cp5_the_wallet_shows_available_locked_used_and_derived_expired() -> any
 }
 
 #[tokio::test]
-async fn cp5_the_wallet_pages_filters_by_shop_and_is_the_shoppers_own() -> anyhow::Result<()> {
+async fn cp5_the_wallet_pages_filters_by_shop_and_is_the_shoppers_own() -> TestResult {
     let mut h = start().await?;
     let (shop_a, shop_b) = (new_shop(), new_shop());
     let a = active(&mut h, cash_batch(&shop_a, 500)).await?;
@@ -210,7 +211,7 @@ async fn cp5_the_wallet_pages_filters_by_shop_and_is_the_shoppers_own() -> anyho
 }
 
 #[tokio::test]
-async fn cp6_evaluation_gives_each_coupons_discount_or_reason() -> anyhow::Result<()> {
+async fn cp6_evaluation_gives_each_coupons_discount_or_reason() -> TestResult {
     let mut h = start().await?;
     let shop = new_shop();
     let tea = active(&mut h, tea_batch(&shop)).await?;
@@ -300,7 +301,7 @@ async fn cp6_evaluation_gives_each_coupons_discount_or_reason() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn cp6_lock_at_placement_then_redeem_at_payment_idempotent_per_order() -> anyhow::Result<()> {
+async fn cp6_lock_at_placement_then_redeem_at_payment_idempotent_per_order() -> TestResult {
     let mut h = start().await?;
     let shop = new_shop();
     let batch = active(&mut h, tea_batch(&shop)).await?;
@@ -348,7 +349,7 @@ async fn cp6_lock_at_placement_then_redeem_at_payment_idempotent_per_order() -> 
 }
 
 #[tokio::test]
-async fn cp6_a_lock_is_all_or_none() -> anyhow::Result<()> {
+async fn cp6_a_lock_is_all_or_none() -> TestResult {
     let mut h = start().await?;
     let shop = new_shop();
     let batch = active(&mut h, tea_batch(&shop)).await?;
@@ -401,7 +402,7 @@ async fn cp6_a_lock_is_all_or_none() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn cp6_cancellation_gives_back_coupons_that_are_still_valid() -> anyhow::Result<()> {
+async fn cp6_cancellation_gives_back_coupons_that_are_still_valid() -> TestResult {
     let mut h = start().await?;
     let shop = new_shop();
     let batch = active(&mut h, cash_batch(&shop, 500)).await?;
@@ -432,7 +433,7 @@ async fn cp6_cancellation_gives_back_coupons_that_are_still_valid() -> anyhow::R
 }
 
 #[tokio::test]
-async fn cp8_statistics_count_issued_used_expired_and_the_use_rate() -> anyhow::Result<()> {
+async fn cp8_statistics_count_issued_used_expired_and_the_use_rate() -> TestResult {
     let mut h = start().await?;
     let shop = new_shop();
     let mut spec = cash_batch(&shop, 500);

@@ -4,6 +4,7 @@
 mod support;
 
 use memberhub_kit::actor::Actor;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::coupon as pb;
 use support::*;
 use tonic::Code;
@@ -15,7 +16,7 @@ async fn batch_count(h: &Harness) -> anyhow::Result<i64> {
 }
 
 #[tokio::test]
-async fn x1_forged_unsigned_expired_or_tampered_actors_are_unauthenticated() -> anyhow::Result<()> {
+async fn x1_forged_unsigned_expired_or_tampered_actors_are_unauthenticated() -> TestResult {
     let mut h = start().await?;
     let shop = new_shop();
     let create = pb::CreateBatchRequest {
@@ -39,7 +40,7 @@ async fn x1_forged_unsigned_expired_or_tampered_actors_are_unauthenticated() -> 
 }
 
 #[tokio::test]
-async fn x1_a_merchant_of_shop_a_cannot_create_a_batch_for_shop_b() -> anyhow::Result<()> {
+async fn x1_a_merchant_of_shop_a_cannot_create_a_batch_for_shop_b() -> TestResult {
     let mut h = start().await?;
     let (a, b) = (new_shop(), new_shop());
     let request = pb::CreateBatchRequest {
@@ -53,7 +54,7 @@ async fn x1_a_merchant_of_shop_a_cannot_create_a_batch_for_shop_b() -> anyhow::R
 }
 
 #[tokio::test]
-async fn x1_the_order_system_cannot_create_a_coupon_batch() -> anyhow::Result<()> {
+async fn x1_the_order_system_cannot_create_a_coupon_batch() -> TestResult {
     let mut h = start().await?;
     let orders = Actor::Service {
         name: memberhub_kit::auth::ORDER_SYSTEM.into(),

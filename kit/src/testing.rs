@@ -1,8 +1,10 @@
 //! A fresh migrated database per test, cloned from a template (so tests run in parallel,
 //! even as separate processes under nextest). The template's name carries a hash of the
 //! migrations, so a changed migration builds a new one. A test database is kept (its name
-//! printed) when its test panics, for a look; otherwise it is dropped, also when the test
-//! returns `Err` (the value is dropped before the harness sees the error).
+//! printed) when its test fails, for a look; otherwise it is dropped. Integration tests return
+//! [`TestResult`], whose `?` panics where the error surfaced, so a test that fails by an
+//! error keeps its database as one that fails by an assertion does (a plain `Err` would
+//! reach the harness only after the database was dropped).
 
 use sha2::{Digest, Sha256};
 use sqlx::migrate::Migrator;
@@ -10,6 +12,21 @@ use sqlx::postgres::PgPool;
 use uuid::Uuid;
 
 use crate::db::{self, DbError};
+
+/// What an integration test returns: `?` on any error panics at that line with the error
+/// (its chain, for `anyhow`), so the test's [`TestDb`] sees a panicking thread and is kept.
+pub type TestResult = Result<(), Failure>;
+
+/// Never built: turning an error into it panics (see [`TestResult`]).
+#[derive(Debug)]
+pub enum Failure {}
+
+impl<E: std::fmt::Display + std::fmt::Debug> From<E> for Failure {
+    #[track_caller]
+    fn from(error: E) -> Self {
+        panic!("{error:?}")
+    }
+}
 
 /// A database of one's own.
 #[derive(Debug)]

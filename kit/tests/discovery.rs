@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use memberhub_kit::db::{Origin, discover_with};
 use memberhub_kit::pg_cluster::PrivateCluster;
+use memberhub_kit::testing::TestResult;
 
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -13,11 +14,9 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 #[tokio::test]
-async fn discovery_starts_a_private_cluster_when_no_server_answers() -> anyhow::Result<()> {
+async fn discovery_starts_a_private_cluster_when_no_server_answers() -> TestResult {
     let Some(bin_dir) = PrivateCluster::find_binaries() else {
-        anyhow::bail!(
-            "this test needs the Postgres server binaries (initdb, pg_ctl); install postgresql"
-        )
+        panic!("this test needs the Postgres server binaries (initdb, pg_ctl); install postgresql")
     };
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../target")
@@ -45,5 +44,5 @@ async fn discovery_starts_a_private_cluster_when_no_server_answers() -> anyhow::
     .await;
     let _ = cluster.stop_immediately();
     let _ = std::fs::remove_dir_all(&dir);
-    outcome
+    Ok(outcome?)
 }

@@ -6,6 +6,7 @@ mod support;
 use chrono::{DateTime, Duration, Utc};
 use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::to_timestamp;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::membership as pb;
 use support::*;
 use tonic::Code;
@@ -104,7 +105,7 @@ fn refused<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> anyhow::Resu
 // ------------------------------------------------------------------- taking a hold
 
 #[tokio::test]
-async fn oc3_hold_is_refused_under_order_policy() -> anyhow::Result<()> {
+async fn oc3_hold_is_refused_under_order_policy() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Order).await?;
     let request = hold_request(&shop, CAMPAIGN, t0() + Duration::days(7));
@@ -124,7 +125,7 @@ async fn oc3_hold_is_refused_under_order_policy() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn oc3_hold_is_taken_under_every_policy_that_allows_card_opening() -> anyhow::Result<()> {
+async fn oc3_hold_is_taken_under_every_policy_that_allows_card_opening() -> TestResult {
     let mut h = start().await?;
     let end = t0() + Duration::days(7);
     for policy in [
@@ -144,7 +145,7 @@ async fn oc3_hold_is_taken_under_every_policy_that_allows_card_opening() -> anyh
 }
 
 #[tokio::test]
-async fn oc3_hold_retried_with_the_same_request_id_returns_the_same_hold() -> anyhow::Result<()> {
+async fn oc3_hold_retried_with_the_same_request_id_returns_the_same_hold() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let request = hold_request(&shop, CAMPAIGN, t0() + Duration::days(7));
@@ -165,7 +166,7 @@ async fn oc3_hold_retried_with_the_same_request_id_returns_the_same_hold() -> an
 }
 
 #[tokio::test]
-async fn oc3_holding_again_renews_the_end_time_and_retakes_a_released_hold() -> anyhow::Result<()> {
+async fn oc3_holding_again_renews_the_end_time_and_retakes_a_released_hold() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     hold(&h, &shop, CAMPAIGN, t0() + Duration::days(7)).await?;
@@ -194,7 +195,7 @@ async fn oc3_holding_again_renews_the_end_time_and_retakes_a_released_hold() -> 
 }
 
 #[tokio::test]
-async fn oc3_hold_and_release_are_for_services_and_operators_only() -> anyhow::Result<()> {
+async fn oc3_hold_and_release_are_for_services_and_operators_only() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let end = t0() + Duration::days(7);
@@ -220,7 +221,7 @@ async fn oc3_hold_and_release_are_for_services_and_operators_only() -> anyhow::R
 }
 
 #[tokio::test]
-async fn oc3_hold_names_every_bad_field_and_an_unknown_shop_is_not_found() -> anyhow::Result<()> {
+async fn oc3_hold_names_every_bad_field_and_an_unknown_shop_is_not_found() -> TestResult {
     let h = start().await?;
     let mut client = h.client.clone();
     let request = pb::HoldCardJoinRequest {
@@ -246,7 +247,7 @@ async fn oc3_hold_names_every_bad_field_and_an_unknown_shop_is_not_found() -> an
 // -------------------------------------------------------------- the policy under a hold
 
 #[tokio::test]
-async fn oc3_policy_cannot_become_order_while_a_hold_is_live() -> anyhow::Result<()> {
+async fn oc3_policy_cannot_become_order_while_a_hold_is_live() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::OrderOrCard).await?;
     hold(&h, &shop, CAMPAIGN, t0() + Duration::days(7)).await?;
@@ -272,7 +273,7 @@ async fn oc3_policy_cannot_become_order_while_a_hold_is_live() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn oc3_policy_may_become_order_after_the_hold_ends() -> anyhow::Result<()> {
+async fn oc3_policy_may_become_order_after_the_hold_ends() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let end = t0() + Duration::days(7);
@@ -288,7 +289,7 @@ async fn oc3_policy_may_become_order_after_the_hold_ends() -> anyhow::Result<()>
 }
 
 #[tokio::test]
-async fn oc3_released_hold_no_longer_blocks() -> anyhow::Result<()> {
+async fn oc3_released_hold_no_longer_blocks() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     hold(&h, &shop, CAMPAIGN, t0() + Duration::days(7)).await?;
@@ -305,7 +306,7 @@ async fn oc3_released_hold_no_longer_blocks() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn oc3_one_live_hold_among_released_ones_still_blocks() -> anyhow::Result<()> {
+async fn oc3_one_live_hold_among_released_ones_still_blocks() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     hold(&h, &shop, "CA_1", t0() + Duration::days(7)).await?;
@@ -321,7 +322,7 @@ async fn oc3_one_live_hold_among_released_ones_still_blocks() -> anyhow::Result<
 }
 
 #[tokio::test]
-async fn oc3_release_is_idempotent_and_an_unknown_holder_is_not_found() -> anyhow::Result<()> {
+async fn oc3_release_is_idempotent_and_an_unknown_holder_is_not_found() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     hold(&h, &shop, CAMPAIGN, t0() + Duration::days(7)).await?;
@@ -354,8 +355,7 @@ async fn oc3_release_is_idempotent_and_an_unknown_holder_is_not_found() -> anyho
 // --------------------------------------------------------------------------- the race
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn oc3_hold_racing_a_change_to_order_never_leaves_order_with_a_live_hold()
--> anyhow::Result<()> {
+async fn oc3_hold_racing_a_change_to_order_never_leaves_order_with_a_live_hold() -> TestResult {
     let mut h = start().await?;
     for round in 0..20 {
         let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
@@ -368,7 +368,7 @@ async fn oc3_hold_racing_a_change_to_order_never_leaves_order_with_a_live_hold()
         match (&held, &ordered) {
             (Ok(_), Err(status)) => assert_precondition(status, "OPEN_CARD_GIFT_LIVE"),
             (Err(status), Ok(_)) => assert_precondition(status, "CARD_JOIN_DISABLED"),
-            _ => anyhow::bail!("round {round}: hold {held:?}, policy {ordered:?}"),
+            _ => panic!("round {round}: hold {held:?}, policy {ordered:?}"),
         }
         let policy = program(&mut h, &shop).await?.join_policy();
         let live = hold_rows(&h, &shop)

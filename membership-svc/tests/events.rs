@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use memberhub_kit::actor::Actor;
+use memberhub_kit::testing::TestResult;
 use memberhub_kit::testing::{TestDb, bind_loopback, wait_until_serving};
 use memberhub_proto::common::ShopType;
 use memberhub_proto::membership as pb;
@@ -123,7 +124,7 @@ fn users(prefix: &str, n: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn watch_resumes_from_its_cursor_after_client_and_server_restarts_with_nothing_lost_or_repeated()
--> anyhow::Result<()> {
+-> TestResult {
     memberhub_kit::telemetry::init_for_tests();
     let db = TestDb::new(&[&membership_svc::MIGRATOR]).await?;
     let (mut client, stop) = serve(&db).await?;
@@ -178,8 +179,7 @@ async fn watch_resumes_from_its_cursor_after_client_and_server_restarts_with_not
 }
 
 #[tokio::test]
-async fn watch_never_skips_an_event_whose_transaction_commits_after_a_later_one()
--> anyhow::Result<()> {
+async fn watch_never_skips_an_event_whose_transaction_commits_after_a_later_one() -> TestResult {
     let mut h = start().await?;
     let shop = card_shop(&mut h.client).await?;
     let pool = h.db.pool(2).await?;

@@ -2,6 +2,7 @@
 
 mod support;
 
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::common::ShopType;
 use memberhub_proto::membership as pb;
 use support::*;
@@ -12,7 +13,7 @@ fn one_minute() -> chrono::Duration {
 }
 
 #[tokio::test]
-async fn x2_create_shop_replay_returns_the_same_shop_and_creates_no_second() -> anyhow::Result<()> {
+async fn x2_create_shop_replay_returns_the_same_shop_and_creates_no_second() -> TestResult {
     let mut h = start().await?;
     let request = create_shop_request("Tea House", ShopType::Pop);
     let first = h
@@ -42,7 +43,7 @@ async fn x2_create_shop_replay_returns_the_same_shop_and_creates_no_second() -> 
 }
 
 #[tokio::test]
-async fn x2_create_shop_same_key_with_a_different_body_is_rejected() -> anyhow::Result<()> {
+async fn x2_create_shop_same_key_with_a_different_body_is_rejected() -> TestResult {
     let mut h = start().await?;
     let request = create_shop_request("Tea House", ShopType::Pop);
     h.client
@@ -61,8 +62,8 @@ async fn x2_create_shop_same_key_with_a_different_body_is_rejected() -> anyhow::
 }
 
 #[tokio::test]
-async fn x2_set_join_policy_replay_returns_the_first_result_without_a_second_effect()
--> anyhow::Result<()> {
+async fn x2_set_join_policy_replay_returns_the_first_result_without_a_second_effect() -> TestResult
+{
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let me = merchant(&shop.shop_id);
@@ -96,7 +97,7 @@ async fn x2_set_join_policy_replay_returns_the_first_result_without_a_second_eff
 }
 
 #[tokio::test]
-async fn x2_set_join_policy_same_key_with_a_different_policy_is_rejected() -> anyhow::Result<()> {
+async fn x2_set_join_policy_same_key_with_a_different_policy_is_rejected() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let me = merchant(&shop.shop_id);
@@ -122,8 +123,8 @@ async fn x2_set_join_policy_same_key_with_a_different_policy_is_rejected() -> an
 }
 
 #[tokio::test]
-async fn x2_update_card_face_replay_returns_the_first_result_without_a_second_effect()
--> anyhow::Result<()> {
+async fn x2_update_card_face_replay_returns_the_first_result_without_a_second_effect() -> TestResult
+{
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let me = merchant(&shop.shop_id);
@@ -170,7 +171,7 @@ async fn x2_update_card_face_replay_returns_the_first_result_without_a_second_ef
 }
 
 #[tokio::test]
-async fn x2_sms_calls_replay_their_first_result() -> anyhow::Result<()> {
+async fn x2_sms_calls_replay_their_first_result() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let me = merchant(&shop.shop_id);
@@ -224,7 +225,7 @@ async fn x2_sms_calls_replay_their_first_result() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn x2_the_same_key_used_by_two_merchants_is_independent() -> anyhow::Result<()> {
+async fn x2_the_same_key_used_by_two_merchants_is_independent() -> TestResult {
     let mut h = start().await?;
     let a = register_shop(&mut h, "Shop A", ShopType::Pop).await?;
     let b = register_shop(&mut h, "Shop B", ShopType::Pop).await?;
@@ -288,7 +289,7 @@ async fn x2_the_same_key_used_by_two_merchants_is_independent() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn x2_a_merchant_and_the_operator_do_not_share_keys() -> anyhow::Result<()> {
+async fn x2_a_merchant_and_the_operator_do_not_share_keys() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let key = rid("policy");
@@ -319,7 +320,7 @@ async fn x2_a_merchant_and_the_operator_do_not_share_keys() -> anyhow::Result<()
 }
 
 #[tokio::test]
-async fn x2_a_refused_request_does_not_store_its_key() -> anyhow::Result<()> {
+async fn x2_a_refused_request_does_not_store_its_key() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let me = merchant(&shop.shop_id);
@@ -360,7 +361,7 @@ async fn x2_a_refused_request_does_not_store_its_key() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn x2_a_request_refused_as_invalid_does_not_store_its_key() -> anyhow::Result<()> {
+async fn x2_a_request_refused_as_invalid_does_not_store_its_key() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let me = merchant(&shop.shop_id);
@@ -393,7 +394,7 @@ async fn x2_a_request_refused_as_invalid_does_not_store_its_key() -> anyhow::Res
 }
 
 #[tokio::test]
-async fn x2_a_request_refused_for_a_missing_shop_does_not_store_its_key() -> anyhow::Result<()> {
+async fn x2_a_request_refused_for_a_missing_shop_does_not_store_its_key() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let key = rid("policy");
@@ -421,7 +422,7 @@ async fn x2_a_request_refused_for_a_missing_shop_does_not_store_its_key() -> any
 }
 
 #[tokio::test]
-async fn x2_every_mutation_requires_a_request_id() -> anyhow::Result<()> {
+async fn x2_every_mutation_requires_a_request_id() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let before = program(&mut h, &shop.shop_id).await?;
@@ -474,8 +475,8 @@ async fn x2_every_mutation_requires_a_request_id() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn x2_concurrent_create_shop_with_the_same_request_id_creates_exactly_one_shop()
--> anyhow::Result<()> {
+async fn x2_concurrent_create_shop_with_the_same_request_id_creates_exactly_one_shop() -> TestResult
+{
     let h = start().await?;
     let request = create_shop_request("Tea House", ShopType::Pop);
     let mut tasks = Vec::new();
@@ -497,7 +498,7 @@ async fn x2_concurrent_create_shop_with_the_same_request_id_creates_exactly_one_
 }
 
 #[tokio::test]
-async fn x2_concurrent_different_requests_under_one_key_have_one_winner() -> anyhow::Result<()> {
+async fn x2_concurrent_different_requests_under_one_key_have_one_winner() -> TestResult {
     let h = start().await?;
     let key = rid("create");
     let mut tasks = Vec::new();

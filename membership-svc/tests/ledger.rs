@@ -3,6 +3,7 @@
 
 mod support;
 
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::common::{Asset, ShopType};
 use memberhub_proto::membership as pb;
 use pb::AccountKind::{Member, Reservation, ShopBudget, SystemExpiry, SystemIssuance};
@@ -182,7 +183,7 @@ async fn transfer_count(h: &Harness, shop: &str) -> anyhow::Result<i64> {
 // ------------------------------------------------------------------------------ PT-1
 
 #[tokio::test]
-async fn pt1_every_asset_sums_to_zero_after_a_mix_of_everything() -> anyhow::Result<()> {
+async fn pt1_every_asset_sums_to_zero_after_a_mix_of_everything() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Order).await?;
     update_settings(&h, &shop, Some(2), Some(true), None).await?;
@@ -205,12 +206,11 @@ async fn pt1_every_asset_sums_to_zero_after_a_mix_of_everything() -> anyhow::Res
     }
     h.clock.set(utc(2028, 1, 1, 0, 0, 0));
     expire(&h, &shop).await?;
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 #[tokio::test]
-async fn pt1_a_member_cannot_go_negative_and_a_refused_transfer_changes_nothing()
--> anyhow::Result<()> {
+async fn pt1_a_member_cannot_go_negative_and_a_refused_transfer_changes_nothing() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     grant_points(&h, &shop, "u1", 50).await?;
@@ -237,11 +237,11 @@ async fn pt1_a_member_cannot_go_negative_and_a_refused_transfer_changes_nothing(
     assert_eq!(entries[0].balance_after, 50);
     // Exactly the balance is fine.
     spend_points(&h, &shop, "u1", 50).await?;
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 #[tokio::test]
-async fn pt1_a_transfer_is_recorded_whole_with_both_accounts() -> anyhow::Result<()> {
+async fn pt1_a_transfer_is_recorded_whole_with_both_accounts() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     let made = transfer(
@@ -285,7 +285,7 @@ async fn pt1_a_transfer_is_recorded_whole_with_both_accounts() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn pt1_bad_transfers_are_invalid_naming_the_field() -> anyhow::Result<()> {
+async fn pt1_bad_transfers_are_invalid_naming_the_field() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     let other = pop_shop(&mut h).await?;
@@ -395,7 +395,7 @@ async fn pt1_bad_transfers_are_invalid_naming_the_field() -> anyhow::Result<()> 
 }
 
 #[tokio::test]
-async fn pt1_only_platform_services_and_operators_create_transfers() -> anyhow::Result<()> {
+async fn pt1_only_platform_services_and_operators_create_transfers() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     let request = transfer_request(
@@ -416,7 +416,7 @@ async fn pt1_only_platform_services_and_operators_create_transfers() -> anyhow::
 }
 
 #[tokio::test]
-async fn pt1_a_retried_transfer_gives_the_same_transfer_once() -> anyhow::Result<()> {
+async fn pt1_a_retried_transfer_gives_the_same_transfer_once() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     let request = transfer_request(
@@ -450,11 +450,11 @@ async fn pt1_a_retried_transfer_gives_the_same_transfer_once() -> anyhow::Result
     let status = refused(transfer(&h, changed).await)?;
     assert_precondition(&status, "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(transfer_count(&h, &shop).await?, 1);
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 #[tokio::test]
-async fn pt1_concurrent_retries_of_one_transfer_take_effect_once() -> anyhow::Result<()> {
+async fn pt1_concurrent_retries_of_one_transfer_take_effect_once() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     recharge(&h, &shop, Asset::Beans, 100).await?;
@@ -483,14 +483,14 @@ async fn pt1_concurrent_retries_of_one_transfer_take_effect_once() -> anyhow::Re
     ids.dedup();
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_eq!(budget(&h, &shop, Asset::Beans).await?, (70, 0));
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 // ------------------------------------------------------------------------------ PT-2
 
 #[tokio::test]
 async fn pt2_beans_red_packets_and_data_straight_from_issuance_to_a_member_need_a_budget()
--> anyhow::Result<()> {
+-> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     for asset in [Asset::Beans, Asset::RedPacket, Asset::DataPack] {
@@ -512,7 +512,7 @@ async fn pt2_beans_red_packets_and_data_straight_from_issuance_to_a_member_need_
 }
 
 #[tokio::test]
-async fn pt2_points_are_issued_not_budgeted() -> anyhow::Result<()> {
+async fn pt2_points_are_issued_not_budgeted() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     let status = refused(recharge(&h, &shop, Asset::Points, 100).await)?;
@@ -524,7 +524,7 @@ async fn pt2_points_are_issued_not_budgeted() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn pt2_recharge_reserve_grant_and_release_move_exactly_what_they_say() -> anyhow::Result<()> {
+async fn pt2_recharge_reserve_grant_and_release_move_exactly_what_they_say() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     let recharged = recharge(&h, &shop, Asset::Beans, 1_000).await?;
@@ -575,11 +575,11 @@ async fn pt2_recharge_reserve_grant_and_release_move_exactly_what_they_say() -> 
     assert_exhausted(&status, "RESERVATION_EXHAUSTED");
     // Other assets are budgeted apart.
     assert_eq!(budget(&h, &shop, Asset::RedPacket).await?, (0, 0));
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 #[tokio::test]
-async fn pt2_a_grant_beyond_the_budget_fails_cleanly_with_budget_exhausted() -> anyhow::Result<()> {
+async fn pt2_a_grant_beyond_the_budget_fails_cleanly_with_budget_exhausted() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     let status = refused(
@@ -622,11 +622,11 @@ async fn pt2_a_grant_beyond_the_budget_fails_cleanly_with_budget_exhausted() -> 
     )
     .await?;
     assert_eq!(budget(&h, &shop, Asset::RedPacket).await?, (0, 0));
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 #[tokio::test]
-async fn pt2_a_grant_beyond_the_reservation_is_reservation_exhausted() -> anyhow::Result<()> {
+async fn pt2_a_grant_beyond_the_reservation_is_reservation_exhausted() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     recharge(&h, &shop, Asset::DataPack, 1_000).await?;
@@ -643,11 +643,11 @@ async fn pt2_a_grant_beyond_the_reservation_is_reservation_exhausted() -> anyhow
     let released = release(&h, &shop, &held.reservation_id).await?;
     assert_eq!(released.state(), pb::ReservationState::Released);
     assert_eq!(budget(&h, &shop, Asset::DataPack).await?, (900, 0));
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 #[tokio::test]
-async fn pt2_concurrent_grants_never_overdraw_a_reservation() -> anyhow::Result<()> {
+async fn pt2_concurrent_grants_never_overdraw_a_reservation() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     recharge(&h, &shop, Asset::Beans, 1_000).await?;
@@ -681,11 +681,11 @@ async fn pt2_concurrent_grants_never_overdraw_a_reservation() -> anyhow::Result<
     }
     assert_eq!((granted, exhausted), (5, 7));
     assert_eq!(budget(&h, &shop, Asset::Beans).await?, (950, 0));
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 #[tokio::test]
-async fn pt2_bad_budget_requests_are_invalid_naming_the_field() -> anyhow::Result<()> {
+async fn pt2_bad_budget_requests_are_invalid_naming_the_field() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     for amount in [0, -1] {
@@ -712,8 +712,7 @@ async fn pt2_bad_budget_requests_are_invalid_naming_the_field() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn pt2_budget_cannot_be_stranded_in_an_unknown_or_released_reservation() -> anyhow::Result<()>
-{
+async fn pt2_budget_cannot_be_stranded_in_an_unknown_or_released_reservation() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     recharge(&h, &shop, Asset::Beans, 100).await?;
@@ -747,7 +746,7 @@ async fn pt2_budget_cannot_be_stranded_in_an_unknown_or_released_reservation() -
 }
 
 #[tokio::test]
-async fn pt2_a_purpose_of_200_chinese_characters_is_accepted() -> anyhow::Result<()> {
+async fn pt2_a_purpose_of_200_chinese_characters_is_accepted() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     recharge(&h, &shop, Asset::Beans, 100).await?;
@@ -768,7 +767,7 @@ async fn pt2_a_purpose_of_200_chinese_characters_is_accepted() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn pt2_a_merchant_cannot_touch_another_shops_budget() -> anyhow::Result<()> {
+async fn pt2_a_merchant_cannot_touch_another_shops_budget() -> TestResult {
     let mut h = start().await?;
     let a = pop_shop(&mut h).await?;
     let b = pop_shop(&mut h).await?;
@@ -821,7 +820,7 @@ async fn pt2_a_merchant_cannot_touch_another_shops_budget() -> anyhow::Result<()
 }
 
 #[tokio::test]
-async fn pt2_retried_recharge_and_reservation_take_effect_once() -> anyhow::Result<()> {
+async fn pt2_retried_recharge_and_reservation_take_effect_once() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     let recharge_request = pb::RechargeBudgetRequest {
@@ -870,7 +869,7 @@ async fn pt2_retried_recharge_and_reservation_take_effect_once() -> anyhow::Resu
 }
 
 #[tokio::test]
-async fn pt2_budget_and_transfers_for_an_unknown_shop_are_not_found() -> anyhow::Result<()> {
+async fn pt2_budget_and_transfers_for_an_unknown_shop_are_not_found() -> TestResult {
     let mut h = start().await?;
     let unknown = uuid::Uuid::now_v7().to_string();
     let status = expect_err(
@@ -895,7 +894,7 @@ async fn pt2_budget_and_transfers_for_an_unknown_shop_are_not_found() -> anyhow:
 // ------------------------------------------------------------------------------ PT-4
 
 #[tokio::test]
-async fn pt4_a_member_pages_through_their_history_newest_first() -> anyhow::Result<()> {
+async fn pt4_a_member_pages_through_their_history_newest_first() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     for amount in [10, 20, 30] {
@@ -917,7 +916,7 @@ async fn pt4_a_member_pages_through_their_history_newest_first() -> anyhow::Resu
             break;
         }
         token = page.next_page_token;
-        anyhow::ensure!(pages < 10, "paging does not end");
+        assert!(pages < 10, "paging does not end");
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, [(7, 62), (-5, 55), (30, 60), (20, 30), (10, 10)]);
@@ -925,7 +924,7 @@ async fn pt4_a_member_pages_through_their_history_newest_first() -> anyhow::Resu
 }
 
 #[tokio::test]
-async fn pt4_history_filters_by_asset_and_the_shops_merchant_may_read_it() -> anyhow::Result<()> {
+async fn pt4_history_filters_by_asset_and_the_shops_merchant_may_read_it() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     grant_points(&h, &shop, "u1", 10).await?;
@@ -966,7 +965,7 @@ async fn pt4_history_filters_by_asset_and_the_shops_merchant_may_read_it() -> an
 }
 
 #[tokio::test]
-async fn pt4_nobody_else_reads_a_members_history() -> anyhow::Result<()> {
+async fn pt4_nobody_else_reads_a_members_history() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     let other = pop_shop(&mut h).await?;
@@ -990,7 +989,7 @@ async fn pt4_nobody_else_reads_a_members_history() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn pt4_bad_history_arguments_are_invalid_naming_the_field() -> anyhow::Result<()> {
+async fn pt4_bad_history_arguments_are_invalid_naming_the_field() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     for (size, token, field) in [
@@ -1020,7 +1019,7 @@ async fn pt4_bad_history_arguments_are_invalid_naming_the_field() -> anyhow::Res
 }
 
 #[tokio::test]
-async fn pt4_a_merchant_sees_budget_balances_per_asset() -> anyhow::Result<()> {
+async fn pt4_a_merchant_sees_budget_balances_per_asset() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     assert_eq!(budget(&h, &shop, Asset::Beans).await?, (0, 0));
@@ -1051,8 +1050,8 @@ async fn expiring_shop(h: &mut Harness, time_zone: &str) -> anyhow::Result<Strin
 }
 
 #[tokio::test]
-async fn pt5_points_earned_in_a_year_expire_at_the_end_of_the_next_year_in_shop_time()
--> anyhow::Result<()> {
+async fn pt5_points_earned_in_a_year_expire_at_the_end_of_the_next_year_in_shop_time() -> TestResult
+{
     let mut h = start().await?;
     let shop = expiring_shop(&mut h, "").await?;
     // Earned 2026-11-01 (Asia/Shanghai): due at 2028-01-01T00:00+08:00.
@@ -1087,11 +1086,11 @@ async fn pt5_points_earned_in_a_year_expire_at_the_end_of_the_next_year_in_shop_
     assert_eq!(expiry, [("MEMBER".into(), "SYSTEM_EXPIRY".into(), 100)]);
     // Running it again expires nothing more.
     assert_eq!(expire(&h, &shop).await?, (0, 0));
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 #[tokio::test]
-async fn pt5_the_year_end_cliff_expires_every_member_in_bounded_chunks() -> anyhow::Result<()> {
+async fn pt5_the_year_end_cliff_expires_every_member_in_bounded_chunks() -> TestResult {
     let mut h = start().await?;
     let chunk = membership_svc::maintenance::EXPIRY_CHUNK_MEMBERS as usize;
     let a = expiring_shop(&mut h, "").await?;
@@ -1128,11 +1127,11 @@ async fn pt5_the_year_end_cliff_expires_every_member_in_bounded_chunks() -> anyh
     // nothing was left behind at a chunk boundary
     assert_eq!(expire(&h, &a).await?, (0, 0));
     assert_eq!(expire(&h, &b).await?, (0, 0));
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 #[tokio::test]
-async fn pt5_spending_and_expiry_consume_the_oldest_points_first() -> anyhow::Result<()> {
+async fn pt5_spending_and_expiry_consume_the_oldest_points_first() -> TestResult {
     let mut h = start().await?;
     let shop = expiring_shop(&mut h, "").await?;
     grant_points(&h, &shop, "u1", 100).await?;
@@ -1151,11 +1150,11 @@ async fn pt5_spending_and_expiry_consume_the_oldest_points_first() -> anyhow::Re
     assert_eq!(balance, 50);
     h.clock.set(utc(2028, 12, 31, 16, 0, 0));
     assert_eq!(expire(&h, &shop).await?, (1, 50));
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 #[tokio::test]
-async fn pt5_the_year_of_a_lot_is_the_shops_local_year() -> anyhow::Result<()> {
+async fn pt5_the_year_of_a_lot_is_the_shops_local_year() -> TestResult {
     let mut h = start().await?;
     let shanghai = expiring_shop(&mut h, "").await?;
     let utc_shop = expiring_shop(&mut h, "UTC").await?;
@@ -1168,11 +1167,11 @@ async fn pt5_the_year_of_a_lot_is_the_shops_local_year() -> anyhow::Result<()> {
     assert_eq!(expire(&h, &utc_shop).await?, (1, 10));
     h.clock.set(utc(2028, 12, 31, 16, 0, 0));
     assert_eq!(expire(&h, &shanghai).await?, (1, 10));
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 #[tokio::test]
-async fn pt5_points_never_expire_while_expiry_is_off() -> anyhow::Result<()> {
+async fn pt5_points_never_expire_while_expiry_is_off() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     grant_points(&h, &shop, "u1", 100).await?;
@@ -1199,8 +1198,7 @@ async fn pt5_points_never_expire_while_expiry_is_off() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn pt5_order_points_expire_and_a_later_refund_takes_only_what_is_left() -> anyhow::Result<()>
-{
+async fn pt5_order_points_expire_and_a_later_refund_takes_only_what_is_left() -> TestResult {
     let mut h = start().await?;
     let shop = expiring_shop(&mut h, "").await?;
     paid_and_confirmed(&h, &shop, "u1", "o-1", 10_000).await?;
@@ -1208,12 +1206,11 @@ async fn pt5_order_points_expire_and_a_later_refund_takes_only_what_is_left() ->
     assert_eq!(expire(&h, &shop).await?, (1, 100));
     report(&h, refund_event(&h, &shop, "o-1", "u1", 10_000, "r-1")).await?;
     assert_eq!(points(&h, &shop, "u1").await?, 0);
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 #[tokio::test]
-async fn pt5_expiry_is_run_by_the_shops_merchant_or_platform_wide_by_an_operator()
--> anyhow::Result<()> {
+async fn pt5_expiry_is_run_by_the_shops_merchant_or_platform_wide_by_an_operator() -> TestResult {
     let mut h = start().await?;
     let a = expiring_shop(&mut h, "").await?;
     let b = expiring_shop(&mut h, "").await?;
@@ -1250,13 +1247,13 @@ async fn pt5_expiry_is_run_by_the_shops_merchant_or_platform_wide_by_an_operator
         .await?
         .into_inner();
     assert_eq!(again, swept);
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 // ------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn x3_a_budget_that_would_overflow_is_refused_not_internal() -> anyhow::Result<()> {
+async fn x3_a_budget_that_would_overflow_is_refused_not_internal() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     // One transfer moves at most 10 billion yuan, so no sum of them reaches i64::MAX in
@@ -1270,7 +1267,7 @@ async fn x3_a_budget_that_would_overflow_is_refused_not_internal() -> anyhow::Re
 }
 
 #[tokio::test]
-async fn x3_text_with_a_nul_character_is_invalid_argument_not_internal() -> anyhow::Result<()> {
+async fn x3_text_with_a_nul_character_is_invalid_argument_not_internal() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     let status = refused(
@@ -1304,7 +1301,7 @@ async fn x3_text_with_a_nul_character_is_invalid_argument_not_internal() -> anyh
 /// The saga barrier: a transfer step aborted before it arrives is refused for good
 /// and moves nothing; an applied one is reported as applied.
 #[tokio::test]
-async fn saga_barrier_a_transfer_arriving_after_its_abort_moves_nothing() -> anyhow::Result<()> {
+async fn saga_barrier_a_transfer_arriving_after_its_abort_moves_nothing() -> TestResult {
     let mut h = start().await?;
     let shop = pop_shop(&mut h).await?;
     let request = transfer_request(
@@ -1344,7 +1341,7 @@ async fn saga_barrier_a_transfer_arriving_after_its_abort_moves_nothing() -> any
         .into_inner();
     assert!(applied.applied);
     assert_eq!(transfer_count(&h, &shop).await?, 1);
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }
 
 /// PT-5 runs by itself: nobody calls `ExpirePoints`; the service's own sweep (here every
@@ -1352,7 +1349,7 @@ async fn saga_barrier_a_transfer_arriving_after_its_abort_moves_nothing() -> any
 /// shop's time zone (America/Los_Angeles, not the default Asia/Shanghai).
 #[tokio::test]
 async fn pt5_the_sweep_expires_points_by_itself_at_the_year_end_in_the_shops_time_zone()
--> anyhow::Result<()> {
+-> TestResult {
     let mut h = start_sweeping(std::time::Duration::from_millis(50)).await?;
     let shop = expiring_shop(&mut h, "America/Los_Angeles").await?;
     // Earned 2026-11-01T01:00-07:00: due at 2028-01-01T00:00-08:00 = 2028-01-01T08:00Z.
@@ -1379,5 +1376,5 @@ async fn pt5_the_sweep_expires_points_by_itself_at_the_year_end_in_the_shops_tim
         .await?
         .entries;
     assert_eq!((entries[0].delta, entries[0].balance_after), (-100, 0));
-    assert_ledger_balanced(&h).await
+    Ok(assert_ledger_balanced(&h).await?)
 }

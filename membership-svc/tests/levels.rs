@@ -3,6 +3,7 @@
 mod support;
 
 use chrono::Duration;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::membership as pb;
 use pb::ConditionOperator::{And, Or};
 use support::*;
@@ -39,7 +40,7 @@ fn codes_at(warnings: &[pb::Warning], level: i32) -> Vec<String> {
 
 #[tokio::test]
 async fn lv1_a_new_program_has_level_1_named_1星级_with_no_condition_and_no_change_yet()
--> anyhow::Result<()> {
+-> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let rules = level_rules(&h, &shop).await?;
@@ -56,7 +57,7 @@ async fn lv1_a_new_program_has_level_1_named_1星级_with_no_condition_and_no_ch
 }
 
 #[tokio::test]
-async fn lv1_empty_names_take_the_defaults_1星级_to_5星级() -> anyhow::Result<()> {
+async fn lv1_empty_names_take_the_defaults_1星级_to_5星级() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let saved = set_ladder(&h, &shop, spend_ladder(5)).await?;
@@ -67,7 +68,7 @@ async fn lv1_empty_names_take_the_defaults_1星级_to_5星级() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn lv1_a_ladder_of_no_levels_or_six_levels_is_invalid_on_levels() -> anyhow::Result<()> {
+async fn lv1_a_ladder_of_no_levels_or_six_levels_is_invalid_on_levels() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     for levels in [Vec::new(), spend_ladder(6)] {
@@ -79,7 +80,7 @@ async fn lv1_a_ladder_of_no_levels_or_six_levels_is_invalid_on_levels() -> anyho
 }
 
 #[tokio::test]
-async fn lv1_level_1_cannot_be_deleted_and_levels_are_numbered_1_to_n() -> anyhow::Result<()> {
+async fn lv1_level_1_cannot_be_deleted_and_levels_are_numbered_1_to_n() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     // Without level 1: the first entry must be level 1.
@@ -107,7 +108,7 @@ async fn lv1_level_1_cannot_be_deleted_and_levels_are_numbered_1_to_n() -> anyho
 }
 
 #[tokio::test]
-async fn lv1_level_names_are_1_to_10_characters_without_control_characters() -> anyhow::Result<()> {
+async fn lv1_level_names_are_1_to_10_characters_without_control_characters() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     for bad in ["金".repeat(11), "Gold\nVIP".into(), "Gold\u{0}".into()] {
@@ -126,7 +127,7 @@ async fn lv1_level_names_are_1_to_10_characters_without_control_characters() -> 
 }
 
 #[tokio::test]
-async fn lv1_merchant_may_rename_level_1_and_a_rename_is_a_level_change() -> anyhow::Result<()> {
+async fn lv1_merchant_may_rename_level_1_and_a_rename_is_a_level_change() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let renamed = vec![rung(1, "新会员", None, None, And)];
@@ -145,7 +146,7 @@ async fn lv1_merchant_may_rename_level_1_and_a_rename_is_a_level_change() -> any
 // ------------------------------------------------------------------------------ LV-2
 
 #[tokio::test]
-async fn lv2_level_1_with_a_condition_is_invalid_on_its_condition() -> anyhow::Result<()> {
+async fn lv2_level_1_with_a_condition_is_invalid_on_its_condition() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     for (spend, count) in [(Some(100), None), (None, Some(1))] {
@@ -157,7 +158,7 @@ async fn lv2_level_1_with_a_condition_is_invalid_on_its_condition() -> anyhow::R
 }
 
 #[tokio::test]
-async fn lv2_every_member_holds_level_1_whatever_they_did() -> anyhow::Result<()> {
+async fn lv2_every_member_holds_level_1_whatever_they_did() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::OrderOrCard).await?;
     set_ladder(&h, &shop, spend_ladder(2)).await?;
@@ -174,8 +175,7 @@ async fn lv2_every_member_holds_level_1_whatever_they_did() -> anyhow::Result<()
 // ------------------------------------------------------------------------------ LV-3
 
 #[tokio::test]
-async fn lv3_a_higher_level_without_a_threshold_is_invalid_on_its_condition() -> anyhow::Result<()>
-{
+async fn lv3_a_higher_level_without_a_threshold_is_invalid_on_its_condition() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let levels = vec![level_one(), rung(2, "Silver", None, None, And)];
@@ -185,7 +185,7 @@ async fn lv3_a_higher_level_without_a_threshold_is_invalid_on_its_condition() ->
 }
 
 #[tokio::test]
-async fn lv3_zero_or_negative_thresholds_are_invalid_naming_the_threshold() -> anyhow::Result<()> {
+async fn lv3_zero_or_negative_thresholds_are_invalid_naming_the_threshold() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     for spend in [0, -1] {
@@ -202,7 +202,7 @@ async fn lv3_zero_or_negative_thresholds_are_invalid_naming_the_threshold() -> a
 }
 
 #[tokio::test]
-async fn lv3_a_level_no_harder_than_the_one_below_is_refused_naming_it() -> anyhow::Result<()> {
+async fn lv3_a_level_no_harder_than_the_one_below_is_refused_naming_it() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let silver = rung(2, "", Some(10_000), Some(2), And);
@@ -232,7 +232,7 @@ async fn lv3_a_level_no_harder_than_the_one_below_is_refused_naming_it() -> anyh
 }
 
 #[tokio::test]
-async fn lv3_and_or_conditions_are_saved_and_read_back() -> anyhow::Result<()> {
+async fn lv3_and_or_conditions_are_saved_and_read_back() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let levels = vec![
@@ -264,7 +264,7 @@ async fn lv3_and_or_conditions_are_saved_and_read_back() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn lv3_every_bad_field_of_a_ladder_is_reported_together() -> anyhow::Result<()> {
+async fn lv3_every_bad_field_of_a_ladder_is_reported_together() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let levels = vec![
@@ -286,7 +286,7 @@ async fn lv3_every_bad_field_of_a_ladder_is_reported_together() -> anyhow::Resul
 // ------------------------------------------------------------------------------ LV-4
 
 #[tokio::test]
-async fn lv4_the_first_level_change_is_always_allowed() -> anyhow::Result<()> {
+async fn lv4_the_first_level_change_is_always_allowed() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     // Benefits, card face and join policy before it do not count as changes.
@@ -318,8 +318,7 @@ async fn lv4_the_first_level_change_is_always_allowed() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn lv4_second_change_before_thirty_days_is_refused_with_next_allowed_at() -> anyhow::Result<()>
-{
+async fn lv4_second_change_before_thirty_days_is_refused_with_next_allowed_at() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     set_ladder(&h, &shop, spend_ladder(2)).await?;
@@ -337,8 +336,7 @@ async fn lv4_second_change_before_thirty_days_is_refused_with_next_allowed_at() 
 }
 
 #[tokio::test]
-async fn lv4_the_exact_instant_thirty_days_after_the_last_change_is_allowed() -> anyhow::Result<()>
-{
+async fn lv4_the_exact_instant_thirty_days_after_the_last_change_is_allowed() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     set_ladder(&h, &shop, spend_ladder(2)).await?;
@@ -363,7 +361,7 @@ async fn lv4_the_exact_instant_thirty_days_after_the_last_change_is_allowed() ->
 }
 
 #[tokio::test]
-async fn lv4_resubmitting_the_unchanged_ladder_is_not_a_change() -> anyhow::Result<()> {
+async fn lv4_resubmitting_the_unchanged_ladder_is_not_a_change() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     set_ladder(&h, &shop, spend_ladder(3)).await?;
@@ -385,8 +383,8 @@ async fn lv4_resubmitting_the_unchanged_ladder_is_not_a_change() -> anyhow::Resu
 }
 
 #[tokio::test]
-async fn lv4_adding_removing_renaming_and_changing_a_condition_each_count_as_a_change()
--> anyhow::Result<()> {
+async fn lv4_adding_removing_renaming_and_changing_a_condition_each_count_as_a_change() -> TestResult
+{
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     set_ladder(&h, &shop, spend_ladder(3)).await?;
@@ -406,7 +404,7 @@ async fn lv4_adding_removing_renaming_and_changing_a_condition_each_count_as_a_c
 }
 
 #[tokio::test]
-async fn lv4_benefits_card_face_and_join_policy_do_not_restart_the_window() -> anyhow::Result<()> {
+async fn lv4_benefits_card_face_and_join_policy_do_not_restart_the_window() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     set_ladder(&h, &shop, spend_ladder(2)).await?;
@@ -438,7 +436,7 @@ async fn lv4_benefits_card_face_and_join_policy_do_not_restart_the_window() -> a
 }
 
 #[tokio::test]
-async fn lv4_of_concurrent_level_changes_exactly_one_wins() -> anyhow::Result<()> {
+async fn lv4_of_concurrent_level_changes_exactly_one_wins() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     // Eight different ladders at the same instant.
@@ -465,8 +463,7 @@ async fn lv4_of_concurrent_level_changes_exactly_one_wins() -> anyhow::Result<()
 }
 
 #[tokio::test]
-async fn lv4_next_change_allowed_time_is_unset_once_a_change_is_allowed_again() -> anyhow::Result<()>
-{
+async fn lv4_next_change_allowed_time_is_unset_once_a_change_is_allowed_again() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     set_ladder(&h, &shop, spend_ladder(2)).await?;
@@ -506,7 +503,7 @@ async fn levels_of(h: &Harness, shop: &str) -> anyhow::Result<Vec<i32>> {
 }
 
 #[tokio::test]
-async fn lv5_a_rule_change_recomputes_every_members_level_in_bulk() -> anyhow::Result<()> {
+async fn lv5_a_rule_change_recomputes_every_members_level_in_bulk() -> TestResult {
     let mut h = start().await?;
     let shop = members_with_spend(&mut h).await?;
     assert_eq!(levels_of(&h, &shop).await?, [1, 1, 1, 1]);
@@ -541,8 +538,7 @@ async fn lv5_a_rule_change_recomputes_every_members_level_in_bulk() -> anyhow::R
 }
 
 #[tokio::test]
-async fn lv5_removing_a_level_downgrades_its_members_to_the_highest_level_left()
--> anyhow::Result<()> {
+async fn lv5_removing_a_level_downgrades_its_members_to_the_highest_level_left() -> TestResult {
     let mut h = start().await?;
     let shop = members_with_spend(&mut h).await?;
     set_ladder(&h, &shop, spend_ladder(4)).await?;
@@ -568,7 +564,7 @@ async fn lv5_removing_a_level_downgrades_its_members_to_the_highest_level_left()
 }
 
 #[tokio::test]
-async fn lv5_non_members_hold_no_level_after_a_rule_change() -> anyhow::Result<()> {
+async fn lv5_non_members_hold_no_level_after_a_rule_change() -> TestResult {
     let mut h = start().await?;
     // Under CARD an order alone does not make a member, but its spend is kept.
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
@@ -584,8 +580,8 @@ async fn lv5_non_members_hold_no_level_after_a_rule_change() -> anyhow::Result<(
 // ------------------------------------------------------------------------------ LV-6
 
 #[tokio::test]
-async fn lv6_benefits_are_saved_with_a_warning_for_each_missing_recommended_benefit()
--> anyhow::Result<()> {
+async fn lv6_benefits_are_saved_with_a_warning_for_each_missing_recommended_benefit() -> TestResult
+{
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     set_ladder(&h, &shop, spend_ladder(2)).await?;
@@ -609,7 +605,7 @@ async fn lv6_benefits_are_saved_with_a_warning_for_each_missing_recommended_bene
 }
 
 #[tokio::test]
-async fn lv6_a_level_with_all_three_recommended_benefits_has_no_warning() -> anyhow::Result<()> {
+async fn lv6_a_level_with_all_three_recommended_benefits_has_no_warning() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let saved = set_benefits(
@@ -640,7 +636,7 @@ async fn lv6_a_level_with_all_three_recommended_benefits_has_no_warning() -> any
 }
 
 #[tokio::test]
-async fn lv6_exchange_items_round_trip_and_survive_a_ladder_change() -> anyhow::Result<()> {
+async fn lv6_exchange_items_round_trip_and_survive_a_ladder_change() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     set_ladder(&h, &shop, spend_ladder(2)).await?;
@@ -674,7 +670,7 @@ async fn lv6_exchange_items_round_trip_and_survive_a_ladder_change() -> anyhow::
 }
 
 #[tokio::test]
-async fn lv6_bad_benefits_are_invalid_naming_each_field() -> anyhow::Result<()> {
+async fn lv6_bad_benefits_are_invalid_naming_each_field() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     for (benefits, field) in [
@@ -753,7 +749,7 @@ async fn lv6_bad_benefits_are_invalid_naming_each_field() -> anyhow::Result<()> 
 }
 
 #[tokio::test]
-async fn lv6_benefits_for_a_level_the_ladder_lacks_are_refused() -> anyhow::Result<()> {
+async fn lv6_benefits_for_a_level_the_ladder_lacks_are_refused() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let some = pb::LevelBenefits {
@@ -770,8 +766,8 @@ async fn lv6_benefits_for_a_level_the_ladder_lacks_are_refused() -> anyhow::Resu
 }
 
 #[tokio::test]
-async fn x3_exchange_item_text_with_a_nul_character_is_invalid_argument_not_internal()
--> anyhow::Result<()> {
+async fn x3_exchange_item_text_with_a_nul_character_is_invalid_argument_not_internal() -> TestResult
+{
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let benefits = pb::LevelBenefits {
@@ -790,7 +786,7 @@ async fn x3_exchange_item_text_with_a_nul_character_is_invalid_argument_not_inte
 }
 
 #[tokio::test]
-async fn lv_a_merchant_cannot_read_or_change_another_shops_levels() -> anyhow::Result<()> {
+async fn lv_a_merchant_cannot_read_or_change_another_shops_levels() -> TestResult {
     let mut h = start().await?;
     let a = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let b = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
@@ -830,8 +826,7 @@ async fn lv_a_merchant_cannot_read_or_change_another_shops_levels() -> anyhow::R
 // ------------------------------------------------------------------------------ MP-6
 
 #[tokio::test]
-async fn mp6_member_tab_defaults_to_position_4_and_the_merchant_may_move_it() -> anyhow::Result<()>
-{
+async fn mp6_member_tab_defaults_to_position_4_and_the_merchant_may_move_it() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     assert_eq!(program(&mut h, &shop).await?.member_tab_position, 4);
@@ -859,8 +854,7 @@ async fn mp6_member_tab_defaults_to_position_4_and_the_merchant_may_move_it() ->
 }
 
 #[tokio::test]
-async fn mp6_a_tab_position_outside_1_to_5_is_invalid_on_member_tab_position() -> anyhow::Result<()>
-{
+async fn mp6_a_tab_position_outside_1_to_5_is_invalid_on_member_tab_position() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     for position in [0, 6, -1, i32::MAX] {
@@ -872,7 +866,7 @@ async fn mp6_a_tab_position_outside_1_to_5_is_invalid_on_member_tab_position() -
 }
 
 #[tokio::test]
-async fn mp6_benefits_not_configured_is_warned_until_a_level_has_a_benefit() -> anyhow::Result<()> {
+async fn mp6_benefits_not_configured_is_warned_until_a_level_has_a_benefit() -> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let warned = |warnings: &[pb::Warning]| {
@@ -905,7 +899,7 @@ async fn mp6_benefits_not_configured_is_warned_until_a_level_has_a_benefit() -> 
 
 #[tokio::test]
 async fn x3_an_unknown_condition_operator_is_invalid_and_does_not_use_up_the_lv4_window()
--> anyhow::Result<()> {
+-> TestResult {
     let mut h = start().await?;
     let shop = shop_with_policy(&mut h, pb::JoinPolicy::Card).await?;
     let mut ladder = spend_ladder(2);

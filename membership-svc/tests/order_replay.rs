@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use memberhub_kit::actor::Actor;
 use memberhub_kit::clock::to_timestamp;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::common::ShopType;
 use memberhub_proto::membership as pb;
 use support::*;
@@ -230,8 +231,7 @@ async fn outcome(
 }
 
 #[tokio::test]
-async fn or1_redelivered_shuffled_concurrent_events_equal_one_in_order_delivery()
--> anyhow::Result<()> {
+async fn or1_redelivered_shuffled_concurrent_events_equal_one_in_order_delivery() -> TestResult {
     let mut h = start().await?;
     let events = history(7);
     let reference_shop = prepare_shop(&mut h).await?;

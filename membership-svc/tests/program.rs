@@ -2,6 +2,7 @@
 
 mod support;
 
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::common::ShopType;
 use memberhub_proto::membership as pb;
 use support::*;
@@ -10,7 +11,7 @@ use tonic::Code;
 // ------------------------------------------------------------------------------ MP-1
 
 #[tokio::test]
-async fn mp1_registering_a_shop_creates_its_program_with_defaults() -> anyhow::Result<()> {
+async fn mp1_registering_a_shop_creates_its_program_with_defaults() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     assert_eq!(shop.time_zone, "Asia/Shanghai");
@@ -36,7 +37,7 @@ async fn mp1_registering_a_shop_creates_its_program_with_defaults() -> anyhow::R
 }
 
 #[tokio::test]
-async fn mp1_created_shop_is_returned_whole_and_readable_by_its_merchant() -> anyhow::Result<()> {
+async fn mp1_created_shop_is_returned_whole_and_readable_by_its_merchant() -> TestResult {
     let mut h = start().await?;
     let mut request = create_shop_request("自营旗舰店", ShopType::SelfOperated);
     request.time_zone = "Europe/Berlin".into();
@@ -68,7 +69,7 @@ async fn mp1_created_shop_is_returned_whole_and_readable_by_its_merchant() -> an
 }
 
 #[tokio::test]
-async fn mp1_join_terms_are_the_same_fixed_text_for_every_shop() -> anyhow::Result<()> {
+async fn mp1_join_terms_are_the_same_fixed_text_for_every_shop() -> TestResult {
     let mut h = start().await?;
     let a = register_shop(&mut h, "Shop A", ShopType::Pop).await?;
     let b = register_shop(&mut h, "Shop B", ShopType::SelfOperated).await?;
@@ -82,7 +83,7 @@ async fn mp1_join_terms_are_the_same_fixed_text_for_every_shop() -> anyhow::Resu
 }
 
 #[tokio::test]
-async fn mp1_default_level_images_cover_levels_1_to_5() -> anyhow::Result<()> {
+async fn mp1_default_level_images_cover_levels_1_to_5() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let face = face(&program(&mut h, &shop.shop_id).await?)?;
@@ -98,7 +99,7 @@ async fn mp1_default_level_images_cover_levels_1_to_5() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn mp1_accepts_a_shop_name_of_30_chinese_characters_and_cuts_the_card_name_to_20()
--> anyhow::Result<()> {
+-> TestResult {
     let mut h = start().await?;
     let name = "会".repeat(30);
     let shop = h
@@ -114,7 +115,7 @@ async fn mp1_accepts_a_shop_name_of_30_chinese_characters_and_cuts_the_card_name
 }
 
 #[tokio::test]
-async fn mp1_create_shop_rejects_an_empty_name_with_field_name() -> anyhow::Result<()> {
+async fn mp1_create_shop_rejects_an_empty_name_with_field_name() -> TestResult {
     let mut h = start().await?;
     for name in ["", "   "] {
         let request = create_shop_request(name, ShopType::Pop);
@@ -126,8 +127,7 @@ async fn mp1_create_shop_rejects_an_empty_name_with_field_name() -> anyhow::Resu
 }
 
 #[tokio::test]
-async fn mp1_create_shop_rejects_a_name_longer_than_30_characters_with_field_name()
--> anyhow::Result<()> {
+async fn mp1_create_shop_rejects_a_name_longer_than_30_characters_with_field_name() -> TestResult {
     let mut h = start().await?;
     let request = create_shop_request(&"会".repeat(31), ShopType::Pop);
     let status = expect_err(h.client.create_shop(req(&operator(), request)).await)?;
@@ -136,8 +136,7 @@ async fn mp1_create_shop_rejects_a_name_longer_than_30_characters_with_field_nam
 }
 
 #[tokio::test]
-async fn mp1_create_shop_rejects_a_name_with_control_characters_with_field_name()
--> anyhow::Result<()> {
+async fn mp1_create_shop_rejects_a_name_with_control_characters_with_field_name() -> TestResult {
     let mut h = start().await?;
     for name in ["Tea\u{0}House", "Tea\nHouse"] {
         let status = expect_err(
@@ -151,8 +150,7 @@ async fn mp1_create_shop_rejects_a_name_with_control_characters_with_field_name(
 }
 
 #[tokio::test]
-async fn mp1_create_shop_rejects_an_unspecified_or_unknown_type_with_field_type()
--> anyhow::Result<()> {
+async fn mp1_create_shop_rejects_an_unspecified_or_unknown_type_with_field_type() -> TestResult {
     let mut h = start().await?;
     for raw in [ShopType::Unspecified as i32, 99] {
         let mut request = create_shop_request("Tea House", ShopType::Pop);
@@ -164,7 +162,7 @@ async fn mp1_create_shop_rejects_an_unspecified_or_unknown_type_with_field_type(
 }
 
 #[tokio::test]
-async fn mp1_create_shop_rejects_a_bad_logo_url_with_field_logo_url() -> anyhow::Result<()> {
+async fn mp1_create_shop_rejects_a_bad_logo_url_with_field_logo_url() -> TestResult {
     let mut h = start().await?;
     let too_long = format!("https://img.example.com/{}.png", "a".repeat(2048));
     for url in [
@@ -184,7 +182,7 @@ async fn mp1_create_shop_rejects_a_bad_logo_url_with_field_logo_url() -> anyhow:
 }
 
 #[tokio::test]
-async fn mp1_create_shop_rejects_an_unknown_time_zone_with_field_time_zone() -> anyhow::Result<()> {
+async fn mp1_create_shop_rejects_an_unknown_time_zone_with_field_time_zone() -> TestResult {
     let mut h = start().await?;
     for tz in ["Mars/Olympus_Mons", "GMT+25", "shanghai"] {
         let mut request = create_shop_request("Tea House", ShopType::Pop);
@@ -196,7 +194,7 @@ async fn mp1_create_shop_rejects_an_unknown_time_zone_with_field_time_zone() -> 
 }
 
 #[tokio::test]
-async fn mp1_create_shop_reports_every_bad_field_together() -> anyhow::Result<()> {
+async fn mp1_create_shop_reports_every_bad_field_together() -> TestResult {
     let mut h = start().await?;
     let request = pb::CreateShopRequest {
         request_id: rid("create"),
@@ -215,7 +213,7 @@ async fn mp1_create_shop_reports_every_bad_field_together() -> anyhow::Result<()
 }
 
 #[tokio::test]
-async fn mp1_create_shop_requires_a_request_id() -> anyhow::Result<()> {
+async fn mp1_create_shop_requires_a_request_id() -> TestResult {
     let mut h = start().await?;
     for key in ["", "  ", "有中文", &"k".repeat(129)] {
         let mut request = create_shop_request("Tea House", ShopType::Pop);
@@ -228,7 +226,7 @@ async fn mp1_create_shop_requires_a_request_id() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp1_a_merchant_cannot_create_a_shop() -> anyhow::Result<()> {
+async fn mp1_a_merchant_cannot_create_a_shop() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let request = create_shop_request("Second", ShopType::Pop);
@@ -243,7 +241,7 @@ async fn mp1_a_merchant_cannot_create_a_shop() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp1_a_shopper_cannot_create_a_shop() -> anyhow::Result<()> {
+async fn mp1_a_shopper_cannot_create_a_shop() -> TestResult {
     let mut h = start().await?;
     let status = expect_err(
         h.client
@@ -259,7 +257,7 @@ async fn mp1_a_shopper_cannot_create_a_shop() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp1_create_shop_without_an_actor_is_unauthenticated() -> anyhow::Result<()> {
+async fn mp1_create_shop_without_an_actor_is_unauthenticated() -> TestResult {
     let mut h = start().await?;
     let request = tonic::Request::new(create_shop_request("Tea House", ShopType::Pop));
     let status = expect_err(h.client.create_shop(request).await)?;
@@ -269,7 +267,7 @@ async fn mp1_create_shop_without_an_actor_is_unauthenticated() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn x3_unknown_shop_is_not_found() -> anyhow::Result<()> {
+async fn x3_unknown_shop_is_not_found() -> TestResult {
     let mut h = start().await?;
     let missing = uuid::Uuid::now_v7().to_string();
     let status = expect_err(
@@ -350,7 +348,7 @@ async fn x3_unknown_shop_is_not_found() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn x3_malformed_shop_id_is_invalid_argument_on_shop_id() -> anyhow::Result<()> {
+async fn x3_malformed_shop_id_is_invalid_argument_on_shop_id() -> TestResult {
     let mut h = start().await?;
     let status = expect_err(
         h.client
@@ -389,7 +387,7 @@ async fn x3_malformed_shop_id_is_invalid_argument_on_shop_id() -> anyhow::Result
 // ------------------------------------------------------------------------------ MP-2
 
 #[tokio::test]
-async fn mp2_each_join_policy_can_be_set_and_read_back() -> anyhow::Result<()> {
+async fn mp2_each_join_policy_can_be_set_and_read_back() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     for policy in [
@@ -407,7 +405,7 @@ async fn mp2_each_join_policy_can_be_set_and_read_back() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp2_the_operator_may_set_a_shops_join_policy() -> anyhow::Result<()> {
+async fn mp2_the_operator_may_set_a_shops_join_policy() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let request = pb::SetJoinPolicyRequest {
@@ -429,8 +427,7 @@ async fn mp2_the_operator_may_set_a_shops_join_policy() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp2_rejects_an_unspecified_or_unknown_join_policy_with_field_join_policy()
--> anyhow::Result<()> {
+async fn mp2_rejects_an_unspecified_or_unknown_join_policy_with_field_join_policy() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     set_policy(&mut h, &shop.shop_id, pb::JoinPolicy::Card).await?;
@@ -455,7 +452,7 @@ async fn mp2_rejects_an_unspecified_or_unknown_join_policy_with_field_join_polic
 }
 
 #[tokio::test]
-async fn mp2_set_join_policy_requires_a_request_id() -> anyhow::Result<()> {
+async fn mp2_set_join_policy_requires_a_request_id() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let request = pb::SetJoinPolicyRequest {
@@ -477,7 +474,7 @@ async fn mp2_set_join_policy_requires_a_request_id() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp2_changing_the_join_policy_leaves_the_card_face_alone() -> anyhow::Result<()> {
+async fn mp2_changing_the_join_policy_leaves_the_card_face_alone() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let before = face(&program(&mut h, &shop.shop_id).await?)?;
@@ -489,7 +486,7 @@ async fn mp2_changing_the_join_policy_leaves_the_card_face_alone() -> anyhow::Re
 // ------------------------------------------------------------------------------ MP-3
 
 #[tokio::test]
-async fn mp3_accepts_a_card_name_of_20_chinese_characters() -> anyhow::Result<()> {
+async fn mp3_accepts_a_card_name_of_20_chinese_characters() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     // 20 characters but 60 bytes: the limit counts characters.
@@ -510,7 +507,7 @@ async fn mp3_accepts_a_card_name_of_20_chinese_characters() -> anyhow::Result<()
 }
 
 #[tokio::test]
-async fn mp3_rejects_card_name_longer_than_20_characters() -> anyhow::Result<()> {
+async fn mp3_rejects_card_name_longer_than_20_characters() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     for name in ["茶".repeat(21), "a".repeat(21)] {
@@ -531,7 +528,7 @@ async fn mp3_rejects_card_name_longer_than_20_characters() -> anyhow::Result<()>
 }
 
 #[tokio::test]
-async fn mp3_rejects_an_empty_or_blank_card_name() -> anyhow::Result<()> {
+async fn mp3_rejects_an_empty_or_blank_card_name() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     for name in ["", "   ", "\u{3000}"] {
@@ -552,7 +549,7 @@ async fn mp3_rejects_an_empty_or_blank_card_name() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp3_rejects_a_card_name_with_control_characters() -> anyhow::Result<()> {
+async fn mp3_rejects_a_card_name_with_control_characters() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     for name in ["Tea\u{0}", "Tea\u{7}House", "Tea\tHouse"] {
@@ -569,7 +566,7 @@ async fn mp3_rejects_a_card_name_with_control_characters() -> anyhow::Result<()>
 }
 
 #[tokio::test]
-async fn mp3_card_name_is_trimmed() -> anyhow::Result<()> {
+async fn mp3_card_name_is_trimmed() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let mut request = card_face_request(&shop.shop_id);
@@ -585,7 +582,7 @@ async fn mp3_card_name_is_trimmed() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp3_rejects_bad_urls_naming_their_field() -> anyhow::Result<()> {
+async fn mp3_rejects_bad_urls_naming_their_field() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let before = program(&mut h, &shop.shop_id).await?;
@@ -639,7 +636,7 @@ async fn mp3_rejects_bad_urls_naming_their_field() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp3_a_rejected_update_changes_nothing() -> anyhow::Result<()> {
+async fn mp3_a_rejected_update_changes_nothing() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let before = program(&mut h, &shop.shop_id).await?;
@@ -671,7 +668,7 @@ async fn mp3_a_rejected_update_changes_nothing() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp3_partial_update_leaves_other_fields_unchanged() -> anyhow::Result<()> {
+async fn mp3_partial_update_leaves_other_fields_unchanged() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let original = face(&program(&mut h, &shop.shop_id).await?)?;
@@ -747,7 +744,7 @@ async fn mp3_partial_update_leaves_other_fields_unchanged() -> anyhow::Result<()
 }
 
 #[tokio::test]
-async fn mp3_a_level_image_can_be_replaced_and_reset_to_the_default() -> anyhow::Result<()> {
+async fn mp3_a_level_image_can_be_replaced_and_reset_to_the_default() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let original = face(&program(&mut h, &shop.shop_id).await?)?;
@@ -830,7 +827,7 @@ async fn mp3_a_level_image_can_be_replaced_and_reset_to_the_default() -> anyhow:
 }
 
 #[tokio::test]
-async fn mp3_rejects_level_6_with_field_level_images_0_level() -> anyhow::Result<()> {
+async fn mp3_rejects_level_6_with_field_level_images_0_level() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let before = program(&mut h, &shop.shop_id).await?;
@@ -852,7 +849,7 @@ async fn mp3_rejects_level_6_with_field_level_images_0_level() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn mp3_a_bad_level_entry_is_named_by_its_index() -> anyhow::Result<()> {
+async fn mp3_a_bad_level_entry_is_named_by_its_index() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let mut request = card_face_request(&shop.shop_id);
@@ -877,7 +874,7 @@ async fn mp3_a_bad_level_entry_is_named_by_its_index() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp3_rejects_the_same_level_twice_in_one_update() -> anyhow::Result<()> {
+async fn mp3_rejects_the_same_level_twice_in_one_update() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let mut request = card_face_request(&shop.shop_id);
@@ -901,7 +898,7 @@ async fn mp3_rejects_the_same_level_twice_in_one_update() -> anyhow::Result<()> 
 }
 
 #[tokio::test]
-async fn mp3_operator_may_update_a_card_face() -> anyhow::Result<()> {
+async fn mp3_operator_may_update_a_card_face() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let mut request = card_face_request(&shop.shop_id);
@@ -916,7 +913,7 @@ async fn mp3_operator_may_update_a_card_face() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp3_card_face_changes_leave_join_policy_and_sms_settings_alone() -> anyhow::Result<()> {
+async fn mp3_card_face_changes_leave_join_policy_and_sms_settings_alone() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     set_policy(&mut h, &shop.shop_id, pb::JoinPolicy::OrderOrCard).await?;
@@ -937,8 +934,7 @@ async fn mp3_card_face_changes_leave_join_policy_and_sms_settings_alone() -> any
 // ------------------------------------------------------------------------------ MP-4
 
 #[tokio::test]
-async fn mp4_pop_shop_cannot_enable_sms_verification_before_activating_the_service()
--> anyhow::Result<()> {
+async fn mp4_pop_shop_cannot_enable_sms_verification_before_activating_the_service() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let status = expect_err(
@@ -954,7 +950,7 @@ async fn mp4_pop_shop_cannot_enable_sms_verification_before_activating_the_servi
 
 #[tokio::test]
 async fn mp4_pop_shop_can_enable_sms_verification_after_the_operator_activates_the_service()
--> anyhow::Result<()> {
+-> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let activated = activate_sms(&mut h, &operator(), &shop.shop_id).await?;
@@ -971,7 +967,7 @@ async fn mp4_pop_shop_can_enable_sms_verification_after_the_operator_activates_t
 
 #[tokio::test]
 async fn mp4_pop_shop_can_enable_sms_verification_after_its_merchant_activates_the_service()
--> anyhow::Result<()> {
+-> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let activated = activate_sms(&mut h, &merchant(&shop.shop_id), &shop.shop_id).await?;
@@ -988,7 +984,7 @@ async fn mp4_pop_shop_can_enable_sms_verification_after_its_merchant_activates_t
 }
 
 #[tokio::test]
-async fn mp4_activating_the_sms_service_twice_is_harmless() -> anyhow::Result<()> {
+async fn mp4_activating_the_sms_service_twice_is_harmless() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     activate_sms(&mut h, &merchant(&shop.shop_id), &shop.shop_id).await?;
@@ -1001,8 +997,7 @@ async fn mp4_activating_the_sms_service_twice_is_harmless() -> anyhow::Result<()
 }
 
 #[tokio::test]
-async fn mp4_self_operated_shop_cannot_enable_sms_verification_even_when_activated()
--> anyhow::Result<()> {
+async fn mp4_self_operated_shop_cannot_enable_sms_verification_even_when_activated() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "JD Self", ShopType::SelfOperated).await?;
     let status = expect_err(
@@ -1039,7 +1034,7 @@ async fn mp4_self_operated_shop_cannot_enable_sms_verification_even_when_activat
 }
 
 #[tokio::test]
-async fn mp4_disabling_sms_verification_always_works() -> anyhow::Result<()> {
+async fn mp4_disabling_sms_verification_always_works() -> TestResult {
     let mut h = start().await?;
     // POP, service never activated.
     let pop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
@@ -1096,7 +1091,7 @@ async fn member_center(
 }
 
 #[tokio::test]
-async fn mp5_member_center_shows_the_card_face_and_the_join_terms() -> anyhow::Result<()> {
+async fn mp5_member_center_shows_the_card_face_and_the_join_terms() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let mut request = card_face_request(&shop.shop_id);
@@ -1124,7 +1119,7 @@ async fn mp5_member_center_shows_the_card_face_and_the_join_terms() -> anyhow::R
 }
 
 #[tokio::test]
-async fn mp5_join_route_follows_the_join_policy() -> anyhow::Result<()> {
+async fn mp5_join_route_follows_the_join_policy() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let expected = [
@@ -1148,7 +1143,7 @@ async fn mp5_join_route_follows_the_join_policy() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn mp5_sms_code_is_required_only_while_sms_verification_is_on() -> anyhow::Result<()> {
+async fn mp5_sms_code_is_required_only_while_sms_verification_is_on() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     set_policy(&mut h, &shop.shop_id, pb::JoinPolicy::Card).await?;
@@ -1174,7 +1169,7 @@ async fn mp5_sms_code_is_required_only_while_sms_verification_is_on() -> anyhow:
 }
 
 #[tokio::test]
-async fn mp5_no_sms_code_under_order_policy_where_no_card_can_be_opened() -> anyhow::Result<()> {
+async fn mp5_no_sms_code_under_order_policy_where_no_card_can_be_opened() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     activate_sms(&mut h, &operator(), &shop.shop_id).await?;
@@ -1189,7 +1184,7 @@ async fn mp5_no_sms_code_under_order_policy_where_no_card_can_be_opened() -> any
 }
 
 #[tokio::test]
-async fn mp5_a_shopper_cannot_read_another_shoppers_member_center() -> anyhow::Result<()> {
+async fn mp5_a_shopper_cannot_read_another_shoppers_member_center() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let request = pb::GetMemberCenterRequest {
@@ -1206,7 +1201,7 @@ async fn mp5_a_shopper_cannot_read_another_shoppers_member_center() -> anyhow::R
 }
 
 #[tokio::test]
-async fn mp5_a_merchant_cannot_read_a_shoppers_member_center() -> anyhow::Result<()> {
+async fn mp5_a_merchant_cannot_read_a_shoppers_member_center() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let request = pb::GetMemberCenterRequest {
@@ -1223,7 +1218,7 @@ async fn mp5_a_merchant_cannot_read_a_shoppers_member_center() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn mp5_the_operator_may_read_any_shoppers_member_center() -> anyhow::Result<()> {
+async fn mp5_the_operator_may_read_any_shoppers_member_center() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let request = pb::GetMemberCenterRequest {
@@ -1240,7 +1235,7 @@ async fn mp5_the_operator_may_read_any_shoppers_member_center() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn mp5_member_center_validates_shop_and_user_ids() -> anyhow::Result<()> {
+async fn mp5_member_center_validates_shop_and_user_ids() -> TestResult {
     let mut h = start().await?;
     let request = pb::GetMemberCenterRequest {
         shop_id: "nope".into(),
@@ -1265,7 +1260,7 @@ async fn mp5_member_center_validates_shop_and_user_ids() -> anyhow::Result<()> {
 // ------------------------------------------------------------------ known bugs (ignored)
 
 #[tokio::test]
-async fn x3_a_url_with_control_characters_is_invalid_argument_not_internal() -> anyhow::Result<()> {
+async fn x3_a_url_with_control_characters_is_invalid_argument_not_internal() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     for bad in [
@@ -1304,8 +1299,7 @@ async fn x3_a_url_with_control_characters_is_invalid_argument_not_internal() -> 
 }
 
 #[tokio::test]
-async fn mp1_a_default_card_name_cut_from_a_long_shop_name_has_no_trailing_blank()
--> anyhow::Result<()> {
+async fn mp1_a_default_card_name_cut_from_a_long_shop_name_has_no_trailing_blank() -> TestResult {
     let mut h = start().await?;
     // Character 20 is a blank: the cut leaves "aaaaaaaaaaaaaaaaaaa ", a card name MP-3 validation would trim.
     let name = format!("{} {}", "a".repeat(19), "b".repeat(10));
@@ -1332,7 +1326,7 @@ fn update_request(shop: pb::Shop, paths: &[&str]) -> pb::UpdateShopRequest {
 }
 
 #[tokio::test]
-async fn mp1_operator_updates_only_the_masked_fields_idempotently() -> anyhow::Result<()> {
+async fn mp1_operator_updates_only_the_masked_fields_idempotently() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Old Name", ShopType::Pop).await?;
     let mut changed = shop.clone();
@@ -1378,8 +1372,7 @@ async fn mp1_operator_updates_only_the_masked_fields_idempotently() -> anyhow::R
 }
 
 #[tokio::test]
-async fn mp1_shop_update_refuses_bad_fields_unknown_shops_and_non_operators() -> anyhow::Result<()>
-{
+async fn mp1_shop_update_refuses_bad_fields_unknown_shops_and_non_operators() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea", ShopType::Pop).await?;
     let mut bad = shop.clone();
@@ -1433,7 +1426,7 @@ async fn mp1_shop_update_refuses_bad_fields_unknown_shops_and_non_operators() ->
 }
 
 #[tokio::test]
-async fn mp1_shop_type_changes_only_before_the_first_member_or_sms_service() -> anyhow::Result<()> {
+async fn mp1_shop_type_changes_only_before_the_first_member_or_sms_service() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea", ShopType::Pop).await?;
     let mut retyped = shop.clone();
@@ -1487,8 +1480,7 @@ async fn mp1_shop_type_changes_only_before_the_first_member_or_sms_service() -> 
 }
 
 #[tokio::test]
-async fn mp1_operator_lists_and_searches_shops_newest_first_with_a_stable_cursor()
--> anyhow::Result<()> {
+async fn mp1_operator_lists_and_searches_shops_newest_first_with_a_stable_cursor() -> TestResult {
     let mut h = start().await?;
     let mut ids = Vec::new();
     for (name, shop_type) in [

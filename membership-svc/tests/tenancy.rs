@@ -3,6 +3,7 @@
 mod support;
 
 use memberhub_kit::actor::Actor;
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::common::ShopType;
 use memberhub_proto::membership as pb;
 use support::*;
@@ -27,7 +28,7 @@ async fn two_shops(h: &mut Harness) -> anyhow::Result<(pb::Shop, pb::Shop, pb::P
 }
 
 #[tokio::test]
-async fn x1_merchant_of_shop_a_cannot_read_shop_b_or_its_program() -> anyhow::Result<()> {
+async fn x1_merchant_of_shop_a_cannot_read_shop_b_or_its_program() -> TestResult {
     let mut h = start().await?;
     let (a, b, _) = two_shops(&mut h).await?;
     let attacker = merchant(&a.shop_id);
@@ -66,8 +67,7 @@ async fn x1_merchant_of_shop_a_cannot_read_shop_b_or_its_program() -> anyhow::Re
 }
 
 #[tokio::test]
-async fn x1_merchant_of_shop_a_cannot_set_shop_bs_join_policy_and_b_is_unchanged()
--> anyhow::Result<()> {
+async fn x1_merchant_of_shop_a_cannot_set_shop_bs_join_policy_and_b_is_unchanged() -> TestResult {
     let mut h = start().await?;
     let (a, b, before) = two_shops(&mut h).await?;
     let request = pb::SetJoinPolicyRequest {
@@ -90,8 +90,7 @@ async fn x1_merchant_of_shop_a_cannot_set_shop_bs_join_policy_and_b_is_unchanged
 }
 
 #[tokio::test]
-async fn x1_merchant_of_shop_a_cannot_update_shop_bs_card_face_and_b_is_unchanged()
--> anyhow::Result<()> {
+async fn x1_merchant_of_shop_a_cannot_update_shop_bs_card_face_and_b_is_unchanged() -> TestResult {
     let mut h = start().await?;
     let (a, b, before) = two_shops(&mut h).await?;
     let before_a = program(&mut h, &a.shop_id).await?;
@@ -114,7 +113,7 @@ async fn x1_merchant_of_shop_a_cannot_update_shop_bs_card_face_and_b_is_unchange
 }
 
 #[tokio::test]
-async fn x1_merchant_of_shop_a_cannot_touch_shop_bs_sms_settings() -> anyhow::Result<()> {
+async fn x1_merchant_of_shop_a_cannot_touch_shop_bs_sms_settings() -> TestResult {
     let mut h = start().await?;
     let (a, b, before) = two_shops(&mut h).await?;
     let request = pb::ActivateSmsServiceRequest {
@@ -143,7 +142,7 @@ async fn x1_merchant_of_shop_a_cannot_touch_shop_bs_sms_settings() -> anyhow::Re
 }
 
 #[tokio::test]
-async fn x1_a_foreign_shop_is_refused_before_its_input_is_judged() -> anyhow::Result<()> {
+async fn x1_a_foreign_shop_is_refused_before_its_input_is_judged() -> TestResult {
     let mut h = start().await?;
     let (a, b, before) = two_shops(&mut h).await?;
     // An invalid request against someone else's shop says "not yours", not "bad field".
@@ -171,8 +170,7 @@ async fn x1_a_foreign_shop_is_refused_before_its_input_is_judged() -> anyhow::Re
 }
 
 #[tokio::test]
-async fn x1_a_merchant_probing_an_unknown_shop_is_refused_not_told_it_is_missing()
--> anyhow::Result<()> {
+async fn x1_a_merchant_probing_an_unknown_shop_is_refused_not_told_it_is_missing() -> TestResult {
     let mut h = start().await?;
     let a = register_shop(&mut h, "Shop A", ShopType::Pop).await?;
     let missing = uuid::Uuid::now_v7().to_string();
@@ -189,7 +187,7 @@ async fn x1_a_merchant_probing_an_unknown_shop_is_refused_not_told_it_is_missing
 }
 
 #[tokio::test]
-async fn x1_a_shopper_cannot_manage_a_shop() -> anyhow::Result<()> {
+async fn x1_a_shopper_cannot_manage_a_shop() -> TestResult {
     let mut h = start().await?;
     let (_, b, before) = two_shops(&mut h).await?;
     let who = shopper("u1");
@@ -232,7 +230,7 @@ async fn x1_a_shopper_cannot_manage_a_shop() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn x1_a_merchant_can_read_a_shoppers_storefront_only_as_that_shopper() -> anyhow::Result<()> {
+async fn x1_a_merchant_can_read_a_shoppers_storefront_only_as_that_shopper() -> TestResult {
     let mut h = start().await?;
     let (a, b, _) = two_shops(&mut h).await?;
     // The shopper sees any shop's member center, for themselves.
@@ -261,7 +259,7 @@ async fn x1_a_merchant_can_read_a_shoppers_storefront_only_as_that_shopper() -> 
 }
 
 #[tokio::test]
-async fn x1_calls_without_an_actor_are_unauthenticated() -> anyhow::Result<()> {
+async fn x1_calls_without_an_actor_are_unauthenticated() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let before = program(&mut h, &shop.shop_id).await?;
@@ -331,7 +329,7 @@ async fn x1_calls_without_an_actor_are_unauthenticated() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn x1_forged_unsigned_expired_or_tampered_actors_are_unauthenticated() -> anyhow::Result<()> {
+async fn x1_forged_unsigned_expired_or_tampered_actors_are_unauthenticated() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let read = pb::GetProgramRequest {
@@ -351,7 +349,7 @@ async fn x1_forged_unsigned_expired_or_tampered_actors_are_unauthenticated() -> 
 }
 
 #[tokio::test]
-async fn x1_a_service_calls_only_what_it_is_granted() -> anyhow::Result<()> {
+async fn x1_a_service_calls_only_what_it_is_granted() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     // campaign-svc reads programs for its campaigns, but reports no orders and makes no shops
@@ -384,7 +382,7 @@ async fn x1_a_service_calls_only_what_it_is_granted() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn x1_a_trusted_service_may_manage_any_shop() -> anyhow::Result<()> {
+async fn x1_a_trusted_service_may_manage_any_shop() -> TestResult {
     let mut h = start().await?;
     let shop = register_shop(&mut h, "Tea House", ShopType::Pop).await?;
     let service = Actor::Service {

@@ -15,13 +15,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use memberhub_kit::testing::TestResult;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::shop::{Shop, key, ok, text};
 use support::start;
 
 #[tokio::test]
-async fn oc3_oc10_open_card_gift_journey() -> anyhow::Result<()> {
+async fn oc3_oc10_open_card_gift_journey() -> TestResult {
     let s = Shop::start("Gift Tea", "u-oc-1").await?;
     s.recharge("BEANS", 1_000).await?;
     let batch_key = s.live_batch("INTERACTIVE", "open-card coupon").await?;
@@ -202,9 +203,9 @@ async fn oc3_oc10_open_card_gift_journey() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn gp1_gp9_new_member_pack_journey() -> anyhow::Result<()> {
+async fn gp1_gp9_new_member_pack_journey() -> TestResult {
     let s = Shop::start("Pack Tea", "u-gp-1").await?;
-    new_member_pack_journey(&s).await
+    Ok(new_member_pack_journey(&s).await?)
 }
 
 /// Production runs each service as its own Postgres role that owns its schema: the same
@@ -212,8 +213,7 @@ async fn gp1_gp9_new_member_pack_journey() -> anyhow::Result<()> {
 /// works with each service connected as its role after `memberhub migrate`, and no role
 /// reaches another service's tables.
 #[tokio::test]
-async fn deploy_each_service_runs_as_its_own_role_and_reads_no_other_schema() -> anyhow::Result<()>
-{
+async fn deploy_each_service_runs_as_its_own_role_and_reads_no_other_schema() -> TestResult {
     let db = support::migrated_db().await?;
     // Fixed names (roles are per cluster), a fresh password per run.
     let password = uuid::Uuid::now_v7().simple().to_string();
@@ -288,7 +288,7 @@ async fn deploy_each_service_runs_as_its_own_role_and_reads_no_other_schema() ->
 
     let w = support::start_on(db, databases, memberhub_kit::clock::system()).await?;
     let s = Shop::start_in(w, "Role Tea", "u-role-1").await?;
-    new_member_pack_journey(&s).await
+    Ok(new_member_pack_journey(&s).await?)
 }
 
 async fn new_member_pack_journey(s: &Shop) -> anyhow::Result<()> {
@@ -342,7 +342,7 @@ async fn new_member_pack_journey(s: &Shop) -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn pt3_points_exchange_journey() -> anyhow::Result<()> {
+async fn pt3_points_exchange_journey() -> TestResult {
     let s = Shop::start("Points Tea", "u-pt-1").await?;
     let batch_key = s.live_batch("CRM", "points coupon").await?;
     ok(
@@ -449,7 +449,7 @@ async fn pt3_points_exchange_journey() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn gp4_gp8_gift_item_entitlement_and_new_member_exclusive_journey() -> anyhow::Result<()> {
+async fn gp4_gp8_gift_item_entitlement_and_new_member_exclusive_journey() -> TestResult {
     // A POP shop with the gift_items capability, joining by card.
     let w = start().await?;
     let operator = w.operator()?;
@@ -662,7 +662,7 @@ fn points_gift(name: &str, days: i64) -> Value {
 
 #[tokio::test]
 async fn x1_another_shops_campaign_or_pack_id_under_ones_own_shop_is_404_revealing_nothing()
--> anyhow::Result<()> {
+-> TestResult {
     let s = Shop::start("Owner Tea", "u-x1-1").await?;
     let created = ok(
         "create gift",
@@ -739,7 +739,7 @@ async fn x1_another_shops_campaign_or_pack_id_under_ones_own_shop_is_404_reveali
 
 #[tokio::test]
 async fn x3_a_nul_in_a_gift_name_is_400_naming_the_field_and_an_overlap_names_the_campaign()
--> anyhow::Result<()> {
+-> TestResult {
     let s = Shop::start("Strict Tea", "u-x3-1").await?;
     for name in ["开卡\u{0}有礼", "gift\u{7}"] {
         let (status, error) = s

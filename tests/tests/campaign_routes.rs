@@ -7,6 +7,7 @@ mod support;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use memberhub_kit::testing::TestResult;
 use memberhub_proto::campaign as pb;
 use memberhub_proto::campaign::campaign_service_server::{CampaignService, CampaignServiceServer};
 use reqwest::Method;
@@ -119,7 +120,7 @@ fn token_for(w: &World, kind: &str, shop: &str) -> anyhow::Result<String> {
 }
 
 #[tokio::test]
-async fn x2_every_campaign_mutation_needs_an_idempotency_key() -> anyhow::Result<()> {
+async fn x2_every_campaign_mutation_needs_an_idempotency_key() -> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Keyed Tea", "POP").await?;
     for (kind, method, path, body) in mutations(&shop) {
@@ -137,7 +138,7 @@ async fn x2_every_campaign_mutation_needs_an_idempotency_key() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn x1_a_merchant_manages_only_their_own_shops_campaigns() -> anyhow::Result<()> {
+async fn x1_a_merchant_manages_only_their_own_shops_campaigns() -> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Own Tea", "POP").await?;
     let other = w.register_shop("Other Tea", "POP").await?;
@@ -175,8 +176,8 @@ async fn x1_a_merchant_manages_only_their_own_shops_campaigns() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn x1_only_a_service_consumes_entitlements_and_shoppers_stay_on_the_storefront()
--> anyhow::Result<()> {
+async fn x1_only_a_service_consumes_entitlements_and_shoppers_stay_on_the_storefront() -> TestResult
+{
     let w = start().await?;
     let shop = w.register_shop("Gate Tea", "POP").await?;
     let consume = "/api/internal/v1/entitlements/e-1/consume";
@@ -367,7 +368,7 @@ fn rpcs(calls: &Calls) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn x1_resources_of_another_shop_or_shopper_stay_theirs() -> anyhow::Result<()> {
+async fn x1_resources_of_another_shop_or_shopper_stay_theirs() -> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Mine Tea", "POP").await?;
     let other = w.register_shop("Theirs Tea", "POP").await?;
@@ -484,7 +485,7 @@ async fn x1_resources_of_another_shop_or_shopper_stay_theirs() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn mp5_the_member_center_carries_campaign_offers() -> anyhow::Result<()> {
+async fn mp5_the_member_center_carries_campaign_offers() -> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Offer Tea", "POP").await?;
     let calls = Calls::default();
@@ -534,7 +535,7 @@ async fn mp5_the_member_center_carries_campaign_offers() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn openapi_documents_the_campaign_routes() -> anyhow::Result<()> {
+async fn openapi_documents_the_campaign_routes() -> TestResult {
     let w = start().await?;
     let doc: Value = w
         .http

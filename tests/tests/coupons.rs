@@ -4,6 +4,7 @@
 
 mod support;
 
+use memberhub_kit::testing::TestResult;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::start;
@@ -32,7 +33,7 @@ fn key() -> String {
 
 #[tokio::test]
 async fn cp1_cp9_merchant_publishes_shopper_claims_evaluates_and_merchant_reads_statistics()
--> anyhow::Result<()> {
+-> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Green Tea", "POP").await?;
     let merchant = w.merchant(&shop)?;
@@ -215,7 +216,7 @@ async fn cp1_cp9_merchant_publishes_shopper_claims_evaluates_and_merchant_reads_
 }
 
 #[tokio::test]
-async fn cp9_an_operator_approves_or_rejects_a_self_operated_shops_batches() -> anyhow::Result<()> {
+async fn cp9_an_operator_approves_or_rejects_a_self_operated_shops_batches() -> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Own Digital", "SELF_OPERATED").await?;
     let merchant = w.merchant(&shop)?;
@@ -304,7 +305,7 @@ async fn cp9_an_operator_approves_or_rejects_a_self_operated_shops_batches() -> 
 }
 
 #[tokio::test]
-async fn x1_coupon_routes_keep_tenants_apart() -> anyhow::Result<()> {
+async fn x1_coupon_routes_keep_tenants_apart() -> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Shop A", "POP").await?;
     let other = w.register_shop("Shop B", "POP").await?;
@@ -380,7 +381,7 @@ async fn x1_coupon_routes_keep_tenants_apart() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn openapi_documents_the_coupon_routes() -> anyhow::Result<()> {
+async fn openapi_documents_the_coupon_routes() -> TestResult {
     let w = start().await?;
     let doc: Value = w
         .http

@@ -4,13 +4,14 @@
 mod support;
 
 use memberhub_gateway::{JwtConfig, Role};
+use memberhub_kit::testing::TestResult;
 use reqwest::Method;
 use serde_json::json;
 use support::{SECRET, start};
 
 #[tokio::test]
 async fn mp1_mp5_operator_registers_shop_merchant_reads_defaults_shopper_sees_member_center()
--> anyhow::Result<()> {
+-> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Blue Tea", "POP").await?;
     let (status, program) = w
@@ -38,7 +39,7 @@ async fn mp1_mp5_operator_registers_shop_merchant_reads_defaults_shopper_sees_me
 }
 
 #[tokio::test]
-async fn mp2_mp3_merchant_sets_policy_and_card_face_with_field_errors() -> anyhow::Result<()> {
+async fn mp2_mp3_merchant_sets_policy_and_card_face_with_field_errors() -> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Red Tea", "POP").await?;
     let token = w.merchant(&shop)?;
@@ -113,7 +114,7 @@ async fn mp2_mp3_merchant_sets_policy_and_card_face_with_field_errors() -> anyho
 }
 
 #[tokio::test]
-async fn mp4_sms_verification_needs_pop_and_an_activated_service() -> anyhow::Result<()> {
+async fn mp4_sms_verification_needs_pop_and_an_activated_service() -> TestResult {
     let w = start().await?;
     let pop = w.register_shop("Pop Shop", "POP").await?;
     let own = w.register_shop("Own Shop", "SELF_OPERATED").await?;
@@ -191,7 +192,7 @@ async fn mp4_sms_verification_needs_pop_and_an_activated_service() -> anyhow::Re
 }
 
 #[tokio::test]
-async fn x1_tenancy_matrix() -> anyhow::Result<()> {
+async fn x1_tenancy_matrix() -> TestResult {
     let w = start().await?;
     let shop_a = w.register_shop("Shop A", "POP").await?;
     let shop_b = w.register_shop("Shop B", "POP").await?;
@@ -319,7 +320,7 @@ async fn x1_tenancy_matrix() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn x2_idempotent_replay_and_key_reuse_over_http() -> anyhow::Result<()> {
+async fn x2_idempotent_replay_and_key_reuse_over_http() -> TestResult {
     let w = start().await?;
     let operator = w.operator()?;
     let body = json!({"name": "Once", "type": "POP", "logo_url": "https://x/l.png"});
@@ -374,7 +375,7 @@ async fn x2_idempotent_replay_and_key_reuse_over_http() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn w3c_trace_context_passes_from_gateway_to_the_service() -> anyhow::Result<()> {
+async fn w3c_trace_context_passes_from_gateway_to_the_service() -> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Traced", "POP").await?;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -397,7 +398,7 @@ async fn w3c_trace_context_passes_from_gateway_to_the_service() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn openapi_and_swagger_ui_are_served() -> anyhow::Result<()> {
+async fn openapi_and_swagger_ui_are_served() -> TestResult {
     let w = start().await?;
     let doc: serde_json::Value = w
         .http
@@ -424,7 +425,7 @@ async fn openapi_and_swagger_ui_are_served() -> anyhow::Result<()> {
 /// constants, and the gateway does not depend on the services): this is where a service
 /// changing a limit finds the copy it has to change too.
 #[tokio::test]
-async fn x3_published_limits_are_the_services_constants() -> anyhow::Result<()> {
+async fn x3_published_limits_are_the_services_constants() -> TestResult {
     use campaign_svc::limits;
     use coupon_svc::limits::{batch, coupon};
     use membership_svc::limits::{ledger, levels, members, program, shop};

@@ -6,6 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use memberhub_kit::testing::TestResult;
 use reqwest::Method;
 use support::{silent_upstream, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,7 +15,7 @@ const LIMIT: usize = 4;
 
 #[tokio::test]
 async fn x1_past_its_concurrency_limit_the_gateway_answers_503_with_retry_after_at_once()
--> anyhow::Result<()> {
+-> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Tea House", "POP").await?;
     let hung = silent_upstream().await?;
@@ -81,7 +82,7 @@ async fn x1_past_its_concurrency_limit_the_gateway_answers_503_with_retry_after_
 }
 
 #[tokio::test]
-async fn x1_a_client_that_never_finishes_its_headers_is_disconnected() -> anyhow::Result<()> {
+async fn x1_a_client_that_never_finishes_its_headers_is_disconnected() -> TestResult {
     let w = start().await?;
     let base = w
         .extra_gateway(|config| config.header_read_timeout = Duration::from_millis(300))
@@ -100,7 +101,7 @@ async fn x1_a_client_that_never_finishes_its_headers_is_disconnected() -> anyhow
 }
 
 #[tokio::test]
-async fn x1_an_oversized_body_is_refused_with_413() -> anyhow::Result<()> {
+async fn x1_an_oversized_body_is_refused_with_413() -> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Tea House", "POP").await?;
     let token = w.merchant(&shop)?;
@@ -122,7 +123,7 @@ async fn x1_an_oversized_body_is_refused_with_413() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn x1_metrics_are_labelled_by_route_template_and_known_method_only() -> anyhow::Result<()> {
+async fn x1_metrics_are_labelled_by_route_template_and_known_method_only() -> TestResult {
     let w = start().await?;
     let shop = w.register_shop("Tea House", "POP").await?;
     let token = w.merchant(&shop)?;

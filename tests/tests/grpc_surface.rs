@@ -4,6 +4,7 @@ mod support;
 
 use std::net::SocketAddr;
 
+use memberhub_kit::testing::TestResult;
 use memberhub_kit::testing::wait_until_serving;
 use tokio_stream::StreamExt;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -64,7 +65,7 @@ async fn services_v1alpha(address: SocketAddr) -> anyhow::Result<Vec<String>> {
 }
 
 #[tokio::test]
-async fn every_service_serves_health_and_both_reflection_versions() -> anyhow::Result<()> {
+async fn every_service_serves_health_and_both_reflection_versions() -> TestResult {
     let w = support::start().await?;
     let expected = [
         (

@@ -295,3 +295,38 @@ fn tests_wait_for_conditions_not_for_time() -> std::io::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn integration_tests_keep_their_database_when_they_fail_by_an_error() -> std::io::Result<()> {
+    // A test returning `anyhow::Result` drops its database before the harness reports the
+    // `Err`; `TestResult` panics at the `?`, so the database is kept (kit::testing).
+    let mut found = Vec::new();
+    for (name, text) in sources()? {
+        if !(name.contains("/tests/") || name.starts_with("tests/")) {
+            continue;
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !(line.trim_start().starts_with("#[test]")
+                || line.trim_start().starts_with("#[tokio::test"))
+            {
+                continue;
+            }
+            let signature: String = lines[i + 1..]
+                .iter()
+                .take_while(|l| !l.contains('{'))
+                .chain(lines[i + 1..].iter().find(|l| l.contains('{')))
+                .copied()
+                .collect();
+            if signature.contains("anyhow::Result") || signature.contains("-> Result<()>") {
+                found.push(format!("{name}:{}: {}", i + 2, lines[i + 1].trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "integration tests return memberhub_kit::testing::TestResult:\n{}",
+        found.join("\n")
+    );
+    Ok(())
+}

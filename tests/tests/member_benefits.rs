@@ -9,6 +9,7 @@ use anyhow::Context;
 use chrono::Utc;
 use memberhub_kit::actor::Actor;
 use memberhub_kit::auth::{ORDER_SYSTEM, Signer};
+use memberhub_kit::testing::TestResult;
 use memberhub_kit::testing::wait_until_serving;
 use memberhub_proto::common::OrderLine;
 use memberhub_proto::coupon as pb;
@@ -239,8 +240,7 @@ fn evaluation<'a>(result: &'a Value, coupon: &str) -> &'a Value {
 }
 
 #[tokio::test]
-async fn lv6_level_discount_and_exclusive_access_price_the_cart_before_coupons()
--> anyhow::Result<()> {
+async fn lv6_level_discount_and_exclusive_access_price_the_cart_before_coupons() -> TestResult {
     let w = support::start().await?;
     let shop = shop_with_levels(&w).await?;
     // "nm" never joined; "l1" opened the card (level 1); "l2" also ordered (level 2).
@@ -435,7 +435,7 @@ async fn lv6_level_discount_and_exclusive_access_price_the_cart_before_coupons()
 }
 
 #[tokio::test]
-async fn cp3_the_coupon_centre_lists_claimable_general_batches_paged() -> anyhow::Result<()> {
+async fn cp3_the_coupon_centre_lists_claimable_general_batches_paged() -> TestResult {
     let w = support::start().await?;
     let shop = w.register_shop("Centre Tea", "POP").await?;
     let merchant = w.merchant(&shop)?;

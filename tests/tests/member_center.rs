@@ -8,6 +8,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use memberhub_kit::testing::TestResult;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{World, closed_port, silent_upstream, start};
@@ -131,7 +132,7 @@ async fn claim_two_coupons(w: &World, shop: &str, shopper: &str) -> anyhow::Resu
 }
 
 #[tokio::test]
-async fn mp5_one_call_composes_membership_and_the_available_coupons() -> anyhow::Result<()> {
+async fn mp5_one_call_composes_membership_and_the_available_coupons() -> TestResult {
     let w = start().await?;
     let shop = shop_with_member(&w, "u-compose").await?;
     claim_two_coupons(&w, &shop, "u-compose").await?;
@@ -163,8 +164,7 @@ async fn mp5_one_call_composes_membership_and_the_available_coupons() -> anyhow:
 }
 
 #[tokio::test]
-async fn mp5_a_slow_campaign_and_coupon_upstream_is_left_out_within_the_deadline()
--> anyhow::Result<()> {
+async fn mp5_a_slow_campaign_and_coupon_upstream_is_left_out_within_the_deadline() -> TestResult {
     let w = start().await?;
     let shop = shop_with_member(&w, "u-slow").await?;
     let hung = silent_upstream().await?;
@@ -199,7 +199,7 @@ async fn mp5_a_slow_campaign_and_coupon_upstream_is_left_out_within_the_deadline
 }
 
 #[tokio::test]
-async fn mp5_an_unreachable_campaign_upstream_is_left_out_at_once() -> anyhow::Result<()> {
+async fn mp5_an_unreachable_campaign_upstream_is_left_out_at_once() -> TestResult {
     let w = start().await?;
     let shop = shop_with_member(&w, "u-down").await?;
     let closed = closed_port().await?;
@@ -229,7 +229,7 @@ async fn mp5_an_unreachable_campaign_upstream_is_left_out_at_once() -> anyhow::R
 }
 
 #[tokio::test]
-async fn mp5_without_membership_the_member_center_fails() -> anyhow::Result<()> {
+async fn mp5_without_membership_the_member_center_fails() -> TestResult {
     let w = start().await?;
     let shop = shop_with_member(&w, "u-critical").await?;
     let closed = closed_port().await?;

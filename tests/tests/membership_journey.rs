@@ -25,6 +25,7 @@ mod support;
 
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
+use memberhub_kit::testing::TestResult;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{World, start};
@@ -191,7 +192,7 @@ impl Journey {
 }
 
 #[tokio::test]
-async fn issue4_levels_card_orders_points_ledger_and_member_list() -> anyhow::Result<()> {
+async fn issue4_levels_card_orders_points_ledger_and_member_list() -> TestResult {
     let j = Journey::start().await?;
     let started = Utc::now() - chrono::Duration::hours(1);
     set_up_points_and_levels(&j).await?;
@@ -680,8 +681,7 @@ fn the_code_is_the_run_of_six_digits() {
 }
 
 #[tokio::test]
-async fn lv4_a_refused_level_change_tells_the_http_client_when_the_next_is_allowed()
--> anyhow::Result<()> {
+async fn lv4_a_refused_level_change_tells_the_http_client_when_the_next_is_allowed() -> TestResult {
     let j = Journey::start().await?;
     let ladder = |name: &str| {
         json!({"levels": [
@@ -715,8 +715,7 @@ async fn lv4_a_refused_level_change_tells_the_http_client_when_the_next_is_allow
 }
 
 #[tokio::test]
-async fn or1_a_negative_quantity_or_a_nul_in_a_line_sku_is_400_naming_the_line()
--> anyhow::Result<()> {
+async fn or1_a_negative_quantity_or_a_nul_in_a_line_sku_is_400_naming_the_line() -> TestResult {
     let j = Journey::start().await?;
     let mut event = order_event("PAID", &j.shop, "o-lines", 1_000, "");
     event["lines"][0]["quantity"] = json!(-1);

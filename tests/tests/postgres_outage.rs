@@ -10,11 +10,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail, ensure};
+use anyhow::{Context, anyhow, bail};
 use memberhub::{Suite, SuiteOptions};
 use memberhub_gateway::Role;
 use memberhub_kit::actor::Actor;
 use memberhub_kit::pg_cluster::{ClusterError, PrivateCluster};
+use memberhub_kit::testing::TestResult;
 use memberhub_kit::testing::as_actor;
 use memberhub_proto::common::ShopType;
 use memberhub_proto::membership as pb;
@@ -35,7 +36,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 const CALL_TIMEOUT: Duration = Duration::from_secs(8);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_outage_gives_unavailable_then_services_recover() -> anyhow::Result<()> {
+async fn postgres_outage_gives_unavailable_then_services_recover() -> TestResult {
     // 1. A private cluster on a free port, in a fresh directory under target/.
     let bin_dir = PrivateCluster::find_binaries().context(
         "this test needs the Postgres server binaries (initdb, pg_ctl) on PATH or in \
@@ -43,7 +44,7 @@ async fn postgres_outage_gives_unavailable_then_services_recover() -> anyhow::Re
          (Debian/Ubuntu: `apt-get install postgresql`)",
     )?;
     let port = free_port()?;
-    ensure!(
+    assert!(
         port != 5432,
         "picked the main Postgres port; refusing to touch it"
     );
@@ -56,7 +57,7 @@ async fn postgres_outage_gives_unavailable_then_services_recover() -> anyhow::Re
         .join(format!("pg-outage-{}", uuid::Uuid::now_v7().simple()));
     let cluster = ClusterGuard(PrivateCluster::new(dir, port, bin_dir));
     let server_url = on_cluster(&cluster.0, PrivateCluster::ensure_started).await?;
-    ensure!(
+    assert!(
         server_url.contains(&format!("127.0.0.1:{port}/")),
         "the private cluster's URL {server_url} is not on port {port}"
     );
@@ -119,20 +120,20 @@ async fn postgres_outage_gives_unavailable_then_services_recover() -> anyhow::Re
     let grpc_before = get_program(&mut membership, &merchant, &shop_id)
         .await?
         .map_err(|status| anyhow!("GetProgram before the outage: {status:?}"))?;
-    ensure!(grpc_before.shop_id == shop_id, "GetProgram: wrong shop");
+    assert!(grpc_before.shop_id == shop_id, "GetProgram: wrong shop");
     let (status, http_before) = get_json(&http, &program_url, &token).await?;
-    ensure!(
+    assert!(
         status == reqwest::StatusCode::OK,
         "GET program before the outage: {status} {http_before}"
     );
-    ensure!(
+    assert!(
         http_before["shop_id"] == shop_id.as_str(),
         "GET program: wrong shop in {http_before}"
     );
 
     // 3. Kill Postgres.
     on_cluster(&cluster.0, PrivateCluster::stop_immediately).await?;
-    ensure!(!cluster.0.is_running(), "the cluster still runs after stop");
+    assert!(!cluster.0.is_running(), "the cluster still runs after stop");
     let killed = Instant::now();
     eprintln!("postgres killed");
 
@@ -148,13 +149,13 @@ async fn postgres_outage_gives_unavailable_then_services_recover() -> anyhow::Re
         attempts.push(format!("{code:?} after {:?}", started.elapsed()));
         match outcome {
             Err(status) if status.code() == Code::Unavailable => break,
-            Err(status) if matches!(status.code(), Code::Internal | Code::Unknown) => bail!(
+            Err(status) if matches!(status.code(), Code::Internal | Code::Unknown) => panic!(
                 "GetProgram with Postgres down answered {:?} ({}) instead of UNAVAILABLE; \
                  attempts: {attempts:?}",
                 status.code(),
                 status.message()
             ),
-            _ if killed.elapsed() > OUTAGE_DEADLINE => bail!(
+            _ if killed.elapsed() > OUTAGE_DEADLINE => panic!(
                 "GetProgram did not answer UNAVAILABLE within {OUTAGE_DEADLINE:?} of the kill; \
                  attempts: {attempts:?}"
             ),
@@ -169,15 +170,15 @@ async fn postgres_outage_gives_unavailable_then_services_recover() -> anyhow::Re
     // HTTP: 503 with the JSON error body.
     let started = Instant::now();
     let (status, body) = get_json(&http, &program_url, &token).await?;
-    ensure!(
+    assert!(
         status == reqwest::StatusCode::SERVICE_UNAVAILABLE,
         "GET program with Postgres down: {status} {body} instead of 503"
     );
-    ensure!(
+    assert!(
         body["code"] == "UNAVAILABLE",
         "GET program with Postgres down: error code in {body} is not UNAVAILABLE"
     );
-    ensure!(
+    assert!(
         body["message"].as_str().is_some_and(|m| !m.is_empty()),
         "GET program with Postgres down: no message in {body}"
     );
@@ -205,11 +206,11 @@ async fn postgres_outage_gives_unavailable_then_services_recover() -> anyhow::Re
     let grpc_after = loop {
         match get_program(&mut membership, &merchant, &shop_id).await? {
             Ok(program) => break program,
-            Err(status) if Instant::now() > deadline => bail!(
+            Err(status) if Instant::now() > deadline => panic!(
                 "GetProgram still fails {RECOVERY_DEADLINE:?} after Postgres came back: \
                  {status:?}"
             ),
-            Err(status) if matches!(status.code(), Code::Internal | Code::Unknown) => bail!(
+            Err(status) if matches!(status.code(), Code::Internal | Code::Unknown) => panic!(
                 "GetProgram while Postgres comes back answered {:?} ({})",
                 status.code(),
                 status.message()
@@ -218,7 +219,7 @@ async fn postgres_outage_gives_unavailable_then_services_recover() -> anyhow::Re
         }
     };
     eprintln!("gRPC recovered {:?} after restart", restarted.elapsed());
-    ensure!(
+    assert!(
         grpc_after == grpc_before,
         "GetProgram after recovery differs:\nbefore {grpc_before:?}\nafter  {grpc_after:?}"
     );
@@ -229,7 +230,7 @@ async fn postgres_outage_gives_unavailable_then_services_recover() -> anyhow::Re
             break body;
         }
         if Instant::now() > deadline {
-            bail!(
+            panic!(
                 "GET program still fails {RECOVERY_DEADLINE:?} after Postgres came back: \
                  {status} {body}"
             );
@@ -237,7 +238,7 @@ async fn postgres_outage_gives_unavailable_then_services_recover() -> anyhow::Re
         sleep(POLL_INTERVAL).await;
     };
     eprintln!("HTTP recovered {:?} after restart", restarted.elapsed());
-    ensure!(
+    assert!(
         http_after == http_before,
         "GET program after recovery differs:\nbefore {http_before}\nafter  {http_after}"
     );

@@ -8,6 +8,7 @@ mod support;
 use std::time::Duration;
 
 use chrono::Utc;
+use memberhub_kit::testing::TestResult;
 use reqwest::Method;
 use serde_json::json;
 use support::Api;
@@ -22,7 +23,7 @@ async fn count(pool: &sqlx::PgPool, sql: &'static str) -> anyhow::Result<i64> {
 
 #[tokio::test]
 async fn deploy_two_membership_and_two_campaign_processes_grant_each_card_opening_once()
--> anyhow::Result<()> {
+-> TestResult {
     let db = support::migrated_db().await?;
     let deployment = Deployment::new(&db.url)?;
     let first = deployment.membership().await?;

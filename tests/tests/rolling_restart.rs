@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use memberhub_kit::testing::TestResult;
 use reqwest::Method;
 use serde_json::json;
 use support::Api;
@@ -55,7 +56,7 @@ async fn claim(api: &Api, shop: &str, batch: &str, user: &str) -> anyhow::Result
 
 #[tokio::test]
 async fn deploy_a_coupon_svc_restarted_under_claim_load_fails_no_request_and_issues_once()
--> anyhow::Result<()> {
+-> TestResult {
     let db = support::migrated_db().await?;
     let deployment = Deployment::new(&db.url)?;
     let membership = deployment.membership().await?;

@@ -7,6 +7,7 @@ mod support;
 
 use anyhow::Context;
 use chrono::{DurationRound, Utc};
+use memberhub_kit::testing::TestResult;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -37,7 +38,7 @@ fn plan_body(name: &str) -> anyhow::Result<Value> {
 
 #[tokio::test]
 async fn sp1_sp2_sp7_operator_creates_and_invites_merchant_reads_and_withdraws_over_http()
--> anyhow::Result<()> {
+-> TestResult {
     let w = support::start().await?;
     let operator = w.operator()?;
     let shop = w.register_shop("Sprint Tea", "SELF_OPERATED").await?;
@@ -370,7 +371,7 @@ async fn sp1_sp2_sp7_operator_creates_and_invites_merchant_reads_and_withdraws_o
 /// award issues their two coupons when its phase starts, and merchant and operator read
 /// the shop's figures.
 #[tokio::test]
-async fn sp4_sp5_sp6_sp8_register_sprint_award_and_figures_over_http() -> anyhow::Result<()> {
+async fn sp4_sp5_sp6_sp8_register_sprint_award_and_figures_over_http() -> TestResult {
     let t0 = Utc::now().duration_trunc(chrono::Duration::hours(1))?;
     let clock = memberhub_kit::clock::ManualClock::new(t0);
     let w = support::start_with_clock(std::sync::Arc::new(clock.clone())).await?;

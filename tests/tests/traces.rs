@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use memberhub_kit::testing::TestResult;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -143,7 +144,7 @@ fn assert_one_tree(spans: &[Span], callers: &HashMap<&str, &[&str]>) {
 }
 
 #[tokio::test]
-async fn deploy_traces_cross_every_process_under_the_gateways_trace_id() -> anyhow::Result<()> {
+async fn deploy_traces_cross_every_process_under_the_gateways_trace_id() -> TestResult {
     let receiver = Receiver::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let collector = listener.local_addr()?;
