@@ -5,12 +5,108 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use memberhub_kit::auth::Signer;
-use memberhub_kit::config::{ConfigError, ProcessConfig, parse};
+use memberhub_kit::config::{ConfigError, ProcessConfig, Required, ServerArgs, ServiceArgs};
 
-/// The default gRPC port.
-pub const DEFAULT_PORT: u16 = 50053;
 /// Where to listen, e.g. `127.0.0.1:50053`.
 pub const LISTEN_VAR: &str = "MEMBERHUB_CAMPAIGN_LISTEN";
+
+/// campaign-svc's settings, from its command line and environment.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "campaign-svc",
+    about = "memberhub campaign-svc: open-card gifts, gift packs, points exchanges, sprint plans"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    /// Where to listen (gRPC).
+    #[arg(long, env = LISTEN_VAR, default_value = "127.0.0.1:50053")]
+    pub listen: std::net::SocketAddr,
+    /// membership-svc (comma-separated: balanced): budget, points, members, events.
+    #[arg(
+        long,
+        env = "MEMBERHUB_MEMBERSHIP_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub membership_url: String,
+    /// coupon-svc (comma-separated: balanced): batches, allocations, issuing.
+    #[arg(
+        long,
+        env = "MEMBERHUB_COUPON_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub coupon_url: String,
+    /// this process's Ed25519 seed (64 hex digits), signing its calls to peers.
+    /// Required by the production binary; the development key otherwise.
+    #[arg(long, env = memberhub_kit::config::SIGNING_KEY, hide_env_values = true)]
+    pub internal_signing_key: Option<String>,
+    /// How long a runner holds a claim before the reconciler may take it over, in ms.
+    #[arg(long, env = "MEMBERHUB_CLAIM_LEASE_MS", default_value_t = DEFAULT_LEASE_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub claim_lease_ms: u64,
+    /// How often the reconciler looks for unfinished claims and unsettled campaigns, in ms.
+    #[arg(long, env = "MEMBERHUB_RECONCILE_EVERY_MS", default_value_t = DEFAULT_RECONCILE_EVERY_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub reconcile_every_ms: u64,
+    /// Claims granted at the same time.
+    #[arg(long, env = "MEMBERHUB_CLAIM_CONCURRENCY", default_value_t = DEFAULT_CLAIM_CONCURRENCY,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub claim_concurrency: u64,
+    /// Health turns NOT_SERVING when the event consumer has been down, or behind the event
+    /// stream, for longer than this, in ms.
+    #[arg(long, env = "MEMBERHUB_CONSUMER_LAG_LIMIT_MS", default_value_t = DEFAULT_CONSUMER_LAG_LIMIT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub consumer_lag_limit_ms: u64,
+    /// How often due sprint awards are looked for, in ms.
+    #[arg(long, env = "MEMBERHUB_SPRINT_AWARD_EVERY_MS", default_value_t = DEFAULT_AWARD_EVERY_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub sprint_award_every_ms: u64,
+}
+
+impl Args {
+    /// what the production binary cannot start without.
+    pub fn require_production(&self) -> Result<(), ConfigError> {
+        memberhub_kit::config::require(&[
+            Required::Setting("DATABASE_URL", self.service.database_url.as_deref()),
+            Required::Setting(
+                memberhub_kit::config::TRUSTED_KEYS,
+                self.service.internal_trusted_keys.as_ref().map(|_| "set"),
+            ),
+            Required::Secret(
+                memberhub_kit::config::SIGNING_KEY,
+                self.internal_signing_key.as_deref(),
+            ),
+        ])
+    }
+
+    /// The configuration; `discovered_database_url` applies when no database URL is set.
+    pub fn config(&self, discovered_database_url: Option<String>) -> Result<Config, ConfigError> {
+        Ok(Config {
+            process: ProcessConfig::new(
+                &self.server,
+                &self.service,
+                self.listen,
+                discovered_database_url,
+            )?,
+            membership_url: self.membership_url.clone(),
+            coupon_url: self.coupon_url.clone(),
+            signer: memberhub_kit::config::signer(
+                self.internal_signing_key.as_deref(),
+                memberhub_kit::auth::CAMPAIGN_SVC,
+            )?,
+            faults: Faults::default(),
+            saga: SagaConfig {
+                lease: Duration::from_millis(self.claim_lease_ms),
+                reconcile_every: Duration::from_millis(self.reconcile_every_ms),
+                concurrency: usize::try_from(self.claim_concurrency).unwrap_or(usize::MAX),
+                consumer_lag_limit: Duration::from_millis(self.consumer_lag_limit_ms),
+                award_every: Duration::from_millis(self.sprint_award_every_ms),
+            },
+        })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -49,14 +145,20 @@ pub struct SagaConfig {
 impl Default for SagaConfig {
     fn default() -> Self {
         Self {
-            lease: Duration::from_secs(30),
-            reconcile_every: Duration::from_secs(2),
-            concurrency: 64,
-            consumer_lag_limit: Duration::from_secs(60),
-            award_every: Duration::from_secs(1),
+            lease: Duration::from_millis(DEFAULT_LEASE_MS),
+            reconcile_every: Duration::from_millis(DEFAULT_RECONCILE_EVERY_MS),
+            concurrency: DEFAULT_CLAIM_CONCURRENCY as usize,
+            consumer_lag_limit: Duration::from_millis(DEFAULT_CONSUMER_LAG_LIMIT_MS),
+            award_every: Duration::from_millis(DEFAULT_AWARD_EVERY_MS),
         }
     }
 }
+
+const DEFAULT_LEASE_MS: u64 = 30_000;
+const DEFAULT_RECONCILE_EVERY_MS: u64 = 2_000;
+const DEFAULT_CLAIM_CONCURRENCY: u64 = 64;
+const DEFAULT_CONSUMER_LAG_LIMIT_MS: u64 = 60_000;
+const DEFAULT_AWARD_EVERY_MS: u64 = 1_000;
 
 impl Config {
     /// A configuration for in-process use (tests, `memberhub dev`, loadgen).
@@ -72,40 +174,10 @@ impl Config {
     }
 }
 
-/// Reads the configuration; `discovered_database_url` applies when `DATABASE_URL` is unset
-/// (`None`: it is required).
+/// Reads the configuration from the environment (in-process use: tests, loadgen);
+/// `discovered_database_url` applies when `DATABASE_URL` is unset (`None`: it is required).
 pub fn from_env(discovered_database_url: Option<String>) -> Result<Config, ConfigError> {
-    let process = ProcessConfig::from_env(LISTEN_VAR, DEFAULT_PORT, discovered_database_url)?;
-    let lookup = |name: &str| std::env::var(name).ok();
-    let defaults = SagaConfig::default();
-    let millis = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
-        let ms: u64 = parse(&lookup, name, default.as_millis() as u64, |v| *v > 0)?;
-        Ok(Duration::from_millis(ms))
-    };
-    Ok(Config {
-        process,
-        membership_url: lookup("MEMBERHUB_MEMBERSHIP_URL")
-            .unwrap_or_else(|| "http://127.0.0.1:50051".to_string()),
-        coupon_url: lookup("MEMBERHUB_COUPON_URL")
-            .unwrap_or_else(|| "http://127.0.0.1:50052".to_string()),
-        signer: memberhub_kit::config::signer(lookup, memberhub_kit::auth::CAMPAIGN_SVC)?,
-        faults: Faults::default(),
-        saga: SagaConfig {
-            lease: millis("MEMBERHUB_CLAIM_LEASE_MS", defaults.lease)?,
-            reconcile_every: millis("MEMBERHUB_RECONCILE_EVERY_MS", defaults.reconcile_every)?,
-            concurrency: parse(
-                &lookup,
-                "MEMBERHUB_CLAIM_CONCURRENCY",
-                defaults.concurrency,
-                |v| *v > 0,
-            )?,
-            consumer_lag_limit: millis(
-                "MEMBERHUB_CONSUMER_LAG_LIMIT_MS",
-                defaults.consumer_lag_limit,
-            )?,
-            award_every: millis("MEMBERHUB_SPRINT_AWARD_EVERY_MS", defaults.award_every)?,
-        },
-    })
+    memberhub_kit::config::from_env::<Args>()?.config(discovered_database_url)
 }
 
 /// Where a claim's run (or the sprint award) can be stopped by a fault test: before a step's

@@ -1,20 +1,12 @@
 //! campaign-svc as its own process: production settings only. `memberhub dev` runs it
 //! in-process with development keys instead.
 
-use memberhub_kit::config::Required;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    memberhub_kit::config::require(
-        |name| std::env::var(name).ok(),
-        &[
-            Required::Setting("DATABASE_URL"),
-            Required::Setting(memberhub_kit::config::TRUSTED_KEYS),
-            Required::Secret(memberhub_kit::config::SIGNING_KEY),
-        ],
-    )?;
-    let _telemetry = memberhub_kit::telemetry::init("campaign-svc")?;
-    let config = campaign_svc::config::from_env(None)?;
+    let args: campaign_svc::config::Args = memberhub_kit::config::from_cli();
+    args.require_production()?;
+    let _telemetry = memberhub_kit::telemetry::init("campaign-svc", args.server.log_format)?;
+    let config = args.config(None)?;
     let listener = tokio::net::TcpListener::bind(config.process.listen).await?;
     campaign_svc::serve(config, listener, memberhub_kit::server::shutdown_signal())
         .await

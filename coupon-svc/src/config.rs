@@ -4,14 +4,71 @@
 use std::sync::Arc;
 
 use memberhub_kit::auth::Signer;
-use memberhub_kit::config::{ConfigError, ProcessConfig};
+use memberhub_kit::config::{ConfigError, ProcessConfig, Required, ServerArgs, ServiceArgs};
 
-/// The default gRPC port.
-pub const DEFAULT_PORT: u16 = 50052;
 /// Where to listen, e.g. `127.0.0.1:50052`.
 pub const LISTEN_VAR: &str = "MEMBERHUB_COUPON_LISTEN";
 /// Where membership-svc listens, e.g. `http://127.0.0.1:50051`.
 pub const MEMBERSHIP_URL_VAR: &str = "MEMBERHUB_MEMBERSHIP_URL";
+
+/// coupon-svc's settings, from its command line and environment.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "coupon-svc",
+    about = "memberhub coupon-svc: coupon batches, issuing, redemption, cart evaluation"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    /// Where to listen (gRPC).
+    #[arg(long, env = LISTEN_VAR, default_value = "127.0.0.1:50052")]
+    pub listen: std::net::SocketAddr,
+    /// membership-svc (comma-separated: balanced), which prices a cart for a member (LV-6).
+    /// Required by the production binary; unset: every shopper is priced as a non-member.
+    #[arg(long, env = MEMBERSHIP_URL_VAR)]
+    pub membership_url: Option<String>,
+    /// this process's Ed25519 seed (64 hex digits), signing its calls to peers.
+    /// Required by the production binary; the development key otherwise.
+    #[arg(long, env = memberhub_kit::config::SIGNING_KEY, hide_env_values = true)]
+    pub internal_signing_key: Option<String>,
+}
+
+impl Args {
+    /// what the production binary cannot start without.
+    pub fn require_production(&self) -> Result<(), ConfigError> {
+        memberhub_kit::config::require(&[
+            Required::Setting("DATABASE_URL", self.service.database_url.as_deref()),
+            Required::Setting(
+                memberhub_kit::config::TRUSTED_KEYS,
+                self.service.internal_trusted_keys.as_ref().map(|_| "set"),
+            ),
+            Required::Secret(
+                memberhub_kit::config::SIGNING_KEY,
+                self.internal_signing_key.as_deref(),
+            ),
+            Required::Setting(MEMBERSHIP_URL_VAR, self.membership_url.as_deref()),
+        ])
+    }
+
+    /// The configuration; `discovered_database_url` applies when no database URL is set.
+    pub fn config(&self, discovered_database_url: Option<String>) -> Result<Config, ConfigError> {
+        Ok(Config {
+            process: ProcessConfig::new(
+                &self.server,
+                &self.service,
+                self.listen,
+                discovered_database_url,
+            )?,
+            membership_url: self.membership_url.clone().filter(|v| !v.is_empty()),
+            signer: memberhub_kit::config::signer(
+                self.internal_signing_key.as_deref(),
+                memberhub_kit::auth::COUPON_SVC,
+            )?,
+        })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -25,14 +82,10 @@ pub struct Config {
     pub signer: Arc<Signer>,
 }
 
-/// Reads the configuration; `discovered_database_url` applies when `DATABASE_URL` is unset.
+/// Reads the configuration from the environment (in-process use: tests, loadgen);
+/// `discovered_database_url` applies when `DATABASE_URL` is unset.
 pub fn from_env(discovered_database_url: Option<String>) -> Result<Config, ConfigError> {
-    let lookup = |name: &str| std::env::var(name).ok();
-    Ok(Config {
-        process: ProcessConfig::from_env(LISTEN_VAR, DEFAULT_PORT, discovered_database_url)?,
-        membership_url: lookup(MEMBERSHIP_URL_VAR).filter(|v| !v.is_empty()),
-        signer: memberhub_kit::config::signer(lookup, memberhub_kit::auth::COUPON_SVC)?,
-    })
+    memberhub_kit::config::from_env::<Args>()?.config(discovered_database_url)
 }
 
 impl Config {

@@ -1,35 +1,164 @@
-//! Gateway configuration from the environment.
-//!
-//! | variable | default |
-//! | --- | --- |
-//! | `MEMBERHUB_GATEWAY_LISTEN` | `127.0.0.1:8080` |
-//! | `MEMBERHUB_MEMBERSHIP_URL` / `_COUPON_URL` / `_CAMPAIGN_URL` | `http://127.0.0.1:50051` / `50052` / `50053` |
-//! | `MEMBERHUB_JWT_SECRET` | required by the `gateway` binary (at least 32 bytes); a development secret in `memberhub dev` |
-//! | `MEMBERHUB_INTERNAL_SIGNING_KEY` | required by the `gateway` binary: its Ed25519 seed (64 hex digits); a development key in `memberhub dev` |
-//! | `MEMBERHUB_JWT_ISSUER` / `MEMBERHUB_JWT_AUDIENCE` | `memberhub` / `memberhub-api` |
-//! | `MEMBERHUB_BACKOFFICE_ORIGIN` | `http://localhost:3000` (CORS, comma-separated) |
-//! | `MEMBERHUB_REQUEST_TIMEOUT_MS` | 10000 |
-//! | `MEMBERHUB_CONCURRENCY_LIMIT` | 1024: requests in flight; past it 503 with `Retry-After` |
-//! | `MEMBERHUB_HEADER_READ_TIMEOUT_MS` | 5000: a client must send its request headers within this |
-//! | `MEMBERHUB_DRAIN_TIMEOUT_MS` | 10000: after shutdown is asked, how long open requests may finish |
-//! | `MEMBERHUB_COMPOSE_DEADLINE_MS` | 300: each optional section of a composed page (MP-5) |
-//! | `MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS` | 2000: the section a composed page cannot do without |
-//!
-//! Both compose deadlines must be below the request timeout, the optional one at most the
-//! critical one.
+//! Gateway configuration: [`Args`], from the command line and the environment (`gateway
+//! --help` lists every variable with its default). Both compose deadlines must be below the
+//! request timeout, the optional one at most the critical one.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use memberhub_kit::auth::Signer;
-use memberhub_kit::config::{ConfigError, SIGNING_KEY, ServiceConfig, parse};
+use memberhub_kit::config::{ConfigError, Required, SIGNING_KEY, ServerArgs};
 
 use crate::auth::JwtConfig;
 
 /// The development-only signing secret; `memberhub dev` prints tokens made with it.
 pub(crate) const DEV_JWT_SECRET: &str = "memberhub-dev-secret-not-for-production";
+
+/// The gateway's settings, from its command line and environment.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "gateway",
+    about = "memberhub gateway: the HTTP API for storefront, back office, platform and order system"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Where to listen (HTTP).
+    #[arg(
+        long,
+        env = "MEMBERHUB_GATEWAY_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: SocketAddr,
+    /// membership-svc (comma-separated: balanced).
+    #[arg(
+        long,
+        env = "MEMBERHUB_MEMBERSHIP_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub membership_url: String,
+    /// coupon-svc (comma-separated: balanced).
+    #[arg(
+        long,
+        env = "MEMBERHUB_COUPON_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub coupon_url: String,
+    /// campaign-svc (comma-separated: balanced).
+    #[arg(
+        long,
+        env = "MEMBERHUB_CAMPAIGN_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub campaign_url: String,
+    /// The secret of the public (HS256) tokens, at least 32 bytes. Required by the production
+    /// binary; a public development secret otherwise.
+    #[arg(long, env = "MEMBERHUB_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// the gateway's Ed25519 seed (64 hex digits), signing the actor it passes on.
+    /// Required by the production binary; the development key otherwise.
+    #[arg(long, env = SIGNING_KEY, hide_env_values = true)]
+    pub internal_signing_key: Option<String>,
+    /// The `iss` public tokens must carry.
+    #[arg(long, env = "MEMBERHUB_JWT_ISSUER", default_value = "memberhub")]
+    pub jwt_issuer: String,
+    /// The `aud` public tokens must carry.
+    #[arg(long, env = "MEMBERHUB_JWT_AUDIENCE", default_value = "memberhub-api")]
+    pub jwt_audience: String,
+    /// Origins the back office is served from (CORS), comma-separated.
+    #[arg(long, env = "MEMBERHUB_BACKOFFICE_ORIGIN", default_value = "http://localhost:3000",
+          value_delimiter = ',', value_parser = origin)]
+    pub backoffice_origin: Vec<http::HeaderValue>,
+    /// How long a client may take to send its request headers, in ms.
+    #[arg(long, env = "MEMBERHUB_HEADER_READ_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_ms: u64,
+    /// MP-5: the deadline of each optional section of a composed page, in ms (default 300, at
+    /// most the critical deadline).
+    #[arg(long, env = "MEMBERHUB_COMPOSE_DEADLINE_MS")]
+    pub compose_deadline_ms: Option<u64>,
+    /// MP-5: the deadline of the section a composed page cannot do without, in ms (default
+    /// 2000, below the request timeout).
+    #[arg(long, env = "MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS")]
+    pub compose_critical_deadline_ms: Option<u64>,
+}
+
+fn origin(raw: &str) -> Result<http::HeaderValue, String> {
+    http::HeaderValue::from_str(raw.trim()).map_err(|e| e.to_string())
+}
+
+impl Args {
+    /// what the production binary cannot start without.
+    pub fn require_production(&self) -> Result<(), ConfigError> {
+        memberhub_kit::config::require(&[
+            Required::Secret("MEMBERHUB_JWT_SECRET", self.jwt_secret.as_deref()),
+            Required::Secret(SIGNING_KEY, self.internal_signing_key.as_deref()),
+        ])
+    }
+
+    /// The configuration, with the deadlines checked against each other.
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        let request_timeout = Duration::from_millis(self.server.request_timeout_ms);
+        let timeout_ms = self.server.request_timeout_ms;
+        let critical_ms = bounded(
+            "MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS",
+            self.compose_critical_deadline_ms,
+            2000.min(timeout_ms.saturating_sub(1)).max(1),
+            1..timeout_ms,
+        )?;
+        let compose_ms = bounded(
+            "MEMBERHUB_COMPOSE_DEADLINE_MS",
+            self.compose_deadline_ms,
+            300.min(critical_ms),
+            1..critical_ms.saturating_add(1),
+        )?;
+        Ok(Config {
+            listen: self.listen,
+            membership_url: self.membership_url.clone(),
+            coupon_url: self.coupon_url.clone(),
+            campaign_url: self.campaign_url.clone(),
+            jwt: JwtConfig {
+                secret: self
+                    .jwt_secret
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| DEV_JWT_SECRET.to_string()),
+                issuer: self.jwt_issuer.clone(),
+                audience: self.jwt_audience.clone(),
+            },
+            signer: memberhub_kit::config::signer(
+                self.internal_signing_key.as_deref(),
+                memberhub_kit::auth::GATEWAY,
+            )?,
+            backoffice_origins: self.backoffice_origin.clone(),
+            request_timeout,
+            concurrency_limit: usize::try_from(self.server.concurrency_limit).unwrap_or(usize::MAX),
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            drain_timeout: Duration::from_millis(self.server.drain_timeout_ms),
+            compose_deadline: Duration::from_millis(compose_ms),
+            compose_critical_deadline: Duration::from_millis(critical_ms),
+        })
+    }
+}
+
+/// `value` (or `default`) when inside `range`; else an error naming `name`.
+fn bounded(
+    name: &str,
+    value: Option<u64>,
+    default: u64,
+    range: std::ops::Range<u64>,
+) -> Result<u64, ConfigError> {
+    let value = value.unwrap_or(default);
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError {
+            name: name.into(),
+            value: value.to_string(),
+            reason: format!("must be in {}..{}", range.start, range.end),
+        })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -56,89 +185,9 @@ pub struct Config {
 }
 
 impl Config {
+    /// Reads the configuration from the environment (in-process use: `memberhub dev`, tests).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the configuration through `lookup` (tests pass a map).
-    pub fn from_lookup(raw: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let lookup = |name: &str| raw(name).filter(|v| !v.is_empty());
-        let service = ServiceConfig::from_lookup(lookup)?;
-        // The `gateway` binary refuses to start without these (`config::require`); only
-        // `memberhub dev` and tests reach the development defaults.
-        let secret = lookup("MEMBERHUB_JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.to_string());
-        let signer = match lookup(SIGNING_KEY) {
-            Some(seed) => {
-                Signer::from_hex_seed(memberhub_kit::auth::GATEWAY, &seed).map_err(|e| {
-                    ConfigError {
-                        name: SIGNING_KEY.into(),
-                        value: "<hidden>".into(),
-                        reason: e.to_string(),
-                    }
-                })?
-            }
-            None => Signer::development(memberhub_kit::auth::GATEWAY),
-        };
-        let origins =
-            lookup("MEMBERHUB_BACKOFFICE_ORIGIN").unwrap_or_else(|| "http://localhost:3000".into());
-        let backoffice_origins = origins
-            .split(',')
-            .map(|o| {
-                http::HeaderValue::from_str(o.trim()).map_err(|e| ConfigError {
-                    name: "MEMBERHUB_BACKOFFICE_ORIGIN".into(),
-                    value: o.into(),
-                    reason: e.to_string(),
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let request_timeout = service.request_timeout;
-        let timeout_ms = u64::try_from(request_timeout.as_millis()).unwrap_or(u64::MAX);
-        let compose_critical_deadline = Duration::from_millis(parse(
-            &lookup,
-            "MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS",
-            2000.min(timeout_ms.saturating_sub(1)).max(1),
-            |v| (1..timeout_ms).contains(v),
-        )?);
-        let critical_ms = u64::try_from(compose_critical_deadline.as_millis()).unwrap_or(u64::MAX);
-        let compose_deadline = Duration::from_millis(parse(
-            &lookup,
-            "MEMBERHUB_COMPOSE_DEADLINE_MS",
-            300.min(critical_ms),
-            |v| (1..=critical_ms).contains(v),
-        )?);
-        Ok(Self {
-            listen: parse(
-                &lookup,
-                "MEMBERHUB_GATEWAY_LISTEN",
-                SocketAddr::from(([127, 0, 0, 1], 8080)),
-                |_| true,
-            )?,
-            membership_url: lookup("MEMBERHUB_MEMBERSHIP_URL")
-                .unwrap_or_else(|| "http://127.0.0.1:50051".into()),
-            coupon_url: lookup("MEMBERHUB_COUPON_URL")
-                .unwrap_or_else(|| "http://127.0.0.1:50052".into()),
-            campaign_url: lookup("MEMBERHUB_CAMPAIGN_URL")
-                .unwrap_or_else(|| "http://127.0.0.1:50053".into()),
-            jwt: JwtConfig {
-                secret,
-                issuer: lookup("MEMBERHUB_JWT_ISSUER").unwrap_or_else(|| "memberhub".into()),
-                audience: lookup("MEMBERHUB_JWT_AUDIENCE")
-                    .unwrap_or_else(|| "memberhub-api".into()),
-            },
-            signer: Arc::new(signer),
-            backoffice_origins,
-            request_timeout,
-            concurrency_limit: service.concurrency_limit,
-            header_read_timeout: Duration::from_millis(parse(
-                &lookup,
-                "MEMBERHUB_HEADER_READ_TIMEOUT_MS",
-                5000,
-                |v| *v >= 1,
-            )?),
-            drain_timeout: service.drain_timeout,
-            compose_deadline,
-            compose_critical_deadline,
-        })
+        memberhub_kit::config::from_env::<Args>()?.config()
     }
 }
 
@@ -146,21 +195,31 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
+    use clap::Parser as _;
+
+    fn config(flags: &[(&str, &str)]) -> Result<Config, Box<dyn std::error::Error>> {
+        let mut args = vec!["gateway".to_string()];
+        for (flag, value) in flags {
+            args.push(format!("--{flag}={value}"));
+        }
+        Ok(Args::try_parse_from(args)?.config()?)
+    }
+
+    fn names(result: Result<Config, Box<dyn std::error::Error>>, variable: &str) -> bool {
+        result.is_err_and(|e| {
+            e.downcast_ref::<ConfigError>()
+                .is_some_and(|e| e.name == variable)
         })
     }
 
     #[test]
-    fn mp5_compose_deadlines_default_below_the_request_timeout() -> Result<(), ConfigError> {
+    fn mp5_compose_deadlines_default_below_the_request_timeout()
+    -> Result<(), Box<dyn std::error::Error>> {
         let c = config(&[])?;
         assert_eq!(c.compose_deadline, Duration::from_millis(300));
         assert_eq!(c.compose_critical_deadline, Duration::from_millis(2000));
         assert!(c.compose_critical_deadline < c.request_timeout);
-        let c = config(&[("MEMBERHUB_REQUEST_TIMEOUT_MS", "250")])?;
+        let c = config(&[("request-timeout-ms", "250")])?;
         assert!(c.compose_critical_deadline < c.request_timeout, "{c:?}");
         assert!(c.compose_deadline <= c.compose_critical_deadline, "{c:?}");
         Ok(())
@@ -168,14 +227,14 @@ mod tests {
 
     #[test]
     fn mp5_a_compose_deadline_beyond_its_bound_names_the_variable() {
-        let too_long = config(&[("MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS", "10000")]);
-        assert!(too_long.is_err_and(|e| e.name == "MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS"));
+        let too_long = config(&[("compose-critical-deadline-ms", "10000")]);
+        assert!(names(too_long, "MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS"));
         let above_critical = config(&[
-            ("MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS", "500"),
-            ("MEMBERHUB_COMPOSE_DEADLINE_MS", "600"),
+            ("compose-critical-deadline-ms", "500"),
+            ("compose-deadline-ms", "600"),
         ]);
-        assert!(above_critical.is_err_and(|e| e.name == "MEMBERHUB_COMPOSE_DEADLINE_MS"));
-        let set = config(&[("MEMBERHUB_COMPOSE_DEADLINE_MS", "150")]);
+        assert!(names(above_critical, "MEMBERHUB_COMPOSE_DEADLINE_MS"));
+        let set = config(&[("compose-deadline-ms", "150")]);
         assert!(set.is_ok_and(|c| c.compose_deadline == Duration::from_millis(150)));
     }
 }

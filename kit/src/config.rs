@@ -1,17 +1,11 @@
-//! Typed configuration from the environment, validated at start.
-//!
-//! | variable | meaning | default |
-//! | --- | --- | --- |
-//! | `DATABASE_URL` | Postgres to use | required by the production binaries; `memberhub dev` and tests discover one ([`crate::db::discover`]) |
-//! | `MEMBERHUB_INTERNAL_TRUSTED_KEYS` | `identity=<hex Ed25519 public key>,...` a service accepts tokens from | required by the production binaries; development keys otherwise |
-//! | `MEMBERHUB_DB_POOL_SIZE` | connections per service pool | 8 |
-//! | `MEMBERHUB_REQUEST_TIMEOUT_MS` | server-side deadline for one RPC | 10000 |
-//! | `MEMBERHUB_CONCURRENCY_LIMIT` | RPCs in flight per server | 1024 |
-//! | `MEMBERHUB_DRAIN_TIMEOUT_MS` | after SIGTERM, how long open calls and streams (`WatchEvents`) may finish before the server closes them | 10000 |
-//! | `MEMBERHUB_METRICS_LISTEN` | address for a service's `/metrics` | not served |
-//! | `MEMBERHUB_LOG_FORMAT` | `pretty` or `json` | pretty |
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/gRPC collector; unset: no export | — |
+//! Typed configuration: every binary's settings are one `clap` derive whose arguments also
+//! read an environment variable, so `--help` lists each variable with its default, and a bad
+//! value stops the process at start naming the variable it came from. The shared pieces are
+//! here: [`ServerArgs`] (every server, the gateway too) and [`ServiceArgs`] (the gRPC
+//! services). The deploy guide's configuration table is generated from the binaries' commands
+//! (`tests/tests/configuration.rs`).
 
+use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +20,53 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// What every server (services and gateway) is configured with.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Server-side deadline of one call, in milliseconds.
+    #[arg(long, env = "MEMBERHUB_REQUEST_TIMEOUT_MS", default_value_t = DEFAULT_REQUEST_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+    /// Calls in flight before the server sheds (RESOURCE_EXHAUSTED / 503).
+    #[arg(long, env = "MEMBERHUB_CONCURRENCY_LIMIT", default_value_t = DEFAULT_CONCURRENCY_LIMIT,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub concurrency_limit: u64,
+    /// After SIGTERM, how long open calls and streams may finish, in milliseconds.
+    #[arg(long, env = "MEMBERHUB_DRAIN_TIMEOUT_MS", default_value_t = DEFAULT_DRAIN_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub drain_timeout_ms: u64,
+    /// Log lines as `json` (production) or `pretty`.
+    #[arg(long, env = "MEMBERHUB_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: crate::telemetry::LogFormat,
+}
+
+/// What every gRPC service is configured with, besides [`ServerArgs`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// Postgres URL, the service's own role as the user. Required by the production
+    /// binaries; `memberhub dev` and tests discover a server.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Connections per process; size replicas × pool ≤ max_connections − reserve.
+    #[arg(long, env = "MEMBERHUB_DB_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_pool_size: u32,
+    /// Address of the service's Prometheus `/metrics`; unset: not served.
+    #[arg(long, env = "MEMBERHUB_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `identity=<hex Ed25519 public key>,...` the service accepts calls from (an
+    /// identity listed twice: both keys, for a rotation). Required by the production binaries;
+    /// the development keys otherwise.
+    #[arg(long, env = TRUSTED_KEYS, value_parser = trusted_keys)]
+    pub internal_trusted_keys: Option<Arc<Verifier>>,
+}
+
+fn trusted_keys(list: &str) -> Result<Arc<Verifier>, String> {
+    Verifier::from_list(list)
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+}
+
 /// What every service process needs.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -36,11 +77,10 @@ pub struct ServiceConfig {
     pub concurrency_limit: usize,
     /// After shutdown is asked for, how long in-flight calls and open streams may finish.
     pub drain_timeout: Duration,
-    /// Where a service process serves Prometheus `/metrics` (`MEMBERHUB_METRICS_LISTEN`);
-    /// `None`: not served by the service (the all-in-one `memberhub dev` serves it on the
-    /// gateway's port).
+    /// Where a service process serves Prometheus `/metrics`; `None`: not served by the
+    /// service (the all-in-one `memberhub dev` serves it on the gateway's port).
     pub metrics_listen: Option<std::net::SocketAddr>,
-    /// the public keys this service trusts (`MEMBERHUB_INTERNAL_TRUSTED_KEYS`).
+    /// the public keys this service trusts.
     pub verifier: Arc<Verifier>,
 }
 
@@ -48,84 +88,66 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
             database_url: None,
-            pool_size: 8,
-            request_timeout: Duration::from_secs(10),
-            concurrency_limit: 1024,
-            drain_timeout: Duration::from_secs(10),
+            pool_size: DEFAULT_POOL_SIZE,
+            request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
+            concurrency_limit: DEFAULT_CONCURRENCY_LIMIT as usize,
+            drain_timeout: Duration::from_millis(DEFAULT_DRAIN_TIMEOUT_MS),
             metrics_listen: None,
             verifier: Arc::new(Verifier::development()),
         }
     }
 }
 
+const DEFAULT_POOL_SIZE: u32 = 8;
+const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
+const DEFAULT_CONCURRENCY_LIMIT: u64 = 1024;
+const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 10_000;
+
 impl ServiceConfig {
-    /// Reads the configuration from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    pub fn new(server: &ServerArgs, service: &ServiceArgs) -> Self {
+        Self {
+            database_url: service.database_url.clone().filter(|v| !v.is_empty()),
+            pool_size: service.db_pool_size,
+            request_timeout: Duration::from_millis(server.request_timeout_ms),
+            concurrency_limit: usize::try_from(server.concurrency_limit).unwrap_or(usize::MAX),
+            drain_timeout: Duration::from_millis(server.drain_timeout_ms),
+            metrics_listen: service.metrics_listen,
+            verifier: service
+                .internal_trusted_keys
+                .clone()
+                .unwrap_or_else(|| Arc::new(Verifier::development())),
+        }
     }
 
-    /// Reads the configuration through `lookup` (tests pass a map).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let defaults = Self::default();
-        Ok(Self {
-            database_url: lookup("DATABASE_URL").filter(|v| !v.is_empty()),
-            pool_size: parse(&lookup, "MEMBERHUB_DB_POOL_SIZE", defaults.pool_size, |v| {
-                *v >= 1
-            })?,
-            request_timeout: Duration::from_millis(parse(
-                &lookup,
-                "MEMBERHUB_REQUEST_TIMEOUT_MS",
-                defaults.request_timeout.as_millis() as u64,
-                |v| *v >= 1,
-            )?),
-            concurrency_limit: parse(
-                &lookup,
-                "MEMBERHUB_CONCURRENCY_LIMIT",
-                defaults.concurrency_limit,
-                |v| *v >= 1,
-            )?,
-            drain_timeout: Duration::from_millis(parse(
-                &lookup,
-                "MEMBERHUB_DRAIN_TIMEOUT_MS",
-                defaults.drain_timeout.as_millis() as u64,
-                |v| *v >= 1,
-            )?),
-            metrics_listen: lookup("MEMBERHUB_METRICS_LISTEN")
-                .map(|raw| {
-                    raw.parse()
-                        .map_err(|e: std::net::AddrParseError| ConfigError {
-                            name: "MEMBERHUB_METRICS_LISTEN".into(),
-                            value: raw.clone(),
-                            reason: e.to_string(),
-                        })
-                })
-                .transpose()?,
-            verifier: match lookup(TRUSTED_KEYS) {
-                Some(list) => Arc::new(Verifier::from_list(&list).map_err(|e| ConfigError {
-                    name: TRUSTED_KEYS.into(),
-                    value: list.clone(),
-                    reason: e.to_string(),
-                })?),
-                None => defaults.verifier,
-            },
-        })
+    /// Reads the configuration from the process environment (in-process use: `memberhub
+    /// dev`, tests, loadgen).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let both = from_env::<ServerAndService>()?;
+        Ok(Self::new(&both.server, &both.service))
     }
+}
+
+/// The shared groups as one command, to read them from the environment alone.
+#[derive(Debug, clap::Parser)]
+#[command(name = "memberhub-service")]
+struct ServerAndService {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(flatten)]
+    service: ServiceArgs,
 }
 
 /// The public keys a service trusts.
 pub const TRUSTED_KEYS: &str = "MEMBERHUB_INTERNAL_TRUSTED_KEYS";
-/// A signing identity's private Ed25519 seed (the gateway, campaign-svc).
+/// A signing identity's private Ed25519 seed (the gateway, coupon-svc, campaign-svc).
 pub const SIGNING_KEY: &str = "MEMBERHUB_INTERNAL_SIGNING_KEY";
 
-/// `identity`'s signer from [`SIGNING_KEY`]; the development key when it is unset (the
+/// `identity`'s signer from its seed (64 hex digits); the development key when unset (the
 /// production binaries [`require`] it).
-pub fn signer(
-    lookup: impl Fn(&str) -> Option<String>,
-    identity: &str,
-) -> Result<Arc<crate::auth::Signer>, ConfigError> {
+pub fn signer(seed: Option<&str>, identity: &str) -> Result<Arc<crate::auth::Signer>, ConfigError> {
     use crate::auth::Signer;
-    let signer = match lookup(SIGNING_KEY).filter(|v| !v.is_empty()) {
-        Some(seed) => Signer::from_hex_seed(identity, &seed).map_err(|e| ConfigError {
+    let signer = match seed.filter(|v| !v.is_empty()) {
+        Some(seed) => Signer::from_hex_seed(identity, seed).map_err(|e| ConfigError {
             name: SIGNING_KEY.into(),
             value: "<hidden>".into(),
             reason: e.to_string(),
@@ -135,27 +157,24 @@ pub fn signer(
     Ok(Arc::new(signer))
 }
 
-/// What a production binary cannot start without.
+/// What a production binary cannot start without: the variable's name and its value.
 #[derive(Debug, Clone, Copy)]
-pub enum Required {
+pub enum Required<'a> {
     /// Must be set.
-    Setting(&'static str),
+    Setting(&'static str, Option<&'a str>),
     /// Must be set to at least 32 bytes.
-    Secret(&'static str),
+    Secret(&'static str, Option<&'a str>),
 }
 
 /// Refuses development defaults in production: names the first required setting that is
 /// missing, or a secret shorter than 32 bytes. `memberhub dev` and tests never call this.
-pub fn require(
-    lookup: impl Fn(&str) -> Option<String>,
-    settings: &[Required],
-) -> Result<(), ConfigError> {
+pub fn require(settings: &[Required<'_>]) -> Result<(), ConfigError> {
     for setting in settings {
-        let (name, min_len) = match *setting {
-            Required::Setting(name) => (name, 1),
-            Required::Secret(name) => (name, 32),
+        let (name, value, min_len) = match *setting {
+            Required::Setting(name, value) => (name, value, 1),
+            Required::Secret(name, value) => (name, value, 32),
         };
-        let value = lookup(name).unwrap_or_default();
+        let value = value.unwrap_or_default();
         if value.trim().is_empty() {
             return Err(ConfigError {
                 name: name.into(),
@@ -176,71 +195,93 @@ pub fn require(
     Ok(())
 }
 
-/// Parses `name` when set, else `default`; refuses values that fail `valid`.
-pub fn parse<T>(
-    lookup: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: T,
-    valid: impl Fn(&T) -> bool,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    let Some(raw) = lookup(name) else {
-        return Ok(default);
-    };
-    let error = |reason: String| ConfigError {
-        name: name.into(),
-        value: raw.clone(),
-        reason,
-    };
-    let value = raw.trim().parse::<T>().map_err(|e| error(e.to_string()))?;
-    if valid(&value) {
-        Ok(value)
-    } else {
-        Err(error("out of range".into()))
+/// A binary's settings from its command line and the environment. `--help` and a bad
+/// flag end the process as clap does; a bad value from a variable ends it naming the
+/// variable.
+pub fn from_cli<P: clap::Parser>() -> P {
+    match parse::<P>(std::env::args_os()) {
+        Ok(parsed) => parsed,
+        Err(Invalid::Clap(error)) => error.exit(),
+        Err(Invalid::Variable(error)) => {
+            eprintln!("error: {error}");
+            std::process::exit(2)
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Settings from the environment alone (in-process use: `memberhub dev`, tests, loadgen).
+pub fn from_env<P: clap::Parser>() -> Result<P, ConfigError> {
+    let name = P::command().get_name().to_string();
+    parse::<P>([name.clone()]).map_err(|invalid| match invalid {
+        Invalid::Variable(error) => error,
+        Invalid::Clap(error) => ConfigError {
+            name: name.clone(),
+            value: String::new(),
+            reason: error.to_string(),
+        },
+    })
+}
 
-    #[test]
-    fn defaults_apply_when_nothing_is_set() -> Result<(), ConfigError> {
-        let config = ServiceConfig::from_lookup(|_| None)?;
-        assert_eq!(config.pool_size, 8);
-        assert!(config.database_url.is_none());
-        Ok(())
-    }
+enum Invalid {
+    Clap(clap::Error),
+    Variable(ConfigError),
+}
 
-    #[test]
-    fn x1_production_names_a_missing_or_short_secret() {
-        let required = [Required::Setting("DATABASE_URL"), Required::Secret("KEY")];
-        let missing = require(|_| None, &required);
-        assert!(missing.is_err_and(|e| e.name == "DATABASE_URL"));
-        let short = require(
-            |n| Some(if n == "KEY" { "short" } else { "x" }.into()),
-            &required,
-        );
-        assert!(short.is_err_and(|e| e.name == "KEY" && !e.to_string().contains("short")));
-        let long = "k".repeat(32);
-        assert!(
-            require(
-                |n| Some(if n == "KEY" { long.clone() } else { "x".into() }),
-                &required
-            )
-            .is_ok()
-        );
-    }
+fn parse<P: clap::Parser>(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+) -> Result<P, Invalid> {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    P::try_parse_from(&args).map_err(|error| {
+        name_the_variable(&P::command(), &args, &error)
+            .map_or(Invalid::Clap(error), Invalid::Variable)
+    })
+}
 
-    #[test]
-    fn a_bad_value_names_the_variable() {
-        let err =
-            ServiceConfig::from_lookup(|n| (n == "MEMBERHUB_DB_POOL_SIZE").then(|| "zero".into()));
-        assert!(err.is_err_and(|e| e.name == "MEMBERHUB_DB_POOL_SIZE"));
+/// clap names the flag in a value error; when the value came from the flag's environment
+/// variable (the flag is not on the command line), this names the variable instead.
+fn name_the_variable(
+    command: &clap::Command,
+    args: &[OsString],
+    error: &clap::Error,
+) -> Option<ConfigError> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
     }
+    let Some(ContextValue::String(flag)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = flag.strip_prefix("--")?.split([' ', '=']).next()?;
+    let on_command_line = args.iter().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")))
+    });
+    if on_command_line {
+        return None;
+    }
+    let arg = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))?;
+    let name = arg.get_env()?.to_string_lossy().into_owned();
+    let value = match error.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) if !arg.is_hide_env_values_set() => value.clone(),
+        _ => "<hidden>".into(),
+    };
+    let reason = std::error::Error::source(error)
+        .map(ToString::to_string)
+        .or_else(|| match error.get(ContextKind::ValidValue) {
+            Some(ContextValue::Strings(valid)) => Some(format!("one of {}", valid.join(", "))),
+            _ => None,
+        })
+        .unwrap_or_else(|| "invalid".into());
+    Some(ConfigError {
+        name,
+        value,
+        reason,
+    })
 }
 
 /// What a service process needs: the shared settings, its database and where to listen.
@@ -252,18 +293,15 @@ pub struct ProcessConfig {
 }
 
 impl ProcessConfig {
-    /// Reads `listen_var` (default 127.0.0.1:`default_port`) and the shared variables;
-    /// `discovered_database_url` is used when `DATABASE_URL` is unset (`None`: it is
+    /// `discovered_database_url` is used when no database URL is set (`None`: it is
     /// required).
-    pub fn from_env(
-        listen_var: &str,
-        default_port: u16,
+    pub fn new(
+        server: &ServerArgs,
+        service: &ServiceArgs,
+        listen: std::net::SocketAddr,
         discovered_database_url: Option<String>,
     ) -> Result<Self, ConfigError> {
-        let service = ServiceConfig::from_env()?;
-        let lookup = |name: &str| std::env::var(name).ok();
-        let default_listen = std::net::SocketAddr::from(([127, 0, 0, 1], default_port));
-        let listen = parse(&lookup, listen_var, default_listen, |_| true)?;
+        let service = ServiceConfig::new(server, service);
         let database_url = service
             .database_url
             .clone()
@@ -278,5 +316,39 @@ impl ProcessConfig {
             database_url,
             listen,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() -> Result<(), clap::Error> {
+        let both = ServerAndService::try_parse_from(["x"])?;
+        let config = ServiceConfig::new(&both.server, &both.service);
+        assert_eq!(config.pool_size, 8);
+        assert_eq!(config.request_timeout, Duration::from_secs(10));
+        Ok(())
+    }
+
+    #[test]
+    fn x1_production_names_a_missing_or_short_secret() {
+        let missing = require(&[Required::Setting("DATABASE_URL", None)]);
+        assert!(missing.is_err_and(|e| e.name == "DATABASE_URL"));
+        let short = require(&[Required::Secret("KEY", Some("short"))]);
+        assert!(short.is_err_and(|e| e.name == "KEY" && !e.to_string().contains("short")));
+        let long = "k".repeat(32);
+        assert!(require(&[Required::Secret("KEY", Some(&long))]).is_ok());
+    }
+
+    #[test]
+    fn a_bad_flag_is_refused_by_clap_naming_the_flag() {
+        let error = parse::<ServerAndService>(["x", "--db-pool-size", "0"]);
+        assert!(
+            matches!(error, Err(Invalid::Clap(ref e)) if e.to_string().contains("--db-pool-size"))
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! Tracing for every process: pretty logs locally, JSON with `MEMBERHUB_LOG_FORMAT=json`,
+//! Tracing for every process: pretty logs locally, JSON with `MEMBERHUB_LOG_FORMAT=json`
+//! ([`LogFormat`], a setting of each binary),
 //! OTLP trace export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and W3C trace context
 //! carried across process boundaries (HTTP headers and gRPC metadata).
 
@@ -34,16 +35,28 @@ pub enum TelemetryError {
     AlreadyInstalled,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event, for people.
+    #[default]
+    Pretty,
+    /// One JSON object per event, for log collectors (production).
+    Json,
+}
+
 /// Installs the global subscriber. Call once per process, from `main`.
-pub fn init(service_name: &'static str) -> Result<TelemetryGuard, TelemetryError> {
+pub fn init(
+    service_name: &'static str,
+    format: LogFormat,
+) -> Result<TelemetryGuard, TelemetryError> {
     let provider = tracer_provider(service_name)?;
     let tracer = provider.tracer(service_name);
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,h2=warn,tower=warn,hyper=warn"));
-    let json = std::env::var("MEMBERHUB_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let registry = tracing_subscriber::registry().with(otel_layer(tracer));
-    let installed = if json {
+    let installed = if format == LogFormat::Json {
         let logs = tracing_subscriber::fmt::layer().json().flatten_event(true);
         registry.with(logs.with_filter(filter)).try_init()
     } else {
@@ -62,7 +75,7 @@ pub fn init_for_tests() {
             // Keep test output quiet unless asked.
             return init_quiet().ok();
         }
-        init("memberhub-test").ok()
+        init("memberhub-test", LogFormat::Pretty).ok()
     });
 }
 

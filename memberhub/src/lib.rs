@@ -96,7 +96,7 @@ impl Suite {
         };
         let mut tasks = JoinSet::new();
         let (config, clock, shutdown) = (
-            process(membership, &urls.membership),
+            membership_svc::Config::new(process(membership, &urls.membership)),
             options.clock.clone(),
             until_stopped(),
         );

@@ -12,6 +12,15 @@ use clap::{Parser, Subcommand};
     about = "memberhub: membership and member marketing for marketplace shops"
 )]
 struct Cli {
+    /// Log lines as `json` (production) or `pretty`.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMBERHUB_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: memberhub_kit::telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,8 +53,9 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = memberhub_kit::telemetry::init("memberhub")?;
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let _telemetry = memberhub_kit::telemetry::init("memberhub", cli.log_format)?;
+    match cli.command {
         Command::Dev(args) => dev::run(args).await,
         Command::Loadgen { bench } => loadgen::run(bench).await,
         Command::Migrate(args) => Ok(memberhub::migrate::run(&args).await?),

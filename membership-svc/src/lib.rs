@@ -53,10 +53,11 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The gRPC service over an already-migrated pool.
 pub(crate) fn service(
+    config: &Config,
     pool: sqlx::PgPool,
     clock: SharedClock,
 ) -> MembershipServiceServer<grpc::Membership> {
-    let key = config::phone_hash_key();
+    let key = config.phone_hash_key();
     let sender = std::sync::Arc::new(store::sms::RecordingSender { key: key.clone() });
     MembershipServiceServer::new(grpc::Membership::new(
         store::Store::new(pool),
@@ -96,8 +97,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), memberhub_kit::BoxError> {
     let pool = memberhub_kit::db::connect(
-        &config.database_url,
-        config.service.pool_size,
+        &config.process.database_url,
+        config.process.service.pool_size,
         "membership-svc",
     )
     .await?;
@@ -135,9 +136,9 @@ pub async fn serve_migrated_sweeping(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let server = GrpcServer::new("membership-svc", &config.service)?
+    let server = GrpcServer::new("membership-svc", &config.process.service)?
         .with_readiness(pool.clone())
-        .add_service(service(pool.clone(), clock.clone()))
+        .add_service(service(config, pool.clone(), clock.clone()))
         .serve(listener, shutdown);
     tokio::select! {
         served = server => served,

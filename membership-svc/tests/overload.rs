@@ -21,7 +21,7 @@ async fn x1_past_the_concurrency_limit_calls_are_refused_fast_and_service_recove
     memberhub_kit::telemetry::init_for_tests();
     let db = TestDb::new(&[&membership_svc::MIGRATOR]).await?;
     let mut config = membership_svc::config::from_env(Some(db.url.clone()))?;
-    config.service.concurrency_limit = LIMIT;
+    config.process.service.concurrency_limit = LIMIT;
     let (listener, address) = bind_loopback().await?;
     let pool = db.pool(LIMIT as u32 + 4).await?;
     let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();

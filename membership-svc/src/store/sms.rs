@@ -130,6 +130,8 @@ pub(crate) struct RecordingSender {
 pub struct RecordedSms {
     pub shop_id: Uuid,
     phone_hash: Vec<u8>,
+    /// The key `phone_hash` was made with (services in one process may differ).
+    key: HashKey,
     pub phone_masked: String,
     pub body: String,
     pub sent_at: DateTime<Utc>,
@@ -176,6 +178,7 @@ impl SmsSender for RecordingSender {
                 messages.push_back(RecordedSms {
                     shop_id: shop_id.as_uuid(),
                     phone_hash,
+                    key: self.key.clone(),
                     phone_masked: phone.masked(),
                     body: sms.text(),
                     sent_at: now,
@@ -187,15 +190,13 @@ impl SmsSender for RecordingSender {
 }
 
 /// The messages this process's recording sender sent to `phone`, newest first (for tests and
-/// `memberhub dev`), hashed with the key the service uses (see
-/// `crate::config::phone_hash_key`).
+/// `memberhub dev`), matched by the phone's hash under the key each message was sent with.
 pub fn recorded_messages(phone: &str) -> Result<Vec<RecordedSms>, Error> {
     let phone = Phone::parse("phone", phone)
         .map_err(|v| Error::Rejected(memberhub_kit::error::Failure::InvalidArgument(vec![v])))?;
-    let hash = crate::config::phone_hash_key().phone(&phone);
     Ok(latest_messages(usize::MAX)
         .into_iter()
-        .filter(|m| m.phone_hash == hash)
+        .filter(|m| m.key.phone(&phone) == m.phone_hash)
         .collect())
 }
 
