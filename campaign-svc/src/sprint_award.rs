@@ -43,8 +43,7 @@ pub(crate) struct Awards {
 
 /// Runs due awards every `every`, for as long as the service runs.
 pub(crate) async fn run(awards: Awards, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = memberhub_kit::clock::Ticker::new("sprint award", &awards.clock, every);
     loop {
         tick.tick().await;
         if let Err(error) = awards.round().await {

@@ -1105,12 +1105,23 @@ async fn gp9_units_of_a_pack_whose_creator_died_before_recording_it_are_given_ba
     }
     // Fenced: a creator waking up now cannot record the pack.
     assert!(!gift_pack_provisionings::mark_recorded(&mut conn, provisioning.pack_id).await?);
-    let state: String =
-        sqlx::query_scalar("SELECT state FROM campaign.gift_pack_provisionings WHERE pack_id = $1")
-            .bind(provisioning.pack_id.as_uuid())
-            .fetch_one(&mut *conn)
-            .await?;
-    assert_eq!(state, "ABANDONED");
+    // The reconciler marks the provisioning ABANDONED right after giving the units back.
+    loop {
+        let state: String = sqlx::query_scalar(
+            "SELECT state FROM campaign.gift_pack_provisionings WHERE pack_id = $1",
+        )
+        .bind(provisioning.pack_id.as_uuid())
+        .fetch_one(&mut *conn)
+        .await?;
+        if state == "ABANDONED" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the provisioning stayed {state}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     // Nothing is held any more: the batch closes.
     s.coupon
         .close_batch(req(

@@ -137,6 +137,7 @@ impl Args {
             drain_timeout: Duration::from_millis(self.server.drain_timeout_ms),
             compose_deadline: Duration::from_millis(compose_ms),
             compose_critical_deadline: Duration::from_millis(critical_ms),
+            sandbox_url: None,
         })
     }
 }
@@ -182,6 +183,9 @@ pub struct Config {
     pub compose_deadline: Duration,
     /// MP-5: the deadline of the upstream call a composed page cannot do without.
     pub compose_critical_deadline: Duration,
+    /// the sandbox clock's gRPC service; set only by `memberhub dev --test-clock` (the
+    /// `gateway` binary has no such setting), which mounts `/api/platform/v1/sandbox`.
+    pub sandbox_url: Option<String>,
 }
 
 impl Config {

@@ -38,8 +38,12 @@ pub use state::AppState;
 
 /// The whole HTTP application.
 pub fn app(state: AppState, config: &Config) -> Router {
+    let mut platform = routes::platform::router();
+    if state.sandbox.is_some() {
+        platform = platform.nest("/sandbox", routes::sandbox::router());
+    }
     let api = Router::new()
-        .nest("/api/platform/v1", routes::platform::router())
+        .nest("/api/platform/v1", platform)
         .nest("/api/backoffice/v1", routes::backoffice::router())
         .nest("/api/storefront/v1", routes::storefront::router())
         .nest("/api/internal/v1", routes::internal::router())
@@ -159,6 +163,12 @@ pub fn state(config: &Config) -> Result<AppState, tonic::transport::Error> {
         campaign: memberhub_proto::campaign::campaign_service_client::CampaignServiceClient::new(
             campaign,
         ),
+        sandbox: config
+            .sandbox_url
+            .as_deref()
+            .map(memberhub_kit::peer::channel)
+            .transpose()?
+            .map(memberhub_proto::sandbox::sandbox_service_client::SandboxServiceClient::new),
         upstream_timeout: config.request_timeout,
         compose_deadline: config.compose_deadline,
         compose_critical_deadline: config.compose_critical_deadline,

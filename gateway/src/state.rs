@@ -17,6 +17,9 @@ pub struct AppState {
     pub membership: MembershipServiceClient<Channel>,
     pub coupon: CouponServiceClient<Channel>,
     pub campaign: CampaignServiceClient<Channel>,
+    /// the sandbox clock's service, in `memberhub dev --test-clock` only.
+    pub sandbox:
+        Option<memberhub_proto::sandbox::sandbox_service_client::SandboxServiceClient<Channel>>,
     /// Deadline passed to every upstream call (`grpc-timeout`).
     pub upstream_timeout: Duration,
     /// MP-5: the deadline of each optional section of a composed page.

@@ -38,6 +38,23 @@ pub struct ServerArgs {
     /// Log lines as `json` (production) or `pretty`.
     #[arg(long, env = "MEMBERHUB_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: crate::telemetry::LogFormat,
+    /// X-6: refused. The sandbox clock exists only in `memberhub dev --test-clock`; a
+    /// production binary runs on the system clock, so the flag (or its variable) stops it.
+    #[arg(long, env = "MEMBERHUB_TEST_CLOCK", hide = true, num_args = 0..=1,
+          default_missing_value = "true", value_parser = no_test_clock)]
+    pub test_clock: Option<Refused>,
+}
+
+/// A setting no production binary accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum Refused {}
+
+fn no_test_clock(_: &str) -> Result<Refused, String> {
+    Err(
+        "the sandbox clock exists only in `memberhub dev --test-clock`; \
+         production binaries run on the system clock"
+            .into(),
+    )
 }
 
 /// What every gRPC service is configured with, besides [`ServerArgs`].

@@ -171,6 +171,24 @@ pub async fn ensure_database(server_url: &str, name: &str) -> Result<String, DbE
     Ok(with_database(server_url, name))
 }
 
+/// Drops database `name` on the server at `server_url` if it exists, and creates it empty;
+/// answers its URL. (`memberhub dev --test-clock` starts each sandbox from nothing: data
+/// stamped by a moved clock would lie in a later run's future.)
+pub async fn fresh_database(server_url: &str, name: &str) -> Result<String, DbError> {
+    let admin = connect(server_url, 1, "memberhub-admin").await?;
+    let name = name.replace('"', "");
+    for statement in [
+        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        format!("CREATE DATABASE \"{name}\""),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&admin)
+            .await?;
+    }
+    admin.close().await;
+    Ok(with_database(server_url, &name))
+}
+
 /// Applies `migrator` (which creates the service's schema first, per its `sqlx.toml`).
 pub async fn migrate(pool: &PgPool, migrator: &sqlx::migrate::Migrator) -> Result<(), DbError> {
     migrator.run(pool).await?;

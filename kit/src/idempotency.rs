@@ -364,7 +364,7 @@ pub async fn prune_hourly(
     table: &'static str,
     clock: crate::clock::SharedClock,
 ) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    let mut tick = crate::clock::Ticker::new(table, &clock, std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
         match prune(&pool, table, clock.now(), 1_000).await {

@@ -23,6 +23,14 @@ pub(crate) struct DevArgs {
     campaign_port: u16,
     #[arg(long, env = "MEMBERHUB_GATEWAY_PORT", default_value_t = 8080)]
     gateway_port: u16,
+    /// X-6: run every service on one movable sandbox clock (starting at the wall clock's
+    /// time), which operators move forward with `SandboxService/AdvanceClock` or `POST
+    /// /api/platform/v1/sandbox/clock/advance`; periodic jobs run as it moves.
+    #[arg(long, env = "MEMBERHUB_TEST_CLOCK")]
+    test_clock: bool,
+    /// Where the sandbox clock's gRPC service listens (with `--test-clock`).
+    #[arg(long, env = "MEMBERHUB_SANDBOX_PORT", default_value_t = 50054)]
+    sandbox_port: u16,
     /// Start, load the demo data, print the guide, then stop (a smoke test).
     #[arg(long)]
     exit_after_start: bool,
@@ -31,13 +39,23 @@ pub(crate) struct DevArgs {
 pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
     let database = memberhub_kit::db::discover().await?;
     tracing::info!(origin = ?database.origin, "found Postgres");
-    // DATABASE_URL names the database to use; a discovered server gets a `memberhub` database.
-    let database_url = match database.origin {
-        memberhub_kit::db::Origin::EnvVar => database.url.clone(),
-        _ => memberhub_kit::db::ensure_database(&database.url, "memberhub").await?,
+    // DATABASE_URL names the database to use; a discovered server gets a `memberhub`
+    // database, or with the sandbox clock a fresh `memberhub_sandbox` one each run.
+    let database_url = match (database.origin, args.test_clock) {
+        (memberhub_kit::db::Origin::EnvVar, _) => database.url.clone(),
+        (_, false) => memberhub_kit::db::ensure_database(&database.url, "memberhub").await?,
+        (_, true) => memberhub_kit::db::fresh_database(&database.url, "memberhub_sandbox").await?,
     };
     let gateway_config = memberhub_gateway::Config::from_env()?;
     let jwt = gateway_config.jwt.clone();
+    let clock: memberhub_kit::clock::SharedClock = if args.test_clock {
+        // A whole second, so the times the guide prints are exactly the clock's.
+        let start = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
+        std::sync::Arc::new(memberhub_kit::clock::ManualClock::sandbox(start))
+    } else {
+        memberhub_kit::clock::system()
+    };
+    let options_clock = clock.clone();
     let options = SuiteOptions {
         databases: memberhub::Databases::shared(&database_url),
         membership: SocketAddr::new(args.host, args.membership_port),
@@ -46,7 +64,10 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
         gateway: SocketAddr::new(args.host, args.gateway_port),
         service: memberhub_kit::config::ServiceConfig::from_env()?,
         gateway_config,
-        clock: memberhub_kit::clock::system(),
+        clock,
+        sandbox: args
+            .test_clock
+            .then(|| SocketAddr::new(args.host, args.sandbox_port)),
     };
     let mut suite = Suite::start(options)
         .await
@@ -105,6 +126,10 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
     stdout.write_all(demo_coupons::guide(&batches, suite.gateway).as_bytes())?;
     stdout.write_all(demo_campaign_guide(&gift, &suite).as_bytes())?;
     stdout.write_all(demo_sprint::guide(&sprint, suite.gateway).as_bytes())?;
+    if let Some(sandbox) = suite.sandbox {
+        let pop = &demo.pop_shop.shop_id;
+        stdout.write_all(sandbox_guide(&options_clock, sandbox, suite.gateway, pop).as_bytes())?;
+    }
     stdout.write_all(b"Ctrl-C stops everything.\n")?;
     stdout.flush()?;
     drop(stdout);
@@ -159,6 +184,36 @@ Demo open-card gift (OC): {name}, {left} packs of 10 beans + a 5-yuan coupon
         name = gift.name,
         left = gift.packs_left,
         shopper = demo::DEMO_SHOPPER,
+    )
+}
+
+/// X-6: the lines `dev --test-clock` prints about the sandbox clock: read it, and the
+/// 30-day walk-through of the README (a level ladder changes once per 30 days, LV-4).
+fn sandbox_guide(
+    clock: &memberhub_kit::clock::SharedClock,
+    sandbox: SocketAddr,
+    g: SocketAddr,
+    pop: &str,
+) -> String {
+    let now = clock.now();
+    let month =
+        (now + chrono::Duration::days(30)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    format!(
+        r#"
+Sandbox clock (X-6, --test-clock): every service reads one movable clock, now {now}
+  grpcurl -plaintext -H "$GRPC_OPERATOR" {sandbox} memberhub.sandbox.v1.SandboxService/GetClock
+  curl -s -H "Authorization: Bearer $OPERATOR_TOKEN" http://{g}/api/platform/v1/sandbox/clock
+  # LV-4: a level ladder changes once per 30 days; the second PUT is refused (LEVEL_CHANGE_TOO_SOON)
+  for name in Silver Gold; do curl -s -X PUT -H "Authorization: Bearer $MERCHANT_TOKEN" -H "Idempotency-Key: ladder-$name" \
+       -H 'Content-Type: application/json' -d '{{"levels":[{{"level":1,"name":"1星级"}},{{"level":2,"name":"'$name'","condition":{{"min_spend_fen":10000,"operator":"OR"}}}}]}}' \
+       http://{g}/api/backoffice/v1/shops/{pop}/levels; echo; done
+  # 30 days on for every service; answers once the periodic jobs (points expiry, reconciler, awards) ran at the new time
+  curl -s -X POST -H "Authorization: Bearer $OPERATOR_TOKEN" -H 'Content-Type: application/json' \
+       -d '{{"to":"{month}"}}' http://{g}/api/platform/v1/sandbox/clock/advance
+  # now the Gold ladder is accepted: run the PUT again with a new Idempotency-Key
+
+"#
     )
 }
 

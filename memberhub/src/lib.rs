@@ -6,6 +6,7 @@ pub mod demo_campaigns;
 pub mod demo_coupons;
 pub mod demo_sprint;
 pub mod migrate;
+pub mod sandbox;
 
 use std::net::SocketAddr;
 
@@ -46,6 +47,9 @@ pub struct SuiteOptions {
     pub service: ServiceConfig,
     pub gateway_config: memberhub_gateway::Config,
     pub clock: SharedClock,
+    /// where the sandbox clock's service listens; `Some` only with a movable clock
+    /// (`memberhub dev --test-clock`, tests), which the gateway then exposes to operators.
+    pub sandbox: Option<SocketAddr>,
 }
 
 /// The running suite.
@@ -55,6 +59,8 @@ pub struct Suite {
     pub coupon: SocketAddr,
     pub campaign: SocketAddr,
     pub gateway: SocketAddr,
+    /// Where the sandbox clock's service listens, when the suite runs on one.
+    pub sandbox: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<Result<(), String>>,
 }
@@ -133,7 +139,34 @@ impl Suite {
                 .await
                 .map_err(|e| format!("campaign-svc: {e}"))
         });
+        let sandbox = match options.sandbox {
+            Some(address) => {
+                let clock = options
+                    .clock
+                    .sandbox()
+                    .ok_or("a sandbox needs a sandbox clock")?
+                    .clone();
+                let listener = TcpListener::bind(address).await?;
+                let address = listener.local_addr()?;
+                let server = memberhub_kit::server::GrpcServer::new("sandbox", &options.service)?
+                    .add_service(
+                        memberhub_proto::sandbox::sandbox_service_server::SandboxServiceServer::new(
+                            sandbox::Sandbox::new(clock),
+                        ),
+                    );
+                let shutdown = until_stopped();
+                tasks.spawn(async move {
+                    server
+                        .serve(listener, shutdown)
+                        .await
+                        .map_err(|e| format!("sandbox: {e}"))
+                });
+                Some(address)
+            }
+            None => None,
+        };
         let mut gateway_config = options.gateway_config.clone();
+        gateway_config.sandbox_url = sandbox.map(|address| format!("http://{address}"));
         gateway_config.membership_url = format!("http://{membership}");
         gateway_config.coupon_url = format!("http://{coupon}");
         gateway_config.campaign_url = format!("http://{campaign}");
@@ -143,7 +176,7 @@ impl Suite {
                 .await
                 .map_err(|e| format!("gateway: {e}"))
         });
-        for address in [membership, coupon, campaign] {
+        for address in [membership, coupon, campaign].into_iter().chain(sandbox) {
             memberhub_kit::testing::wait_until_serving(address).await?;
         }
         Ok(Self {
@@ -151,6 +184,7 @@ impl Suite {
             coupon,
             campaign,
             gateway,
+            sandbox,
             stop,
             tasks,
         })

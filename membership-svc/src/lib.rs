@@ -74,8 +74,7 @@ pub const EXPIRY_SWEEP: std::time::Duration = std::time::Duration::from_secs(360
 /// server runs, in bounded chunks (see `store::ledger::expire_due`); then prunes what has
 /// outlived its retention. "Due" is judged by `clock`, in each shop's time zone.
 async fn sweep(pool: sqlx::PgPool, clock: SharedClock, every: std::time::Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = memberhub_kit::clock::Ticker::new("points expiry", &clock, every);
     loop {
         tick.tick().await;
         match store::ledger::expire_due(&pool, None, clock.now()).await {

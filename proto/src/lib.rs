@@ -27,11 +27,16 @@ pub mod memberhub {
             include!("gen/memberhub.campaign.v1.rs");
         }
     }
+    pub mod sandbox {
+        pub mod v1 {
+            include!("gen/memberhub.sandbox.v1.rs");
+        }
+    }
 }
 
 pub use memberhub::{
     campaign::v1 as campaign, common::v1 as common, coupon::v1 as coupon,
-    membership::v1 as membership,
+    membership::v1 as membership, sandbox::v1 as sandbox,
 };
 
 /// The encoded `FileDescriptorSet` of every contract (with imports), for gRPC reflection.

@@ -10,6 +10,7 @@ const PROTO_FILES: &[&str] = &[
     "memberhub/membership/v1/membership.proto",
     "memberhub/coupon/v1/coupon.proto",
     "memberhub/campaign/v1/campaign.proto",
+    "memberhub/sandbox/v1/sandbox.proto",
 ];
 
 fn generate(out_dir: &Path) -> anyhow_free::Result {

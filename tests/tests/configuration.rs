@@ -35,7 +35,9 @@ fn table() -> String {
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
     for (binary, command) in commands() {
         for arg in command.get_arguments() {
-            let Some(env) = arg.get_env() else { continue };
+            let Some(env) = arg.get_env().filter(|_| !arg.is_hide_set()) else {
+                continue;
+            };
             let env = env.to_string_lossy().into_owned();
             let help = arg
                 .get_help()
@@ -118,7 +120,7 @@ fn the_deploy_guide_table_is_the_binaries_settings() -> TestResult {
 fn help_lists_every_variable_with_its_default() -> TestResult {
     for (binary, mut command) in commands() {
         let help = command.render_long_help().to_string();
-        for arg in command.get_arguments() {
+        for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
             let Some(env) = arg.get_env() else { continue };
             let env = env.to_string_lossy();
             assert!(
@@ -187,5 +189,22 @@ fn x1_a_production_binary_names_the_missing_secret_and_hides_a_set_one() -> Test
     );
     let (ok, stdout_help) = run("coupon-svc", &["--help"], &[])?;
     assert!(ok, "{stdout_help}");
+    Ok(())
+}
+
+#[test]
+fn x6_production_binaries_refuse_the_sandbox_clock() -> TestResult {
+    for binary in ["membership-svc", "coupon-svc", "campaign-svc", "gateway"] {
+        let (ok, stderr) = run(binary, &["--test-clock"], &[])?;
+        assert!(
+            !ok && stderr.contains("memberhub dev --test-clock"),
+            "{binary}: {stderr}"
+        );
+        let (ok, stderr) = run(binary, &[], &[("MEMBERHUB_TEST_CLOCK", "true")])?;
+        assert!(
+            !ok && stderr.contains("MEMBERHUB_TEST_CLOCK"),
+            "{binary}: {stderr}"
+        );
+    }
     Ok(())
 }

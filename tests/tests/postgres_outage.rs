@@ -78,6 +78,7 @@ async fn postgres_outage_gives_unavailable_then_services_recover() -> TestResult
         service: memberhub_kit::config::ServiceConfig::default(),
         gateway_config,
         clock: memberhub_kit::clock::system(),
+        sandbox: None,
     })
     .await
     .map_err(|e| anyhow!(e))

@@ -16,8 +16,8 @@ const PASS: i64 = 256;
 
 /// Runs until the task is dropped.
 pub(crate) async fn run(store: Store, peers: Peers, saga: Saga, config: SagaConfig) {
-    let mut tick = tokio::time::interval(config.reconcile_every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick =
+        memberhub_kit::clock::Ticker::new("claim reconciler", saga.clock(), config.reconcile_every);
     loop {
         tick.tick().await;
         if let Err(e) = pass(&store, &peers, &saga, config.concurrency).await {

@@ -6,6 +6,7 @@ pub(crate) mod campaigns;
 pub(crate) mod coupons;
 pub(crate) mod internal;
 pub(crate) mod platform;
+pub(crate) mod sandbox;
 pub(crate) mod sprint_plans;
 pub(crate) mod storefront;
 
@@ -171,7 +172,7 @@ mod tests {
         let service = regex::Regex::new(r"(?m)^service (\w+) \{")?;
         let rpc = regex::Regex::new(r"(?m)^\s*rpc (\w+)\(")?;
         let mut every = BTreeSet::new();
-        for area in ["membership", "coupon", "campaign"] {
+        for area in ["membership", "coupon", "campaign", "sandbox"] {
             let file = root.join(format!("../proto/memberhub/{area}/v1/{area}.proto"));
             let proto = std::fs::read_to_string(&file)?;
             let name = service

@@ -10,6 +10,7 @@ mod members;
 mod orders;
 mod platform;
 mod program;
+mod sandbox;
 mod sprint_plans;
 
 pub(crate) use campaign::*;
@@ -20,6 +21,7 @@ pub(crate) use members::*;
 pub(crate) use orders::*;
 pub(crate) use platform::*;
 pub(crate) use program::*;
+pub(crate) use sandbox::*;
 pub(crate) use sprint_plans::*;
 
 use memberhub_proto::common as pbc;

@@ -79,6 +79,7 @@ pub(crate) async fn start_on(
         gateway: any,
         service,
         gateway_config,
+        sandbox: clock.sandbox().map(|_| any),
         clock,
     })
     .await
