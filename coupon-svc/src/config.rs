@@ -38,12 +38,7 @@ pub struct Args {
 impl Args {
     /// what the production binary cannot start without.
     pub fn require_production(&self) -> Result<(), ConfigError> {
-        memberhub_kit::config::require(&[
-            Required::Setting("DATABASE_URL", self.service.database_url.as_deref()),
-            Required::Setting(
-                memberhub_kit::config::TRUSTED_KEYS,
-                self.service.internal_trusted_keys.as_ref().map(|_| "set"),
-            ),
+        self.service.require_production(&[
             Required::Secret(
                 memberhub_kit::config::SIGNING_KEY,
                 self.internal_signing_key.as_deref(),

@@ -78,6 +78,19 @@ pub struct ServiceArgs {
     pub internal_trusted_keys: Option<Arc<Verifier>>,
 }
 
+impl ServiceArgs {
+    /// what every production service cannot start without (with its own extras).
+    pub fn require_production(&self, extras: &[Required<'_>]) -> Result<(), ConfigError> {
+        let keys = self.internal_trusted_keys.as_ref().map(|_| "set");
+        let mut settings = vec![
+            Required::Setting("DATABASE_URL", self.database_url.as_deref()),
+            Required::Setting(TRUSTED_KEYS, keys),
+        ];
+        settings.extend_from_slice(extras);
+        require(&settings)
+    }
+}
+
 fn trusted_keys(list: &str) -> Result<Arc<Verifier>, String> {
     Verifier::from_list(list)
         .map(Arc::new)

@@ -33,14 +33,10 @@ pub struct Args {
 impl Args {
     /// what the production binary cannot start without.
     pub fn require_production(&self) -> Result<(), ConfigError> {
-        memberhub_kit::config::require(&[
-            Required::Setting("DATABASE_URL", self.service.database_url.as_deref()),
-            Required::Setting(
-                memberhub_kit::config::TRUSTED_KEYS,
-                self.service.internal_trusted_keys.as_ref().map(|_| "set"),
-            ),
-            Required::Secret(PHONE_HASH_KEY, self.phone_hash_key.as_deref()),
-        ])
+        self.service.require_production(&[Required::Secret(
+            PHONE_HASH_KEY,
+            self.phone_hash_key.as_deref(),
+        )])
     }
 
     /// The configuration; `discovered_database_url` applies when no database URL is set.
