@@ -21,6 +21,8 @@ pub struct Args {
     pub server: ServerArgs,
     #[command(flatten)]
     pub service: ServiceArgs,
+    #[command(flatten)]
+    pub process: memberhub_kit::config::ProcessArgs,
     /// Where to listen (gRPC).
     #[arg(long, env = LISTEN_VAR, default_value = "127.0.0.1:50053")]
     pub listen: std::net::SocketAddr,

@@ -51,6 +51,16 @@ pub struct Args {
         default_value = "http://127.0.0.1:50053"
     )]
     pub campaign_url: String,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+    #[command(flatten)]
+    pub process: memberhub_kit::config::ProcessArgs,
+}
+
+/// The gateway's own settings, apart from where it listens and where the services are
+/// (`memberhub dev` flattens these into its command).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GatewayArgs {
     /// The secret of the public (HS256) tokens, at least 32 bytes. Required by the production
     /// binary; a public development secret otherwise.
     #[arg(long, env = "MEMBERHUB_JWT_SECRET", hide_env_values = true)]
@@ -91,15 +101,32 @@ impl Args {
     /// what the production binary cannot start without.
     pub fn require_production(&self) -> Result<(), ConfigError> {
         memberhub_kit::config::require(&[
-            Required::Secret("MEMBERHUB_JWT_SECRET", self.jwt_secret.as_deref()),
-            Required::Secret(SIGNING_KEY, self.internal_signing_key.as_deref()),
+            Required::Secret("MEMBERHUB_JWT_SECRET", self.gateway.jwt_secret.as_deref()),
+            Required::Secret(SIGNING_KEY, self.gateway.internal_signing_key.as_deref()),
         ])
     }
 
     /// The configuration, with the deadlines checked against each other.
     pub fn config(&self) -> Result<Config, ConfigError> {
-        let request_timeout = Duration::from_millis(self.server.request_timeout_ms);
-        let timeout_ms = self.server.request_timeout_ms;
+        self.gateway.config(
+            &self.server,
+            self.listen,
+            [&self.membership_url, &self.coupon_url, &self.campaign_url],
+        )
+    }
+}
+
+impl GatewayArgs {
+    /// The configuration of a gateway listening on `listen` and calling the services at
+    /// `[membership, coupon, campaign]`.
+    pub fn config(
+        &self,
+        server: &ServerArgs,
+        listen: SocketAddr,
+        [membership_url, coupon_url, campaign_url]: [&String; 3],
+    ) -> Result<Config, ConfigError> {
+        let request_timeout = Duration::from_millis(server.request_timeout_ms);
+        let timeout_ms = server.request_timeout_ms;
         let critical_ms = bounded(
             "MEMBERHUB_COMPOSE_CRITICAL_DEADLINE_MS",
             self.compose_critical_deadline_ms,
@@ -113,10 +140,10 @@ impl Args {
             1..critical_ms.saturating_add(1),
         )?;
         Ok(Config {
-            listen: self.listen,
-            membership_url: self.membership_url.clone(),
-            coupon_url: self.coupon_url.clone(),
-            campaign_url: self.campaign_url.clone(),
+            listen,
+            membership_url: membership_url.clone(),
+            coupon_url: coupon_url.clone(),
+            campaign_url: campaign_url.clone(),
             jwt: JwtConfig {
                 secret: self
                     .jwt_secret
@@ -132,9 +159,9 @@ impl Args {
             )?,
             backoffice_origins: self.backoffice_origin.clone(),
             request_timeout,
-            concurrency_limit: usize::try_from(self.server.concurrency_limit).unwrap_or(usize::MAX),
+            concurrency_limit: usize::try_from(server.concurrency_limit).unwrap_or(usize::MAX),
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
-            drain_timeout: Duration::from_millis(self.server.drain_timeout_ms),
+            drain_timeout: Duration::from_millis(server.drain_timeout_ms),
             compose_deadline: Duration::from_millis(compose_ms),
             compose_critical_deadline: Duration::from_millis(critical_ms),
             sandbox_url: None,

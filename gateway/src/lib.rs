@@ -32,7 +32,7 @@ use tracing::Instrument;
 use utoipa::OpenApi;
 
 pub use auth::{JwtConfig, Role};
-pub use config::{Args, Config};
+pub use config::{Args, Config, GatewayArgs};
 use error::ApiError;
 pub use state::AppState;
 

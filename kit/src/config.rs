@@ -1,8 +1,9 @@
 //! Typed configuration: every binary's settings are one `clap` derive whose arguments also
 //! read an environment variable, so `--help` lists each variable with its default, and a bad
 //! value stops the process at start naming the variable it came from. The shared pieces are
-//! here: [`ServerArgs`] (every server, the gateway too) and [`ServiceArgs`] (the gRPC
-//! services). The deploy guide's configuration table is generated from the binaries' commands
+//! here: [`ServerArgs`] (every server, the gateway too), [`ServiceArgs`] (the gRPC
+//! services) and [`ProcessArgs`] (each production binary's own process). `memberhub dev`
+//! flattens the first two and the gateway's `GatewayArgs` into its own command. The deploy guide's configuration table is generated from the binaries' commands
 //! (`tests/tests/configuration.rs`).
 
 use std::ffi::OsString;
@@ -35,6 +36,11 @@ pub struct ServerArgs {
     #[arg(long, env = "MEMBERHUB_DRAIN_TIMEOUT_MS", default_value_t = DEFAULT_DRAIN_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub drain_timeout_ms: u64,
+}
+
+/// What a production binary reads about its own process (`memberhub` has its own).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProcessArgs {
     /// Log lines as `json` (production) or `pretty`.
     #[arg(long, env = "MEMBERHUB_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: crate::telemetry::LogFormat,

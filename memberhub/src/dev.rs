@@ -34,10 +34,23 @@ pub(crate) struct DevArgs {
     /// Start, load the demo data, print the guide, then stop (a smoke test).
     #[arg(long)]
     exit_after_start: bool,
+    /// The services' settings (`DATABASE_URL` names the database to use as it is).
+    #[command(flatten)]
+    server: memberhub_kit::config::ServerArgs,
+    #[command(flatten)]
+    service: memberhub_kit::config::ServiceArgs,
+    #[command(flatten)]
+    gateway: memberhub_gateway::GatewayArgs,
 }
 
 pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
-    let database = memberhub_kit::db::discover().await?;
+    let database = match &args.service.database_url {
+        Some(url) if !url.is_empty() => memberhub_kit::db::Discovered {
+            url: url.clone(),
+            origin: memberhub_kit::db::Origin::EnvVar,
+        },
+        _ => memberhub_kit::db::discover().await?,
+    };
     tracing::info!(origin = ?database.origin, "found Postgres");
     // DATABASE_URL names the database to use; a discovered server gets a `memberhub`
     // database, or with the sandbox clock a fresh `memberhub_sandbox` one each run.
@@ -46,7 +59,12 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
         (_, false) => memberhub_kit::db::ensure_database(&database.url, "memberhub").await?,
         (_, true) => memberhub_kit::db::fresh_database(&database.url, "memberhub_sandbox").await?,
     };
-    let gateway_config = memberhub_gateway::Config::from_env()?;
+    let gateway = SocketAddr::new(args.host, args.gateway_port);
+    // The suite points the gateway at the services it starts.
+    let unset = String::new();
+    let gateway_config = args
+        .gateway
+        .config(&args.server, gateway, [&unset, &unset, &unset])?;
     let jwt = gateway_config.jwt.clone();
     let clock: memberhub_kit::clock::SharedClock = if args.test_clock {
         // A whole second, so the times the guide prints are exactly the clock's.
@@ -61,8 +79,8 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
         membership: SocketAddr::new(args.host, args.membership_port),
         coupon: SocketAddr::new(args.host, args.coupon_port),
         campaign: SocketAddr::new(args.host, args.campaign_port),
-        gateway: SocketAddr::new(args.host, args.gateway_port),
-        service: memberhub_kit::config::ServiceConfig::from_env()?,
+        gateway,
+        service: memberhub_kit::config::ServiceConfig::new(&args.server, &args.service),
         gateway_config,
         clock,
         sandbox: args

@@ -34,6 +34,7 @@ fn sources() -> std::io::Result<Vec<(String, String)>> {
         "campaign-svc/src",
         "gateway/src",
         "memberhub/src",
+        "memberhub/tests",
         "kit/tests",
         "membership-svc/tests",
         "coupon-svc/tests",

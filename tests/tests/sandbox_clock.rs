@@ -167,36 +167,3 @@ async fn x6_operators_move_the_suite_clock_and_the_periodic_jobs_run_as_it_moves
     assert_eq!(points(&s).await?, 0, "the hourly sweep ran at the new time");
     Ok(())
 }
-
-#[tokio::test]
-async fn x6_memberhub_dev_with_test_clock_prints_the_30_day_walk_through() -> TestResult {
-    let db = support::migrated_db().await?;
-    let mut dev = std::process::Command::new(support::processes::binary("memberhub")?);
-    dev.args(["dev", "--test-clock", "--exit-after-start"]);
-    for port in [
-        "--membership-port",
-        "--coupon-port",
-        "--campaign-port",
-        "--gateway-port",
-        "--sandbox-port",
-    ] {
-        dev.args([port, "0"]);
-    }
-    let output = dev.env("DATABASE_URL", &db.url).output()?;
-    let guide = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{guide}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        guide.contains("Sandbox clock (X-6, --test-clock)"),
-        "{guide}"
-    );
-    assert!(guide.contains("SandboxService/GetClock"), "{guide}");
-    assert!(
-        guide.contains("/api/platform/v1/sandbox/clock/advance"),
-        "{guide}"
-    );
-    Ok(())
-}
