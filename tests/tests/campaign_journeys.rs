@@ -373,25 +373,8 @@ async fn pt3_points_exchange_journey() -> TestResult {
             .await?,
     )?;
     s.open_card().await?;
-    let order_system = s.w.service("order-system")?;
-    for kind in ["PAID", "RECEIPT_CONFIRMED"] {
-        let event = json!({
-            "type": kind, "order_id": "o-points", "shop_id": s.shop, "user_id": s.user_id,
-            "amount_fen": 10_000, "occur_time": Utc::now().to_rfc3339(),
-            "lines": [{"sku": "tea", "category": "tea", "quantity": 1, "unit_price_fen": 10_000}],
-        });
-        ok(
-            "order event",
-            s.w.call(
-                Method::POST,
-                "/api/internal/v1/order-events",
-                Some(&order_system),
-                Some(&key()),
-                Some(event),
-            )
-            .await?,
-        )?;
-    }
+    s.w.paid_and_received(&s.shop, s.user_id, "o-points", 10_000, Utc::now())
+        .await?;
     let before = s.member_center().await?["membership"]["points_balance"]
         .as_i64()
         .context("no points")?;

@@ -265,16 +265,21 @@ fn inside_a_loop(lines: &[&str], at: usize) -> bool {
     false
 }
 
+/// The integration tests' sources.
+fn test_sources() -> std::io::Result<Vec<(String, String)>> {
+    Ok(sources()?
+        .into_iter()
+        .filter(|(name, _)| name.contains("/tests/") || name.starts_with("tests/"))
+        .collect())
+}
+
 #[test]
 fn tests_wait_for_conditions_not_for_time() -> std::io::Result<()> {
     // A sleep inside a loop paces a poll (which has its deadline). Anywhere else it is a
     // bet on timing, allowed only where time itself is the point (proving that something
     // does NOT happen): the comment right above says so.
     let mut found = Vec::new();
-    for (name, text) in sources()? {
-        if !(name.contains("/tests/") || name.starts_with("tests/")) {
-            continue;
-        }
+    for (name, text) in test_sources()? {
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             if !line.contains("sleep(") || line.trim_start().starts_with("//") {
@@ -302,10 +307,7 @@ fn integration_tests_keep_their_database_when_they_fail_by_an_error() -> std::io
     // A test returning `anyhow::Result` drops its database before the harness reports the
     // `Err`; `TestResult` panics at the `?`, so the database is kept (kit::testing).
     let mut found = Vec::new();
-    for (name, text) in sources()? {
-        if !(name.contains("/tests/") || name.starts_with("tests/")) {
-            continue;
-        }
+    for (name, text) in test_sources()? {
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             if !(line.trim_start().starts_with("#[test]")

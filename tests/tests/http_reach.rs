@@ -78,8 +78,7 @@ async fn live_batch(w: &World, shop: &str, channel: &str) -> anyhow::Result<Valu
     Ok(live)
 }
 
-/// One PAID and one RECEIPT_CONFIRMED event of `order_id` for `user_id`: the shopper becomes
-/// a member (join policy ORDER) and earns points at confirmation.
+/// One paid and received order of `order_id` for `user_id`, now.
 async fn order(
     w: &World,
     shop: &str,
@@ -87,27 +86,8 @@ async fn order(
     order_id: &str,
     amount_fen: i64,
 ) -> anyhow::Result<()> {
-    let order_system = w.service("order-system")?;
-    for kind in ["PAID", "RECEIPT_CONFIRMED"] {
-        let event = json!({
-            "type": kind, "order_id": order_id, "shop_id": shop, "user_id": user_id,
-            "amount_fen": amount_fen, "refund_id": "",
-            "lines": [{"sku": "tea-1", "category": "tea", "quantity": 1, "unit_price_fen": amount_fen}],
-            "occur_time": Utc::now().to_rfc3339(),
-        });
-        ok(
-            "order event",
-            w.call(
-                Method::POST,
-                "/api/internal/v1/order-events",
-                Some(&order_system),
-                Some(&key()),
-                Some(event),
-            )
-            .await?,
-        )?;
-    }
-    Ok(())
+    w.paid_and_received(shop, user_id, order_id, amount_fen, Utc::now())
+        .await
 }
 
 fn cart(shop: &str, user_id: &str, coupon_id: &str) -> Value {

@@ -97,26 +97,8 @@ async fn open_card(w: &World, shop: &str, user: &str) -> anyhow::Result<()> {
 
 /// One paid and received order: enough for level 2.
 async fn order(w: &World, shop: &str, user: &str) -> anyhow::Result<()> {
-    let order_system = w.service(ORDER_SYSTEM)?;
-    for kind in ["PAID", "RECEIPT_CONFIRMED"] {
-        let event = json!({
-            "type": kind, "order_id": format!("o-{user}"), "shop_id": shop, "user_id": user,
-            "amount_fen": 5_000, "occur_time": Utc::now().to_rfc3339(),
-            "lines": [{"sku": "tea", "category": "tea", "quantity": 1, "unit_price_fen": 5_000}],
-        });
-        ok(
-            w.call(
-                Method::POST,
-                "/api/internal/v1/order-events",
-                Some(&order_system),
-                Some(&key()),
-                Some(event),
-            )
-            .await?,
-            "order event",
-        )?;
-    }
-    Ok(())
+    w.paid_and_received(shop, user, &format!("o-{user}"), 5_000, Utc::now())
+        .await
 }
 
 async fn level_of(w: &World, shop: &str, user: &str) -> anyhow::Result<i64> {

@@ -43,30 +43,6 @@ async fn points(s: &Shop) -> anyhow::Result<Value> {
     Ok(membership["points_balance"].clone())
 }
 
-async fn report_paid_order(s: &Shop, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let order_system = s.w.service("order-system")?;
-    for kind in ["PAID", "RECEIPT_CONFIRMED"] {
-        let event = json!({
-            "type": kind, "order_id": "sandbox-order-1", "shop_id": s.shop, "user_id": s.user_id,
-            "amount_fen": 10_000, "refund_id": "",
-            "lines": [{"sku": "tea-1", "category": "tea", "quantity": 1, "unit_price_fen": 10_000}],
-            "occur_time": now.to_rfc3339(),
-        });
-        ok(
-            "order event",
-            s.w.call(
-                Method::POST,
-                "/api/internal/v1/order-events",
-                Some(&order_system),
-                Some(&key()),
-                Some(event),
-            )
-            .await?,
-        )?;
-    }
-    Ok(())
-}
-
 #[tokio::test]
 async fn x6_operators_move_the_suite_clock_and_the_periodic_jobs_run_as_it_moves() -> TestResult {
     let start = at("2026-03-01T02:00:00Z")?;
@@ -103,7 +79,8 @@ async fn x6_operators_move_the_suite_clock_and_the_periodic_jobs_run_as_it_moves
         .await?,
     )?;
     s.open_card().await?;
-    report_paid_order(&s, start).await?;
+    s.w.paid_and_received(&s.shop, s.user_id, "sandbox-order-1", 10_000, start)
+        .await?;
     assert_eq!(points(&s).await?, 100);
 
     // LV-4: the ladder changes once per 30 days, judged by the moved clock.

@@ -97,6 +97,38 @@ pub(crate) async fn start_on(
 }
 
 impl Api {
+    /// One PAID and one RECEIPT_CONFIRMED event of `order_id` (one line of `amount_fen`) at
+    /// `at`, reported by the order system: the shopper becomes a member where the join
+    /// policy allows, and earns points at confirmation (OR-1..OR-4).
+    pub(crate) async fn paid_and_received(
+        &self,
+        shop: &str,
+        user_id: &str,
+        order_id: &str,
+        amount_fen: i64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<()> {
+        let order_system = self.service(memberhub_kit::auth::ORDER_SYSTEM)?;
+        for kind in ["PAID", "RECEIPT_CONFIRMED"] {
+            let event = serde_json::json!({
+                "type": kind, "order_id": order_id, "shop_id": shop, "user_id": user_id,
+                "amount_fen": amount_fen, "refund_id": "", "occur_time": at.to_rfc3339(),
+                "lines": [{"sku": "tea-1", "category": "tea", "quantity": 1, "unit_price_fen": amount_fen}],
+            });
+            let (status, body) = self
+                .call(
+                    reqwest::Method::POST,
+                    "/api/internal/v1/order-events",
+                    Some(&order_system),
+                    Some(&uuid::Uuid::now_v7().to_string()),
+                    Some(event),
+                )
+                .await?;
+            anyhow::ensure!(status == 200, "order event {kind}: {status} {body}");
+        }
+        Ok(())
+    }
+
     /// A client of the gateway at `base` whose tokens are signed with `secret`.
     pub(crate) fn new(base: String, secret: &str) -> anyhow::Result<Self> {
         let mut jwt = memberhub_gateway::Config::from_env()?.jwt;
