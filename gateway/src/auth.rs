@@ -261,12 +261,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let key = parts
-            .headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .trim();
+        let key = match parts.headers.get("idempotency-key") {
+            None => "",
+            // A header the client did send is judged as sent, not reported as missing.
+            Some(value) => value.to_str().map_err(|_| {
+                ApiError::invalid_field(
+                    "Idempotency-Key",
+                    "must be visible ASCII (letters, digits, punctuation)",
+                )
+            })?,
+        }
+        .trim();
         memberhub_kit::idempotency::parse_request_id(key)
             .map(IdempotencyKey)
             .map_err(|v| ApiError::invalid_field("Idempotency-Key", &v.description))
@@ -276,6 +281,25 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn x2_a_non_ascii_idempotency_key_is_invalid_not_missing() {
+        let value = http::HeaderValue::from_bytes("ladder-银卡".as_bytes());
+        let Ok(value) = value else {
+            panic!("any bytes but controls make a header value")
+        };
+        let (mut parts, ()) = http::Request::builder()
+            .header("idempotency-key", value)
+            .body(())
+            .map(http::Request::into_parts)
+            .unwrap_or_else(|e| panic!("a request: {e}"));
+        let refused = IdempotencyKey::from_request_parts(&mut parts, &()).await;
+        let Err(error) = refused else {
+            panic!("a non-ASCII key was accepted")
+        };
+        let body = format!("{:?}", error.body);
+        assert!(body.contains("visible ASCII"), "{body}");
+    }
 
     fn config() -> JwtConfig {
         JwtConfig {
